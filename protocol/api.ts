@@ -1,0 +1,91 @@
+import { z } from 'zod';
+import { DeviceId } from './control.js';
+import { DeviceFacts } from './methods.js';
+
+export const Role = z.enum(['admin', 'operator', 'viewer']);
+export type Role = z.infer<typeof Role>;
+
+export const Username = z.string().min(1).max(64).regex(/^[A-Za-z0-9_.@-]+$/);
+
+export const LoginRequest = z.object({
+  username: Username,
+  password: z.string().min(1).max(1024),
+  totp: z.string().regex(/^\d{6}$/).optional(),
+});
+export type LoginRequest = z.infer<typeof LoginRequest>;
+
+export const User = z.object({ id: z.number().int(), username: Username, role: Role });
+export type User = z.infer<typeof User>;
+
+export const LoginResponse = z.object({ token: z.string(), user: User, expiresAt: z.number() });
+export type LoginResponse = z.infer<typeof LoginResponse>;
+
+export const Tags = z.record(z.string().min(1).max(64).regex(/^[A-Za-z0-9_.-]+$/), z.string().max(256));
+export type Tags = z.infer<typeof Tags>;
+
+export const DeviceStatus = z.enum(['pending', 'active', 'revoked']);
+export type DeviceStatus = z.infer<typeof DeviceStatus>;
+
+export const Device = z.object({
+  id: DeviceId,
+  name: z.string(),
+  status: DeviceStatus,
+  online: z.boolean(),
+  /** Milliseconds since the epoch, or null if never connected. */
+  lastSeen: z.number().nullable(),
+  tags: Tags,
+  facts: DeviceFacts.nullable(),
+  createdAt: z.number(),
+});
+export type Device = z.infer<typeof Device>;
+
+export const DeviceList = z.object({ devices: z.array(Device) });
+export type DeviceList = z.infer<typeof DeviceList>;
+
+export const TokenCreateRequest = z.object({
+  ttlSeconds: z.number().int().positive().max(10 * 365 * 24 * 3600).optional(),
+  uses: z.number().int().positive().max(1_000_000).optional(),
+  tags: Tags.optional(),
+  requireApproval: z.boolean().optional(),
+});
+export type TokenCreateRequest = z.infer<typeof TokenCreateRequest>;
+
+export const RegistrationToken = z.object({
+  id: z.string(),
+  createdAt: z.number(),
+  expiresAt: z.number().nullable(),
+  maxUses: z.number().nullable(),
+  uses: z.number(),
+  tags: Tags,
+  requireApproval: z.boolean(),
+  revokedAt: z.number().nullable(),
+});
+export type RegistrationToken = z.infer<typeof RegistrationToken>;
+
+export const TokenCreateResponse = RegistrationToken.extend({
+  /** Shown once; only its hash is stored. */
+  token: z.string(),
+  caPin: z.string(),
+  installCommand: z.string(),
+});
+export type TokenCreateResponse = z.infer<typeof TokenCreateResponse>;
+
+export const RegisterRequest = z.object({
+  token: z.string().min(1).max(256),
+  csr: z.string().min(64).max(16384),
+  name: z.string().min(1).max(128).optional(),
+  facts: DeviceFacts.optional(),
+});
+export type RegisterRequest = z.infer<typeof RegisterRequest>;
+
+export const RegisterResponse = z.object({
+  deviceId: DeviceId,
+  status: DeviceStatus,
+  certificate: z.string(),
+  caCertificate: z.string(),
+  telemetryToken: z.string(),
+});
+export type RegisterResponse = z.infer<typeof RegisterResponse>;
+
+export const CA_PIN_PATTERN = /^sha256:[0-9a-f]{64}$/;
+export const CaPin = z.string().regex(CA_PIN_PATTERN, 'sha256:<64 hex>');

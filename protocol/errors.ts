@@ -1,0 +1,89 @@
+/**
+ * The one table of stable error codes. HTTP answers carry `{code, message}` with `http`;
+ * WebSocket closes carry `close` as the close code and the code string as the reason.
+ */
+export const ERRORS = {
+  BAD_REQUEST: { http: 400, close: 4400, message: 'The request is malformed' },
+  UNAUTHORIZED: { http: 401, close: 4401, message: 'Authentication is required' },
+  FORBIDDEN: { http: 403, close: 4403, message: 'Not allowed' },
+  NOT_FOUND: { http: 404, close: 4404, message: 'Not found' },
+  CONFLICT: { http: 409, close: 4409, message: 'Conflicting change' },
+  PAYLOAD_TOO_LARGE: { http: 413, close: 4413, message: 'The request body is too large' },
+  RATE_LIMITED: { http: 429, close: 4429, message: 'Too many requests' },
+  INTERNAL: { http: 500, close: 1011, message: 'Internal error' },
+
+  LOGIN_FAILED: { http: 401, close: 4401, message: 'Wrong username or password' },
+  SESSION_INVALID: { http: 401, close: 4401, message: 'The session is invalid or expired' },
+  ORIGIN_REFUSED: { http: 403, close: 4403, message: 'The Origin of this request is not allowed' },
+
+  TOKEN_INVALID: { http: 401, close: 4410, message: 'The registration token is not valid' },
+  TOKEN_EXPIRED: { http: 401, close: 4411, message: 'The registration token has expired' },
+  TOKEN_USED_UP: { http: 401, close: 4412, message: 'The registration token has no uses left' },
+  TOKEN_REVOKED: { http: 401, close: 4413, message: 'The registration token was revoked' },
+  CSR_INVALID: { http: 400, close: 4414, message: 'The certificate signing request is not valid' },
+  CA_PIN_MISMATCH: { http: 495, close: 4415, message: 'The backend CA does not match the pin' },
+
+  DEVICE_UNKNOWN: { http: 404, close: 4420, message: 'No such device' },
+  DEVICE_REVOKED: { http: 403, close: 4421, message: 'The device was revoked' },
+  DEVICE_PENDING: { http: 403, close: 4422, message: 'The device awaits approval' },
+  DEVICE_OFFLINE: { http: 503, close: 4423, message: 'The device is offline' },
+  DEVICE_SUPERSEDED: { http: 409, close: 4424, message: 'A newer connection of this device replaced this one' },
+
+  PROTOCOL_VERSION: { http: 400, close: 4430, message: 'Unsupported protocol version' },
+  HANDSHAKE_FAILED: { http: 400, close: 4431, message: 'The handshake is malformed or out of order' },
+  HANDSHAKE_TIMEOUT: { http: 408, close: 4432, message: 'The handshake did not finish in time' },
+  BAD_SIGNATURE: { http: 401, close: 4433, message: 'The handshake signature does not verify' },
+  CERT_INVALID: { http: 401, close: 4434, message: 'The certificate is not issued by this backend' },
+  CERT_SUBJECT_MISMATCH: { http: 401, close: 4435, message: 'The certificate belongs to another device' },
+  BACKEND_IDENTITY_INVALID: { http: 401, close: 4436, message: 'The backend identity does not chain to the pinned CA' },
+
+  FRAME_AUTH_FAILED: { http: 400, close: 4440, message: 'A frame failed authentication' },
+  FRAME_REPLAY: { http: 400, close: 4441, message: 'A frame was replayed or reordered' },
+  FRAME_TOO_LARGE: { http: 413, close: 4442, message: 'A frame exceeds the size limit' },
+  FRAME_MALFORMED: { http: 400, close: 4443, message: 'A frame is malformed' },
+  MESSAGE_MALFORMED: { http: 400, close: 4444, message: 'A message is not valid JSON of the expected shape' },
+  MESSAGE_UNKNOWN_TYPE: { http: 400, close: 4445, message: 'A message has an unknown type' },
+  REKEY_FAILED: { http: 400, close: 4446, message: 'Key rotation failed' },
+  HEARTBEAT_TIMEOUT: { http: 408, close: 4447, message: 'The peer went silent' },
+  RATE_LIMITED_CHANNEL: { http: 429, close: 4448, message: 'The peer sends too fast' },
+  GOING_AWAY: { http: 503, close: 1001, message: 'The server is shutting down' },
+
+  REQUEST_TIMEOUT: { http: 504, close: 4450, message: 'The device did not answer in time' },
+  METHOD_UNKNOWN: { http: 400, close: 4451, message: 'The device does not know this method' },
+
+  TELEMETRY_TOKEN_INVALID: { http: 401, close: 4460, message: 'The telemetry token is not valid' },
+  BATCH_INVALID: { http: 400, close: 4461, message: 'The telemetry batch is not valid' },
+} as const satisfies Record<string, { http: number; close: number; message: string }>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && Object.hasOwn(ERRORS, value);
+}
+
+/** An error with a stable code from {@link ERRORS}; tests assert the code, not the message. */
+export class TetherError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string = ERRORS[code].message, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'TetherError';
+    this.code = code;
+  }
+  get httpStatus(): number {
+    return ERRORS[this.code].http;
+  }
+  get closeCode(): number {
+    return ERRORS[this.code].close;
+  }
+}
+
+/** The error body of every HTTP 4xx/5xx answer. */
+export interface ErrorBody {
+  code: ErrorCode;
+  message: string;
+}
+
+/** For `switch` statements over discriminated unions: adding a case breaks the build where it is not handled. */
+export function missingCase(value: never): never {
+  throw new Error(`Unhandled case: ${JSON.stringify(value)}`);
+}

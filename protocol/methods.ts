@@ -1,0 +1,42 @@
+import { z } from 'zod';
+
+/** Hardware and OS facts an agent reports at connect. */
+export const DeviceFacts = z.object({
+  hostname: z.string().max(255),
+  platform: z.string().max(64),
+  arch: z.string().max(64),
+  release: z.string().max(255),
+  cpus: z.number().int().nonnegative(),
+  memoryBytes: z.number().nonnegative(),
+  agentVersion: z.string().max(64),
+});
+export type DeviceFacts = z.infer<typeof DeviceFacts>;
+
+/**
+ * Requests the backend sends to an agent: method → params and result schemas.
+ * Each side parses what it receives with these.
+ */
+export const AGENT_METHODS = {
+  /** Answers at once with what it got; used for round-trip checks. */
+  'system.echo': {
+    params: z.object({ payload: z.string().max(65536) }),
+    result: z.object({ payload: z.string().max(65536) }),
+  },
+  'system.info': {
+    params: z.object({}),
+    result: z.object({ facts: DeviceFacts, uptimeSeconds: z.number().nonnegative() }),
+  },
+} as const;
+export type AgentMethod = keyof typeof AGENT_METHODS;
+export type AgentParams<M extends AgentMethod> = z.infer<(typeof AGENT_METHODS)[M]['params']>;
+export type AgentResult<M extends AgentMethod> = z.infer<(typeof AGENT_METHODS)[M]['result']>;
+
+export function isAgentMethod(value: string): value is AgentMethod {
+  return Object.hasOwn(AGENT_METHODS, value);
+}
+
+/** Events an agent publishes to the backend. */
+export const AGENT_EVENTS = {
+  'device.facts': DeviceFacts,
+} as const;
+export type AgentEvent = keyof typeof AGENT_EVENTS;

@@ -1,0 +1,82 @@
+import { TetherError, type DeviceFacts, type DeviceStatus, type Tags } from '../../protocol/index.js';
+import type { Db } from '../store/db.js';
+
+export interface DeviceRecord {
+  id: string;
+  name: string;
+  status: DeviceStatus;
+  certFingerprint: string;
+  tags: Tags;
+  facts: DeviceFacts | null;
+  createdAt: number;
+  lastSeen: number | null;
+}
+
+interface Row {
+  id: string; name: string; status: DeviceStatus; cert_fingerprint: string; tags: string;
+  facts: string | null; created_at: number; last_seen: number | null;
+}
+
+function toRecord(row: Row): DeviceRecord {
+  return {
+    id: row.id, name: row.name, status: row.status, certFingerprint: row.cert_fingerprint,
+    tags: JSON.parse(row.tags) as Tags, facts: row.facts ? (JSON.parse(row.facts) as DeviceFacts) : null,
+    createdAt: row.created_at, lastSeen: row.last_seen,
+  };
+}
+
+/** The devices table. Hot paths (handshake, telemetry auth) use prepared statements. */
+export class DeviceRepo {
+  private readonly byId;
+  private readonly byTelemetryHash;
+  private readonly touch;
+
+  constructor(private readonly db: Db) {
+    this.byId = db.prepare('SELECT * FROM devices WHERE id = ?');
+    this.byTelemetryHash = db.prepare('SELECT * FROM devices WHERE telemetry_token_hash = ?');
+    this.touch = db.prepare('UPDATE devices SET last_seen = ? WHERE id = ?');
+  }
+
+  insert(d: { id: string; name: string; status: DeviceStatus; certFingerprint: string; telemetryTokenHash: Buffer; tags: Tags; facts: DeviceFacts | null; tokenId: string; createdAt: number }): void {
+    this.db
+      .prepare('INSERT INTO devices(id, name, status, cert_fingerprint, telemetry_token_hash, tags, facts, token_id, created_at) VALUES (?,?,?,?,?,?,?,?,?)')
+      .run(d.id, d.name, d.status, d.certFingerprint, d.telemetryTokenHash, JSON.stringify(d.tags), d.facts ? JSON.stringify(d.facts) : null, d.tokenId, d.createdAt);
+  }
+
+  find(id: string): DeviceRecord | undefined {
+    const row = this.byId.get(id) as Row | undefined;
+    return row ? toRecord(row) : undefined;
+  }
+
+  get(id: string): DeviceRecord {
+    const d = this.find(id);
+    if (!d) throw new TetherError('DEVICE_UNKNOWN', `No device ${id}`);
+    return d;
+  }
+
+  findByTelemetryHash(hash: Buffer): DeviceRecord | undefined {
+    const row = this.byTelemetryHash.get(hash) as Row | undefined;
+    return row ? toRecord(row) : undefined;
+  }
+
+  list(): DeviceRecord[] {
+    return (this.db.prepare('SELECT * FROM devices ORDER BY name, id').all() as Row[]).map(toRecord);
+  }
+
+  setStatus(id: string, status: DeviceStatus, now: number): DeviceRecord {
+    this.get(id);
+    this.db.prepare('UPDATE devices SET status = ?, revoked_at = CASE WHEN ? = \'revoked\' THEN ? ELSE revoked_at END WHERE id = ?').run(status, status, now, id);
+    return this.get(id);
+  }
+
+  setFacts(id: string, facts: DeviceFacts): void {
+    this.db.prepare('UPDATE devices SET facts = ? WHERE id = ?').run(JSON.stringify(facts), id);
+  }
+
+  /** Writes many last-seen times in one transaction (presence flushes them in batches). */
+  saveLastSeen(entries: Iterable<[string, number]>): void {
+    this.db.transaction(() => {
+      for (const [id, ts] of entries) this.touch.run(ts, id);
+    })();
+  }
+}

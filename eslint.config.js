@@ -1,0 +1,59 @@
+// @ts-check
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+import importX from 'eslint-plugin-import-x';
+import { createTypeScriptImportResolver } from 'eslint-import-resolver-typescript';
+import globals from 'globals';
+import { builtinModules } from 'node:module';
+
+/** Node builtins in both spellings: `fs` and `node:fs`. */
+const nodeBuiltins = [...builtinModules, ...builtinModules.map((m) => `node:${m}`), 'node:*'];
+
+/**
+ * ARCHITECTURE.md §1 import rules. `from` lists what the `target` folder may NOT import.
+ * test/lint/import-rules.test.ts proves each rule fires.
+ */
+export const layerZones = [
+  { target: './protocol', from: ['./channel', './backend', './agent', './renderer', './electron', './test', './bench', './build', './bin'], message: 'protocol/ imports nothing of ours.' },
+  { target: './channel', from: ['./backend', './agent', './renderer', './electron', './test', './bench', './build', './bin'], message: 'channel/ imports only protocol/.' },
+  { target: './backend', from: ['./agent', './renderer', './electron', './test', './bench', './build', './bin'], message: 'backend/ imports protocol/ and channel/ only, never agent/.' },
+  { target: './agent', from: ['./backend', './renderer', './electron', './test', './bench', './build', './bin'], message: 'agent/ imports protocol/ and channel/ only, never backend/.' },
+  { target: './renderer', from: ['./channel', './backend', './agent', './electron', './test', './bench', './build', './bin'], message: 'renderer/ imports only protocol/.' },
+  { target: './electron', from: ['./channel', './backend', './agent', './renderer', './test', './bench', './build', './bin'], message: 'electron/ imports protocol/ and never renderer/ code (it loads the built bundle).' },
+];
+
+export default tseslint.config(
+  { ignores: ['node_modules/**', 'renderer/dist/**', 'dist/**', '.tether/**', '.cache/**', 'test-results/**', 'playwright-report/**', 'bench/results/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    languageOptions: { globals: { ...globals.node } },
+    plugins: { 'import-x': importX },
+    settings: {
+      'import-x/resolver-next': [createTypeScriptImportResolver({ project: './tsconfig.json' })],
+    },
+    rules: {
+      '@typescript-eslint/no-explicit-any': 'error',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      'import-x/no-restricted-paths': ['error', { zones: layerZones }],
+    },
+  },
+  {
+    files: ['protocol/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { paths: ['electron', 'react', 'react-dom'], patterns: [{ group: nodeBuiltins, message: 'protocol/ is isomorphic: no Node builtins.' }] }],
+      'no-restricted-globals': ['error', 'Buffer', 'process', 'window', 'document'],
+    },
+  },
+  {
+    files: ['renderer/**/*.{ts,tsx}'],
+    languageOptions: { globals: { ...globals.browser } },
+    rules: {
+      'no-restricted-imports': ['error', { paths: ['electron'], patterns: [{ group: nodeBuiltins, message: 'renderer/ runs in a browser: no Node builtins.' }] }],
+    },
+  },
+  {
+    files: ['channel/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { paths: ['electron', 'react', 'react-dom'] }] },
+  },
+);

@@ -1,0 +1,36 @@
+import { ESLint } from 'eslint';
+import { describe, expect, it } from 'vitest';
+
+/**
+ * ARCHITECTURE.md §1: each row is an import that lint must refuse (or allow).
+ * The imported modules are real files, so the resolver sees exactly what a developer would write.
+ */
+const cases: Array<{ file: string; source: string; allowed: boolean }> = [
+  { file: 'protocol/x.ts', source: "import '../channel/pin.js';", allowed: false },
+  { file: 'protocol/x.ts', source: "import 'node:fs';", allowed: false },
+  { file: 'protocol/x.ts', source: "import { z } from 'zod'; export const s = z.string();", allowed: true },
+  { file: 'channel/x.ts', source: "import '../backend/main.js';", allowed: false },
+  { file: 'channel/x.ts', source: "import '../protocol/index.js';", allowed: true },
+  { file: 'backend/x.ts', source: "import '../agent/main.js';", allowed: false },
+  { file: 'backend/x.ts', source: "import '../channel/pin.js'; import '../protocol/index.js';", allowed: true },
+  { file: 'agent/x.ts', source: "import '../backend/main.js';", allowed: false },
+  { file: 'renderer/x.ts', source: "import 'node:path';", allowed: false },
+  { file: 'renderer/x.ts', source: "import 'electron';", allowed: false },
+  { file: 'renderer/x.ts', source: "import '../channel/pin.js';", allowed: false },
+  { file: 'renderer/x.ts', source: "import '../protocol/index.js';", allowed: true },
+  { file: 'electron/x.ts', source: "import '../renderer/main.js';", allowed: false },
+  { file: 'electron/x.ts', source: "import '../protocol/index.js';", allowed: true },
+  { file: 'backend/x.ts', source: 'export const f = (v: any) => v;', allowed: false },
+];
+
+describe('import rules (ARCHITECTURE §1) are enforced by lint', () => {
+  const eslint = new ESLint({ cwd: process.cwd() });
+  it.each(cases)('$file: $source → allowed=$allowed', async ({ file, source, allowed }) => {
+    const [result] = await eslint.lintText(`${source}\n`, { filePath: file });
+    const errors = (result?.messages ?? []).filter((m) => m.severity === 2);
+    if (allowed) expect(errors).toEqual([]);
+    else expect(errors.map((m) => m.ruleId)).toEqual(
+      expect.arrayContaining([expect.stringMatching(/no-restricted-paths|no-restricted-imports|no-explicit-any/)]),
+    );
+  }, 30_000);
+});

@@ -6,8 +6,15 @@ import { createTypeScriptImportResolver } from 'eslint-import-resolver-typescrip
 import globals from 'globals';
 import { builtinModules } from 'node:module';
 
-/** Node builtins in both spellings: `fs` and `node:fs`. */
-const nodeBuiltins = [...builtinModules, ...builtinModules.map((m) => `node:${m}`), 'node:*'];
+/**
+ * Node builtins in both spellings: `fs` as an exact specifier (a pattern would also ban our own
+ * folders named like a builtin, such as `./events/`), and anything under `node:`.
+ */
+const nodeBuiltinPaths = builtinModules.filter((m) => !m.startsWith('_'));
+const noNodeBuiltins = (message, extraPaths) => ['error', {
+  paths: [...extraPaths, ...nodeBuiltinPaths.map((name) => ({ name, message }))],
+  patterns: [{ group: ['node:*'], message }],
+}];
 
 /**
  * ARCHITECTURE.md §1 import rules. `from` lists what the `target` folder may NOT import.
@@ -41,7 +48,7 @@ export default tseslint.config(
   {
     files: ['protocol/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { paths: ['electron', 'react', 'react-dom'], patterns: [{ group: nodeBuiltins, message: 'protocol/ is isomorphic: no Node builtins.' }] }],
+      'no-restricted-imports': noNodeBuiltins('protocol/ is isomorphic: no Node builtins.', ['electron', 'react', 'react-dom']),
       'no-restricted-globals': ['error', 'Buffer', 'process', 'window', 'document'],
     },
   },
@@ -49,7 +56,7 @@ export default tseslint.config(
     files: ['renderer/**/*.{ts,tsx}'],
     languageOptions: { globals: { ...globals.browser } },
     rules: {
-      'no-restricted-imports': ['error', { paths: ['electron'], patterns: [{ group: nodeBuiltins, message: 'renderer/ runs in a browser: no Node builtins.' }] }],
+      'no-restricted-imports': noNodeBuiltins('renderer/ runs in a browser: no Node builtins.', ['electron']),
     },
   },
   {

@@ -50,6 +50,7 @@ export const ERRORS = {
 
   REQUEST_TIMEOUT: { http: 504, close: 4450, message: 'The device did not answer in time' },
   METHOD_UNKNOWN: { http: 400, close: 4451, message: 'The device does not know this method' },
+  BACKEND_UNREACHABLE: { http: 503, close: 4452, message: 'The backend cannot be reached' },
 
   TELEMETRY_TOKEN_INVALID: { http: 401, close: 4460, message: 'The telemetry token is not valid' },
   BATCH_INVALID: { http: 400, close: 4461, message: 'The telemetry batch is not valid' },

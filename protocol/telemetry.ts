@@ -36,3 +36,10 @@ export type TelemetryBatch = z.infer<typeof TelemetryBatch>;
 /** backend → agent: the batch `seq` is durably stored (or was already). */
 export const TelemetryAck = z.object({ type: z.literal('ack'), seq: z.number().int().nonnegative() });
 export type TelemetryAck = z.infer<typeof TelemetryAck>;
+
+/** backend → agent: the batch `seq` was refused for good (the agent drops it and counts it); `code` says why. */
+export const TelemetryNack = z.object({ type: z.literal('nack'), seq: z.number().int().nonnegative(), code: z.string().max(64) });
+export type TelemetryNack = z.infer<typeof TelemetryNack>;
+
+export const TelemetryServerMessage = z.discriminatedUnion('type', [TelemetryAck, TelemetryNack]);
+export type TelemetryServerMessage = z.infer<typeof TelemetryServerMessage>;

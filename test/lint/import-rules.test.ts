@@ -15,6 +15,7 @@ const cases: Array<{ file: string; source: string; allowed: boolean }> = [
   { file: 'backend/x.ts', source: "import '../channel/pin.js'; import '../protocol/index.js';", allowed: true },
   { file: 'agent/x.ts', source: "import '../backend/main.js';", allowed: false },
   { file: 'renderer/x.ts', source: "import 'node:path';", allowed: false },
+  { file: 'renderer/x.ts', source: "import 'fs';", allowed: false },
   { file: 'renderer/x.ts', source: "import 'electron';", allowed: false },
   { file: 'renderer/x.ts', source: "import '../channel/pin.js';", allowed: false },
   { file: 'renderer/x.ts', source: "import '../protocol/index.js';", allowed: true },

@@ -1,0 +1,145 @@
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { pino } from 'pino';
+import { caPin } from '../channel/pin.js';
+import { Role, TetherError, type Tags } from '../protocol/index.js';
+import { installCommand } from './http/app.js';
+import { UserService } from './auth/users.js';
+import { DEFAULT_CONSOLE_DIR, parseListen } from './config.js';
+import { TokenService } from './enrol/tokens.js';
+import { startBackend } from './main.js';
+import { openDatabase } from './store/db.js';
+import { MAIN_MIGRATIONS } from './store/migrations.js';
+
+const DURATION = /^(\d+)(s|m|h|d)$/;
+const UNIT_SECONDS = { s: 1, m: 60, h: 3600, d: 86400 } as const;
+
+function parseDuration(value: string): number {
+  const match = DURATION.exec(value);
+  if (!match?.[1] || !match[2]) throw new InvalidArgumentError('use a number and a unit, e.g. 30m, 1h, 7d');
+  return Number(match[1]) * UNIT_SECONDS[match[2] as keyof typeof UNIT_SECONDS];
+}
+
+function parsePositiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError('must be a positive integer');
+  return n;
+}
+
+function collectTag(value: string, tags: Tags): Tags {
+  const eq = value.indexOf('=');
+  if (eq <= 0) throw new InvalidArgumentError('use key=value');
+  return { ...tags, [value.slice(0, eq)]: value.slice(eq + 1) };
+}
+
+const homeOption = () => new Option('--home <dir>', 'backend home directory').env('TETHER_HOME').default('./.tether');
+
+function readBackendInfo(home: string): { publicUrl?: string } {
+  try {
+    return JSON.parse(readFileSync(join(home, 'backend.json'), 'utf8')) as { publicUrl?: string };
+  } catch {
+    return {};
+  }
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+}
+
+export function backendProgram(): Command {
+  const program = new Command('tether-backend').description('Tether backend: the self-hosted fleet server').showHelpAfterError();
+
+  program
+    .command('serve')
+    .description('run the backend (HTTPS API, console, agent channels)')
+    .addOption(homeOption())
+    .option('--listen <host:port>', 'address to listen on', '0.0.0.0:8443')
+    .option('--public-url <url>', 'URL agents and browsers use to reach this backend')
+    .action(async (opts: { home: string; listen: string; publicUrl?: string }) => {
+      const log = pino();
+      const { host, port } = parseListen(opts.listen);
+      const backend = await startBackend(
+        { home: resolve(opts.home), host, port, publicUrl: opts.publicUrl, consoleDir: DEFAULT_CONSOLE_DIR, adminPassword: process.env.TETHER_ADMIN_PASSWORD },
+        log,
+      );
+      if (backend.generatedAdminPassword) {
+        process.stdout.write(`First admin created: username "admin", password "${backend.generatedAdminPassword}" (shown once)\n`);
+      }
+      let stopping = false;
+      for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+        process.on(signal, () => {
+          if (stopping) return;
+          stopping = true;
+          log.info({ signal }, 'shutting down');
+          void backend.close().then(() => process.exit(0));
+        });
+      }
+    });
+
+  const token = program.command('token').description('registration tokens');
+  token
+    .command('create')
+    .description('create a registration token; prints it with the CA pin and the install command')
+    .addOption(homeOption())
+    .option('--ttl <duration>', 'lifetime, e.g. 30m, 1h, 7d', parseDuration, 24 * 3600)
+    .option('--uses <n>', 'how many devices may enrol with it', parsePositiveInt, 1)
+    .option('--tag <key=value>', 'tag applied to enrolled devices (repeatable)', collectTag, {} as Tags)
+    .option('--approval', 'enrolled devices wait for approval')
+    .option('--json', 'print JSON')
+    .action(async (opts: { home: string; ttl: number; uses: number; tag: Tags; approval?: boolean; json?: boolean }) => {
+      const home = resolve(opts.home);
+      const db = openDatabase(join(home, 'tether.db'), MAIN_MIGRATIONS);
+      const pin = caPin(readFileSync(join(home, 'pki', 'ca.crt'), 'utf8'));
+      const created = new TokenService(db).create({ ttlSeconds: opts.ttl, uses: opts.uses, tags: opts.tag, requireApproval: opts.approval ?? false }, 'cli');
+      db.close();
+      const command = installCommand(readBackendInfo(home).publicUrl ?? 'https://localhost:8443', created.token, pin);
+      if (opts.json) {
+        process.stdout.write(`${JSON.stringify({ ...created, caPin: pin, installCommand: command }, null, 2)}\n`);
+      } else {
+        process.stdout.write(`token:   ${created.token}\nca pin:  ${pin}\nexpires: ${created.expiresAt ? new Date(created.expiresAt).toISOString() : 'never'}\nuses:    ${created.maxUses ?? 'unlimited'}\n\non the device:\n  ${command}\n`);
+      }
+    });
+
+  program
+    .command('ca')
+    .description('certificate authority')
+    .command('pin')
+    .description('print the CA pin agents and consoles trust')
+    .addOption(homeOption())
+    .action((opts: { home: string }) => {
+      process.stdout.write(`${caPin(readFileSync(join(resolve(opts.home), 'pki', 'ca.crt'), 'utf8'))}\n`);
+    });
+
+  program
+    .command('user')
+    .description('console users')
+    .command('add')
+    .description('add a user; the password is read from stdin')
+    .addOption(homeOption())
+    .requiredOption('--username <name>', 'login name')
+    .addOption(new Option('--role <role>', 'role').choices(Role.options).makeOptionMandatory())
+    .action(async (opts: { home: string; username: string; role: Role }) => {
+      const db = openDatabase(join(resolve(opts.home), 'tether.db'), MAIN_MIGRATIONS);
+      const user = await new UserService(db).add(opts.username, await readStdin(), opts.role);
+      db.close();
+      process.stdout.write(`added ${user.username} (${user.role})\n`);
+    });
+
+  return program;
+}
+
+/** Runs the CLI; a TetherError prints `error CODE: message` and exits 1. */
+export async function runBackendCli(argv: string[]): Promise<void> {
+  try {
+    await backendProgram().parseAsync(argv);
+  } catch (err) {
+    if (err instanceof TetherError) {
+      process.stderr.write(`error ${err.code}: ${err.message}\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+}

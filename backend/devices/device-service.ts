@@ -1,0 +1,50 @@
+import type { Device, ErrorCode } from '../../protocol/index.js';
+import type { AuditLog } from '../audit/audit-log.js';
+import type { DeviceRepo } from './device-repo.js';
+import type { FleetEvents } from './fleet-events.js';
+import type { Presence } from './presence.js';
+
+/** Something that holds live connections of devices and can drop them. */
+export interface DeviceConnections {
+  disconnect(deviceId: string, code: ErrorCode): unknown;
+}
+
+/** Fleet inventory operations behind the API. */
+export class DeviceService {
+  constructor(
+    private readonly deps: {
+      repo: DeviceRepo; presence: Presence; events: FleetEvents; audit: AuditLog;
+      /** Every channel kind a device may have open (control, telemetry). */
+      connections: DeviceConnections[];
+      now?: () => number;
+    },
+  ) {}
+
+  list(): Device[] {
+    return this.deps.repo.list().map((record) => this.deps.presence.view(record));
+  }
+
+  get(id: string): Device {
+    return this.deps.presence.view(this.deps.repo.get(id));
+  }
+
+  /** Revokes a device: stored first, so no new handshake can pass, then every live channel is closed at once. */
+  revoke(id: string, actor: string): Device {
+    const record = this.deps.repo.setStatus(id, 'revoked', this.deps.now?.() ?? Date.now());
+    for (const connections of this.deps.connections) connections.disconnect(id, 'DEVICE_REVOKED');
+    this.deps.audit.record(actor, 'device.revoke', id);
+    const device = this.deps.presence.view(record);
+    this.deps.events.emit({ type: 'device.upsert', device });
+    return device;
+  }
+
+  /** Accepts a device that enrolled with a token requiring approval. */
+  approve(id: string, actor: string): Device {
+    const current = this.deps.repo.get(id);
+    if (current.status !== 'pending') return this.deps.presence.view(current);
+    const device = this.deps.presence.view(this.deps.repo.setStatus(id, 'active', this.deps.now?.() ?? Date.now()));
+    this.deps.audit.record(actor, 'device.approve', id);
+    this.deps.events.emit({ type: 'device.upsert', device });
+    return device;
+  }
+}

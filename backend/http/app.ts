@@ -1,0 +1,172 @@
+import { existsSync } from 'node:fs';
+import fastifySwagger from '@fastify/swagger';
+import fastifyStatic from '@fastify/static';
+import Fastify, { LogController, type FastifyRequest } from 'fastify';
+import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import {
+  Device,
+  DeviceId,
+  DeviceList,
+  LoginRequest,
+  LoginResponse,
+  PROTOCOL_VERSION,
+  RegisterRequest,
+  RegisterResponse,
+  RegistrationToken,
+  TetherError,
+  TokenCreateRequest,
+  TokenCreateResponse,
+  User,
+  type Role,
+} from '../../protocol/index.js';
+import type { AuditLog } from '../audit/audit-log.js';
+import { authenticateRequest, requireRole, SESSION_COOKIE } from '../auth/request-auth.js';
+import type { UserService } from '../auth/users.js';
+import type { DeviceService } from '../devices/device-service.js';
+import type { EnrolmentService } from '../enrol/enrolment.js';
+import type { TokenService } from '../enrol/tokens.js';
+import { handleError } from './error-handler.js';
+
+export interface HttpAppDeps {
+  tls: { key: string; cert: string };
+  log: Logger;
+  users: UserService;
+  tokens: TokenService;
+  enrolment: EnrolmentService;
+  devices: DeviceService;
+  audit: AuditLog;
+  caPin: string;
+  /** Base URL agents and consoles use, for install commands. */
+  publicUrl: () => string;
+  /** Built console (renderer/dist); `/` answers 503 with a hint when it has not been built. */
+  consoleDir: string;
+  ready: () => boolean;
+}
+
+/** Strict CSP for the console: same-origin scripts, styles, XHR and WebSockets only. */
+export const CONSOLE_CSP =
+  "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
+
+const ErrorSchema = z.object({ code: z.string(), message: z.string() });
+const IdParams = z.object({ id: z.string().max(64) });
+const DeviceParams = z.object({ id: DeviceId });
+const SESSION_MAX_AGE_S = 12 * 3600;
+
+/** Builds the HTTPS API (not yet listening). Routes are grouped by capability below. */
+export async function buildHttpApp(deps: HttpAppDeps) {
+  const app = Fastify({
+    https: { key: deps.tls.key, cert: deps.tls.cert },
+    loggerInstance: deps.log,
+    bodyLimit: 256 * 1024,
+    requestTimeout: 30_000,
+    logController: new LogController({ disableRequestLogging: true }),
+    return503OnClosing: true,
+  });
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  app.setErrorHandler(handleError);
+  app.setNotFoundHandler((request, reply) => {
+    void reply.status(404).send({ code: 'NOT_FOUND', message: `No route ${request.method} ${request.url.split('?')[0] ?? ''}` });
+  });
+  app.addHook('onSend', async (_request, reply) => {
+    reply.header('x-content-type-options', 'nosniff');
+    reply.header('content-security-policy', CONSOLE_CSP);
+    reply.header('referrer-policy', 'no-referrer');
+  });
+
+  await app.register(fastifySwagger, {
+    openapi: {
+      info: { title: 'Tether API', version: `${PROTOCOL_VERSION}` },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: [] }],
+    },
+    transform: jsonSchemaTransform,
+  });
+
+  const api = app.withTypeProvider<ZodTypeProvider>();
+  const auth = (request: FastifyRequest, role: Role = 'viewer') => {
+    const session = authenticateRequest(deps.users, request.headers);
+    requireRole(session.user, role);
+    return session;
+  };
+
+  api.get('/api/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  api.get('/healthz', { schema: { hide: true } }, async () => ({ ok: true }));
+  api.get('/readyz', { schema: { hide: true } }, async (_request, reply) => {
+    if (!deps.ready()) return reply.status(503).send({ ok: false });
+    return { ok: true };
+  });
+
+  // ── auth ──
+  api.post('/api/v1/auth/login', { schema: { tags: ['auth'], body: LoginRequest, response: { 200: LoginResponse, 401: ErrorSchema } } }, async (request, reply) => {
+    const session = await deps.users.login(request.body.username, request.body.password);
+    deps.audit.record(`user:${session.user.username}`, 'auth.login', null);
+    reply.header('set-cookie', `${SESSION_COOKIE}=${session.token}; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=${SESSION_MAX_AGE_S}`);
+    return session;
+  });
+  api.post('/api/v1/auth/logout', { schema: { tags: ['auth'] } }, async (request, reply) => {
+    const { token, user } = auth(request);
+    deps.users.logout(token);
+    deps.audit.record(`user:${user.username}`, 'auth.logout', null);
+    reply.header('set-cookie', `${SESSION_COOKIE}=; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=0`);
+    return reply.status(204).send();
+  });
+  api.get('/api/v1/auth/me', { schema: { tags: ['auth'], response: { 200: z.object({ user: User }) } } }, async (request) => ({ user: auth(request).user }));
+
+  // ── devices ──
+  api.get('/api/v1/devices', { schema: { tags: ['devices'], response: { 200: DeviceList } } }, async (request) => {
+    auth(request);
+    return { devices: deps.devices.list() };
+  });
+  api.get('/api/v1/devices/:id', { schema: { tags: ['devices'], params: DeviceParams, response: { 200: Device } } }, async (request) => {
+    auth(request);
+    return deps.devices.get(request.params.id);
+  });
+  api.post('/api/v1/devices/:id/revoke', { schema: { tags: ['devices'], params: DeviceParams, response: { 200: Device } } }, async (request) => {
+    const { user } = auth(request, 'admin');
+    return deps.devices.revoke(request.params.id, `user:${user.username}`);
+  });
+  api.post('/api/v1/devices/:id/approve', { schema: { tags: ['devices'], params: DeviceParams, response: { 200: Device } } }, async (request) => {
+    const { user } = auth(request, 'admin');
+    return deps.devices.approve(request.params.id, `user:${user.username}`);
+  });
+
+  // ── registration tokens ──
+  api.get('/api/v1/tokens', { schema: { tags: ['tokens'], response: { 200: z.object({ tokens: z.array(RegistrationToken) }) } } }, async (request) => {
+    auth(request, 'admin');
+    return { tokens: deps.tokens.list() };
+  });
+  api.post('/api/v1/tokens', { schema: { tags: ['tokens'], body: TokenCreateRequest, response: { 200: TokenCreateResponse } } }, async (request) => {
+    const { user } = auth(request, 'admin');
+    const created = deps.tokens.create(request.body, `user:${user.username}`);
+    deps.audit.record(`user:${user.username}`, 'token.create', created.id, { uses: created.maxUses, expiresAt: created.expiresAt });
+    return { ...created, caPin: deps.caPin, installCommand: installCommand(deps.publicUrl(), created.token, deps.caPin) };
+  });
+  api.post('/api/v1/tokens/:id/revoke', { schema: { tags: ['tokens'], params: IdParams, response: { 200: RegistrationToken } } }, async (request) => {
+    const { user } = auth(request, 'admin');
+    const token = deps.tokens.revoke(request.params.id);
+    deps.audit.record(`user:${user.username}`, 'token.revoke', token.id);
+    return token;
+  });
+
+  // ── agent enrolment (authenticated by the registration token in the body) ──
+  api.post('/api/v1/agent/register', { schema: { tags: ['agent'], body: RegisterRequest, response: { 200: RegisterResponse } } }, async (request) =>
+    deps.enrolment.register(request.body),
+  );
+
+  if (existsSync(deps.consoleDir)) {
+    await app.register(fastifyStatic, { root: deps.consoleDir, prefix: '/', index: 'index.html', wildcard: false });
+  } else {
+    app.get('/', async () => {
+      throw new TetherError('NOT_FOUND', 'The console is not built: run `npm run build:console`');
+    });
+  }
+  return app;
+}
+
+/** The one-line command an admin pastes on a device. */
+export function installCommand(publicUrl: string, token: string, caPin: string): string {
+  return `npx tether-agent register --backend ${publicUrl} --token ${token} --ca-pin ${caPin} --state /var/lib/tether-agent`;
+}

@@ -1,0 +1,45 @@
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { ERRORS, TetherError, type ErrorCode } from '../../protocol/index.js';
+
+/** One WebSocket endpoint: authenticate the upgrade request (throw TetherError to refuse), then take the socket. */
+export interface UpgradeEndpoint<T> {
+  path: string;
+  maxPayload: number;
+  authenticate(request: IncomingMessage): T;
+  accept(ws: WebSocket, auth: T, request: IncomingMessage): void;
+}
+
+/**
+ * Routes HTTP upgrades to the WebSocket endpoints. A refused upgrade gets a plain HTTP answer
+ * with `{code, message}`, so clients see the same stable codes as the REST API.
+ */
+export function routeUpgrades(server: Server, endpoints: Array<UpgradeEndpoint<unknown>>): { close(): void } {
+  const servers = endpoints.map((endpoint) => ({
+    endpoint,
+    wss: new WebSocketServer({ noServer: true, maxPayload: endpoint.maxPayload, perMessageDeflate: false, clientTracking: false }),
+  }));
+  server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on('error', () => socket.destroy());
+    const path = new URL(request.url ?? '/', 'https://tether.invalid').pathname;
+    const match = servers.find((s) => s.endpoint.path === path);
+    if (!match) return refuse(socket, 'NOT_FOUND');
+    let auth: unknown;
+    try {
+      auth = match.endpoint.authenticate(request);
+    } catch (err) {
+      return refuse(socket, err instanceof TetherError ? err.code : 'INTERNAL', err instanceof TetherError ? err.message : undefined);
+    }
+    match.wss.handleUpgrade(request, socket, head, (ws) => match.endpoint.accept(ws, auth, request));
+  });
+  return { close: () => servers.forEach((s) => s.wss.close()) };
+}
+
+function refuse(socket: Duplex, code: ErrorCode, message: string = ERRORS[code].message): void {
+  const body = JSON.stringify({ code, message });
+  const status = ERRORS[code].http;
+  socket.end(
+    `HTTP/1.1 ${status} ${code}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
+}

@@ -1,0 +1,7 @@
+#!/usr/bin/env node
+// `npm start`: the whole stack on this machine (ARCHITECTURE §9). Logic lives in start.ts.
+import { register } from 'tsx/esm/api';
+
+register();
+const { startStack } = await import('./start.ts');
+await startStack();

@@ -1,0 +1,60 @@
+import { missingCase, type ConsoleServerMessage } from '../../protocol/index.js';
+import type { AuthStore } from '../auth/auth-store.js';
+import type { ConsoleSocket } from '../live/console-socket.js';
+import type { FleetStore } from '../fleet/fleet-store.js';
+
+export interface SessionParts {
+  auth: AuthStore;
+  fleet: FleetStore;
+  socket: Pick<ConsoleSocket, 'start' | 'stop'>;
+}
+
+/**
+ * Keeps the console socket and the fleet in step with the login state: signed in means
+ * connected; signed out means disconnected with nothing of the last user left in memory.
+ * A list request refused for want of a session ends it too. Returns the unsubscribe.
+ */
+export function bindSession({ auth, fleet, socket }: SessionParts): () => void {
+  const follow = (signedIn: boolean): void => {
+    if (signedIn) {
+      socket.start();
+    } else {
+      socket.stop();
+      fleet.getState().clear();
+    }
+  };
+  follow(auth.getState().user !== null);
+  const unsubscribeAuth = auth.subscribe((state, previous) => {
+    if ((state.user === null) !== (previous.user === null)) follow(state.user !== null);
+  });
+  const unsubscribeFleet = fleet.subscribe((state, previous) => {
+    const code = state.loadError?.code;
+    if (state.loadError !== previous.loadError && (code === 'SESSION_INVALID' || code === 'UNAUTHORIZED')) auth.getState().sessionEnded();
+  });
+  return () => {
+    unsubscribeAuth();
+    unsubscribeFleet();
+  };
+}
+
+/**
+ * Routes one console message. `ready` starts every connection, the first and each reconnect,
+ * so it is where the list is (re)fetched: events missed while disconnected are in the new list.
+ */
+export function routeConsoleMessage(message: ConsoleServerMessage, { fleet }: Pick<SessionParts, 'fleet'>): void {
+  switch (message.type) {
+    case 'ready':
+      void fleet.getState().load();
+      return;
+    case 'device.upsert':
+    case 'device.status':
+    case 'device.removed':
+      fleet.getState().apply(message);
+      return;
+    case 'device.response':
+      // The skeleton sends no device requests yet, so no answer is awaited.
+      return;
+    default:
+      missingCase(message);
+  }
+}

@@ -1,0 +1,125 @@
+import { describe, expect, it, vi } from 'vitest';
+import type { Device, DeviceList } from '../../protocol/index.js';
+import { ApiError, type ApiClient } from '../api/api-client.js';
+import { countOnline, createFleetStore } from './fleet-store.js';
+
+const id = (n: number) => `dev_${String(n).padStart(20, '0')}`;
+
+function device(n: number, overrides: Partial<Device> = {}): Device {
+  return { id: id(n), name: `robot-${n}`, status: 'active', online: false, lastSeen: null, tags: {}, facts: null, createdAt: 0, ...overrides };
+}
+
+/** A listDevices whose answers the test releases by hand, to order them against events. */
+function controlledList() {
+  const waiting: Array<{ resolve: (list: DeviceList) => void; reject: (error: unknown) => void }> = [];
+  const listDevices = vi.fn<ApiClient['listDevices']>(() => new Promise((resolve, reject) => waiting.push({ resolve, reject })));
+  const next = () => {
+    const entry = waiting.shift();
+    if (entry === undefined) throw new Error('no list request is waiting');
+    return entry;
+  };
+  return { api: { listDevices }, next };
+}
+
+async function loaded(devices: Device[]) {
+  const { api, next } = controlledList();
+  const fleet = createFleetStore({ api });
+  const done = fleet.getState().load();
+  next().resolve({ devices });
+  await done;
+  return { fleet, api, next };
+}
+
+describe('fleet store', () => {
+  it('loads the list keyed by id and ordered by name, numbers in order', async () => {
+    const { fleet } = await loaded([device(10), device(2), device(1)]);
+    const state = fleet.getState();
+    expect(state.loading).toBe(false);
+    expect(state.ids).toEqual([id(1), id(2), id(10)]);
+    expect(state.byId[id(2)]?.name).toBe('robot-2');
+  });
+
+  it('applies a status change to that device only, keeping the order and the other entries', async () => {
+    const { fleet } = await loaded([device(1), device(2)]);
+    const before = fleet.getState();
+    fleet.getState().apply({ type: 'device.status', id: id(1), online: true, lastSeen: 99 });
+    const after = fleet.getState();
+    expect(after.byId[id(1)]).toMatchObject({ online: true, lastSeen: 99, name: 'robot-1' });
+    expect(after.byId[id(2)]).toBe(before.byId[id(2)]);
+    expect(after.ids).toBe(before.ids);
+  });
+
+  it('does not notify for a status that changes nothing, nor for an unknown device', async () => {
+    const { fleet } = await loaded([device(1, { online: true, lastSeen: 5 })]);
+    const listener = vi.fn();
+    fleet.subscribe(listener);
+    fleet.getState().apply({ type: 'device.status', id: id(1), online: true, lastSeen: 5 });
+    fleet.getState().apply({ type: 'device.status', id: id(9), online: true, lastSeen: 5 });
+    fleet.getState().apply({ type: 'device.removed', id: id(9) });
+    expect(listener).not.toHaveBeenCalled();
+  });
+
+  it('adds, renames and removes devices', async () => {
+    const { fleet } = await loaded([device(1), device(3)]);
+    fleet.getState().apply({ type: 'device.upsert', device: device(2) });
+    expect(fleet.getState().ids).toEqual([id(1), id(2), id(3)]);
+    fleet.getState().apply({ type: 'device.upsert', device: device(1, { name: 'zeta' }) });
+    expect(fleet.getState().ids).toEqual([id(2), id(3), id(1)]);
+    fleet.getState().apply({ type: 'device.removed', id: id(3) });
+    expect(fleet.getState().ids).toEqual([id(2), id(1)]);
+    expect(fleet.getState().byId[id(3)]).toBeUndefined();
+  });
+
+  it('replays events that raced the list on top of it', async () => {
+    const { fleet, next } = await loaded([device(1), device(2)]);
+    const reload = fleet.getState().load();
+    fleet.getState().apply({ type: 'device.status', id: id(1), online: true, lastSeen: 50 });
+    fleet.getState().apply({ type: 'device.upsert', device: device(3, { online: true }) });
+    fleet.getState().apply({ type: 'device.removed', id: id(2) });
+    // The list was taken before those events happened.
+    next().resolve({ devices: [device(1), device(2)] });
+    await reload;
+    const state = fleet.getState();
+    expect(state.ids).toEqual([id(1), id(3)]);
+    expect(state.byId[id(1)]).toMatchObject({ online: true, lastSeen: 50 });
+    // Later events apply directly again.
+    fleet.getState().apply({ type: 'device.status', id: id(3), online: false, lastSeen: 60 });
+    expect(fleet.getState().byId[id(3)]?.online).toBe(false);
+  });
+
+  it('keeps only the newest of overlapping loads', async () => {
+    const { api, next } = controlledList();
+    const fleet = createFleetStore({ api });
+    const first = fleet.getState().load();
+    const second = fleet.getState().load();
+    const firstRequest = next();
+    next().resolve({ devices: [device(2)] });
+    await second;
+    firstRequest.resolve({ devices: [device(1)] });
+    await first;
+    expect(fleet.getState().ids).toEqual([id(2)]);
+  });
+
+  it('keeps the last list and reports the error when a reload fails', async () => {
+    const { fleet, next } = await loaded([device(1)]);
+    const reload = fleet.getState().load();
+    next().reject(new ApiError('NETWORK', 'x', 0));
+    await reload;
+    expect(fleet.getState().ids).toEqual([id(1)]);
+    expect(fleet.getState().loadError?.code).toBe('NETWORK');
+  });
+
+  it('clear forgets everything and drops a load still in flight', async () => {
+    const { fleet, next } = await loaded([device(1)]);
+    const reload = fleet.getState().load();
+    fleet.getState().clear();
+    next().resolve({ devices: [device(5)] });
+    await reload;
+    expect(fleet.getState()).toMatchObject({ byId: {}, ids: [], loading: true, loadError: null });
+  });
+
+  it('counts online devices', async () => {
+    const { fleet } = await loaded([device(1, { online: true }), device(2), device(3, { online: true })]);
+    expect(countOnline(fleet.getState().byId)).toBe(2);
+  });
+});

@@ -1,0 +1,48 @@
+import { defineConfig, type Plugin } from 'vite';
+
+/**
+ * The console's Content-Security-Policy, also written into the built index.html so the bundle
+ * is locked down even behind a server that forgets the header. Keep it in step with
+ * electron/csp.ts and the backend's header. `frame-ancestors` only works as a header.
+ */
+const CONSOLE_CSP = [
+  "default-src 'self'",
+  "script-src 'self'",
+  "connect-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data:",
+  "object-src 'none'",
+  "base-uri 'none'",
+  "form-action 'self'",
+].join('; ');
+
+/** Build only: the dev server injects CSS as <style> tags, which this policy refuses. */
+function cspMeta(): Plugin {
+  return {
+    name: 'tether-csp-meta',
+    apply: 'build',
+    transformIndexHtml: {
+      order: 'post',
+      handler: () => [{ tag: 'meta', attrs: { 'http-equiv': 'Content-Security-Policy', content: CONSOLE_CSP }, injectTo: 'head-prepend' }],
+    },
+  };
+}
+
+export default defineConfig({
+  root: import.meta.dirname,
+  // Relative asset URLs, so the same build works from the backend's `/` and from an app bundle.
+  base: './',
+  // No React plugin: Oxc compiles JSX with the automatic runtime (no Fast Refresh in dev).
+  oxc: { jsx: { runtime: 'automatic', importSource: 'react' } },
+  plugins: [cspMeta()],
+  build: {
+    outDir: 'dist',
+    emptyOutDir: true,
+  },
+  server: {
+    // `npx vite --config renderer/vite.config.ts` against a running backend; same-origin for cookies.
+    proxy: {
+      '/api': { target: process.env.TETHER_BACKEND_URL ?? 'https://localhost:8443', changeOrigin: false, secure: false, ws: true },
+    },
+  },
+});

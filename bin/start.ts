@@ -86,7 +86,7 @@ export async function startStack(): Promise<void> {
 
   console.log(`[start] backend home: ${home}`);
   const backend = run('backend', ['bin/tether-backend.js', 'serve', '--home', home, '--listen', listen]);
-  const { url } = await waitForListening(backend);
+  const { url, caPin } = await waitForListening(backend);
 
   if (!existsSync(join(agentState, 'state.json'))) {
     console.log('[start] enrolling this machine…');
@@ -100,7 +100,7 @@ export async function startStack(): Promise<void> {
     console.log('[start] opening the desktop console…');
     const main = join(ROOT, '.cache', 'electron', 'main.js');
     runToEnd([join(ROOT, 'node_modules', 'esbuild', 'bin', 'esbuild'), 'electron/main.ts', '--bundle', '--platform=node', '--format=esm', '--external:electron', `--outfile=${main}`]);
-    const app = spawn(electron.path, [main, `--console-url=${url}`], { cwd: ROOT, stdio: 'inherit' });
+    const app = spawn(electron.path, [main, `--console-url=${url}`, `--ca-pin=${caPin}`], { cwd: ROOT, stdio: 'inherit' });
     children.push(app);
     app.on('exit', () => stop(0));
   } else {

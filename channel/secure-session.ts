@@ -31,6 +31,8 @@ export interface SecureSessionOptions {
   onStream?(streamId: number, data: Buffer): void;
   /** Called exactly once: null after a normal close, else the reason. */
   onClose(error: TetherError | null): void;
+  /** After this side switched to a new epoch (for logs and metrics). */
+  onRekey?(epoch: number): void;
   /** Frames sent + received in one epoch before the client rekeys. */
   rekeyAfterFrames?: number;
   /** Age of an epoch before the client rekeys. */
@@ -310,6 +312,7 @@ export class SecureSession {
     this.enterEpoch(send, next.salt, now);
     this.nextRecvKey = recv;
     this.opts.transport.send(frame);
+    this.opts.onRekey?.(this.epoch);
   }
 
   /** Client: the ack is the server's last frame of the old epoch; switch both directions. */
@@ -329,6 +332,7 @@ export class SecureSession {
     const { send, recv } = this.directions(next.keys);
     this.enterEpoch(send, next.salt, now);
     this.recvKey = recv;
+    this.opts.onRekey?.(this.epoch);
   }
 
   private nextEpoch(

@@ -125,6 +125,7 @@ export class ControlClient {
         }
         rpc?.dispatch(msg);
       },
+      onRekey: (epoch) => log.info({ epoch }, 'session keys rotated'),
       onClose: (error) => {
         rpc?.failAll('DEVICE_OFFLINE');
         if (error) log.warn({ code: error.code }, 'control session closed');

@@ -1,0 +1,50 @@
+import { hostname } from 'node:os';
+import { expect, test } from '@playwright/test';
+import { ADMIN_PASSWORD, api } from '../harness.js';
+import { startStack, type Stack } from './stack.js';
+
+let stack: Stack;
+
+test.beforeAll(async () => {
+  test.setTimeout(120_000);
+  stack = await startStack();
+});
+
+test.afterAll(async () => {
+  await stack?.stop();
+});
+
+test('a wrong password is refused with its message and code', async ({ page }) => {
+  await page.goto(stack.url);
+  await page.getByTestId('login-username').fill('admin');
+  await page.getByTestId('login-password').fill('not the password');
+  await page.getByTestId('login-submit').click();
+  await expect(page.getByTestId('login-error')).toHaveAttribute('data-code', 'LOGIN_FAILED');
+  await expect(page.getByTestId('fleet-table')).toHaveCount(0);
+});
+
+test('log in and see this machine come online, then go offline live when revoked', async ({ page }) => {
+  await page.goto(stack.url);
+  await page.getByTestId('login-username').fill('admin');
+  await page.getByTestId('login-password').fill(ADMIN_PASSWORD);
+  await page.getByTestId('login-submit').click();
+
+  await expect(page.getByTestId('fleet-table')).toBeVisible();
+  await expect(page.getByTestId('console-connection')).toHaveAttribute('data-status', 'live');
+  const row = page.getByTestId('device-row').filter({ has: page.getByTestId('device-name').getByText(hostname(), { exact: true }) });
+  await expect(row).toHaveCount(1);
+  await expect(row.getByTestId('device-status')).toHaveText('online', { timeout: 30_000 });
+  await expect(row.getByTestId('device-last-seen')).not.toHaveText('never');
+  await expect(page.getByTestId('fleet-count')).toHaveText('1');
+
+  // A change made elsewhere (here through the API) reaches the open console without a reload.
+  const deviceId = await row.getAttribute('data-device-id');
+  const login = await api(stack, 'POST', '/api/v1/auth/login', { body: { username: 'admin', password: ADMIN_PASSWORD } });
+  const token = (login.body as { token: string }).token;
+  expect((await api(stack, 'POST', `/api/v1/devices/${deviceId}/revoke`, { token })).status).toBe(200);
+  await expect(row.getByTestId('device-status')).toHaveText('offline', { timeout: 5_000 });
+  await expect(row.getByTestId('device-enrolment')).toHaveText(/revoked/);
+
+  await page.getByTestId('logout').click();
+  await expect(page.getByTestId('login-username')).toBeVisible();
+});

@@ -1,0 +1,32 @@
+/** `npm start` as a user runs it, in a temporary home, for the browser tests. */
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ADMIN_PASSWORD, Proc, ROOT, cleanup, tempDir } from '../harness.js';
+
+export interface Stack { url: string; home: string; caCertPem: string; proc: Proc; stop(): Promise<void> }
+
+export async function startStack(): Promise<Stack> {
+  const home = tempDir('stack');
+  const child = spawn(process.execPath, [join(ROOT, 'bin', 'tether-start.js')], {
+    cwd: ROOT,
+    env: { ...process.env, TETHER_HOME: home, TETHER_LISTEN: '127.0.0.1:0', TETHER_ADMIN_PASSWORD: ADMIN_PASSWORD, TETHER_NO_ELECTRON: '1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const proc = new Proc(child, 'npm start');
+  const deadline = Date.now() + 90_000;
+  let url: string | undefined;
+  while (!url) {
+    url = proc.lines.map((l) => /\[start\] web console: (\S+)/.exec(l)?.[1]).find(Boolean);
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`npm start did not print the console URL:\n${proc.tail()}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    url, home, proc,
+    caCertPem: readFileSync(join(home, 'pki', 'ca.crt'), 'utf8'),
+    stop: async () => {
+      await proc.stop('SIGINT');
+      cleanup(home);
+    },
+  };
+}

@@ -6,9 +6,9 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
+import { bundleElectronMain, electronBinary } from '../build/electron/bundle-main.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const children: ChildProcess[] = [];
@@ -58,19 +58,6 @@ function waitForListening(child: ChildProcess): Promise<{ url: string; caPin: st
   });
 }
 
-/** The Electron binary, or why there is none (it is an optional dependency without its download here). */
-function electronBinary(): { path: string } | { reason: string } {
-  if (process.env.TETHER_NO_ELECTRON) return { reason: 'TETHER_NO_ELECTRON is set' };
-  if (process.platform === 'linux' && !process.env.DISPLAY && !process.env.WAYLAND_DISPLAY) return { reason: 'no display' };
-  try {
-    const path = createRequire(import.meta.url)('electron') as unknown;
-    if (typeof path === 'string' && existsSync(path)) return { path };
-    return { reason: 'the Electron binary is not installed' };
-  } catch {
-    return { reason: 'the Electron binary is not installed' };
-  }
-}
-
 export async function startStack(): Promise<void> {
   const home = resolve(process.env.TETHER_HOME ?? join(ROOT, '.tether'));
   const listen = process.env.TETHER_LISTEN ?? '127.0.0.1:8443';
@@ -95,11 +82,10 @@ export async function startStack(): Promise<void> {
   }
   run('agent', ['bin/tether-agent.js', 'run', '--state', agentState]).stdout?.resume();
 
-  const electron = electronBinary();
+  const electron = process.platform === 'linux' && !process.env.DISPLAY && !process.env.WAYLAND_DISPLAY ? { reason: 'no display' } : electronBinary();
   if ('path' in electron) {
     console.log('[start] opening the desktop console…');
-    const main = join(ROOT, '.cache', 'electron', 'main.js');
-    runToEnd([join(ROOT, 'node_modules', 'esbuild', 'bin', 'esbuild'), 'electron/main.ts', '--bundle', '--platform=node', '--format=esm', '--external:electron', `--outfile=${main}`]);
+    const main = await bundleElectronMain();
     const app = spawn(electron.path, [main, `--console-url=${url}`, `--ca-pin=${caPin}`], { cwd: ROOT, stdio: 'inherit' });
     children.push(app);
     app.on('exit', () => stop(0));

@@ -41,7 +41,8 @@ export interface ClientHandshakeOptions {
 
 export interface ServerHandshakeOptions {
   identityCertPem: string;
-  identityKeyPem: string;
+  /** PEM, or a parsed key: a backend accepting thousands of devices parses its key once. */
+  identityKeyPem: string | KeyObject;
   caCertPem: string;
   now?: () => number;
 }
@@ -184,7 +185,7 @@ export class ServerHandshake {
   private readonly now: () => number;
 
   constructor(private readonly opts: ServerHandshakeOptions) {
-    this.identityKey = createPrivateKey(opts.identityKeyPem);
+    this.identityKey = typeof opts.identityKeyPem === 'string' ? createPrivateKey(opts.identityKeyPem) : opts.identityKeyPem;
     this.now = opts.now ?? Date.now;
   }
 

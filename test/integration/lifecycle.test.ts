@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { api, cleanup, deviceOf, enrolAndRun, login, openConsole, startBackend, waitFor, type Backend, type Proc } from '../harness.js';
+import { api, cleanup, createToken, deviceOf, enrolAndRun, login, openConsole, registerAgent, startAgent, startBackend, tempDir, waitFor, type Backend, type Proc } from '../harness.js';
 import { handshake } from './rogue-device.js';
 import { readFileSync } from 'node:fs';
 
@@ -69,6 +69,23 @@ describe('a real backend with real agents', () => {
     admin = await login(backend);
     for (const agent of agents) {
       await waitFor(async () => (await deviceOf(backend, admin, agent.deviceId))?.online === true, 30_000, `${agent.deviceId} back online`);
+    }
+  });
+
+  it('keeps a device from an approval token pending (DEVICE_PENDING) until an admin approves it', async () => {
+    const stateDir = tempDir('agent');
+    const token = await createToken(backend, admin, { requireApproval: true });
+    expect((await registerAgent(backend, token, stateDir, ['--name', 'waiting'])).code).toBe(0);
+    const deviceId = (JSON.parse(readFileSync(join(stateDir, 'state.json'), 'utf8')) as { deviceId: string }).deviceId;
+    const proc = startAgent(stateDir, {}, 'waiting');
+    try {
+      await proc.waitForLog((e) => e.msg === 'control channel closed; reconnecting' && e.code === 'DEVICE_PENDING');
+      expect(await deviceOf(backend, admin, deviceId)).toMatchObject({ status: 'pending', online: false });
+      expect((await api(backend, 'POST', `/api/v1/devices/${deviceId}/approve`, { token: admin })).status).toBe(200);
+      await waitFor(async () => (await deviceOf(backend, admin, deviceId))?.online === true, 20_000, 'approved device online');
+    } finally {
+      await proc.stop();
+      cleanup(stateDir);
     }
   });
 

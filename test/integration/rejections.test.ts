@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FRAME_OVERHEAD, sealFrame } from '../../channel/frame.js';
 import { ERRORS, type ErrorCode } from '../../protocol/index.js';
-import { cleanup, createToken, deviceOf, enrolAndRun, login, openConsole, registerAgent, startBackend, tempDir, type Backend, type Proc } from '../harness.js';
+import { api, cleanup, createToken, deviceOf, enrolAndRun, login, openConsole, registerAgent, startBackend, tempDir, type Backend, type Proc } from '../harness.js';
 import { enrolIdentity, handshake, type Identity, type RawChannel } from './rogue-device.js';
 
 const JSON_KIND = 0x01;
@@ -72,6 +72,15 @@ describe('refusals, each with its own code, while another device stays connected
     const res = await registerAgent(backend, token, tempDir('agent'));
     expect(res.code).toBe(1);
     expect(res.output).toContain('TOKEN_USED_UP');
+  });
+
+  it('revoked token (TOKEN_REVOKED)', async () => {
+    const created = await api(backend, 'POST', '/api/v1/tokens', { token: admin, body: { uses: 5 } });
+    const { id, token } = created.body as { id: string; token: string };
+    expect((await api(backend, 'POST', `/api/v1/tokens/${id}/revoke`, { token: admin })).body).toMatchObject({ id, revokedAt: expect.any(Number) });
+    const res = await registerAgent(backend, token, tempDir('agent'));
+    expect(res.code).toBe(1);
+    expect(res.output).toContain('TOKEN_REVOKED');
   });
 
   it('wrong device key (BAD_SIGNATURE)', async () => {

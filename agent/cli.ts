@@ -1,5 +1,5 @@
 import { X509Certificate } from 'node:crypto';
-import { resolve } from 'node:path';
+import { delimiter, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { pino } from 'pino';
 import { TetherError } from '../protocol/index.js';
@@ -29,6 +29,10 @@ function tuningFromEnv(): AgentTuning {
     silenceMs: envNumber('TETHER_SILENCE_MS'),
     telemetryIntervalMs: envNumber('TETHER_TELEMETRY_INTERVAL_MS'),
     backoffBaseMs: envNumber('TETHER_BACKOFF_BASE_MS'),
+    logFiles: process.env.TETHER_LOG_FILES ? process.env.TETHER_LOG_FILES.split(delimiter).filter(Boolean) : undefined,
+    journal: process.env.TETHER_JOURNAL === '0' ? false : undefined,
+    spoolMaxBytes: envNumber('TETHER_SPOOL_MAX_BYTES'),
+    spoolMaxAgeMs: envNumber('TETHER_SPOOL_MAX_AGE_MS'),
   };
 }
 

@@ -2,7 +2,12 @@ import { uptime } from 'node:os';
 import { pino, type Logger } from 'pino';
 import { AGENT_METHODS, TetherError, type ErrorCode } from '../protocol/index.js';
 import type { RpcPeer } from '../channel/rpc.js';
+import { AgentSettingsStore } from './config/agent-settings.js';
+import { ConfigApplier, configApplierOptionsFromEnv } from './config/config-applier.js';
+import { registerConfigHandlers } from './config/config-handlers.js';
 import { ControlClient } from './control/control-client.js';
+import { RemoteAccess } from './shell/remote-access.js';
+import { shellConfigFromEnv } from './shell/shell-config.js';
 import { loadAgentState } from './state/agent-state.js';
 import { collectFacts } from './system/facts.js';
 import { TelemetryClient } from './telemetry/telemetry-client.js';
@@ -15,12 +20,20 @@ export interface AgentTuning {
   silenceMs?: number;
   telemetryIntervalMs?: number;
   backoffBaseMs?: number;
+  /** Log files the agent forwards until remote settings name others (TETHER_LOG_FILES). */
+  logFiles?: string[];
+  /** false: do not follow the systemd journal (TETHER_JOURNAL=0). */
+  journal?: boolean;
+  spoolMaxBytes?: number;
+  spoolMaxAgeMs?: number;
 }
 
 export interface RunningAgent {
   deviceId: string;
   control: ControlClient;
   telemetry: TelemetryClient;
+  /** The agent's own settings from the `agent` config namespace; features subscribe to take changes live. */
+  settings: AgentSettingsStore;
   /** Resolves with the fatal code when the backend refuses this device for good. */
   fatal: Promise<ErrorCode>;
   stop(): void;
@@ -42,9 +55,19 @@ export function runAgent(stateDir: string, tuning: AgentTuning = {}, log: Logger
   const state = loadAgentState(stateDir);
   let reportFatal: (code: ErrorCode) => void = () => undefined;
   const fatal = new Promise<ErrorCode>((resolve) => (reportFatal = resolve));
+  const settings = new AgentSettingsStore();
+  const configApplier = new ConfigApplier({ stateDir, log, settings, ...configApplierOptionsFromEnv(stateDir, process.env) });
+  configApplier.load();
+  const remote = new RemoteAccess({ config: shellConfigFromEnv(), send: (id, data) => control.sendStream(id, data), log });
   const control = new ControlClient({
     state, log,
-    onConnected: registerHandlers,
+    onConnected: (rpc) => {
+      registerHandlers(rpc);
+      remote.register(rpc);
+      registerConfigHandlers(rpc, configApplier);
+    },
+    onStream: (id, data) => remote.onStream(id, data),
+    onDisconnected: () => remote.onDisconnected(),
     onFatal: (code) => reportFatal(code),
     rekeyAfterFrames: tuning.rekeyAfterFrames,
     rekeyAfterMs: tuning.rekeyAfterMs,
@@ -52,13 +75,24 @@ export function runAgent(stateDir: string, tuning: AgentTuning = {}, log: Logger
     silenceMs: tuning.silenceMs,
     backoffBaseMs: tuning.backoffBaseMs,
   });
-  const telemetry = new TelemetryClient({ state, stateDir, log, intervalMs: tuning.telemetryIntervalMs, backoffBaseMs: tuning.backoffBaseMs });
+  const telemetryInterval = () => settings.get().samplingIntervalMs ?? tuning.telemetryIntervalMs ?? 5_000;
+  const telemetry = new TelemetryClient({
+    state, stateDir, log, intervalMs: telemetryInterval(), backoffBaseMs: tuning.backoffBaseMs,
+    logFiles: settings.get().logSources ?? tuning.logFiles, journal: tuning.journal,
+    spool: { maxBytes: tuning.spoolMaxBytes, maxAgeMs: tuning.spoolMaxAgeMs },
+  });
+  settings.subscribe((next) => {
+    telemetry.setIntervalMs(telemetryInterval());
+    telemetry.setLogSources(next.logSources ?? tuning.logFiles ?? []);
+    log.info({ settings: next }, 'agent settings changed');
+  });
   control.start();
   telemetry.start();
   log.info({ deviceId: state.deviceId, backend: state.backendUrl }, 'agent started');
   return {
-    deviceId: state.deviceId, control, telemetry, fatal,
+    deviceId: state.deviceId, control, telemetry, settings, fatal,
     stop: () => {
+      remote.onDisconnected();
       control.stop();
       telemetry.stop();
     },

@@ -9,6 +9,8 @@ import { UserService } from './auth/users.js';
 import { DEFAULT_CONSOLE_DIR, parseListen } from './config.js';
 import { TokenService } from './enrol/tokens.js';
 import { startBackend } from './main.js';
+import { addOpsCommands } from './ops/ops-commands.js';
+import { pickSetting, readServiceConfig, type OptionSource } from './ops/service-config.js';
 import { openDatabase } from './store/db.js';
 import { MAIN_MIGRATIONS } from './store/migrations.js';
 
@@ -56,13 +58,19 @@ export function backendProgram(): Command {
     .command('serve')
     .description('run the backend (HTTPS API, console, agent channels)')
     .addOption(homeOption())
-    .option('--listen <host:port>', 'address to listen on', '0.0.0.0:8443')
-    .option('--public-url <url>', 'URL agents and browsers use to reach this backend')
-    .action(async (opts: { home: string; listen: string; publicUrl?: string }) => {
-      const log = pino();
-      const { host, port } = parseListen(opts.listen);
+    .addOption(new Option('--listen <host:port>', 'address to listen on').env('TETHER_LISTEN').default('0.0.0.0:8443'))
+    .addOption(new Option('--public-url <url>', 'URL agents and browsers use to reach this backend').env('TETHER_PUBLIC_URL'))
+    .option('--config <file>', 'JSON settings file (home, listen, publicUrl, agentDistDir, logLevel); flags and TETHER_* variables override it')
+    .action(async (opts: { home: string; listen: string; publicUrl?: string; config?: string }, command: Command) => {
+      const file = opts.config ? readServiceConfig(opts.config) : {};
+      const source = (name: string) => command.getOptionValueSource(name) as OptionSource;
+      const home = pickSetting(resolve(opts.home), source('home'), file.home);
+      const listen = pickSetting(opts.listen, source('listen'), file.listen);
+      const publicUrl = pickSetting(opts.publicUrl, source('publicUrl'), file.publicUrl);
+      const log = pino({ level: file.logLevel ?? 'info' });
+      const { host, port } = parseListen(listen);
       const backend = await startBackend(
-        { home: resolve(opts.home), host, port, publicUrl: opts.publicUrl, consoleDir: DEFAULT_CONSOLE_DIR, adminPassword: process.env.TETHER_ADMIN_PASSWORD },
+        { home, host, port, publicUrl, consoleDir: DEFAULT_CONSOLE_DIR, adminPassword: process.env.TETHER_ADMIN_PASSWORD, agentDistDir: file.agentDistDir },
         log,
       );
       if (backend.generatedAdminPassword) {
@@ -74,6 +82,11 @@ export function backendProgram(): Command {
           if (stopping) return;
           stopping = true;
           log.info({ signal }, 'shutting down');
+          // A close that hangs must not outlive the service manager's stop timeout silently.
+          setTimeout(() => {
+            log.error('shutdown took too long; exiting');
+            process.exit(1);
+          }, 20_000).unref();
           void backend.close().then(() => process.exit(0));
         });
       }
@@ -127,6 +140,8 @@ export function backendProgram(): Command {
       db.close();
       process.stdout.write(`added ${user.username} (${user.role})\n`);
     });
+
+  addOpsCommands(program, homeOption);
 
   return program;
 }

@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { TetherError } from '../protocol/index.js';
 import type { ControlChannelLimits } from './agents/control-gateway.js';
+import type { MonitoringConfig } from './metrics/monitoring.js';
 
 export interface BackendConfig {
   home: string;
@@ -14,6 +15,10 @@ export interface BackendConfig {
   /** Password of the first admin, created when there is no user yet; generated when absent. */
   adminPassword?: string;
   control?: Partial<ControlChannelLimits>;
+  /** Retention, ingest flush and job intervals of metrics, logs and alerts. */
+  monitoring?: MonitoringConfig;
+  /** Folder of the agent bundle served to devices (default dist/agent, built on first download). */
+  agentDistDir?: string;
 }
 
 /** Parses `HOST:PORT` (IPv6 in brackets); BAD_REQUEST on anything else. */

@@ -2,13 +2,17 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Server } from 'node:http';
 import { pino, type Logger } from 'pino';
-import { TetherError, type User } from '../protocol/index.js';
+import { ShellSocketQuery, TetherError, type User } from '../protocol/index.js';
 import { ControlGateway } from './agents/control-gateway.js';
 import { AuditLog } from './audit/audit-log.js';
-import { authenticateRequest } from './auth/request-auth.js';
+import { authenticateRequest, requireRole } from './auth/request-auth.js';
 import { newSecret } from './auth/secrets.js';
 import { UserService } from './auth/users.js';
 import { certificateHostnames, type BackendConfig } from './config.js';
+import { ConfigDelivery } from './config/config-delivery.js';
+import { ConfigRepo } from './config/config-repo.js';
+import { ConfigService } from './config/config-service.js';
+import { SchemaValidator } from './config/schema-validator.js';
 import { ConsoleHub } from './console/console-hub.js';
 import { DeviceRepo } from './devices/device-repo.js';
 import { LocalDeviceRouter } from './devices/device-router.js';
@@ -21,10 +25,18 @@ import { buildHttpApp } from './http/app.js';
 import { originAllowed } from './http/origin.js';
 import { routeUpgrades, type UpgradeEndpoint } from './http/upgrades.js';
 import { loadOrCreatePki } from './pki/store.js';
+import { JobScheduler } from './jobs/job-scheduler.js';
+import { RunRepo } from './jobs/run-repo.js';
+import { RunService } from './jobs/run-service.js';
+import { ShellRepo } from './shell/shell-repo.js';
+import { SHELL_SOCKET_MAX_PAYLOAD, ShellService, shellLimitsFromEnv } from './shell/shell-service.js';
 import { openDatabase } from './store/db.js';
 import { MAIN_MIGRATIONS, METRICS_MIGRATIONS } from './store/migrations.js';
 import { TelemetryGateway } from './telemetry/telemetry-gateway.js';
-import { TelemetryStore } from './telemetry/telemetry-store.js';
+import { startMonitoring } from './metrics/monitoring.js';
+import { createBackendMetrics } from './ops/backend-metrics.js';
+import { writePidFile } from './ops/pid-file.js';
+import { DEFAULT_AGENT_DIST_DIR } from './ops/install-routes.js';
 
 export interface RunningBackend {
   url: string;
@@ -54,11 +66,28 @@ export async function startBackend(config: BackendConfig, log: Logger = pino()):
   const repo = new DeviceRepo(db);
   const presence = new Presence(repo, events);
   const router = new LocalDeviceRouter();
-  const control = new ControlGateway({ identity: pki.identity, caCertPem: pki.ca.certPem, devices: repo, presence, router, log, limits: config.control });
-  const telemetry = new TelemetryGateway({ devices: repo, presence, store: new TelemetryStore(metricsDb), log });
+  // Gauges read the services below at scrape time, after all of them exist.
+  const opsMetrics = createBackendMetrics({
+    connectedAgents: () => router.connectedCount(),
+    telemetrySockets: () => telemetry.socketCount,
+    ingest: () => ({ ...monitoring.ingest.stats, queued: monitoring.ingest.queued }),
+  });
+  const control = new ControlGateway({ identity: pki.identity, caCertPem: pki.ca.certPem, devices: repo, presence, router, log, limits: config.control, counters: opsMetrics.counters });
+  const monitoring = startMonitoring({ metricsDb, devices: () => devices.list(), log, config: config.monitoring });
+  const telemetry = new TelemetryGateway({ devices: repo, presence, ingest: monitoring.ingest, log, counters: opsMetrics.counters });
   const devices = new DeviceService({ repo, presence, events, audit, connections: [router, telemetry] });
   const enrolment = new EnrolmentService({ db, tokens, devices: repo, presence, events, audit, ca: pki.ca });
-  const hub = new ConsoleHub({ events, router, log });
+  const hub = new ConsoleHub({ events, router, log, monitoring: monitoring.live });
+  const configRepo = new ConfigRepo(db);
+  const configDelivery = new ConfigDelivery({ repo: configRepo, devices, router, log });
+  const configService = new ConfigService({ repo: configRepo, validator: new SchemaValidator(), audit, deviceExists: (id) => repo.find(id) !== undefined, onChange: () => configDelivery.refreshAll() });
+  const unsubscribeConfig = events.subscribe((event) => configDelivery.onFleetEvent(event));
+
+  const shellRepo = new ShellRepo(db);
+  const shells = new ShellService({ router, repo: shellRepo, audit, recordingsDir: join(config.home, 'recordings'), log, limits: shellLimitsFromEnv() });
+  const runRepo = new RunRepo(db);
+  const runs = new RunService({ router, repo: runRepo, audit, log });
+  const jobs = new JobScheduler({ repo: runRepo, runs, router, events, audit, devices: () => devices.list(), log });
 
   let publicUrl = config.publicUrl ?? '';
   let ready = false;
@@ -67,6 +96,12 @@ export async function startBackend(config: BackendConfig, log: Logger = pino()):
     tls: { key: pki.server.keyPem, cert: pki.server.certPem + pki.ca.certPem },
     log, users, tokens, enrolment, devices, audit, caPin: pki.caPin,
     publicUrl: () => publicUrl, consoleDir: config.consoleDir, ready: () => ready,
+    config: { service: configService, delivery: configDelivery },
+    monitoring,
+    shell: { service: shells, repo: shellRepo },
+    jobs: { runs, scheduler: jobs, repo: runRepo },
+    metrics: opsMetrics.registry,
+    install: { caCertPem: pki.ca.certPem, agentDistDir: config.agentDistDir ?? DEFAULT_AGENT_DIST_DIR },
   });
 
   const allowedOrigins = new Set<string>();
@@ -82,6 +117,20 @@ export async function startBackend(config: BackendConfig, log: Logger = pino()):
       },
       accept: (ws, user: User) => hub.accept(ws, user),
     },
+    {
+      path: '/api/v1/shell',
+      maxPayload: SHELL_SOCKET_MAX_PAYLOAD,
+      authenticate: (request) => {
+        if (!originAllowed(request, allowedOrigins)) throw new TetherError('ORIGIN_REFUSED');
+        const { user } = authenticateRequest(users, request.headers);
+        requireRole(user, 'operator');
+        const query = ShellSocketQuery.safeParse(Object.fromEntries(new URL(request.url ?? '/', 'https://tether.invalid').searchParams));
+        if (!query.success) throw new TetherError('BAD_REQUEST', 'A shell needs ?deviceId=&cols=&rows= or ?sessionId=');
+        shells.check(user, query.data);
+        return { user, query: query.data } as never;
+      },
+      accept: (ws, auth: { user: User; query: ShellSocketQuery }) => shells.accept(ws, auth.user, auth.query),
+    },
   ];
   const upgrades = routeUpgrades(app.server as Server, endpoints as Array<UpgradeEndpoint<unknown>>);
   const flushTimer = setInterval(() => presence.flush(), PRESENCE_FLUSH_MS);
@@ -95,6 +144,7 @@ export async function startBackend(config: BackendConfig, log: Logger = pino()):
   if (!publicUrl) publicUrl = url;
   allowedOrigins.add(new URL(publicUrl).origin);
   ready = true;
+  const removePidFile = writePidFile(config.home);
   writeFileSync(join(config.home, 'backend.json'), `${JSON.stringify({ publicUrl, caPin: pki.caPin }, null, 2)}\n`);
   log.info({ url, publicUrl, caPin: pki.caPin, home: config.home }, 'listening');
 
@@ -105,14 +155,22 @@ export async function startBackend(config: BackendConfig, log: Logger = pino()):
       (closing ??= (async () => {
         ready = false;
         clearInterval(flushTimer);
+        unsubscribeConfig();
+        configDelivery.close();
         control.close();
         telemetry.close();
         hub.close();
+        shells.close();
+        jobs.close();
+        runs.close();
         upgrades.close();
         await app.close();
+        monitoring.close();
         presence.flush();
         db.close();
         metricsDb.close();
+        opsMetrics.close();
+        removePidFile();
       })()),
   };
 }

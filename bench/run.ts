@@ -4,12 +4,18 @@
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { agent } from './agent.js';
+import { config } from './config.js';
 import { connect } from './connect.js';
+import { fanout } from './fanout.js';
+import { ingest } from './ingest.js';
+import { query } from './query.js';
 import { rtt } from './rtt.js';
+import { shell } from './shell.js';
 
 type Scenario = () => Promise<Record<string, number>>;
 
-const SCENARIOS: Record<string, Scenario> = { connect, rtt };
+const SCENARIOS: Record<string, Scenario> = { connect, rtt, ingest, query, agent, shell, fanout, config };
 
 const RESULTS_DIR = join(import.meta.dirname, 'results');
 const LATEST = join(RESULTS_DIR, 'latest.json');

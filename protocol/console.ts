@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { Device, User } from './api.js';
 import { DeviceId, WireError } from './control.js';
+import { MonitoringClientMessage, MonitoringServerMessage } from './monitoring.js';
 
 /** Messages the backend pushes to a console over `/api/v1/console`. */
 export const ConsoleServerMessage = z.discriminatedUnion('type', [
@@ -20,6 +21,7 @@ export const ConsoleServerMessage = z.discriminatedUnion('type', [
     result: z.unknown().optional(),
     error: WireError.optional(),
   }),
+  ...MonitoringServerMessage.options,
 ]);
 export type ConsoleServerMessage = z.infer<typeof ConsoleServerMessage>;
 
@@ -32,6 +34,7 @@ export const ConsoleClientMessage = z.discriminatedUnion('type', [
     method: z.string().max(128),
     params: z.unknown(),
   }),
+  ...MonitoringClientMessage.options,
 ]);
 export type ConsoleClientMessage = z.infer<typeof ConsoleClientMessage>;
 

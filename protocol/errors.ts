@@ -54,6 +54,23 @@ export const ERRORS = {
 
   TELEMETRY_TOKEN_INVALID: { http: 401, close: 4460, message: 'The telemetry token is not valid' },
   BATCH_INVALID: { http: 400, close: 4461, message: 'The telemetry batch is not valid' },
+
+  SHELL_LIMIT: { http: 429, close: 4470, message: 'Too many shell sessions' },
+  SHELL_ENDED: { http: 410, close: 4471, message: 'The shell session has ended' },
+  SHELL_IDLE: { http: 408, close: 4472, message: 'The shell session was idle too long' },
+  SPAWN_FAILED: { http: 422, close: 4473, message: 'The process could not be started on the device' },
+  SELECTION_EMPTY: { http: 400, close: 4474, message: 'The selection matches no device' },
+  BATCH_TOO_LARGE: { http: 413, close: 4462, message: 'The telemetry batch exceeds the size limit' },
+  BATCH_CLOCK_SKEW: { http: 400, close: 4463, message: 'A sample timestamp is too far from the backend clock' },
+  BATCH_DEVICE_MISMATCH: { http: 403, close: 4464, message: 'The batch names another device than its token' },
+
+  CONFIG_VERSION_CONFLICT: { http: 409, close: 4480, message: 'The configuration changed since this edit started; reload and edit again' },
+  CONFIG_SCHEMA_VIOLATION: { http: 422, close: 4481, message: 'The value does not satisfy the namespace schema' },
+  CONFIG_INVALID: { http: 400, close: 4482, message: 'The configuration or schema is not valid' },
+  CONFIG_NAMESPACE_RESERVED: { http: 403, close: 4483, message: 'This namespace is reserved' },
+
+  BACKEND_RUNNING: { http: 409, close: 4490, message: 'A backend is running on this home; stop it first' },
+  BACKUP_INVALID: { http: 400, close: 4491, message: 'The backup is incomplete or fails its integrity check' },
 } as const satisfies Record<string, { http: number; close: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -5,3 +5,7 @@ export * from './methods.js';
 export * from './telemetry.js';
 export * from './api.js';
 export * from './console.js';
+export * from './config.js';
+export * from './monitoring.js';
+export * from './shell.js';
+export * from './jobs.js';

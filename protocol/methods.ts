@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { SHELL_AGENT_EVENTS, SHELL_AGENT_METHODS } from './shell.js';
+import { ConfigApplyParams, ConfigReport } from './config.js';
 
 /** Hardware and OS facts an agent reports at connect. */
 export const DeviceFacts = z.object({
@@ -26,6 +28,12 @@ export const AGENT_METHODS = {
     params: z.object({}),
     result: z.object({ facts: DeviceFacts, uptimeSeconds: z.number().nonnegative() }),
   },
+  ...SHELL_AGENT_METHODS,
+  /** The device's whole effective config; the agent validates, writes, runs its apply hook and answers with its report. */
+  'config.apply': {
+    params: ConfigApplyParams,
+    result: ConfigReport,
+  },
 } as const;
 export type AgentMethod = keyof typeof AGENT_METHODS;
 export type AgentParams<M extends AgentMethod> = z.infer<(typeof AGENT_METHODS)[M]['params']>;
@@ -38,5 +46,6 @@ export function isAgentMethod(value: string): value is AgentMethod {
 /** Events an agent publishes to the backend. */
 export const AGENT_EVENTS = {
   'device.facts': DeviceFacts,
+  ...SHELL_AGENT_EVENTS,
 } as const;
 export type AgentEvent = keyof typeof AGENT_EVENTS;

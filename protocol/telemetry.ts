@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DeviceId } from './control.js';
 
 /** Hard bounds on one telemetry batch; the backend refuses bigger ones with BATCH_INVALID. */
 export const TELEMETRY_LIMITS = {
@@ -7,6 +8,8 @@ export const TELEMETRY_LIMITS = {
   maxLogsPerBatch: 2000,
   /** A sample more than this far from the backend's clock is refused. */
   maxClockSkewMs: 7 * 24 * 3600 * 1000,
+  /** Samples from the future are refused sooner: a clock far ahead would push points past every chart. */
+  maxFutureSkewMs: 3600 * 1000,
 } as const;
 
 export const MetricSample = z.object({
@@ -28,6 +31,8 @@ export type LogLine = z.infer<typeof LogLine>;
 export const TelemetryBatch = z.object({
   type: z.literal('batch'),
   seq: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
+  /** Optional self-identification; a batch naming another device than its token's is refused (BATCH_DEVICE_MISMATCH). */
+  deviceId: DeviceId.optional(),
   metrics: z.array(MetricSample).max(TELEMETRY_LIMITS.maxMetricsPerBatch),
   logs: z.array(LogLine).max(TELEMETRY_LIMITS.maxLogsPerBatch),
 });

@@ -10,7 +10,14 @@ import { createConnectionStore } from './live/connection-store.js';
 import { consoleSocketUrl, createConsoleSocket } from './live/console-socket.js';
 import { createFleetStore } from './fleet/fleet-store.js';
 import { createClockStore, startClock } from './time/clock-store.js';
+import { createConfigApi } from './config/config-api.js';
+import { createConfigStore } from './config/config-store.js';
+import { createLiveSubscriptions } from './metrics/live-subscriptions.js';
+import { createMonitoringApi } from './metrics/monitoring-api.js';
+import { MonitoringContext, type MonitoringServices } from './metrics/monitoring-context.js';
+import { createMonitoringFeed } from './metrics/monitoring-feed.js';
 import './styles.css';
+import './metrics/monitoring.css';
 
 // The console's composition root: the one place that builds services and wires them.
 
@@ -23,12 +30,23 @@ const stores: AppStores = {
   fleet: createFleetStore({ api }),
   connection: createConnectionStore(),
   clock: createClockStore(),
+  config: createConfigStore({ api: createConfigApi() }),
+};
+
+const monitoring: MonitoringServices = {
+  api: createMonitoringApi(),
+  feed: createMonitoringFeed(),
+  live: createLiveSubscriptions((message) => socket.send(message)),
 };
 
 const socket = createConsoleSocket({
   url: consoleSocketUrl(window.location),
   createWebSocket: (url) => new WebSocket(url),
-  onMessage: (message) => routeConsoleMessage(message, stores),
+  onMessage: (message) => {
+    routeConsoleMessage(message, { ...stores, monitoring: monitoring.feed });
+    // A new socket starts with no subscriptions on the backend: send the open views' again.
+    if (message.type === 'ready') monitoring.live.resend();
+  },
   onStatus: (status) => stores.connection.getState().setStatus(status),
   onSessionEnded: () => stores.auth.getState().sessionEnded(),
 });
@@ -42,7 +60,9 @@ if (container === null) throw new Error('index.html has no #root');
 createRoot(container).render(
   <StrictMode>
     <AppStoresContext value={stores}>
-      <App />
+      <MonitoringContext value={monitoring}>
+        <App />
+      </MonitoringContext>
     </AppStoresContext>
   </StrictMode>,
 );

@@ -17,6 +17,12 @@ export function tempDir(prefix: string): string {
   return mkdtempSync(join(tmpdir(), `tether-${prefix}-`));
 }
 
+/** Every process a test started; killed when the test process exits, even after a failed setup. */
+const running = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
 /** A child process with its output kept line by line, so tests can wait for what it logs. */
 export class Proc {
   readonly lines: string[] = [];
@@ -24,6 +30,8 @@ export class Proc {
   private waiters: Array<() => void> = [];
 
   constructor(readonly child: ChildProcess, readonly label: string) {
+    running.add(child);
+    child.on('exit', () => running.delete(child));
     for (const stream of [child.stdout, child.stderr]) {
       let buffered = '';
       stream?.setEncoding('utf8');

@@ -14,6 +14,10 @@ export interface ControlClientOptions {
   onConnected(rpc: RpcPeer): void;
   /** The backend refused this device for good (revoked, unknown, certificate not on record). */
   onFatal(code: ErrorCode): void;
+  /** Raw stream bytes from the backend (PTY input). */
+  onStream?(streamId: number, data: Buffer): void;
+  /** The session ended (streams and requests of it are gone). */
+  onDisconnected?(): void;
   rekeyAfterFrames?: number;
   rekeyAfterMs?: number;
   heartbeatMs?: number;
@@ -47,6 +51,20 @@ export class ControlClient {
   constructor(private readonly options: ControlClientOptions) {
     this.backoff = new Backoff(options.backoffBaseMs ?? 1_000, 60_000);
     this.ticker = setInterval(() => this.session?.tick(), 1_000);
+  }
+
+  /**
+   * Sends stream bytes on the current session, chunked to the frame bound; false when there is
+   * no session. The caller bounds what it sends (flow control), since the socket buffers the rest.
+   */
+  sendStream(streamId: number, data: Uint8Array): boolean {
+    const session = this.session;
+    if (!session || session.closed) return false;
+    const max = session.maxStreamChunkBytes;
+    for (let offset = 0; offset < data.length; offset += max) {
+      if (!session.sendStream(streamId, data.subarray(offset, offset + max))) return false;
+    }
+    return true;
   }
 
   get connected(): boolean {
@@ -125,9 +143,11 @@ export class ControlClient {
         }
         rpc?.dispatch(msg);
       },
+      onStream: (streamId, data) => this.options.onStream?.(streamId, data),
       onRekey: (epoch) => log.info({ epoch }, 'session keys rotated'),
       onClose: (error) => {
         rpc?.failAll('DEVICE_OFFLINE');
+        this.options.onDisconnected?.();
         if (error) log.warn({ code: error.code }, 'control session closed');
       },
     });

@@ -1,3 +1,4 @@
+import { createPrivateKey, type KeyObject } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Logger } from 'pino';
 import type { RawData, WebSocket } from 'ws';
@@ -6,8 +7,10 @@ import { RpcPeer } from '../../channel/rpc.js';
 import { SecureSession } from '../../channel/secure-session.js';
 import { AGENT_EVENTS, ERRORS, TetherError, type ControlMessage, type ErrorCode } from '../../protocol/index.js';
 import type { DeviceLink, LocalDeviceRouter } from '../devices/device-router.js';
+import { LinkStreams } from '../devices/link-streams.js';
 import type { DeviceRepo } from '../devices/device-repo.js';
 import type { Presence } from '../devices/presence.js';
+import type { BackendCounters } from '../ops/backend-metrics.js';
 
 export interface ControlChannelLimits {
   /** Largest sealed frame accepted; ws's own maxPayload sits a little above it so ours answers first. */
@@ -34,6 +37,8 @@ export interface ControlGatewayDeps {
   router: LocalDeviceRouter;
   log: Logger;
   limits?: Partial<ControlChannelLimits>;
+  /** /metrics counters this gateway moves. */
+  counters?: Pick<BackendCounters, 'controlFrames' | 'controlHandshakes'>;
 }
 
 /** Closes a socket with a stable code: the WebSocket close code from ERRORS and the code string as reason. */
@@ -51,9 +56,11 @@ export class ControlGateway {
   private readonly limits: ControlChannelLimits;
   private readonly sessions = new Set<SecureSession>();
   private readonly ticker: NodeJS.Timeout;
+  private readonly identityKey: KeyObject;
 
   constructor(private readonly deps: ControlGatewayDeps) {
     this.limits = { ...DEFAULT_CONTROL_LIMITS, ...deps.limits };
+    this.identityKey = createPrivateKey(deps.identity.keyPem);
     // One timer drives the heartbeats of every session: 10,000 agents must not mean 10,000 timers.
     this.ticker = setInterval(() => this.tick(), Math.min(1000, this.limits.heartbeatMs / 2));
     this.ticker.unref();
@@ -69,13 +76,14 @@ export class ControlGateway {
     let stage: 'hello' | 'auth' | 'open' = 'hello';
     let deviceId = '';
     let session: SecureSession | null = null;
-    // A handshake is a one-shot state machine: one per connection.
-    const handshake = new ServerHandshake({ identityCertPem: this.deps.identity.certPem, identityKeyPem: this.deps.identity.keyPem, caCertPem: this.deps.caCertPem });
+    // A handshake is a one-shot state machine: one per connection, dropped once the session is open.
+    let handshake: ServerHandshake | null = new ServerHandshake({ identityCertPem: this.deps.identity.certPem, identityKeyPem: this.identityKey, caCertPem: this.deps.caCertPem });
     const handshakeTimer = setTimeout(() => closeWith(ws, 'HANDSHAKE_TIMEOUT'), this.limits.handshakeTimeoutMs);
 
     const refuse = (err: unknown): void => {
       const code: ErrorCode = err instanceof TetherError ? err.code : 'HANDSHAKE_FAILED';
       log.info({ deviceId: deviceId || undefined, code }, 'control channel refused');
+      this.deps.counters?.controlHandshakes.inc({ result: 'refused' });
       closeWith(ws, code);
     };
 
@@ -83,12 +91,14 @@ export class ControlGateway {
       try {
         if (stage === 'open') {
           if (!isBinary || !session) throw new TetherError('FRAME_MALFORMED', 'Sealed frames are binary');
+          this.deps.counters?.controlFrames.inc({ direction: 'in' });
           session.receive(toBuffer(data));
           return;
         }
         if (isBinary) throw new TetherError('HANDSHAKE_FAILED', 'The handshake is JSON text');
         const message = parseJson(toBuffer(data));
         if (stage === 'hello') {
+          if (!handshake) throw new TetherError('HANDSHAKE_FAILED');
           const { deviceId: id, serverHello } = handshake.onHello(message);
           deviceId = id;
           this.checkDeviceMayConnect(id);
@@ -96,13 +106,16 @@ export class ControlGateway {
           ws.send(JSON.stringify(serverHello));
           return;
         }
+        if (!handshake) throw new TetherError('HANDSHAKE_FAILED');
         const auth = handshake.onClientAuth(message);
+        handshake = null;
         // The certificate must be the one on record: an older (rotated) certificate of this device is refused.
         const record = this.checkDeviceMayConnect(auth.deviceId);
         if (record.certFingerprint !== auth.certFingerprint256) throw new TetherError('CERT_INVALID', 'Not the certificate on record for this device');
         clearTimeout(handshakeTimer);
         stage = 'open';
         session = this.open(ws, auth.deviceId, auth.established);
+        this.deps.counters?.controlHandshakes.inc({ result: 'accepted' });
       } catch (err) {
         refuse(err);
       }
@@ -122,6 +135,7 @@ export class ControlGateway {
   private open(ws: WebSocket, deviceId: string, established: ConstructorParameters<typeof SecureSession>[0]['established']): SecureSession {
     const { router, presence, devices, log } = this.deps;
     let rpc: RpcPeer | null = null;
+    let streams: LinkStreams | null = null;
     const session: SecureSession = new SecureSession({
       role: 'server',
       established,
@@ -129,15 +143,23 @@ export class ControlGateway {
       silenceMs: this.limits.silenceMs,
       maxFrameBytes: this.limits.maxFrameBytes,
       transport: {
-        send: (frame) => ws.send(frame),
+        send: (frame) => {
+          this.deps.counters?.controlFrames.inc({ direction: 'out' });
+          ws.send(frame);
+        },
         close: (code, reason) => ws.close(code, reason),
       },
       onMessage: (msg: ControlMessage) => {
         presence.seen(deviceId);
         rpc?.dispatch(msg);
       },
+      onStream: (streamId, data) => {
+        presence.seen(deviceId);
+        streams?.deliver(streamId, data);
+      },
       onClose: (error) => {
         this.sessions.delete(session);
+        streams?.closeAll();
         rpc?.failAll('DEVICE_OFFLINE');
         router.detach(deviceId, link);
         // Superseded: the newer link keeps the device online. Revoked: the router already dropped it.
@@ -154,7 +176,9 @@ export class ControlGateway {
       router.deliver(deviceId, name, data);
     });
     const peer = rpc;
+    streams = new LinkStreams((id, data) => session.sendStream(id, data), session.maxStreamChunkBytes);
     const link: DeviceLink = {
+      streams,
       request: (method, params, timeoutMs) => peer.request(method, params, timeoutMs),
       emit: (name, data) => peer.emit(name, data),
       close: (code) => session.close(code),

@@ -11,6 +11,7 @@ import {
 import { closeWith } from '../agents/control-gateway.js';
 import type { DeviceRouter } from '../devices/device-router.js';
 import type { FleetEvents } from '../devices/fleet-events.js';
+import type { MonitoringLive } from '../metrics/monitoring-live.js';
 
 const RELAYED_METHODS: ReadonlySet<string> = new Set(CONSOLE_DEVICE_METHODS);
 /** Requests one console may have in flight; more are refused with RATE_LIMITED. */
@@ -22,7 +23,7 @@ const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
 export class ConsoleHub {
   private readonly sockets = new Set<WebSocket>();
 
-  constructor(private readonly deps: { events: FleetEvents; router: DeviceRouter; log: Logger }) {}
+  constructor(private readonly deps: { events: FleetEvents; router: DeviceRouter; log: Logger; monitoring?: MonitoringLive }) {}
 
   readonly maxPayload = 256 * 1024;
 
@@ -33,10 +34,12 @@ export class ConsoleHub {
     };
     this.sockets.add(ws);
     const unsubscribe = this.deps.events.subscribe(send);
+    const live = this.deps.monitoring?.attach(send);
     let pending = 0;
     ws.on('close', () => {
       this.sockets.delete(ws);
       unsubscribe();
+      live?.detach();
     });
     ws.on('error', (err) => this.deps.log.debug({ err }, 'console socket error'));
     ws.on('message', (data: RawData, isBinary: boolean) => {
@@ -62,8 +65,14 @@ export class ConsoleHub {
           ).finally(() => pending--);
           return;
         }
+        case 'metrics.subscribe':
+        case 'metrics.unsubscribe':
+        case 'logs.subscribe':
+        case 'logs.unsubscribe':
+          live?.handle(message);
+          return;
         default:
-          missingCase(message.type);
+          missingCase(message);
       }
     });
     send({ type: 'ready', user });

@@ -1,10 +1,13 @@
 import { TetherError, type ErrorCode } from '../../protocol/index.js';
+import type { DeviceStream, LinkStreams, StreamHandlers } from './link-streams.js';
 
 /** One live control channel of a device, as the router sees it. */
 export interface DeviceLink {
   request(method: string, params: unknown, timeoutMs?: number): Promise<unknown>;
   emit(name: string, data: unknown): void;
   close(code: ErrorCode): void;
+  /** Byte streams (PTY, command output) on this link; absent on links that carry none. */
+  streams?: LinkStreams;
 }
 
 export type DeviceEventListener = (deviceId: string, name: string, data: unknown) => void;
@@ -25,6 +28,8 @@ export interface DeviceRouter {
   subscribe(deviceId: string | '*', listener: DeviceEventListener): () => void;
   /** Closes a device's channel with `code` (revocation, supersede). */
   disconnect(deviceId: string, code: ErrorCode): boolean;
+  /** Opens a byte stream on the device's current link; DEVICE_OFFLINE when it is not connected. */
+  openStream(deviceId: string, handlers: StreamHandlers): DeviceStream;
 }
 
 /** The single-node router: an in-memory map of device id → live link. */
@@ -86,6 +91,12 @@ export class LocalDeviceRouter implements DeviceRouter {
     for (const key of [deviceId, '*']) {
       for (const listener of this.listeners.get(key) ?? []) listener(deviceId, name, data);
     }
+  }
+
+  openStream(deviceId: string, handlers: StreamHandlers): DeviceStream {
+    const streams = this.links.get(deviceId)?.streams;
+    if (!streams) throw new TetherError('DEVICE_OFFLINE');
+    return streams.allocate(handlers);
   }
 
   disconnect(deviceId: string, code: ErrorCode): boolean {

@@ -27,7 +27,22 @@ import type { UserService } from '../auth/users.js';
 import type { DeviceService } from '../devices/device-service.js';
 import type { EnrolmentService } from '../enrol/enrolment.js';
 import type { TokenService } from '../enrol/tokens.js';
+import type { ConfigDelivery } from '../config/config-delivery.js';
+import { registerConfigRoutes } from '../config/config-routes.js';
+import type { ConfigService } from '../config/config-service.js';
+import type { Monitoring } from '../metrics/monitoring.js';
+import { registerMonitoringRoutes } from '../metrics/monitoring-routes.js';
+import type { JobScheduler } from '../jobs/job-scheduler.js';
+import { registerJobRoutes } from '../jobs/jobs-routes.js';
+import type { RunRepo } from '../jobs/run-repo.js';
+import type { RunService } from '../jobs/run-service.js';
+import type { ShellRepo } from '../shell/shell-repo.js';
+import { registerShellRoutes } from '../shell/shell-routes.js';
+import type { ShellService } from '../shell/shell-service.js';
 import { handleError } from './error-handler.js';
+import type { MetricsRegistry } from '../ops/metrics-registry.js';
+import { registerOpsRoutes } from '../ops/ops-routes.js';
+import { registerInstallRoutes, type InstallRoutesDeps } from '../ops/install-routes.js';
 
 export interface HttpAppDeps {
   tls: { key: string; cert: string };
@@ -43,6 +58,14 @@ export interface HttpAppDeps {
   /** Built console (renderer/dist); `/` answers 503 with a hint when it has not been built. */
   consoleDir: string;
   ready: () => boolean;
+  shell: { service: ShellService; repo: ShellRepo };
+  jobs: { runs: RunService; scheduler: JobScheduler; repo: RunRepo };
+  config: { service: ConfigService; delivery: ConfigDelivery };
+  monitoring: Monitoring;
+  /** Prometheus registry served at /metrics. */
+  metrics: MetricsRegistry;
+  /** /install.sh, /ca.crt and the agent bundle. */
+  install: Omit<InstallRoutesDeps, 'log'>;
 }
 
 /** Strict CSP for the console: same-origin scripts, styles, XHR and WebSockets only. */
@@ -99,6 +122,9 @@ export async function buildHttpApp(deps: HttpAppDeps) {
     return { ok: true };
   });
 
+  registerOpsRoutes(api, { metrics: deps.metrics });
+  registerInstallRoutes(api, { ...deps.install, log: deps.log });
+
   // ── auth ──
   api.post('/api/v1/auth/login', { schema: { tags: ['auth'], body: LoginRequest, response: { 200: LoginResponse, 401: ErrorSchema } } }, async (request, reply) => {
     const session = await deps.users.login(request.body.username, request.body.password);
@@ -151,6 +177,13 @@ export async function buildHttpApp(deps: HttpAppDeps) {
     return token;
   });
 
+  registerConfigRoutes(api, { config: deps.config.service, delivery: deps.config.delivery, auth });
+
+  registerMonitoringRoutes(api, { ...deps.monitoring, auth, audit: deps.audit, requireDevice: (id) => void deps.devices.get(id) });
+
+  registerShellRoutes(api, { shells: deps.shell.service, repo: deps.shell.repo, audit: deps.audit, auth });
+  registerJobRoutes(api, { runs: deps.jobs.runs, jobs: deps.jobs.scheduler, repo: deps.jobs.repo, auth, requireDevice: (id) => void deps.devices.get(id) });
+
   // ── agent enrolment (authenticated by the registration token in the body) ──
   api.post('/api/v1/agent/register', { schema: { tags: ['agent'], body: RegisterRequest, response: { 200: RegisterResponse } } }, async (request) =>
     deps.enrolment.register(request.body),
@@ -166,7 +199,12 @@ export async function buildHttpApp(deps: HttpAppDeps) {
   return app;
 }
 
-/** The one-line command an admin pastes on a device. */
+/**
+ * The one-line command an admin pastes on a device. install.sh is fetched with -k (the device
+ * does not trust the CA yet); everything after it is checked against the pin. README
+ * (Deployment) gives a two-step variant that verifies install.sh too.
+ */
 export function installCommand(publicUrl: string, token: string, caPin: string): string {
-  return `npx tether-agent register --backend ${publicUrl} --token ${token} --ca-pin ${caPin} --state /var/lib/tether-agent`;
+  const base = publicUrl.replace(/\/+$/, '');
+  return `curl -fsSk ${base}/install.sh | sudo sh -s -- --backend ${base} --token ${token} --ca-pin ${caPin}`;
 }

@@ -32,6 +32,35 @@ describe('migrations', () => {
     expect(insert.run('d', 1, 0).changes).toBe(0);
   });
 
+  it('main v2 numbers config revisions monotonically and keeps one delivery state per device', () => {
+    const db = new Database(':memory:');
+    migrate(db, MAIN_MIGRATIONS.slice(0, 2));
+    expect(tables(db)).toEqual(expect.arrayContaining(['config_layers', 'config_revisions', 'config_schemas', 'config_device_state']));
+    const revise = db.prepare("INSERT INTO config_revisions(ts, author, action, target) VALUES (0, 'a', 'layer.put', 'fleet')");
+    const first = Number(revise.run().lastInsertRowid);
+    db.prepare('DELETE FROM config_revisions WHERE version = ?').run(first);
+    // AUTOINCREMENT: a deleted newest revision's number is never handed out again.
+    expect(Number(revise.run().lastInsertRowid)).toBe(first + 1);
+    expect(() => db.prepare("INSERT INTO config_layers(id, kind, version, updated_at, updated_by) VALUES ('x', 'team', 1, 0, 'a')").run()).toThrow(/CHECK/);
+    const state = db.prepare("INSERT INTO config_device_state(device_id, desired_version, desired_hash) VALUES ('d', 1, 'h')");
+    state.run();
+    expect(() => state.run()).toThrow(/UNIQUE|PRIMARY/);
+  });
+
+  it('metrics v2 adds rollup tiers, dirty buckets and logs whose FTS5 index follows inserts and deletes', () => {
+    const db = new Database(':memory:');
+    migrate(db, METRICS_MIGRATIONS.slice(0, 2));
+    expect(tables(db)).toEqual(expect.arrayContaining(['rollup_1m', 'rollup_1h', 'rollup_dirty', 'logs', 'logs_fts', 'alert_rules', 'alert_events']));
+    const insert = db.prepare("INSERT INTO logs(device_id, ts, level, source, message) VALUES ('d', 1, 'info', 'app', ?)");
+    const id = insert.run('disk quota exceeded on sda1').lastInsertRowid;
+    insert.run('all good');
+    const match = db.prepare("SELECT rowid FROM logs_fts WHERE logs_fts MATCH 'quota'");
+    expect(match.all()).toEqual([{ rowid: Number(id) }]);
+    db.prepare('DELETE FROM logs WHERE id = ?').run(id);
+    expect(match.all()).toEqual([]);
+    expect(() => db.prepare("INSERT INTO rollup_dirty(tier, device_id, bucket) VALUES ('5m', 'd', 0)").run()).toThrow(/CHECK/);
+  });
+
   it('are idempotent and resume from user_version', () => {
     const db = new Database(':memory:');
     expect(migrate(db, MAIN_MIGRATIONS)).toBe(MAIN_MIGRATIONS.length);
@@ -45,5 +74,16 @@ describe('migrations', () => {
     expect(() => migrate(db, broken)).toThrow();
     expect(tables(db)).not.toContain('ok_table');
     expect(db.pragma('user_version', { simple: true })).toBe(0);
+  });
+  it('main v3 keeps one run per device and job, and checks run and job states', () => {
+    const db = new Database(':memory:');
+    migrate(db, MAIN_MIGRATIONS.slice(0, 3));
+    expect(tables(db)).toEqual(expect.arrayContaining(['shell_sessions', 'jobs', 'runs']));
+    db.prepare("INSERT INTO jobs(id, state, command, concurrency, batch_size, queue_offline, offline_expiry_ms, created_by, created_at) VALUES ('j', 'running', '{}', 1, 1, 0, 1, 'a', 0)").run();
+    const run = db.prepare("INSERT INTO runs(id, job_id, device_id, state, command, created_by, created_at) VALUES (?, 'j', 'd', ?, '{}', 'a', 0)");
+    run.run('r1', 'queued');
+    expect(() => run.run('r2', 'queued')).toThrow(/UNIQUE/);
+    expect(() => db.prepare("INSERT INTO runs(id, device_id, state, command, created_by, created_at) VALUES ('r3', 'd', 'lost', '{}', 'a', 0)").run()).toThrow(/CHECK/);
+    expect(() => db.prepare("UPDATE jobs SET state = 'paused'").run()).toThrow(/CHECK/);
   });
 });

@@ -63,6 +63,101 @@ export const MAIN_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX audit_ts ON audit_log(ts);
     `,
   },
+  {
+    version: 2,
+    name: 'remote configuration: layers, revisions, namespace schemas, per-device delivery state',
+    sql: `
+      CREATE TABLE config_layers (
+        id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL CHECK (kind IN ('fleet','group','device')),
+        selector TEXT NOT NULL DEFAULT '{}',
+        priority INTEGER NOT NULL DEFAULT 0,
+        vals TEXT NOT NULL DEFAULT '{}',
+        version INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        updated_by TEXT NOT NULL
+      );
+      CREATE TABLE config_revisions (
+        version INTEGER PRIMARY KEY AUTOINCREMENT,
+        ts INTEGER NOT NULL,
+        author TEXT NOT NULL,
+        message TEXT NOT NULL DEFAULT '',
+        action TEXT NOT NULL CHECK (action IN ('layer.put','layer.delete','layer.rollback','schema.put')),
+        target TEXT NOT NULL,
+        before TEXT,
+        after TEXT
+      );
+      CREATE INDEX config_revisions_target ON config_revisions(target, version);
+      CREATE TABLE config_schemas (
+        namespace TEXT PRIMARY KEY,
+        schema TEXT NOT NULL,
+        version INTEGER NOT NULL
+      );
+      CREATE TABLE config_device_state (
+        device_id TEXT PRIMARY KEY,
+        desired_version INTEGER NOT NULL,
+        desired_hash TEXT NOT NULL,
+        reported_version INTEGER,
+        reported_status TEXT CHECK (reported_status IN ('applied','failed','rejected')),
+        reported_error TEXT,
+        reported_at INTEGER
+      ) WITHOUT ROWID;
+    `,
+  },
+  {
+    version: 3,
+    name: 'shell sessions, command runs and fleet jobs',
+    sql: `
+      CREATE TABLE shell_sessions (
+        id TEXT PRIMARY KEY,
+        device_id TEXT NOT NULL,
+        username TEXT NOT NULL,
+        started_at INTEGER NOT NULL,
+        ended_at INTEGER,
+        exit_code INTEGER,
+        end_code TEXT,
+        output_bytes INTEGER NOT NULL DEFAULT 0,
+        recording TEXT
+      );
+      CREATE INDEX shell_sessions_device ON shell_sessions(device_id, started_at);
+      CREATE INDEX shell_sessions_ended ON shell_sessions(ended_at);
+      CREATE TABLE jobs (
+        id TEXT PRIMARY KEY,
+        state TEXT NOT NULL CHECK (state IN ('running','completed','aborted','cancelled')),
+        command TEXT NOT NULL,
+        concurrency INTEGER NOT NULL,
+        batch_size INTEGER NOT NULL,
+        max_failure_ratio REAL,
+        queue_offline INTEGER NOT NULL,
+        offline_expiry_ms INTEGER NOT NULL,
+        created_by TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        ended_at INTEGER,
+        reason TEXT
+      );
+      CREATE TABLE runs (
+        id TEXT PRIMARY KEY,
+        job_id TEXT REFERENCES jobs(id) ON DELETE CASCADE,
+        device_id TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('queued','running','succeeded','failed','timed_out','cancelled','expired')),
+        command TEXT NOT NULL,
+        batch INTEGER,
+        exit_code INTEGER,
+        signal TEXT,
+        stdout BLOB NOT NULL DEFAULT x'',
+        stderr BLOB NOT NULL DEFAULT x'',
+        truncated INTEGER NOT NULL DEFAULT 0,
+        error TEXT,
+        created_by TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        started_at INTEGER,
+        ended_at INTEGER,
+        UNIQUE (job_id, device_id)
+      );
+      CREATE INDEX runs_job ON runs(job_id, batch);
+      CREATE INDEX runs_device ON runs(device_id, created_at);
+    `,
+  },
 ];
 
 export const METRICS_MIGRATIONS: readonly Migration[] = [
@@ -83,6 +178,68 @@ export const METRICS_MIGRATIONS: readonly Migration[] = [
         value REAL NOT NULL
       );
       CREATE INDEX samples_device_name_ts ON samples(device_id, name, ts);
+    `,
+  },
+  {
+    version: 2,
+    name: 'monitoring: rollups, dirty buckets, logs with FTS5, alert rules and events',
+    sql: `
+      CREATE INDEX samples_ts ON samples(ts);
+      CREATE INDEX telemetry_batches_received ON telemetry_batches(received_at);
+      CREATE TABLE rollup_1m (
+        device_id TEXT NOT NULL, name TEXT NOT NULL, bucket INTEGER NOT NULL,
+        count INTEGER NOT NULL, sum REAL NOT NULL, min REAL NOT NULL, max REAL NOT NULL,
+        PRIMARY KEY (device_id, name, bucket)
+      ) WITHOUT ROWID;
+      CREATE INDEX rollup_1m_bucket ON rollup_1m(bucket);
+      CREATE TABLE rollup_1h (
+        device_id TEXT NOT NULL, name TEXT NOT NULL, bucket INTEGER NOT NULL,
+        count INTEGER NOT NULL, sum REAL NOT NULL, min REAL NOT NULL, max REAL NOT NULL,
+        PRIMARY KEY (device_id, name, bucket)
+      ) WITHOUT ROWID;
+      CREATE INDEX rollup_1h_bucket ON rollup_1h(bucket);
+      CREATE TABLE rollup_dirty (
+        tier TEXT NOT NULL CHECK (tier IN ('1m','1h')),
+        device_id TEXT NOT NULL,
+        bucket INTEGER NOT NULL,
+        PRIMARY KEY (tier, bucket, device_id)
+      ) WITHOUT ROWID;
+      CREATE TABLE logs (
+        id INTEGER PRIMARY KEY,
+        device_id TEXT NOT NULL,
+        ts INTEGER NOT NULL,
+        level TEXT NOT NULL,
+        source TEXT NOT NULL,
+        message TEXT NOT NULL
+      );
+      CREATE INDEX logs_device_ts ON logs(device_id, ts);
+      CREATE INDEX logs_ts ON logs(ts);
+      CREATE VIRTUAL TABLE logs_fts USING fts5(message, source, content='logs', content_rowid='id');
+      CREATE TRIGGER logs_ai AFTER INSERT ON logs BEGIN
+        INSERT INTO logs_fts(rowid, message, source) VALUES (new.id, new.message, new.source);
+      END;
+      CREATE TRIGGER logs_ad AFTER DELETE ON logs BEGIN
+        INSERT INTO logs_fts(logs_fts, rowid, message, source) VALUES ('delete', old.id, old.message, old.source);
+      END;
+      CREATE TABLE alert_rules (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL,
+        condition TEXT NOT NULL,
+        for_ms INTEGER NOT NULL,
+        scope TEXT NOT NULL DEFAULT '{}',
+        enabled INTEGER NOT NULL DEFAULT 1,
+        created_at INTEGER NOT NULL
+      );
+      CREATE TABLE alert_events (
+        id INTEGER PRIMARY KEY,
+        rule_id INTEGER NOT NULL,
+        rule_name TEXT NOT NULL,
+        device_id TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('firing','resolved')),
+        ts INTEGER NOT NULL,
+        value REAL
+      );
+      CREATE INDEX alert_events_ts ON alert_events(ts);
     `,
   },
 ];

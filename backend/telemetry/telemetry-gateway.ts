@@ -1,26 +1,39 @@
 import type { IncomingMessage } from 'node:http';
 import type { Logger } from 'pino';
 import type { RawData, WebSocket } from 'ws';
-import { TELEMETRY_LIMITS, TelemetryBatch, TetherError, type ErrorCode, type TelemetryServerMessage } from '../../protocol/index.js';
+import { TELEMETRY_LIMITS, TelemetryBatch, TetherError, type ErrorCode, type TelemetryNack, type TelemetryServerMessage } from '../../protocol/index.js';
 import { hashSecret } from '../auth/secrets.js';
 import { closeWith } from '../agents/control-gateway.js';
 import type { DeviceRepo } from '../devices/device-repo.js';
 import type { Presence } from '../devices/presence.js';
-import type { TelemetryStore } from './telemetry-store.js';
+import type { IngestQueue } from './ingest-queue.js';
+import type { BackendCounters } from '../ops/backend-metrics.js';
 
 const BEARER = /^Bearer ([A-Za-z0-9_-]{1,256})$/;
 
 /**
- * The telemetry channel: TLS plus the device's bearer token. Each batch is parsed, stored in
- * one transaction, and only then acked; a batch that can never be stored is nacked so the
- * agent drops it instead of resending it forever.
+ * The telemetry channel: TLS plus the device's bearer token. Each batch is parsed and checked
+ * here, handed to the {@link IngestQueue}, and acked only after the queue's transaction
+ * committed; a batch that can never be stored is nacked with its code so the agent drops it
+ * instead of resending it forever.
  */
 export class TelemetryGateway {
   private readonly sockets = new Map<string, Set<WebSocket>>();
 
-  constructor(private readonly deps: { devices: DeviceRepo; presence: Presence; store: TelemetryStore; log: Logger }) {}
+  constructor(private readonly deps: { devices: DeviceRepo; presence: Presence; ingest: IngestQueue; log: Logger; now?: () => number; counters?: Pick<BackendCounters, 'telemetryBatches'> }) {}
 
-  readonly maxPayload = TELEMETRY_LIMITS.maxBatchBytes;
+  /** Open telemetry sockets (for /metrics). */
+  get socketCount(): number {
+    let n = 0;
+    for (const set of this.sockets.values()) n += set.size;
+    return n;
+  }
+
+  /**
+   * The socket accepts frames up to 4× the batch limit so an oversized batch gets a
+   * BATCH_TOO_LARGE nack with its seq; beyond that ws closes the socket (1009).
+   */
+  readonly maxPayload = TELEMETRY_LIMITS.maxBatchBytes * 4;
 
   /** Authenticates the upgrade request; throws TELEMETRY_TOKEN_INVALID or DEVICE_REVOKED/PENDING. */
   authenticate(request: IncomingMessage): string {
@@ -44,32 +57,58 @@ export class TelemetryGateway {
     ws.on('error', (err) => this.deps.log.debug({ err, deviceId }, 'telemetry socket error'));
     ws.on('message', (data: RawData, isBinary: boolean) => {
       if (isBinary) return closeWith(ws, 'BATCH_INVALID');
-      try {
-        ws.send(JSON.stringify(this.handle(deviceId, data.toString())));
-      } catch (err) {
-        // Not stored, so not acked: the agent keeps the batch and sends it again after reconnecting.
-        this.deps.log.error({ err, deviceId }, 'telemetry batch not stored');
-        closeWith(ws, 'INTERNAL');
+      const reply = (message: TelemetryServerMessage): void => {
+        if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(message));
+      };
+      const checked = this.check(deviceId, data);
+      if (checked.type === 'nack') {
+        this.deps.counters?.telemetryBatches.inc({ result: 'nacked' });
+        return reply(checked);
       }
+      this.deps.presence.seen(deviceId);
+      this.deps.ingest.submit(deviceId, checked.batch).then(
+        () => {
+          this.deps.counters?.telemetryBatches.inc({ result: 'acked' });
+          reply({ type: 'ack', seq: checked.batch.seq });
+        },
+        (err: unknown) => {
+          // Not stored, so not acked: the agent keeps the batch and sends it again after reconnecting.
+          this.deps.counters?.telemetryBatches.inc({ result: 'failed' });
+          const code: ErrorCode = err instanceof TetherError ? err.code : 'INTERNAL';
+          if (code === 'INTERNAL') this.deps.log.error({ err, deviceId }, 'telemetry batch not stored');
+          closeWith(ws, code);
+        },
+      );
     });
   }
 
-  private handle(deviceId: string, text: string): TelemetryServerMessage {
+  /** Parses and checks one frame; a nack names why nothing of it will be stored. */
+  private check(deviceId: string, data: RawData): TelemetryNack | { type: 'ok'; batch: TelemetryBatch } {
+    const bytes = Array.isArray(data) ? data.reduce((n, b) => n + b.length, 0) : data.byteLength;
+    const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data as ArrayBuffer).toString('utf8');
     let json: unknown;
     try {
       json = JSON.parse(text);
     } catch {
       return { type: 'nack', seq: 0, code: 'BATCH_INVALID' };
     }
+    const seq = typeof json === 'object' && json !== null && 'seq' in json && typeof json.seq === 'number' && Number.isSafeInteger(json.seq) && json.seq >= 0 ? json.seq : 0;
+    const refuse = (code: ErrorCode, details?: Record<string, unknown>): TelemetryNack => {
+      this.deps.log.info({ deviceId, seq, code, ...details }, 'telemetry batch refused');
+      return { type: 'nack', seq, code };
+    };
+    if (bytes > TELEMETRY_LIMITS.maxBatchBytes) return refuse('BATCH_TOO_LARGE', { bytes });
     const parsed = TelemetryBatch.safeParse(json);
-    if (!parsed.success) {
-      const seq = typeof json === 'object' && json !== null && 'seq' in json && typeof json.seq === 'number' ? json.seq : 0;
-      this.deps.log.info({ deviceId, seq, issues: parsed.error.issues.slice(0, 3) }, 'telemetry batch refused');
-      return { type: 'nack', seq, code: 'BATCH_INVALID' };
+    if (!parsed.success) return refuse('BATCH_INVALID', { issues: parsed.error.issues.slice(0, 3) });
+    const batch = parsed.data;
+    if (batch.deviceId !== undefined && batch.deviceId !== deviceId) return refuse('BATCH_DEVICE_MISMATCH', { claimed: batch.deviceId });
+    const now = (this.deps.now ?? Date.now)();
+    const oldest = now - TELEMETRY_LIMITS.maxClockSkewMs;
+    const newest = now + TELEMETRY_LIMITS.maxFutureSkewMs;
+    for (const item of [...batch.metrics, ...batch.logs]) {
+      if (item.ts < oldest || item.ts > newest) return refuse('BATCH_CLOCK_SKEW', { ts: item.ts, now });
     }
-    this.deps.store.store(deviceId, parsed.data);
-    this.deps.presence.seen(deviceId);
-    return { type: 'ack', seq: parsed.data.seq };
+    return { type: 'ok', batch };
   }
 
   /** Closes every telemetry socket of a device (revocation). */

@@ -3,6 +3,7 @@ import type { AuthStore } from '../auth/auth-store.js';
 import type { ConnectionStore } from '../live/connection-store.js';
 import type { FleetStore } from '../fleet/fleet-store.js';
 import type { ClockStore } from '../time/clock-store.js';
+import type { ConfigStore } from '../config/config-store.js';
 
 /** The stores main.tsx builds; components reach them only through the feature selector hooks. */
 export interface AppStores {
@@ -10,6 +11,8 @@ export interface AppStores {
   fleet: FleetStore;
   connection: ConnectionStore;
   clock: ClockStore;
+  /** Remote configuration view; optional so stores built for other views' tests need not make it. */
+  config?: ConfigStore;
 }
 
 export const AppStoresContext = createContext<AppStores | null>(null);

@@ -1,10 +1,20 @@
 import { useAuthPhase } from '../auth/auth-hooks.js';
 import { LoginView } from '../auth/login-view.js';
 import { FleetView } from '../fleet/fleet-view.js';
+import { useConfigRoute } from '../config/config-route.js';
+import { ConfigView } from '../config/config-view.js';
+import { MonitoringView } from '../metrics/monitoring-view.js';
+import { parseMonitoringHash, useMonitoringHash } from '../metrics/monitoring-route.js';
+import { JobsView } from '../jobs/jobs-view.js';
+import { ShellView } from '../shell/shell-view.js';
+import { useRemoteRoute } from '../shell/shell-route.js';
 import { TopBar } from './top-bar.js';
 
 export function App() {
   const phase = useAuthPhase();
+  const showConfig = useConfigRoute();
+  const remoteRoute = useRemoteRoute();
+  const monitoringRoute = parseMonitoringHash(useMonitoringHash());
   switch (phase) {
     case 'restoring':
       return (
@@ -17,7 +27,7 @@ export function App() {
         <div className="shell">
           <TopBar />
           <main className="content">
-            <FleetView />
+            {remoteRoute?.view === 'shell' ? <ShellView key={remoteRoute.deviceId} deviceId={remoteRoute.deviceId} /> : remoteRoute?.view === 'jobs' ? <JobsView /> : monitoringRoute !== null ? <MonitoringView route={monitoringRoute} /> : showConfig ? <ConfigView /> : <FleetView />}
           </main>
         </div>
       );

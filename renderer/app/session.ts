@@ -2,6 +2,7 @@ import { missingCase, type ConsoleServerMessage } from '../../protocol/index.js'
 import type { AuthStore } from '../auth/auth-store.js';
 import type { ConsoleSocket } from '../live/console-socket.js';
 import type { FleetStore } from '../fleet/fleet-store.js';
+import type { MonitoringFeed } from '../metrics/monitoring-feed.js';
 
 export interface SessionParts {
   auth: AuthStore;
@@ -41,7 +42,7 @@ export function bindSession({ auth, fleet, socket }: SessionParts): () => void {
  * Routes one console message. `ready` starts every connection, the first and each reconnect,
  * so it is where the list is (re)fetched: events missed while disconnected are in the new list.
  */
-export function routeConsoleMessage(message: ConsoleServerMessage, { fleet }: Pick<SessionParts, 'fleet'>): void {
+export function routeConsoleMessage(message: ConsoleServerMessage, { fleet, monitoring }: Pick<SessionParts, 'fleet'> & { monitoring?: MonitoringFeed }): void {
   switch (message.type) {
     case 'ready':
       void fleet.getState().load();
@@ -53,6 +54,12 @@ export function routeConsoleMessage(message: ConsoleServerMessage, { fleet }: Pi
       return;
     case 'device.response':
       // The skeleton sends no device requests yet, so no answer is awaited.
+      return;
+    case 'metrics.samples':
+    case 'metrics.latest':
+    case 'logs.lines':
+    case 'alert.event':
+      monitoring?.publish(message);
       return;
     default:
       missingCase(message);

@@ -1,5 +1,8 @@
 import { useCurrentUser, useLogout } from '../auth/auth-hooks.js';
 import { ConnectionIndicator } from '../live/connection-indicator.js';
+import { ConfigNavLinks } from '../config/config-nav.js';
+import { MonitoringNavLinks } from '../metrics/monitoring-nav.js';
+import { RemoteNavLinks } from '../shell/remote-nav.js';
 
 export function TopBar() {
   const user = useCurrentUser();
@@ -8,6 +11,9 @@ export function TopBar() {
     <header className="top-bar">
       <span className="brand">Tether</span>
       <ConnectionIndicator />
+      <ConfigNavLinks />
+      <MonitoringNavLinks />
+      <RemoteNavLinks />
       <span className="spacer" />
       {user !== null && (
         <span className="user">

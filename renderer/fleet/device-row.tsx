@@ -1,6 +1,8 @@
 import { memo } from 'react';
 import type { Device } from '../../protocol/index.js';
 import { useRelativeTime } from '../time/time-hooks.js';
+import { DeviceGauges } from '../metrics/fleet-gauges.js';
+import { shellHash } from '../shell/shell-route.js';
 import { useDevice } from './fleet-hooks.js';
 
 /** One device. Subscribes to its own entry, so a status event re-renders this row alone. */
@@ -11,8 +13,16 @@ export const DeviceRow = memo(function DeviceRow({ id }: { id: string }) {
   const presence = device.online ? 'online' : 'offline';
   return (
     <tr data-testid="device-row" data-device-id={device.id} data-online={String(device.online)} data-status={device.status}>
-      <td data-testid="device-name" className="device-name" title={device.id}>
-        {device.name}
+      <td className="device-name" title={device.id}>
+        <span data-testid="device-name">{device.name}</span>
+        {device.online && (
+          <>
+            {' '}
+            <a href={shellHash(device.id)} className="device-terminal-link" data-testid="device-terminal" title="Open a terminal">
+              ⌨
+            </a>
+          </>
+        )}
       </td>
       <td data-testid="device-status" className={`presence presence-${presence}`}>
         {presence}
@@ -27,6 +37,7 @@ export const DeviceRow = memo(function DeviceRow({ id }: { id: string }) {
       <td>
         <Tags tags={device.tags} />
       </td>
+      <DeviceGauges id={device.id} />
     </tr>
   );
 });

@@ -1,7 +1,8 @@
+import { GAUGE_METRICS, useFleetGauges } from '../metrics/fleet-gauges.js';
 import { DeviceRow } from './device-row.js';
 import { useDeviceCount, useDeviceIds, useFleetLoadError, useFleetLoading, useOnlineCount } from './fleet-hooks.js';
 
-const COLUMNS = ['Name', 'Status', 'Enrolment', 'Last seen', 'Platform', 'Tags'];
+const COLUMNS = ['Name', 'Status', 'Enrolment', 'Last seen', 'Platform', 'Tags', ...GAUGE_METRICS.map((g) => g.label), ''];
 
 export function FleetView() {
   const ids = useDeviceIds();
@@ -9,6 +10,7 @@ export function FleetView() {
   const online = useOnlineCount();
   const loading = useFleetLoading();
   const loadError = useFleetLoadError();
+  useFleetGauges();
 
   return (
     <section className="fleet" aria-labelledby="fleet-heading">

@@ -1,4 +1,4 @@
-import { ERRORS, type ConsoleServerMessage } from '../../protocol/index.js';
+import { ERRORS, type ConsoleClientMessage, type ConsoleServerMessage } from '../../protocol/index.js';
 import { parseConsoleMessage } from '../api/console-messages.js';
 import { backoffDelay, type BackoffOptions } from './backoff.js';
 
@@ -17,6 +17,8 @@ export interface WebSocketLike {
   addEventListener(type: 'message', listener: (event: { readonly data: unknown }) => void): void;
   addEventListener(type: 'close', listener: (event: { readonly code: number; readonly reason: string }) => void): void;
   close(code?: number, reason?: string): void;
+  /** Present on the browser's WebSocket; fakes in tests that never send may leave it out. */
+  send?(data: string): void;
 }
 
 export interface ConsoleSocketOptions {
@@ -40,6 +42,8 @@ export interface ConsoleSocket {
   start(): void;
   stop(): void;
   status(): ConsoleConnectionStatus;
+  /** Sends a message when live; false when not (callers re-send their state on the next `ready`). */
+  send(message: ConsoleClientMessage): boolean;
 }
 
 /** `ws://` or `wss://` to `/api/v1/console` on the page's own origin. */
@@ -155,5 +159,10 @@ export function createConsoleSocket(options: ConsoleSocketOptions): ConsoleSocke
       setStatus('idle');
     },
     status: () => status,
+    send(message) {
+      if (socket === null || status !== 'live' || socket.send === undefined) return false;
+      socket.send(JSON.stringify(message));
+      return true;
+    },
   };
 }

@@ -1,16 +1,22 @@
 /** `npm start` as a user runs it, in a temporary home, for the browser tests. */
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ADMIN_PASSWORD, Proc, ROOT, cleanup, tempDir } from '../harness.js';
 
-export interface Stack { url: string; home: string; caCertPem: string; proc: Proc; stop(): Promise<void> }
+export interface Stack {
+  url: string; home: string; caCertPem: string; proc: Proc; stop(): Promise<void>;
+  /** A file the stack's agent forwards as a log source (TETHER_LOG_FILES). */
+  logFile: string;
+}
 
-export async function startStack(): Promise<Stack> {
+export async function startStack(options: { env?: Record<string, string> } = {}): Promise<Stack> {
   const home = tempDir('stack');
+  const logFile = join(home, 'device.log');
+  writeFileSync(logFile, '');
   const child = spawn(process.execPath, [join(ROOT, 'bin', 'tether-start.js')], {
     cwd: ROOT,
-    env: { ...process.env, TETHER_HOME: home, TETHER_LISTEN: '127.0.0.1:0', TETHER_ADMIN_PASSWORD: ADMIN_PASSWORD, TETHER_NO_ELECTRON: '1' },
+    env: { ...process.env, TETHER_HOME: home, TETHER_LISTEN: '127.0.0.1:0', TETHER_ADMIN_PASSWORD: ADMIN_PASSWORD, TETHER_NO_ELECTRON: '1', TETHER_LOG_FILES: logFile, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const proc = new Proc(child, 'npm start');
@@ -22,7 +28,7 @@ export async function startStack(): Promise<Stack> {
     await new Promise((r) => setTimeout(r, 100));
   }
   return {
-    url, home, proc,
+    url, home, proc, logFile,
     caCertPem: readFileSync(join(home, 'pki', 'ca.crt'), 'utf8'),
     stop: async () => {
       await proc.stop('SIGINT');

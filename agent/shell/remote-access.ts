@@ -1,0 +1,68 @@
+import type { Logger } from 'pino';
+import type { RpcPeer } from '../../channel/rpc.js';
+import { AGENT_METHODS, SHELL_BACKEND_EVENTS, TetherError, type AgentMethod, type AgentParams } from '../../protocol/index.js';
+import { CommandRunner } from '../commands/command-runner.js';
+import { PtySessions } from './pty-sessions.js';
+import type { ShellConfig } from './shell-config.js';
+
+export interface RemoteAccessOptions {
+  config: ShellConfig;
+  send(streamId: number, data: Uint8Array): boolean;
+  log: Logger;
+}
+
+function parse<M extends AgentMethod>(method: M, params: unknown): AgentParams<M> {
+  const parsed = AGENT_METHODS[method].params.safeParse(params);
+  if (!parsed.success) throw new TetherError('BAD_REQUEST', `${method}: ${parsed.error.issues[0]?.message ?? 'bad params'}`);
+  return parsed.data as AgentParams<M>;
+}
+
+/**
+ * Shells and commands of this agent, living across control connections: each new connection's
+ * RPC peer gets the handlers; a dropped connection ends every session and command, since their
+ * stream ids belonged to that link.
+ */
+export class RemoteAccess {
+  readonly shells: PtySessions;
+  readonly commands: CommandRunner;
+  private rpc: RpcPeer | null = null;
+
+  constructor(opts: RemoteAccessOptions) {
+    this.shells = new PtySessions({
+      config: opts.config,
+      send: opts.send,
+      log: opts.log,
+      emitExit: (streamId, exitCode, signal) => this.rpc?.emit('shell.exit', { streamId, exitCode, signal }),
+    });
+    this.commands = new CommandRunner({
+      send: opts.send,
+      log: opts.log,
+      emitExit: (exit) => this.rpc?.emit('command.exit', exit),
+    });
+  }
+
+  register(rpc: RpcPeer): void {
+    this.rpc = rpc;
+    rpc.handle('shell.open', (p) => this.shells.open(parse('shell.open', p)));
+    rpc.handle('shell.resize', (p) => this.shells.resize(parse('shell.resize', p)));
+    rpc.handle('shell.close', (p) => ({ closed: this.shells.close(parse('shell.close', p).streamId) }));
+    rpc.handle('command.start', (p) => this.commands.start(parse('command.start', p)));
+    rpc.handle('command.cancel', (p) => ({ cancelled: this.commands.cancel(parse('command.cancel', p).stdoutStreamId) }));
+    rpc.onEvent((name, data) => {
+      if (name !== 'shell.ack') return;
+      const ack = SHELL_BACKEND_EVENTS['shell.ack'].safeParse(data);
+      if (ack.success) this.shells.ack(ack.data.streamId, ack.data.bytes);
+    });
+  }
+
+  /** PTY input from the backend. */
+  onStream(streamId: number, data: Buffer): void {
+    this.shells.write(streamId, data);
+  }
+
+  onDisconnected(): void {
+    this.rpc = null;
+    this.shells.closeAll();
+    this.commands.cancelAll();
+  }
+}

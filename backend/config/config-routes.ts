@@ -1,0 +1,105 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Server } from 'node:https';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import {
+  ConfigDiff,
+  ConfigFleetStatus,
+  ConfigHistory,
+  ConfigLayer,
+  ConfigLayerList,
+  ConfigLayerWrite,
+  ConfigRevision,
+  ConfigRollbackRequest,
+  ConfigSchemaEntry,
+  ConfigSchemaList,
+  ConfigSchemaWrite,
+  ConfigValidateRequest,
+  ConfigValidateResponse,
+  DeviceId,
+  EffectiveConfig,
+  type Role,
+  type User,
+} from '../../protocol/index.js';
+import type { ConfigDelivery } from './config-delivery.js';
+import type { ConfigService } from './config-service.js';
+
+/** The zod-typed Fastify instance app.ts builds (its HTTPS server type included). */
+export type ZodApi = FastifyInstance<Server, IncomingMessage, ServerResponse, Logger, ZodTypeProvider>;
+
+export interface ConfigRouteDeps {
+  config: ConfigService;
+  delivery: ConfigDelivery;
+  auth(request: FastifyRequest, role?: Role): { user: User };
+}
+
+const LayerParams = z.object({ id: z.string().max(128) });
+const Version = z.coerce.number().int().nonnegative();
+// Values are checked by ConfigService (depth first, then shape and schema) so that they get the CONFIG_* codes.
+const LayerWriteBody = ConfigLayerWrite.extend({ values: z.unknown() });
+const SchemaWriteBody = ConfigSchemaWrite.extend({ schema: z.unknown() });
+
+/**
+ * Remote configuration API. Reading needs a viewer, editing layers an operator, and schemas an
+ * admin. Every write names the version it started from (`expectedVersion`).
+ */
+export function registerConfigRoutes(api: ZodApi, deps: ConfigRouteDeps): void {
+  const actor = (request: FastifyRequest, role: Role) => `user:${deps.auth(request, role).user.username}`;
+  const tags = ['config'];
+
+  api.get('/api/v1/config/layers', { schema: { tags, response: { 200: ConfigLayerList } } }, async (request) => {
+    deps.auth(request);
+    return { layers: deps.config.layers() };
+  });
+  api.get('/api/v1/config/layers/:id', { schema: { tags, params: LayerParams, response: { 200: ConfigLayer } } }, async (request) => {
+    deps.auth(request);
+    return deps.config.layer(request.params.id);
+  });
+  api.put('/api/v1/config/layers/:id', { schema: { tags, params: LayerParams, body: LayerWriteBody, response: { 200: ConfigLayer } } }, async (request) =>
+    deps.config.putLayer(request.params.id, request.body, actor(request, 'operator')),
+  );
+  api.delete('/api/v1/config/layers/:id', {
+    schema: { tags, params: LayerParams, querystring: z.object({ expectedVersion: Version, message: z.string().max(1024).optional() }), response: { 200: z.object({ version: z.number() }) } },
+  }, async (request) => deps.config.deleteLayer(request.params.id, request.query.expectedVersion, actor(request, 'operator'), request.query.message));
+  api.post('/api/v1/config/layers/:id/rollback', { schema: { tags, params: LayerParams, body: ConfigRollbackRequest, response: { 200: z.object({ layer: ConfigLayer.nullable() }) } } }, async (request) => ({
+    layer: deps.config.rollback(request.params.id, request.body, actor(request, 'operator')),
+  }));
+  api.post('/api/v1/config/validate', { schema: { tags, body: ConfigValidateRequest, response: { 200: ConfigValidateResponse } } }, async (request) => {
+    deps.auth(request);
+    return deps.config.validate(request.body.layerId, request.body.values);
+  });
+
+  api.get('/api/v1/config/history', {
+    schema: { tags, querystring: z.object({ target: z.string().max(128).optional(), limit: z.coerce.number().int().positive().max(500).optional(), before: Version.optional() }), response: { 200: ConfigHistory } },
+  }, async (request) => {
+    deps.auth(request);
+    return deps.config.history(request.query);
+  });
+  api.get('/api/v1/config/revisions/:version', { schema: { tags, params: z.object({ version: Version }), response: { 200: ConfigRevision } } }, async (request) => {
+    deps.auth(request);
+    return deps.config.revision(request.params.version);
+  });
+  api.get('/api/v1/config/diff', { schema: { tags, querystring: z.object({ target: z.string().max(128), from: Version, to: Version }), response: { 200: ConfigDiff } } }, async (request) => {
+    deps.auth(request);
+    return deps.config.diff(request.query.target, request.query.from, request.query.to);
+  });
+
+  api.get('/api/v1/config/schemas', { schema: { tags, response: { 200: ConfigSchemaList } } }, async (request) => {
+    deps.auth(request);
+    return { schemas: deps.config.schemas() };
+  });
+  api.put('/api/v1/config/schemas/:namespace', { schema: { tags, params: z.object({ namespace: z.string().max(64) }), body: SchemaWriteBody, response: { 200: ConfigSchemaEntry } } }, async (request) =>
+    deps.config.putSchema(request.params.namespace, request.body, actor(request, 'admin')),
+  );
+
+  api.get('/api/v1/config/status', { schema: { tags, response: { 200: ConfigFleetStatus } } }, async (request) => {
+    deps.auth(request);
+    return deps.delivery.fleetStatus();
+  });
+  api.get('/api/v1/config/devices/:id/effective', { schema: { tags, params: z.object({ id: DeviceId }), response: { 200: EffectiveConfig } } }, async (request) => {
+    deps.auth(request);
+    return deps.delivery.effective(request.params.id);
+  });
+}

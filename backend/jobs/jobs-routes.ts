@@ -1,0 +1,72 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Server } from 'node:https';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import { DeviceId, JobCreateRequest, JobDetail, JobList, JobPreview, JobPreviewRequest, Run, RunCreateRequest, TetherError, type Role, type User } from '../../protocol/index.js';
+import type { JobScheduler } from './job-scheduler.js';
+import type { RunRepo } from './run-repo.js';
+import type { RunService } from './run-service.js';
+
+type ZodApi = FastifyInstance<Server, IncomingMessage, ServerResponse, Logger, ZodTypeProvider>;
+
+export interface JobRouteDeps {
+  runs: RunService;
+  jobs: JobScheduler;
+  repo: RunRepo;
+  auth(request: FastifyRequest, role?: Role): { user: User };
+  /** DEVICE_UNKNOWN for an id that is not enrolled. */
+  requireDevice(id: string): void;
+}
+
+const DeviceParams = z.object({ id: DeviceId });
+const IdParams = z.object({ id: z.string().uuid() });
+const Limit = z.object({ limit: z.coerce.number().int().min(1).max(1000).default(50) });
+
+/** One-off commands on a device and fleet jobs. Running anything needs the operator role. */
+export function registerJobRoutes(api: ZodApi, deps: JobRouteDeps): void {
+  api.post('/api/v1/devices/:id/commands', { schema: { tags: ['commands'], params: DeviceParams, body: RunCreateRequest, response: { 200: Run } } }, async (request) => {
+    const { user } = deps.auth(request, 'operator');
+    deps.requireDevice(request.params.id);
+    const { wait, ...command } = request.body;
+    return deps.runs.runOne(`user:${user.username}`, request.params.id, command, wait ?? false);
+  });
+  api.get('/api/v1/devices/:id/runs', { schema: { tags: ['commands'], params: DeviceParams, querystring: Limit, response: { 200: z.object({ runs: z.array(Run) }) } } }, async (request) => {
+    deps.auth(request, 'operator');
+    return { runs: deps.repo.runsOfDevice(request.params.id, request.query.limit).map((r) => (deps.runs.isLive(r.id) ? deps.runs.view(r.id) : r)) };
+  });
+  api.get('/api/v1/runs/:id', { schema: { tags: ['commands'], params: IdParams, response: { 200: Run } } }, async (request) => {
+    deps.auth(request, 'operator');
+    return deps.runs.view(request.params.id);
+  });
+  api.post('/api/v1/runs/:id/cancel', { schema: { tags: ['commands'], params: IdParams, response: { 200: Run } } }, async (request) => {
+    const { user } = deps.auth(request, 'operator');
+    if (!(await deps.runs.cancel(request.params.id, `user:${user.username}`))) {
+      deps.runs.view(request.params.id);
+      throw new TetherError('CONFLICT', 'The run is not running');
+    }
+    return deps.runs.view(request.params.id);
+  });
+
+  api.post('/api/v1/jobs/preview', { schema: { tags: ['jobs'], body: JobPreviewRequest, response: { 200: JobPreview } } }, async (request) => {
+    deps.auth(request, 'operator');
+    return deps.jobs.preview(request.body.selection);
+  });
+  api.post('/api/v1/jobs', { schema: { tags: ['jobs'], body: JobCreateRequest, response: { 200: JobDetail } } }, async (request) => {
+    const { user } = deps.auth(request, 'operator');
+    return deps.jobs.create(`user:${user.username}`, request.body);
+  });
+  api.get('/api/v1/jobs', { schema: { tags: ['jobs'], querystring: Limit, response: { 200: JobList } } }, async (request) => {
+    deps.auth(request);
+    return { jobs: deps.repo.listJobs(request.query.limit) };
+  });
+  api.get('/api/v1/jobs/:id', { schema: { tags: ['jobs'], params: IdParams, response: { 200: JobDetail } } }, async (request) => {
+    deps.auth(request, 'operator');
+    return deps.jobs.detail(request.params.id);
+  });
+  api.post('/api/v1/jobs/:id/cancel', { schema: { tags: ['jobs'], params: IdParams, response: { 200: JobDetail } } }, async (request) => {
+    const { user } = deps.auth(request, 'operator');
+    return deps.jobs.cancel(request.params.id, `user:${user.username}`);
+  });
+}

@@ -1,0 +1,69 @@
+import { describe, expect, it } from 'vitest';
+import { TetherError } from '../../protocol/index.js';
+import { openDatabase } from '../store/db.js';
+import { METRICS_MIGRATIONS } from '../store/migrations.js';
+import { TelemetryStore } from '../telemetry/telemetry-store.js';
+import { MetricsQueryService, pickTier } from './metrics-query.js';
+import { DEFAULT_RETENTION, RetentionJob } from './retention.js';
+import { HOUR_MS, MINUTE_MS, RollupJob } from './rollups.js';
+
+const NOW = Date.UTC(2025, 5, 1);
+const DEV = 'dev_aaaaaaaaaaaaaaaaaaaa';
+
+describe('pickTier', () => {
+  it('reads raw for short ranges and fine steps, minute rollups up to 30 days, hour rollups beyond', () => {
+    expect(pickTier(NOW - 15 * MINUTE_MS, 0, NOW, DEFAULT_RETENTION)).toBe('raw');
+    expect(pickTier(NOW - 24 * HOUR_MS, 30_000, NOW, DEFAULT_RETENTION)).toBe('raw');
+    expect(pickTier(NOW - 24 * HOUR_MS, MINUTE_MS, NOW, DEFAULT_RETENTION)).toBe('1m');
+    expect(pickTier(NOW - 3 * 24 * HOUR_MS, 10_000, NOW, DEFAULT_RETENTION)).toBe('1m');
+    expect(pickTier(NOW - 7 * 24 * HOUR_MS, HOUR_MS, NOW, DEFAULT_RETENTION)).toBe('1h');
+    expect(pickTier(NOW - 60 * 24 * HOUR_MS, MINUTE_MS, NOW, DEFAULT_RETENTION)).toBe('1h');
+  });
+});
+
+describe('MetricsQueryService', () => {
+  function setup() {
+    const db = openDatabase(':memory:', METRICS_MIGRATIONS);
+    const store = new TelemetryStore(db, () => NOW);
+    // 3 hours of one sample every 10 s: value = minute index.
+    let seq = 0;
+    for (let t = NOW - 3 * HOUR_MS; t < NOW; t += 60_000) {
+      const metrics = [0, 1, 2, 3, 4, 5].map((i) => ({ ts: t + i * 10_000, name: 'cpu.total', value: (t - (NOW - 3 * HOUR_MS)) / 60_000 }));
+      store.store(DEV, { type: 'batch', seq: seq++, metrics, logs: [] });
+    }
+    new RollupJob(db).run(NOW + 2 * HOUR_MS, 10_000);
+    return { db, query: new MetricsQueryService(db, DEFAULT_RETENTION, () => NOW) };
+  }
+
+  it('answers raw points, raw buckets and rollup buckets that agree with each other', () => {
+    const { query } = setup();
+    const raw = query.query(DEV, { names: ['cpu.total'], from: NOW - 15 * MINUTE_MS, to: NOW, step: 0 });
+    expect(raw.tier).toBe('raw');
+    expect(raw.series[0]?.points).toHaveLength(15 * 6);
+    const minute = query.query(DEV, { names: ['cpu.total'], from: NOW - 3 * HOUR_MS, to: NOW, step: MINUTE_MS });
+    expect(minute.tier).toBe('1m');
+    expect(minute.series[0]?.points).toHaveLength(180);
+    expect(minute.series[0]?.points[10]).toEqual([NOW - 3 * HOUR_MS + 10 * MINUTE_MS, 10, 10, 10]);
+    const hour = query.query(DEV, { names: ['cpu.total'], from: NOW - 400 * 24 * HOUR_MS, to: NOW, step: HOUR_MS });
+    expect(hour.tier).toBe('1h');
+    expect(hour.series[0]?.points.map((p) => p[1])).toEqual([29.5, 89.5, 149.5]);
+    expect(hour.series[0]?.points.map((p) => [p[2], p[3]])).toEqual([[0, 59], [60, 119], [120, 179]]);
+  });
+
+  it('widens a step that would return too many points, and refuses an empty or huge range', () => {
+    const { query } = setup();
+    const r = query.query(DEV, { names: ['cpu.total'], from: NOW - 24 * HOUR_MS, to: NOW, step: 1_000 });
+    expect(r.step).toBeGreaterThanOrEqual((24 * HOUR_MS) / 4_000);
+    expect(() => query.query(DEV, { names: ['cpu.total'], from: NOW, to: NOW, step: 0 })).toThrow(TetherError);
+  });
+
+  it('retention deletes each tier past its age and keeps the rest', () => {
+    const { db } = setup();
+    const job = new RetentionJob(db, { ...DEFAULT_RETENTION, rawMs: HOUR_MS, minuteMs: 2 * HOUR_MS });
+    const result = job.run(NOW);
+    expect(result.more).toBe(false);
+    expect(db.prepare('SELECT min(ts) FROM samples').pluck().get()).toBeGreaterThanOrEqual(NOW - HOUR_MS);
+    expect(db.prepare('SELECT min(bucket) FROM rollup_1m').pluck().get()).toBeGreaterThanOrEqual(NOW - 2 * HOUR_MS);
+    expect(db.prepare('SELECT count(*) FROM rollup_1h').pluck().get()).toBe(3);
+  });
+});

@@ -1,0 +1,94 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Server } from 'node:https';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import {
+  AlertEvent,
+  AlertRule,
+  AlertRuleInput,
+  DeviceId,
+  FleetLatest,
+  LogSearchQuery,
+  LogSearchResult,
+  MetricNames,
+  MetricsQuery,
+  MetricsQueryResult,
+  TetherError,
+  type Role,
+  type User,
+} from '../../protocol/index.js';
+import type { AlertService } from '../alerts/alert-service.js';
+import type { AuditLog } from '../audit/audit-log.js';
+import type { LogSearch } from '../logs/log-search.js';
+import type { LatestValues } from './latest-values.js';
+import type { MetricsQueryService } from './metrics-query.js';
+
+/** The zod-typed Fastify instance app.ts builds. */
+type Api = FastifyInstance<Server, IncomingMessage, ServerResponse, Logger, ZodTypeProvider>;
+
+export interface MonitoringRouteDeps {
+  auth: (request: FastifyRequest, role?: Role) => { user: User };
+  audit: AuditLog;
+  metrics: MetricsQueryService;
+  latest: LatestValues;
+  logs: LogSearch;
+  alerts: AlertService;
+  /** Throws DEVICE_UNKNOWN for ids that are not enrolled. */
+  requireDevice: (id: string) => void;
+}
+
+const DeviceParams = z.object({ id: DeviceId });
+const RuleParams = z.object({ id: z.coerce.number().int().positive() });
+const LatestQuery = z.object({ names: z.string().max(4096).optional() });
+const EventsQuery = z.object({ limit: z.coerce.number().int().positive().max(1000).default(200), deviceId: DeviceId.optional() });
+
+/** Metrics, logs and alerts under /api/v1 (viewer reads, operator changes alert rules). */
+export function registerMonitoringRoutes(api: Api, deps: MonitoringRouteDeps): void {
+  api.get('/api/v1/metrics/devices/:id', { schema: { tags: ['metrics'], params: DeviceParams, querystring: MetricsQuery, response: { 200: MetricsQueryResult } } }, async (request) => {
+    deps.auth(request);
+    deps.requireDevice(request.params.id);
+    return deps.metrics.query(request.params.id, request.query);
+  });
+  api.get('/api/v1/metrics/devices/:id/names', { schema: { tags: ['metrics'], params: DeviceParams, response: { 200: MetricNames } } }, async (request) => {
+    deps.auth(request);
+    deps.requireDevice(request.params.id);
+    return { names: deps.latest.names(request.params.id) };
+  });
+  api.get('/api/v1/metrics/latest', { schema: { tags: ['metrics'], querystring: LatestQuery, response: { 200: FleetLatest } } }, async (request) => {
+    deps.auth(request);
+    const names = request.query.names?.split(',').filter(Boolean);
+    return { devices: deps.latest.snapshot(names && names.length > 0 ? names : undefined) };
+  });
+
+  api.get('/api/v1/logs', { schema: { tags: ['logs'], querystring: LogSearchQuery, response: { 200: LogSearchResult } } }, async (request) => {
+    deps.auth(request);
+    return { lines: deps.logs.search(request.query) };
+  });
+
+  api.get('/api/v1/alerts/rules', { schema: { tags: ['alerts'], response: { 200: z.object({ rules: z.array(AlertRule) }) } } }, async (request) => {
+    deps.auth(request);
+    return { rules: deps.alerts.listRules() };
+  });
+  api.post('/api/v1/alerts/rules', { schema: { tags: ['alerts'], body: AlertRuleInput, response: { 200: AlertRule } } }, async (request) => {
+    const { user } = deps.auth(request, 'operator');
+    const rule = deps.alerts.createRule(request.body);
+    deps.audit.record(`user:${user.username}`, 'alert.rule.create', String(rule.id), { name: rule.name });
+    return rule;
+  });
+  api.delete('/api/v1/alerts/rules/:id', { schema: { tags: ['alerts'], params: RuleParams } }, async (request, reply) => {
+    const { user } = deps.auth(request, 'operator');
+    if (!deps.alerts.deleteRule(request.params.id)) throw new TetherError('NOT_FOUND', 'No such alert rule');
+    deps.audit.record(`user:${user.username}`, 'alert.rule.delete', String(request.params.id));
+    return reply.status(204).send();
+  });
+  api.get('/api/v1/alerts/events', { schema: { tags: ['alerts'], querystring: EventsQuery, response: { 200: z.object({ events: z.array(AlertEvent) }) } } }, async (request) => {
+    deps.auth(request);
+    return { events: deps.alerts.listEvents(request.query.limit, request.query.deviceId) };
+  });
+  api.get('/api/v1/alerts/active', { schema: { tags: ['alerts'], response: { 200: z.object({ events: z.array(AlertEvent) }) } } }, async (request) => {
+    deps.auth(request);
+    return { events: deps.alerts.active() };
+  });
+}

@@ -1,0 +1,78 @@
+import type { Logger } from 'pino';
+import type { Device } from '../../protocol/index.js';
+import { AlertService } from '../alerts/alert-service.js';
+import { LogSearch } from '../logs/log-search.js';
+import type { Db } from '../store/db.js';
+import { IngestQueue, type IngestQueueOptions } from '../telemetry/ingest-queue.js';
+import { TelemetryStore } from '../telemetry/telemetry-store.js';
+import { LatestValues } from './latest-values.js';
+import { MetricsQueryService } from './metrics-query.js';
+import { MonitoringLive } from './monitoring-live.js';
+import { DEFAULT_RETENTION, RetentionJob, type RetentionPolicy } from './retention.js';
+import { RollupJob } from './rollups.js';
+
+/** Monitoring knobs of BackendConfig; ARCHITECTURE §5 defaults apply when unset. */
+export interface MonitoringConfig {
+  retention?: Partial<RetentionPolicy>;
+  ingest?: IngestQueueOptions;
+  rollupIntervalMs?: number;
+  retentionIntervalMs?: number;
+  alertIntervalMs?: number;
+}
+
+export interface Monitoring {
+  ingest: IngestQueue;
+  latest: LatestValues;
+  live: MonitoringLive;
+  metrics: MetricsQueryService;
+  logs: LogSearch;
+  alerts: AlertService;
+  rollups: RollupJob;
+  retention: RetentionJob;
+  close(): void;
+}
+
+/** Builds the monitoring services on the metrics database and starts their jobs. */
+export function startMonitoring(deps: { metricsDb: Db; devices: () => readonly Device[]; log: Logger; config?: MonitoringConfig }): Monitoring {
+  const config = deps.config ?? {};
+  const policy: RetentionPolicy = { ...DEFAULT_RETENTION, ...config.retention };
+  const store = new TelemetryStore(deps.metricsDb);
+  const ingest = new IngestQueue(store, deps.log, config.ingest);
+  const latest = new LatestValues();
+  latest.load(deps.metricsDb, Date.now() - 10 * 60_000);
+  const live = new MonitoringLive(latest);
+  const unsubscribe = ingest.onStored((stored) => live.stored(stored));
+  const alerts = new AlertService({ db: deps.metricsDb, latest, devices: deps.devices, onEvent: (event) => live.alert(event) });
+  const rollups = new RollupJob(deps.metricsDb);
+  const retention = new RetentionJob(deps.metricsDb, policy);
+
+  // Both jobs work in slices of a few ms and yield between them, so the loop stays responsive.
+  let stopped = false;
+  const slice = (job: () => boolean): void => {
+    if (stopped) return;
+    try {
+      if (job()) setImmediate(() => slice(job));
+    } catch (err) {
+      deps.log.error({ err }, 'monitoring job failed');
+    }
+  };
+  const rollupTimer = setInterval(() => slice(() => rollups.run(Date.now()).more), config.rollupIntervalMs ?? 15_000);
+  const retentionTimer = setInterval(() => slice(() => retention.run(Date.now()).more), config.retentionIntervalMs ?? 3_600_000);
+  rollupTimer.unref();
+  retentionTimer.unref();
+  setImmediate(() => slice(() => retention.run(Date.now()).more));
+  alerts.start(config.alertIntervalMs);
+
+  return {
+    ingest, latest, live, metrics: new MetricsQueryService(deps.metricsDb, policy), logs: new LogSearch(deps.metricsDb), alerts, rollups, retention,
+    close: () => {
+      stopped = true;
+      clearInterval(rollupTimer);
+      clearInterval(retentionTimer);
+      alerts.stop();
+      ingest.close();
+      unsubscribe();
+      live.close();
+    },
+  };
+}

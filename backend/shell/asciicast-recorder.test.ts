@@ -1,0 +1,53 @@
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { AsciicastRecorder, parseAsciicast } from './asciicast-recorder.js';
+
+const dirs: string[] = [];
+function file(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'tether-cast-'));
+  dirs.push(dir);
+  return join(dir, 's.cast');
+}
+afterEach(() => dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+describe('AsciicastRecorder', () => {
+  it('writes a v2 header, timed output and resize events, 0600', () => {
+    let now = 1_000_000;
+    const path = file();
+    const rec = new AsciicastRecorder(path, { cols: 80, rows: 24, startedAt: now }, undefined, () => now);
+    rec.output(Buffer.from('$ ls\r\n'));
+    now += 1500;
+    rec.resize(100, 30);
+    rec.close();
+    const { header, events } = parseAsciicast(readFileSync(path, 'utf8'));
+    expect(header).toMatchObject({ version: 2, width: 80, height: 24, timestamp: 1000 });
+    expect(events).toEqual([[0, 'o', '$ ls\r\n'], [1.5, 'r', '100x30']]);
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+  });
+
+  it('keeps a UTF-8 character split across chunks whole', () => {
+    const path = file();
+    const rec = new AsciicastRecorder(path, { cols: 80, rows: 24, startedAt: Date.now() });
+    const bytes = Buffer.from('é✓', 'utf8');
+    rec.output(bytes.subarray(0, 1));
+    rec.output(bytes.subarray(1, 3));
+    rec.output(bytes.subarray(3));
+    rec.close();
+    const text = parseAsciicast(readFileSync(path, 'utf8')).events.map((e) => e[2]).join('');
+    expect(text).toBe('é✓');
+  });
+
+  it('stops at the size bound with a marker and never overwrites an existing file', () => {
+    const path = file();
+    const rec = new AsciicastRecorder(path, { cols: 80, rows: 24, startedAt: Date.now() }, 400);
+    for (let i = 0; i < 100; i++) rec.output(Buffer.from('y\n'.repeat(10)));
+    rec.close();
+    expect(rec.truncated).toBe(true);
+    const { events } = parseAsciicast(readFileSync(path, 'utf8'));
+    expect(events.at(-1)?.[1]).toBe('m');
+    expect(statSync(path).size).toBeLessThan(600);
+    expect(() => new AsciicastRecorder(path, { cols: 1, rows: 1, startedAt: 0 })).toThrow(/EEXIST/);
+  });
+});

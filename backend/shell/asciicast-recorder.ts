@@ -1,0 +1,90 @@
+import { closeSync, openSync, writeSync } from 'node:fs';
+
+export interface AsciicastHeader {
+  cols: number;
+  rows: number;
+  /** Milliseconds since the epoch. */
+  startedAt: number;
+  title?: string;
+}
+
+export const DEFAULT_MAX_RECORDING_BYTES = 256 * 1024 * 1024;
+
+/**
+ * Writes one session as asciicast v2 (https://docs.asciinema.org/manual/asciicast/v2/): a JSON
+ * header line, then `[seconds, "o", text]` and `[seconds, "r", "COLSxROWS"]` lines. Output is
+ * decoded as a UTF-8 stream, so a character split across two chunks is recorded whole. Writes
+ * are synchronous and ordered; their rate is already bounded by the session's flow control.
+ * Past `maxBytes` a last marker line is written and recording stops (the session goes on).
+ */
+export class AsciicastRecorder {
+  private readonly fd: number;
+  private readonly decoder = new TextDecoder('utf-8');
+  private written = 0;
+  private full = false;
+  private closed = false;
+
+  constructor(
+    readonly path: string,
+    private readonly header: AsciicastHeader,
+    private readonly maxBytes: number = DEFAULT_MAX_RECORDING_BYTES,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.fd = openSync(path, 'wx', 0o600);
+    this.line({ version: 2, width: header.cols, height: header.rows, timestamp: Math.floor(header.startedAt / 1000), env: { TERM: 'xterm-256color' }, ...(header.title ? { title: header.title } : {}) });
+  }
+
+  get bytesWritten(): number {
+    return this.written;
+  }
+
+  get truncated(): boolean {
+    return this.full;
+  }
+
+  output(data: Uint8Array): void {
+    const text = this.decoder.decode(data, { stream: true });
+    if (text.length > 0) this.event('o', text);
+  }
+
+  resize(cols: number, rows: number): void {
+    this.event('r', `${cols}x${rows}`);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    const rest = this.decoder.decode();
+    if (rest.length > 0) this.event('o', rest);
+    this.closed = true;
+    closeSync(this.fd);
+  }
+
+  private event(kind: 'o' | 'r', data: string): void {
+    if (this.closed || this.full) return;
+    const t = Math.max(0, (this.now() - this.header.startedAt) / 1000);
+    const line = JSON.stringify([Number(t.toFixed(6)), kind, data]);
+    if (this.written + line.length > this.maxBytes) {
+      this.full = true;
+      this.line([Number(t.toFixed(6)), 'm', 'recording truncated: size limit reached']);
+      return;
+    }
+    this.raw(line);
+  }
+
+  private line(value: unknown): void {
+    this.raw(JSON.stringify(value));
+  }
+
+  private raw(json: string): void {
+    const bytes = Buffer.from(`${json}\n`, 'utf8');
+    writeSync(this.fd, bytes);
+    this.written += bytes.length;
+  }
+}
+
+/** Parses an asciicast v2 file into its header and events (for tests and the console's player). */
+export function parseAsciicast(text: string): { header: Record<string, unknown>; events: Array<[number, string, string]> } {
+  const [first, ...rest] = text.split('\n').filter((l) => l.length > 0);
+  const header = JSON.parse(first ?? '{}') as Record<string, unknown>;
+  return { header, events: rest.map((l) => JSON.parse(l) as [number, string, string]) };
+}

@@ -1,0 +1,381 @@
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import type { RawData, WebSocket } from 'ws';
+import {
+  ERRORS,
+  SHELL_AGENT_EVENTS,
+  ShellClientMessage,
+  TetherError,
+  missingCase,
+  type ErrorCode,
+  type ShellServerMessage,
+  type ShellSocketQuery,
+  type User,
+} from '../../protocol/index.js';
+import type { AuditLog } from '../audit/audit-log.js';
+import type { DeviceRouter } from '../devices/device-router.js';
+import type { DeviceStream } from '../devices/link-streams.js';
+import { AsciicastRecorder, DEFAULT_MAX_RECORDING_BYTES } from './asciicast-recorder.js';
+import type { ShellRepo } from './shell-repo.js';
+
+export interface ShellLimits {
+  /** A console may reconnect to its session this long after its socket dropped. */
+  graceMs: number;
+  /** No input for this long ends the session. */
+  idleMs: number;
+  maxPerDevice: number;
+  maxPerUser: number;
+  /**
+   * Output buffered for a console beyond the agent's flow-control window means the agent
+   * ignores acks; the session is ended rather than buffered without bound.
+   */
+  maxPendingBytes: number;
+  maxRecordingBytes: number;
+  recordingRetentionMs: number;
+  openTimeoutMs: number;
+}
+
+export const DEFAULT_SHELL_LIMITS: ShellLimits = {
+  graceMs: 60_000,
+  idleMs: 30 * 60_000,
+  maxPerDevice: 8,
+  maxPerUser: 16,
+  maxPendingBytes: 1024 * 1024,
+  maxRecordingBytes: DEFAULT_MAX_RECORDING_BYTES,
+  recordingRetentionMs: 30 * 24 * 3600_000,
+  openTimeoutMs: 10_000,
+};
+
+export interface ShellServiceDeps {
+  router: DeviceRouter;
+  repo: ShellRepo;
+  audit: AuditLog;
+  recordingsDir: string;
+  log: Logger;
+  limits?: Partial<ShellLimits>;
+  now?: () => number;
+}
+
+const ACK_BATCH_BYTES = 16 * 1024;
+
+/** Largest console frame: input is typed or pasted, never bulk. */
+export const SHELL_SOCKET_MAX_PAYLOAD = 64 * 1024;
+
+class Session {
+  ws: WebSocket | null = null;
+  /** Sent to the console, not yet acknowledged by it: resent after a reconnect. */
+  readonly pending: Buffer[] = [];
+  pendingBytes = 0;
+  maxPendingBytes = 0;
+  outputBytes = 0;
+  graceTimer: NodeJS.Timeout | null = null;
+  idleTimer: NodeJS.Timeout | null = null;
+  /** Console acks not yet passed to the agent: coalesced, so a flood does not cost an event per frame. */
+  ackDue = 0;
+  ended = false;
+
+  constructor(
+    readonly id: string,
+    readonly deviceId: string,
+    readonly user: User,
+    readonly stream: DeviceStream,
+    readonly recorder: AsciicastRecorder,
+  ) {}
+}
+
+/**
+ * Interactive sessions: opens PTYs on devices, relays bytes between a console WebSocket and the
+ * device stream, relays flow-control acks, records every session as asciicast, and keeps a
+ * session alive for a grace period when the console's socket drops.
+ */
+export class ShellService {
+  private readonly limits: ShellLimits;
+  private readonly sessions = new Map<string, Session>();
+  /** `${deviceId}:${streamId}`: exit events are looked up by the device that sent them. */
+  private readonly byStream = new Map<string, Session>();
+  private readonly unsubscribe: () => void;
+  private readonly sweeper: NodeJS.Timeout;
+  private readonly now: () => number;
+
+  constructor(private readonly deps: ShellServiceDeps) {
+    this.limits = { ...DEFAULT_SHELL_LIMITS, ...deps.limits };
+    this.now = deps.now ?? Date.now;
+    mkdirSync(deps.recordingsDir, { recursive: true, mode: 0o700 });
+    deps.repo.endOrphans(this.now());
+    this.unsubscribe = deps.router.subscribe('*', (deviceId, name, data) => {
+      if (name !== 'shell.exit') return;
+      const exit = SHELL_AGENT_EVENTS['shell.exit'].safeParse(data);
+      if (!exit.success) return;
+      const session = this.byStream.get(`${deviceId}:${exit.data.streamId}`);
+      if (session) this.end(session, exit.data.exitCode, null);
+    });
+    this.sweeper = setInterval(() => this.sweepRecordings(), 3600_000);
+    this.sweeper.unref();
+    this.sweepRecordings();
+  }
+
+  /** For benchmarks and tests: the most output ever waiting on a console's ack, per live session. */
+  stats(id: string): { pendingBytes: number; maxPendingBytes: number } | null {
+    const s = this.sessions.get(id);
+    return s ? { pendingBytes: s.pendingBytes, maxPendingBytes: s.maxPendingBytes } : null;
+  }
+
+  isLive(id: string): boolean {
+    return this.sessions.has(id);
+  }
+
+  /** Upgrade-time checks, so a refused terminal gets an HTTP answer with a stable code. */
+  check(user: User, query: ShellSocketQuery): void {
+    if ('sessionId' in query) {
+      const session = this.sessions.get(query.sessionId);
+      if (!session) throw new TetherError('SHELL_ENDED');
+      if (session.user.id !== user.id) throw new TetherError('FORBIDDEN', 'Another user\'s session');
+      return;
+    }
+    if (!this.deps.router.isConnected(query.deviceId)) throw new TetherError('DEVICE_OFFLINE');
+    const live = [...this.sessions.values()];
+    if (live.filter((s) => s.deviceId === query.deviceId).length >= this.limits.maxPerDevice) throw new TetherError('SHELL_LIMIT', 'Too many sessions on this device');
+    if (live.filter((s) => s.user.id === user.id).length >= this.limits.maxPerUser) throw new TetherError('SHELL_LIMIT', 'Too many sessions for this user');
+  }
+
+  /** Takes a console's shell socket: opens a new session or reattaches to a live one. */
+  accept(ws: WebSocket, user: User, query: ShellSocketQuery): void {
+    ws.on('error', (err) => this.deps.log.debug({ err }, 'shell socket error'));
+    if ('sessionId' in query) {
+      const session = this.sessions.get(query.sessionId);
+      if (!session || session.user.id !== user.id) return closeWith(ws, session ? 'FORBIDDEN' : 'SHELL_ENDED');
+      this.attach(session, ws, true);
+      return;
+    }
+    // Input typed before the PTY exists has nowhere to go; the console waits for `opened`.
+    let closedEarly = false;
+    ws.once('close', () => (closedEarly = true));
+    this.open(user, query.deviceId, query.cols, query.rows).then(
+      (session) => {
+        if (closedEarly) this.detach(session, ws);
+        else this.attach(session, ws, false);
+      },
+      (err: unknown) => {
+        const code: ErrorCode = err instanceof TetherError ? err.code : typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string' && err.code in ERRORS ? (err.code as ErrorCode) : 'INTERNAL';
+        this.deps.log.info({ deviceId: query.deviceId, code }, 'shell open failed');
+        sendJson(ws, { type: 'ended', exitCode: null, code });
+        closeWith(ws, code);
+      },
+    );
+  }
+
+  private async open(user: User, deviceId: string, cols: number, rows: number): Promise<Session> {
+    const { router, repo, audit, recordingsDir } = this.deps;
+    const id = randomUUID();
+    let session: Session | null = null;
+    const early: Buffer[] = [];
+    const stream = router.openStream(deviceId, {
+      onData: (data) => (session ? this.output(session, data) : early.push(data)),
+      onLinkClosed: () => {
+        if (session) this.end(session, null, 'DEVICE_OFFLINE');
+      },
+    });
+    try {
+      await router.request(deviceId, 'shell.open', { streamId: stream.id, cols, rows }, this.limits.openTimeoutMs);
+    } catch (err) {
+      stream.close();
+      throw err;
+    }
+    const startedAt = this.now();
+    const file = `${id}.cast`;
+    const recorder = new AsciicastRecorder(join(recordingsDir, file), { cols, rows, startedAt, title: `${user.username}@${deviceId}` }, this.limits.maxRecordingBytes, this.now);
+    session = new Session(id, deviceId, user, stream, recorder);
+    this.sessions.set(id, session);
+    this.byStream.set(`${deviceId}:${stream.id}`, session);
+    repo.insert({ id, deviceId, username: user.username, startedAt, recording: file });
+    audit.record(`user:${user.username}`, 'shell.open', deviceId, { sessionId: id, cols, rows });
+    this.deps.log.info({ sessionId: id, deviceId, user: user.username }, 'shell session opened');
+    this.touch(session);
+    for (const data of early.splice(0)) this.output(session, data);
+    return session;
+  }
+
+  private attach(session: Session, ws: WebSocket, resumed: boolean): void {
+    if (session.ended) return closeWith(ws, 'SHELL_ENDED');
+    const previous = session.ws;
+    session.ws = ws;
+    if (previous && previous !== ws) closeWith(previous, 'DEVICE_SUPERSEDED');
+    if (session.graceTimer) clearTimeout(session.graceTimer);
+    session.graceTimer = null;
+    sendJson(ws, { type: 'opened', sessionId: session.id, deviceId: session.deviceId, resumed });
+    // What the previous socket may not have shown: the console acks only what xterm wrote.
+    for (const chunk of session.pending) ws.send(chunk, { binary: true });
+    if (resumed) this.deps.audit.record(`user:${session.user.username}`, 'shell.resume', session.deviceId, { sessionId: session.id });
+    ws.on('message', (data: RawData, isBinary: boolean) => {
+      if (session.ws !== ws || session.ended) return;
+      if (isBinary) {
+        this.touch(session);
+        session.stream.send(toBuffer(data));
+        return;
+      }
+      const message = parseClientMessage(toBuffer(data).toString('utf8'));
+      if (!message) return closeWith(ws, 'MESSAGE_MALFORMED');
+      this.control(session, message);
+    });
+    ws.on('close', () => this.detach(session, ws));
+  }
+
+  private control(session: Session, message: ShellClientMessage): void {
+    switch (message.type) {
+      case 'resize':
+        this.touch(session);
+        session.recorder.resize(message.cols, message.rows);
+        this.deps.router
+          .request(session.deviceId, 'shell.resize', { streamId: session.stream.id, cols: message.cols, rows: message.rows })
+          .catch((err: unknown) => this.deps.log.debug({ err, sessionId: session.id }, 'resize failed'));
+        return;
+      case 'ack': {
+        const bytes = Math.min(message.bytes, session.pendingBytes);
+        if (bytes === 0) return;
+        trimFront(session.pending, bytes);
+        session.pendingBytes -= bytes;
+        if (session.ackDue === 0) setImmediate(() => this.flushAck(session));
+        session.ackDue += bytes;
+        if (session.ackDue >= ACK_BATCH_BYTES) this.flushAck(session);
+        return;
+      }
+      default:
+        missingCase(message);
+    }
+  }
+
+  private flushAck(session: Session): void {
+    if (session.ackDue === 0 || session.ended) return;
+    this.deps.router.publish([session.deviceId], 'shell.ack', { streamId: session.stream.id, bytes: session.ackDue });
+    session.ackDue = 0;
+  }
+
+  private output(session: Session, data: Buffer): void {
+    if (session.ended) return;
+    session.outputBytes += data.length;
+    session.recorder.output(data);
+    session.pending.push(data);
+    session.pendingBytes += data.length;
+    if (session.pendingBytes > session.maxPendingBytes) session.maxPendingBytes = session.pendingBytes;
+    if (session.pendingBytes > this.limits.maxPendingBytes) {
+      this.deps.log.warn({ sessionId: session.id, pendingBytes: session.pendingBytes }, 'device ignores shell flow control');
+      this.end(session, null, 'RATE_LIMITED_CHANNEL');
+      return;
+    }
+    session.ws?.send(data, { binary: true });
+  }
+
+  private detach(session: Session, ws: WebSocket): void {
+    if (session.ws !== null && session.ws !== ws) return;
+    session.ws = null;
+    if (session.ended || session.graceTimer) return;
+    session.graceTimer = setTimeout(() => this.end(session, null, 'SHELL_ENDED'), this.limits.graceMs);
+    session.graceTimer.unref();
+  }
+
+  private touch(session: Session): void {
+    if (session.idleTimer) clearTimeout(session.idleTimer);
+    session.idleTimer = setTimeout(() => this.end(session, null, 'SHELL_IDLE'), this.limits.idleMs);
+    session.idleTimer.unref();
+  }
+
+  /** Ends a session once: the shell exited (exitCode), or the backend ends it for `code`. */
+  private end(session: Session, exitCode: number | null, code: ErrorCode | null): void {
+    if (session.ended) return;
+    session.ended = true;
+    if (session.graceTimer) clearTimeout(session.graceTimer);
+    if (session.idleTimer) clearTimeout(session.idleTimer);
+    this.sessions.delete(session.id);
+    this.byStream.delete(`${session.deviceId}:${session.stream.id}`);
+    session.stream.close();
+    if (code !== null && code !== 'DEVICE_OFFLINE') {
+      this.deps.router.request(session.deviceId, 'shell.close', { streamId: session.stream.id }).catch(() => undefined);
+    }
+    session.recorder.close();
+    const endedAt = this.now();
+    this.deps.repo.end(session.id, { endedAt, exitCode, endCode: code, outputBytes: session.outputBytes });
+    this.deps.audit.record(`user:${session.user.username}`, 'shell.end', session.deviceId, { sessionId: session.id, exitCode, code, outputBytes: session.outputBytes });
+    this.deps.log.info({ sessionId: session.id, exitCode, code }, 'shell session ended');
+    const ws = session.ws;
+    session.ws = null;
+    if (ws) {
+      sendJson(ws, { type: 'ended', exitCode, code });
+      if (code === null) ws.close(1000, 'exited');
+      else closeWith(ws, code);
+    }
+  }
+
+  private sweepRecordings(): void {
+    const cutoff = this.now() - this.limits.recordingRetentionMs;
+    for (const { id, recording } of this.deps.repo.expiredRecordings(cutoff)) {
+      rmSync(join(this.deps.recordingsDir, recording), { force: true });
+      this.deps.repo.forgetRecording(id);
+    }
+  }
+
+  /** Path of a session's recording, for download. */
+  recordingPath(file: string): string {
+    return join(this.deps.recordingsDir, file);
+  }
+
+  close(): void {
+    clearInterval(this.sweeper);
+    this.unsubscribe();
+    for (const session of [...this.sessions.values()]) this.end(session, null, 'GOING_AWAY');
+  }
+}
+
+function sendJson(ws: WebSocket, msg: ShellServerMessage): void {
+  if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(msg));
+}
+
+function closeWith(ws: WebSocket, code: ErrorCode): void {
+  if (ws.readyState === ws.CLOSED || ws.readyState === ws.CLOSING) return;
+  ws.close(ERRORS[code].close, code);
+}
+
+function parseClientMessage(text: string): ShellClientMessage | null {
+  try {
+    const parsed = ShellClientMessage.safeParse(JSON.parse(text));
+    return parsed.success ? parsed.data : null;
+  } catch {
+    return null;
+  }
+}
+
+function toBuffer(data: RawData): Buffer {
+  if (Buffer.isBuffer(data)) return data;
+  if (Array.isArray(data)) return Buffer.concat(data);
+  return Buffer.from(data);
+}
+
+/** Drops `bytes` from the front of a chunk queue. */
+function trimFront(chunks: Buffer[], bytes: number): void {
+  let left = bytes;
+  while (left > 0 && chunks.length > 0) {
+    const head = chunks[0] as Buffer;
+    if (head.length <= left) {
+      chunks.shift();
+      left -= head.length;
+    } else {
+      chunks[0] = head.subarray(left);
+      left = 0;
+    }
+  }
+}
+
+/** Test and operations knobs: TETHER_SHELL_GRACE_MS, TETHER_SHELL_IDLE_MS, TETHER_SHELL_RETENTION_DAYS. */
+export function shellLimitsFromEnv(env: NodeJS.ProcessEnv = process.env): Partial<ShellLimits> {
+  const num = (name: string): number | undefined => {
+    const n = Number(env[name]);
+    return env[name] && Number.isFinite(n) && n > 0 ? n : undefined;
+  };
+  const days = num('TETHER_SHELL_RETENTION_DAYS');
+  return {
+    ...(num('TETHER_SHELL_GRACE_MS') ? { graceMs: num('TETHER_SHELL_GRACE_MS') } : {}),
+    ...(num('TETHER_SHELL_IDLE_MS') ? { idleMs: num('TETHER_SHELL_IDLE_MS') } : {}),
+    ...(days ? { recordingRetentionMs: days * 24 * 3600_000 } : {}),
+  };
+}

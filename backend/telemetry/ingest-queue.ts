@@ -1,0 +1,105 @@
+import type { Logger } from 'pino';
+import { TetherError, type TelemetryBatch } from '../../protocol/index.js';
+import type { IncomingBatch, StoredBatch, TelemetryStore } from './telemetry-store.js';
+
+export interface IngestQueueOptions {
+  /** How long a batch may wait for company before the queue is written; acks wait for the write. */
+  flushIntervalMs?: number;
+  /** A flush writes at most this many batches in one transaction, so no single write stalls the loop. */
+  maxBatchesPerFlush?: number;
+  /** Batches waiting to be written; beyond this submit() refuses with RATE_LIMITED (the agent resends later). */
+  maxPending?: number;
+}
+
+interface Pending extends IncomingBatch {
+  resolve(stored: boolean): void;
+  reject(err: unknown): void;
+}
+
+/**
+ * Collects batches from the request path and writes them in batched, time-ordered
+ * transactions on a short timer. A submit resolves only after its transaction committed,
+ * so the gateway acks nothing that is not durable.
+ */
+export class IngestQueue {
+  private pending: Pending[] = [];
+  private timer: NodeJS.Timeout | null = null;
+  private readonly listeners = new Set<(stored: readonly StoredBatch[]) => void>();
+  private readonly flushIntervalMs: number;
+  private readonly maxBatchesPerFlush: number;
+  private readonly maxPending: number;
+  private closed = false;
+  /** Batches and samples written since start, for benchmarks and metrics. */
+  readonly stats = { batches: 0, samples: 0, duplicates: 0, flushes: 0 };
+
+  constructor(private readonly store: TelemetryStore, private readonly log: Logger, options: IngestQueueOptions = {}) {
+    this.flushIntervalMs = options.flushIntervalMs ?? 20;
+    this.maxBatchesPerFlush = options.maxBatchesPerFlush ?? 64;
+    this.maxPending = options.maxPending ?? 50_000;
+  }
+
+  /** Resolves true when stored, false when it was a resend of a stored batch. */
+  submit(deviceId: string, batch: TelemetryBatch): Promise<boolean> {
+    if (this.closed) return Promise.reject(new TetherError('GOING_AWAY'));
+    if (this.pending.length >= this.maxPending) return Promise.reject(new TetherError('RATE_LIMITED'));
+    return new Promise((resolve, reject) => {
+      this.pending.push({ deviceId, batch, resolve, reject });
+      this.timer ??= setTimeout(() => this.flush(), this.flushIntervalMs);
+    });
+  }
+
+  /** Called after each committed flush with what it added (resends excluded). */
+  onStored(listener: (stored: readonly StoredBatch[]) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  get queued(): number {
+    return this.pending.length;
+  }
+
+  /** Writes one transaction's worth now; the rest follows on the next turn of the loop. */
+  flush(): void {
+    this.timer = null;
+    const chunk = this.pending.splice(0, this.maxBatchesPerFlush);
+    if (chunk.length === 0) return;
+    if (this.pending.length > 0) this.timer = setTimeout(() => this.flush(), 0);
+    let results: Array<StoredBatch | null>;
+    try {
+      results = this.store.storeAll(chunk);
+    } catch (err) {
+      this.log.error({ err, batches: chunk.length }, 'telemetry flush failed');
+      for (const p of chunk) p.reject(err);
+      return;
+    }
+    this.stats.flushes++;
+    const stored: StoredBatch[] = [];
+    chunk.forEach((p, i) => {
+      const result = results[i] ?? null;
+      if (result) {
+        stored.push(result);
+        this.stats.batches++;
+        this.stats.samples += result.metrics.length + result.logs.length;
+      } else this.stats.duplicates++;
+      p.resolve(result !== null);
+    });
+    for (const listener of this.listeners) {
+      try {
+        listener(stored);
+      } catch (err) {
+        this.log.error({ err }, 'telemetry listener failed');
+      }
+    }
+  }
+
+  /** Writes everything still queued (shutdown), then refuses new batches. */
+  close(): void {
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    while (this.pending.length > 0) {
+      this.flush();
+      if (this.timer) clearTimeout(this.timer);
+    }
+    this.timer = null;
+  }
+}

@@ -1,0 +1,93 @@
+/**
+ * Config delivery at fleet scale: N simulated agents (BENCH_AGENTS, default 10,000) enrolled
+ * through the real API and connected with the real agent code (ControlClient: handshake, sealed
+ * session, RPC), then one change to the fleet layer. `allAppliedMs` is the time from sending the
+ * change until the last agent has answered `config.apply` as applied for the new version;
+ * `statusConfirmedMs` until the backend's status API shows every device applied.
+ *
+ * The simulated agents validate each config with the agent's own schemas (ConfigApplyParams,
+ * AgentSettings) but do not write files or run a hook: 10,000 fsyncs would measure this disk,
+ * not the delivery path. ConfigApplier's own cost is covered by its unit tests.
+ */
+import { pino } from 'pino';
+import { ControlClient } from '../agent/control/control-client.js';
+import { AGENT_SETTINGS_NAMESPACE, AgentSettings, ConfigApplyParams, ConfigFleetStatus, type ConfigReport } from '../protocol/index.js';
+import { api, cleanup, login, startBackend, waitFor } from '../test/harness.js';
+import { enrolFleet, progress, type SimulatedDevice } from './fleet.js';
+
+const silent = pino({ level: 'silent' });
+
+/** Connects the fleet in waves; each device answers `config.apply` and reports what version it applied when. */
+async function connectConfigFleet(devices: SimulatedDevice[], onApplied: (deviceId: string, version: number) => void, wave = 200): Promise<void> {
+  let connected = 0;
+  for (let start = 0; start < devices.length; start += wave) {
+    const batch = devices.slice(start, start + wave);
+    await Promise.all(batch.map((device) => new Promise<void>((resolve) => {
+      device.client = new ControlClient({
+        state: device.state,
+        log: silent,
+        onConnected: (rpc) => {
+          rpc.handle('config.apply', (params): ConfigReport => {
+            const parsed = ConfigApplyParams.safeParse(params);
+            if (!parsed.success) return { version: 0, status: 'rejected', error: 'invalid' };
+            const settings = AgentSettings.safeParse(parsed.data.config[AGENT_SETTINGS_NAMESPACE] ?? {});
+            if (!settings.success) return { version: parsed.data.version, status: 'rejected', error: 'agent settings' };
+            onApplied(device.state.deviceId, parsed.data.version);
+            return { version: parsed.data.version, status: 'applied', error: null };
+          });
+          resolve();
+        },
+        onFatal: (code) => {
+          throw new Error(`${device.state.deviceId} refused: ${code}`);
+        },
+      });
+      device.client.start();
+    })));
+    connected += batch.length;
+    progress('connect', connected, devices.length);
+  }
+}
+
+export async function config(): Promise<Record<string, number>> {
+  const count = Number(process.env.BENCH_AGENTS ?? 10_000);
+  const backend = await startBackend();
+  const devices: SimulatedDevice[] = [];
+  try {
+    const admin = await login(backend);
+    devices.push(...(await enrolFleet(backend, count)));
+    const applied = new Map<string, { version: number; at: number }>();
+    await connectConfigFleet(devices, (id, version) => applied.set(id, { version, at: performance.now() }));
+    // Every device gets its effective config on connect; wait for those so they do not overlap the change.
+    await waitFor(() => applied.size === count, 120_000, 'initial configs');
+
+    const started = performance.now();
+    const res = await api(backend, 'PUT', '/api/v1/config/layers/fleet', {
+      token: admin,
+      body: { values: { app: { bench: Date.now() }, agent: { samplingIntervalMs: 10_000 } }, expectedVersion: 0, message: 'bench' },
+    });
+    const putMs = performance.now() - started;
+    if (res.status !== 200) throw new Error(`fleet layer write failed: ${res.status} ${JSON.stringify(res.body)}`);
+    const version = (res.body as { version: number }).version;
+    const done = () => [...applied.values()].every((a) => a.version === version);
+    await waitFor(done, 300_000, 'every agent applied the change');
+    const allAppliedMs = Math.max(...[...applied.values()].map((a) => a.at)) - started;
+    await waitFor(async () => {
+      const status = ConfigFleetStatus.parse((await api(backend, 'GET', '/api/v1/config/status', { token: admin })).body);
+      return status.devices.length === count && status.devices.every((d) => d.state === 'applied' && d.desiredVersion === version);
+    }, 300_000, 'status shows every device applied');
+    const statusConfirmedMs = performance.now() - started;
+    return { agents: count, putMs: Math.round(putMs), allAppliedMs: Math.round(allAppliedMs), statusConfirmedMs: Math.round(statusConfirmedMs) };
+  } finally {
+    for (const device of devices) device.client?.stop();
+    await backend.stop();
+    cleanup(backend.home);
+  }
+}
+
+// `tsx bench/config.ts` runs it alone.
+if (import.meta.url === `file://${process.argv[1]}`) {
+  config().then((metrics) => process.stdout.write(`${JSON.stringify(metrics)}\n`), (err: unknown) => {
+    process.stderr.write(`${String(err)}\n`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,90 @@
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { spawn as spawnPty } from 'node-pty';
+import { api, cleanup, enrolAndRun, login, startBackend, tempDir } from '../test/harness.js';
+import { ShellClient } from '../test/shell-client.js';
+import { percentile } from './fleet.js';
+
+const ECHO_SAMPLES = 300;
+
+/** Keystroke → echo latencies through `send`/`waitEcho`, one character at a time, line cleared every 50. */
+async function echoLatencies(send: (s: string) => void, received: () => number): Promise<number[]> {
+  const samples: number[] = [];
+  for (let i = 0; i < ECHO_SAMPLES; i++) {
+    if (i % 50 === 49) {
+      const before = received();
+      send('\x15');
+      await until(() => received() > before);
+      await new Promise((r) => setTimeout(r, 20));
+      continue;
+    }
+    const before = received();
+    const t0 = performance.now();
+    send('x');
+    await until(() => received() > before);
+    samples.push(performance.now() - t0);
+  }
+  return samples.sort((a, b) => a - b);
+}
+
+function until(check: () => boolean): Promise<void> {
+  return new Promise((resolve) => {
+    const poll = () => (check() ? resolve() : setImmediate(poll));
+    poll();
+  });
+}
+
+/**
+ * `shell`: keystroke echo through console socket → backend → agent PTY and back (p50/p99), the
+ * same on a local node-pty for reference, cat of a 100 MB file to a console client (MB/s), and
+ * the most output the backend ever held for the session waiting on the console's acks.
+ */
+export async function shell(): Promise<Record<string, number>> {
+  const sizeMB = Number(process.env.BENCH_SHELL_MB ?? 100);
+  const backend = await startBackend();
+  const dir = tempDir('bench-shell');
+  let agent: Awaited<ReturnType<typeof enrolAndRun>> | null = null;
+  try {
+    const admin = await login(backend);
+    agent = await enrolAndRun(backend, admin, 'bench-shell', { TETHER_SHELL: '/bin/sh', PS1: '$ ' });
+    const term = await ShellClient.open(backend, admin, { deviceId: agent.deviceId, cols: 120, rows: 40 });
+    await term.waitFor('$ ');
+    const remote = await echoLatencies((s) => term.type(s), () => term.received);
+
+    const pty = spawnPty('/bin/sh', [], { cols: 120, rows: 40, env: { ...process.env, PS1: '$ ' } });
+    let local = 0;
+    pty.onData((d) => (local += d.length));
+    await new Promise((r) => setTimeout(r, 300));
+    const raw = await echoLatencies((s) => pty.write(s), () => local);
+    pty.kill();
+
+    const file = join(dir, 'payload');
+    writeFileSync(file, Buffer.alloc(sizeMB * 1024 * 1024, 'a'));
+    term.keepOutput = false;
+    term.type('\x15');
+    await new Promise((r) => setTimeout(r, 200));
+    const start = term.received;
+    const t0 = performance.now();
+    term.type(`cat ${file}\r`);
+    await term.until(() => term.received - start >= sizeMB * 1024 * 1024, 600_000, 'the file');
+    const seconds = (performance.now() - t0) / 1000;
+    rmSync(file);
+
+    const list = await api(backend, 'GET', `/api/v1/shell/sessions?deviceId=${agent.deviceId}`, { token: admin });
+    const info = (list.body as { sessions: Array<{ id: string; maxPendingBytes: number | null }> }).sessions.find((s) => s.id === term.sessionId);
+    term.close();
+    return {
+      echoP50Ms: round(percentile(remote, 50)),
+      echoP99Ms: round(percentile(remote, 99)),
+      rawPtyEchoP99Ms: round(percentile(raw, 99)),
+      throughputMBps: round(sizeMB / seconds),
+      maxBufferedKB: round((info?.maxPendingBytes ?? NaN) / 1024),
+    };
+  } finally {
+    await agent?.proc.stop();
+    await backend.stop();
+    cleanup(backend.home, dir, ...(agent ? [agent.stateDir] : []));
+  }
+}
+
+const round = (n: number) => Math.round(n * 100) / 100;

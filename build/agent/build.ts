@@ -1,0 +1,78 @@
+/**
+ * `npm run build:agent`: the agent as a self-contained bundle a device runs with its own
+ * Node ≥ 20 (no Node is shipped: none can be downloaded on this build machine).
+ *
+ *   dist/agent/tether-agent/
+ *     tether-agent.mjs                  agent/cli.ts and every pure-JS dependency, one ESM file
+ *     node_modules/node-pty/            node-pty's lib + build/Release (its native pty.node), external
+ *     bin/tether-agent                  POSIX sh launcher: checks the Node version, runs the bundle
+ *     tether-agent.service              the systemd unit install.sh installs
+ *     VERSION
+ *   dist/agent/tether-agent.tar.gz      the above, what the backend serves at /agent/tether-agent.tar.gz
+ *
+ * The native module is built for this machine's OS, CPU and Node ABI; a device of another
+ * architecture needs a bundle built on one like it.
+ */
+import { execFileSync } from 'node:child_process';
+import { chmodSync, copyFileSync, cpSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { build } from 'esbuild';
+
+const ROOT = resolve(import.meta.dirname, '..', '..');
+
+export interface AgentBundle {
+  dir: string;
+  tarball: string;
+  version: string;
+}
+
+export async function buildAgentBundle(outDir = join(ROOT, 'dist', 'agent')): Promise<AgentBundle> {
+  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+  const staging = join(outDir, 'tether-agent.staging');
+  rmSync(staging, { recursive: true, force: true });
+  mkdirSync(join(staging, 'bin'), { recursive: true });
+
+  await build({
+    stdin: { contents: "import { runAgentCli } from './agent/cli.ts';\nawait runAgentCli(process.argv);\n", resolveDir: ROOT, sourcefile: 'tether-agent-entry.ts', loader: 'ts' },
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    // node-pty loads its .node file relative to its own lib/, so it stays a real package beside the bundle.
+    // bufferutil / utf-8-validate are ws's optional native speed-ups, absent here.
+    external: ['node-pty', 'bufferutil', 'utf-8-validate'],
+    // Bundled CommonJS dependencies call require(); ESM has none, so give them one.
+    banner: { js: "import { createRequire as __tetherCreateRequire } from 'node:module';\nconst require = __tetherCreateRequire(import.meta.url);" },
+    outfile: join(staging, 'tether-agent.mjs'),
+    legalComments: 'external',
+    logLevel: 'warning',
+  });
+
+  const pty = join(ROOT, 'node_modules', 'node-pty');
+  const ptyOut = join(staging, 'node_modules', 'node-pty');
+  mkdirSync(join(ptyOut, 'build', 'Release'), { recursive: true });
+  copyFileSync(join(pty, 'package.json'), join(ptyOut, 'package.json'));
+  copyFileSync(join(pty, 'LICENSE'), join(ptyOut, 'LICENSE'));
+  cpSync(join(pty, 'lib'), join(ptyOut, 'lib'), { recursive: true, filter: (src) => !/\.(test\.js|map)$/.test(src) });
+  cpSync(join(pty, 'build', 'Release'), join(ptyOut, 'build', 'Release'), { recursive: true, filter: (src) => !/\.(o|d|mk)$|obj\.target|\.deps/.test(src) });
+
+  copyFileSync(join(import.meta.dirname, 'tether-agent'), join(staging, 'bin', 'tether-agent'));
+  chmodSync(join(staging, 'bin', 'tether-agent'), 0o755);
+  copyFileSync(join(import.meta.dirname, 'tether-agent.service'), join(staging, 'tether-agent.service'));
+  writeFileSync(join(staging, 'VERSION'), `${pkg.version}\n`);
+
+  const dir = join(outDir, 'tether-agent');
+  rmSync(dir, { recursive: true, force: true });
+  renameSync(staging, dir);
+  const tarball = join(outDir, 'tether-agent.tar.gz');
+  const tmp = `${tarball}.tmp`;
+  execFileSync('tar', ['-czf', tmp, '-C', outDir, 'tether-agent']);
+  renameSync(tmp, tarball);
+  copyFileSync(join(import.meta.dirname, 'install.sh'), join(outDir, 'install.sh'));
+  return { dir, tarball, version: pkg.version };
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === resolve(import.meta.filename)) {
+  const bundle = await buildAgentBundle(process.argv[2] ? resolve(process.argv[2]) : undefined);
+  process.stdout.write(`agent bundle ${bundle.version}: ${bundle.tarball}\n`);
+}

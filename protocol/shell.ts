@@ -1,0 +1,113 @@
+import { z } from 'zod';
+import { DeviceId } from './control.js';
+
+/** A stream id on one device link, allocated by the backend (u32 on the wire). */
+export const StreamId = z.number().int().min(1).max(0xffffffff);
+
+export const TermSize = z.object({ cols: z.number().int().min(2).max(1000), rows: z.number().int().min(1).max(500) });
+export type TermSize = z.infer<typeof TermSize>;
+
+const EnvVars = z.record(z.string().min(1).max(128).regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string().max(4096));
+
+/** A command as a shell string (run by /bin/sh -c) or an argv vector (no shell). */
+export const CommandSpec = z.union([
+  z.object({ shell: z.string().min(1).max(16384) }),
+  z.object({ argv: z.array(z.string().max(4096)).min(1).max(256) }),
+]);
+export type CommandSpec = z.infer<typeof CommandSpec>;
+
+export const MAX_COMMAND_TIMEOUT_MS = 24 * 3600_000;
+
+/** What runs on a device: the command, where, with what, and for how long at most. */
+export const CommandRequest = z.object({
+  command: CommandSpec,
+  cwd: z.string().min(1).max(4096).optional(),
+  env: EnvVars.optional(),
+  timeoutMs: z.number().int().min(100).max(MAX_COMMAND_TIMEOUT_MS).default(60_000),
+});
+export type CommandRequest = z.infer<typeof CommandRequest>;
+export type CommandRequestInput = z.input<typeof CommandRequest>;
+
+/** How a command ended on the device. */
+export const CommandOutcome = z.enum(['exited', 'timed_out', 'cancelled', 'spawn_failed']);
+export type CommandOutcome = z.infer<typeof CommandOutcome>;
+
+/** Backend → agent requests of the shell and commands features (merged into AGENT_METHODS). */
+export const SHELL_AGENT_METHODS = {
+  /** Opens a PTY whose output goes to `streamId`; bytes the backend sends on `streamId` are its input. */
+  'shell.open': {
+    params: TermSize.extend({ streamId: StreamId }),
+    result: z.object({ pid: z.number().int(), shell: z.string().max(4096) }),
+  },
+  'shell.resize': { params: TermSize.extend({ streamId: StreamId }), result: z.object({}) },
+  'shell.close': { params: z.object({ streamId: StreamId }), result: z.object({ closed: z.boolean() }) },
+  /** Starts a command in its own process group; stdout and stderr go to the two streams, the end is a `command.exit` event. */
+  'command.start': {
+    params: CommandRequest.extend({ stdoutStreamId: StreamId, stderrStreamId: StreamId }),
+    result: z.object({ pid: z.number().int() }),
+  },
+  /** Kills the command's whole process group. */
+  'command.cancel': { params: z.object({ stdoutStreamId: StreamId }), result: z.object({ cancelled: z.boolean() }) },
+} as const;
+
+/** Agent → backend events of the shell and commands features (merged into AGENT_EVENTS). */
+export const SHELL_AGENT_EVENTS = {
+  'shell.exit': z.object({ streamId: StreamId, exitCode: z.number().int().nullable(), signal: z.number().int().nullable() }),
+  'command.exit': z.object({
+    stdoutStreamId: StreamId,
+    outcome: CommandOutcome,
+    exitCode: z.number().int().nullable(),
+    signal: z.string().max(32).nullable(),
+    /** Output beyond the agent's bound was dropped. */
+    truncated: z.boolean(),
+    error: z.string().max(4096).optional(),
+  }),
+} as const;
+
+/** Backend → agent events: the console has written `bytes` more of the stream (flow control). */
+export const SHELL_BACKEND_EVENTS = {
+  'shell.ack': z.object({ streamId: StreamId, bytes: z.number().int().min(1).max(64 * 1024 * 1024) }),
+} as const;
+
+/**
+ * Console ↔ backend over `/api/v1/shell`: binary frames are raw terminal bytes (input one
+ * way, output the other); text frames are these JSON control messages.
+ */
+export const ShellClientMessage = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('resize'), cols: TermSize.shape.cols, rows: TermSize.shape.rows }),
+  /** xterm has written `bytes` more output: the flow-control credit the agent waits for. */
+  z.object({ type: z.literal('ack'), bytes: z.number().int().min(1).max(64 * 1024 * 1024) }),
+]);
+export type ShellClientMessage = z.infer<typeof ShellClientMessage>;
+
+export const ShellServerMessage = z.discriminatedUnion('type', [
+  /** First message on every shell socket; `resumed` after a reconnect to a live session. */
+  z.object({ type: z.literal('opened'), sessionId: z.string(), deviceId: DeviceId, resumed: z.boolean() }),
+  /** The session ended: the shell exited, or `code` says why the backend closed it. */
+  z.object({ type: z.literal('ended'), exitCode: z.number().int().nullable(), code: z.string().max(64).nullable() }),
+]);
+export type ShellServerMessage = z.infer<typeof ShellServerMessage>;
+
+/** Query of `GET /api/v1/shell` (the WebSocket upgrade): a new session on a device, or a reconnect. */
+export const ShellSocketQuery = z.union([
+  z.object({ sessionId: z.string().uuid() }),
+  z.object({ deviceId: DeviceId, cols: z.coerce.number().pipe(TermSize.shape.cols), rows: z.coerce.number().pipe(TermSize.shape.rows) }),
+]);
+export type ShellSocketQuery = z.infer<typeof ShellSocketQuery>;
+
+export const ShellSessionInfo = z.object({
+  id: z.string(),
+  deviceId: z.string(),
+  username: z.string(),
+  startedAt: z.number(),
+  endedAt: z.number().nullable(),
+  exitCode: z.number().int().nullable(),
+  endCode: z.string().nullable(),
+  outputBytes: z.number().int(),
+  live: z.boolean(),
+  /** Live sessions: the most output that ever waited on the console's ack (flow-control evidence). */
+  maxPendingBytes: z.number().int().nullable(),
+  hasRecording: z.boolean(),
+});
+export type ShellSessionInfo = z.infer<typeof ShellSessionInfo>;
+export const ShellSessionList = z.object({ sessions: z.array(ShellSessionInfo) });

@@ -1,0 +1,295 @@
+import { useEffect, useState } from 'react';
+import type { ConfigSelector } from '../../protocol/index.js';
+import { useConfig } from './config-hooks.js';
+import './config.css';
+
+/** How often desired vs reported is refreshed while the view is open. */
+const STATUS_POLL_MS = 2_000;
+
+export function ConfigView() {
+  const loadLayers = useConfig((s) => s.loadLayers);
+  const loadStatus = useConfig((s) => s.loadStatus);
+  const loadError = useConfig((s) => s.loadError);
+  useEffect(() => {
+    void loadLayers();
+    void loadStatus();
+    const timer = setInterval(() => void loadStatus(), STATUS_POLL_MS);
+    return () => clearInterval(timer);
+  }, [loadLayers, loadStatus]);
+
+  return (
+    <section className="config" aria-labelledby="config-heading" data-testid="config-view">
+      <h2 id="config-heading">Configuration</h2>
+      {loadError !== null && (
+        <p className="banner" role="alert" data-testid="config-load-error" data-code={loadError.code}>
+          {loadError.message}
+        </p>
+      )}
+      <div className="config-grid">
+        <LayerList />
+        <LayerEditor />
+        <LayerHistory />
+      </div>
+      <FleetConfigStatus />
+      <EffectiveConfigView />
+    </section>
+  );
+}
+
+function LayerList() {
+  const layers = useConfig((s) => s.layers);
+  const selectedId = useConfig((s) => s.selectedId);
+  const select = useConfig((s) => s.select);
+  const [name, setName] = useState('');
+  const [selector, setSelector] = useState('');
+  const [priority, setPriority] = useState('0');
+  const [formError, setFormError] = useState<string | null>(null);
+
+  const newGroup = () => {
+    const parsed = parseSelector(selector);
+    if (!/^[a-z0-9][a-z0-9_-]{0,63}$/.test(name)) return setFormError('Group names are lower case letters, digits, _ or -');
+    if (parsed === null) return setFormError('Selector: tag=value, separated by commas');
+    setFormError(null);
+    select(`group:${name}`, { selector: parsed, priority: Number(priority) || 0 });
+  };
+
+  return (
+    <nav className="config-layers" aria-label="Config layers">
+      <h3>Layers</h3>
+      <ul>
+        {layers.map((layer) => (
+          <li key={layer.id}>
+            <button type="button" data-testid="config-layer" data-layer-id={layer.id} aria-pressed={layer.id === selectedId} onClick={() => select(layer.id)}>
+              {layer.id}
+              {layer.kind === 'group' && <span className="muted"> {Object.entries(layer.selector).map(([k, v]) => `${k}=${v}`).join(',')} · p{layer.priority}</span>}
+              <span className="muted"> v{layer.version}</span>
+            </button>
+          </li>
+        ))}
+      </ul>
+      <fieldset className="config-new-group">
+        <legend>New group layer</legend>
+        <input placeholder="name" value={name} onChange={(e) => setName(e.target.value)} data-testid="config-group-name" aria-label="Group name" />
+        <input placeholder="site=a,role=edge" value={selector} onChange={(e) => setSelector(e.target.value)} data-testid="config-group-selector" aria-label="Tag selector" />
+        <input type="number" value={priority} onChange={(e) => setPriority(e.target.value)} data-testid="config-group-priority" aria-label="Priority" />
+        <button type="button" onClick={newGroup} data-testid="config-group-create">
+          Edit new group
+        </button>
+        {formError !== null && <p className="error">{formError}</p>}
+      </fieldset>
+    </nav>
+  );
+}
+
+function parseSelector(text: string): ConfigSelector | null {
+  const selector: ConfigSelector = {};
+  for (const part of text.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const [key, value] = part.split('=');
+    if (!key || value === undefined || !/^[A-Za-z0-9_.-]+$/.test(key.trim())) return null;
+    selector[key.trim()] = value.trim();
+  }
+  return Object.keys(selector).length > 0 ? selector : null;
+}
+
+function LayerEditor() {
+  const selectedId = useConfig((s) => s.selectedId);
+  const draft = useConfig((s) => s.draft);
+  const baseVersion = useConfig((s) => s.draftBaseVersion);
+  const check = useConfig((s) => s.draftCheck);
+  const saving = useConfig((s) => s.saving);
+  const saveError = useConfig((s) => s.saveError);
+  const setDraft = useConfig((s) => s.setDraft);
+  const save = useConfig((s) => s.save);
+  const select = useConfig((s) => s.select);
+  const loadLayers = useConfig((s) => s.loadLayers);
+  const [message, setMessage] = useState('');
+  if (selectedId === null) return <div className="config-editor" />;
+
+  return (
+    <div className="config-editor">
+      <h3>
+        <span data-testid="config-editor-layer">{selectedId}</span> <span className="muted">editing from v{baseVersion}</span>
+      </h3>
+      <textarea
+        data-testid="config-editor"
+        aria-label={`Values of ${selectedId}`}
+        spellCheck={false}
+        rows={16}
+        value={draft}
+        onChange={(e) => setDraft(e.target.value)}
+      />
+      <p className={`config-check ${check.state}`} data-testid="config-validation" data-state={check.state} data-code={check.state === 'invalid' ? check.code : undefined} role="status">
+        {check.state === 'ok' && 'Valid'}
+        {check.state === 'checking' && 'Checking…'}
+        {check.state === 'invalid' && check.errors.map((e) => `${e.path || '/'} ${e.message}`).join('; ')}
+      </p>
+      <div className="config-save">
+        <input placeholder="What changed and why" value={message} onChange={(e) => setMessage(e.target.value)} data-testid="config-message" aria-label="Change message" />
+        <button
+          type="button"
+          className="primary"
+          data-testid="config-save"
+          disabled={saving || check.state !== 'ok'}
+          onClick={() => void save(message).then((ok) => ok && setMessage(''))}
+        >
+          Save
+        </button>
+      </div>
+      {saveError !== null && (
+        <p className="banner" role="alert" data-testid="config-save-error" data-code={saveError.code}>
+          {saveError.message}
+          {saveError.code === 'CONFIG_VERSION_CONFLICT' && (
+            <button type="button" onClick={() => void loadLayers().then(() => select(selectedId))} data-testid="config-reload">
+              Reload layer
+            </button>
+          )}
+        </p>
+      )}
+    </div>
+  );
+}
+
+function LayerHistory() {
+  const history = useConfig((s) => s.history);
+  const diff = useConfig((s) => s.diff);
+  const showDiff = useConfig((s) => s.showDiff);
+  const rollback = useConfig((s) => s.rollback);
+  return (
+    <div className="config-history">
+      <h3>History</h3>
+      <ol data-testid="config-history">
+        {history.map((revision, index) => {
+          const previous = history[index + 1];
+          return (
+            <li key={revision.version} data-testid="config-revision" data-version={revision.version}>
+              <span>
+                v{revision.version} · {revision.action} · {revision.author} · {new Date(revision.ts).toLocaleString()}
+              </span>
+              <span className="muted">{revision.message}</span>
+              <span>
+                <button type="button" data-testid="config-revision-diff" onClick={() => void showDiff(previous?.version ?? 0, revision.version)}>
+                  Diff
+                </button>
+                <button type="button" data-testid="config-revision-rollback" onClick={() => void rollback(revision.version)}>
+                  Roll back to this
+                </button>
+              </span>
+            </li>
+          );
+        })}
+      </ol>
+      {diff !== null && (
+        <div data-testid="config-diff">
+          <h4>
+            v{diff.from} → v{diff.to}
+          </h4>
+          {diff.changes.length === 0 && <p className="muted">No change</p>}
+          <ul>
+            {diff.changes.map((c) => (
+              <li key={c.path} className={`diff-${c.kind}`} data-testid="config-diff-entry">
+                <code>{c.path}</code> {c.kind}: {c.kind !== 'added' && <code>{JSON.stringify(c.before)}</code>} {c.kind === 'changed' && '→ '}
+                {c.kind !== 'removed' && <code>{JSON.stringify(c.after)}</code>}
+              </li>
+            ))}
+          </ul>
+        </div>
+      )}
+    </div>
+  );
+}
+
+function FleetConfigStatus() {
+  const status = useConfig((s) => s.status);
+  const showEffective = useConfig((s) => s.showEffective);
+  const select = useConfig((s) => s.select);
+  const drifting = status.filter((d) => d.drift).length;
+  return (
+    <div className="config-status">
+      <h3>
+        Desired vs reported <span className="muted" data-testid="config-drift-count">{drifting}</span>
+        <span className="muted"> drifting</span>
+      </h3>
+      <table data-testid="config-status-table">
+        <thead>
+          <tr>
+            <th scope="col">Device</th>
+            <th scope="col">Desired</th>
+            <th scope="col">Reported</th>
+            <th scope="col">State</th>
+            <th scope="col">Error</th>
+            <th scope="col" />
+          </tr>
+        </thead>
+        <tbody>
+          {status.map((d) => (
+            <tr key={d.deviceId} data-testid="config-status-row" data-device-id={d.deviceId} data-drift={d.drift}>
+              <td>
+                {d.name} <span className="muted">{d.online ? 'online' : 'offline'}</span>
+              </td>
+              <td data-testid="config-desired">v{d.desiredVersion}</td>
+              <td data-testid="config-reported">{d.reported === null ? '—' : `v${d.reported.version} ${d.reported.status}`}</td>
+              <td data-testid="config-state" className={`state-${d.state}`}>
+                {d.state}
+              </td>
+              <td className="error">{d.reported?.error ?? ''}</td>
+              <td>
+                <button type="button" data-testid="config-show-effective" onClick={() => void showEffective(d.deviceId)}>
+                  Effective
+                </button>
+                <button type="button" data-testid="config-edit-override" onClick={() => select(`device:${d.deviceId}`)}>
+                  Override
+                </button>
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+function EffectiveConfigView() {
+  const effective = useConfig((s) => s.effective);
+  if (effective === null) return null;
+  const rows = Object.entries(effective.sources).sort(([a], [b]) => (a < b ? -1 : 1));
+  return (
+    <div className="config-effective" data-testid="config-effective" data-device-id={effective.deviceId}>
+      <h3>
+        Effective config of {effective.status.name} <span className="muted">v{effective.version}</span>
+      </h3>
+      <table>
+        <thead>
+          <tr>
+            <th scope="col">Key</th>
+            <th scope="col">Value</th>
+            <th scope="col">From layer</th>
+          </tr>
+        </thead>
+        <tbody>
+          {rows.map(([pointer, layer]) => (
+            <tr key={pointer} data-testid="config-effective-row" data-path={pointer}>
+              <td>
+                <code>{pointer}</code>
+              </td>
+              <td>
+                <code>{JSON.stringify(valueAt(effective.config, pointer))}</code>
+              </td>
+              <td data-testid="config-effective-source">{layer}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+/** Reads a JSON Pointer (RFC 6901) out of a document. */
+export function valueAt(document: unknown, pointer: string): unknown {
+  let node: unknown = document;
+  for (const raw of pointer.split('/').slice(1)) {
+    const key = raw.replaceAll('~1', '/').replaceAll('~0', '~');
+    if (typeof node !== 'object' || node === null || !Object.hasOwn(node, key)) return undefined;
+    node = (node as Record<string, unknown>)[key];
+  }
+  return node;
+}

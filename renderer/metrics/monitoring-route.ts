@@ -1,0 +1,21 @@
+import { useSyncExternalStore } from 'react';
+
+/** Monitoring views by hash: `#/metrics/<deviceId>`, `#/logs`, `#/alerts`. */
+export type MonitoringRoute = { view: 'metrics'; deviceId: string } | { view: 'logs' } | { view: 'alerts' } | null;
+
+export function parseMonitoringHash(hash: string): MonitoringRoute {
+  const metrics = /^#\/metrics\/(dev_[a-z0-9]{20,40})$/.exec(hash);
+  if (metrics?.[1]) return { view: 'metrics', deviceId: metrics[1] };
+  if (hash === '#/logs') return { view: 'logs' };
+  if (hash === '#/alerts') return { view: 'alerts' };
+  return null;
+}
+
+function subscribe(onChange: () => void): () => void {
+  window.addEventListener('hashchange', onChange);
+  return () => window.removeEventListener('hashchange', onChange);
+}
+
+export function useMonitoringHash(): string {
+  return useSyncExternalStore(subscribe, () => window.location.hash, () => '');
+}

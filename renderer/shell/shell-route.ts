@@ -1,0 +1,24 @@
+import { useSyncExternalStore } from 'react';
+
+/** `#/devices/<id>/shell` opens the device's terminals; `#/jobs` the jobs view. Hash routes need no server routes. */
+export type RemoteRoute = { view: 'shell'; deviceId: string } | { view: 'jobs' } | null;
+
+export const JOBS_HASH = '#/jobs';
+export const shellHash = (deviceId: string): string => `#/devices/${encodeURIComponent(deviceId)}/shell`;
+
+export function parseRemoteRoute(hash: string): RemoteRoute {
+  if (hash === JOBS_HASH) return { view: 'jobs' };
+  const m = /^#\/devices\/(dev_[a-z0-9]{20,40})\/shell$/.exec(hash);
+  return m?.[1] ? { view: 'shell', deviceId: m[1] } : null;
+}
+
+function subscribe(onChange: () => void): () => void {
+  window.addEventListener('hashchange', onChange);
+  return () => window.removeEventListener('hashchange', onChange);
+}
+
+/** The route as a string snapshot (stable for useSyncExternalStore), parsed by the caller. */
+export function useRemoteRoute(): RemoteRoute {
+  const hash = useSyncExternalStore(subscribe, () => window.location.hash, () => '');
+  return parseRemoteRoute(hash);
+}

@@ -1,0 +1,103 @@
+import { describe, expect, it } from 'vitest';
+import { TerminalConnection, type TerminalSocket, type TerminalStatus } from './terminal-connection.js';
+
+class FakeSocket implements TerminalSocket {
+  binaryType: BinaryType = 'blob';
+  readyState = 0;
+  onopen: ((ev: Event) => void) | null = null;
+  onmessage: ((ev: MessageEvent) => void) | null = null;
+  onclose: ((ev: CloseEvent) => void) | null = null;
+  sent: Array<string | Uint8Array> = [];
+  constructor(readonly url: string) {}
+  send(data: string | ArrayBufferLike | ArrayBufferView): void {
+    this.sent.push(typeof data === 'string' ? data : new Uint8Array(data as ArrayBuffer));
+  }
+  close(): void {
+    this.readyState = 3;
+  }
+  serverText(msg: unknown): void {
+    this.readyState = 1;
+    this.onmessage?.({ data: JSON.stringify(msg) } as MessageEvent);
+  }
+  serverBytes(bytes: number[]): void {
+    this.onmessage?.({ data: new Uint8Array(bytes).buffer } as MessageEvent);
+  }
+  drop(code: number, reason = ''): void {
+    this.readyState = 3;
+    this.onclose?.({ code, reason } as CloseEvent);
+  }
+  json(): unknown[] {
+    return this.sent.filter((s): s is string => typeof s === 'string').map((s) => JSON.parse(s) as unknown);
+  }
+}
+
+function setup() {
+  const sockets: FakeSocket[] = [];
+  const statuses: Array<[TerminalStatus, string | undefined]> = [];
+  const output: number[] = [];
+  const timers: Array<() => void> = [];
+  const conn = new TerminalConnection({
+    deviceId: 'dev_0123456789abcdefghij', cols: 80, rows: 24,
+    url: (q) => `wss://h/api/v1/shell?${new URLSearchParams(q).toString()}`,
+    createSocket: (url) => {
+      const s = new FakeSocket(url);
+      sockets.push(s);
+      return s;
+    },
+    onOutput: (d) => output.push(...d),
+    onStatus: (s, d) => statuses.push([s, d]),
+    setTimer: (fn) => timers.push(fn),
+  });
+  return { conn, sockets, statuses, output, timers };
+}
+
+const SID = '6f1c0f8e-0a4b-4c39-9d0e-2b8e5f1b2c3d';
+
+describe('TerminalConnection', () => {
+  it('opens a session, passes binary output through and acks what xterm wrote', () => {
+    const { conn, sockets, output } = setup();
+    const s = sockets[0] as FakeSocket;
+    expect(s.url).toContain('deviceId=dev_0123456789abcdefghij');
+    expect(s.binaryType).toBe('arraybuffer');
+    s.serverText({ type: 'opened', sessionId: SID, deviceId: 'dev_0123456789abcdefghij', resumed: false });
+    s.serverBytes([104, 105]);
+    expect(output).toEqual([104, 105]);
+    conn.written(2);
+    expect(s.json()).toContainEqual({ type: 'ack', bytes: 2 });
+    conn.input('ls\r');
+    expect(s.sent.at(-1)).toEqual(new TextEncoder().encode('ls\r'));
+  });
+
+  it('batches acks for a flood', () => {
+    const { conn, sockets } = setup();
+    const s = sockets[0] as FakeSocket;
+    s.serverText({ type: 'opened', sessionId: SID, deviceId: 'dev_0123456789abcdefghij', resumed: false });
+    for (let i = 0; i < 10; i++) conn.written(4096);
+    expect(s.json()).toEqual([{ type: 'ack', bytes: 16384 }, { type: 'ack', bytes: 16384 }]);
+  });
+
+  it('reattaches to the same session after a drop, and stops on a deliberate end', () => {
+    const { sockets, statuses, timers } = setup();
+    const first = sockets[0] as FakeSocket;
+    first.serverText({ type: 'opened', sessionId: SID, deviceId: 'dev_0123456789abcdefghij', resumed: false });
+    first.drop(1006);
+    expect(statuses.at(-1)?.[0]).toBe('reconnecting');
+    timers.shift()?.();
+    const second = sockets[1] as FakeSocket;
+    expect(second.url).toContain(`sessionId=${SID}`);
+    second.serverText({ type: 'opened', sessionId: SID, deviceId: 'dev_0123456789abcdefghij', resumed: true });
+    expect(statuses.at(-1)?.[0]).toBe('open');
+    expect(second.json()).toContainEqual({ type: 'resize', cols: 80, rows: 24 });
+    second.serverText({ type: 'ended', exitCode: 0, code: null });
+    second.drop(1000, 'exited');
+    expect(statuses.at(-1)).toEqual(['ended', 'exit 0']);
+    expect(timers).toHaveLength(0);
+  });
+
+  it('does not retry a refusal', () => {
+    const { sockets, statuses, timers } = setup();
+    (sockets[0] as FakeSocket).drop(4403, 'FORBIDDEN');
+    expect(statuses.at(-1)).toEqual(['ended', 'FORBIDDEN']);
+    expect(timers).toHaveLength(0);
+  });
+});

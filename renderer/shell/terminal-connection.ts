@@ -1,0 +1,156 @@
+import { ShellServerMessage, type ShellClientMessage } from '../../protocol/index.js';
+
+export type TerminalStatus = 'connecting' | 'open' | 'reconnecting' | 'ended';
+
+/** The subset of the DOM WebSocket a terminal uses (injected, so tests need no network). */
+export interface TerminalSocket {
+  binaryType: BinaryType;
+  readyState: number;
+  onopen: ((ev: Event) => void) | null;
+  onmessage: ((ev: MessageEvent) => void) | null;
+  onclose: ((ev: CloseEvent) => void) | null;
+  send(data: string | ArrayBufferLike | ArrayBufferView): void;
+  close(code?: number, reason?: string): void;
+}
+
+export interface TerminalConnectionOptions {
+  deviceId: string;
+  cols: number;
+  rows: number;
+  /** Builds `/api/v1/shell?…` for a new session or a reconnect. */
+  url(query: Record<string, string>): string;
+  createSocket(url: string): TerminalSocket;
+  /** Raw output: the caller writes it to xterm and calls `written(bytes)` from xterm's write callback. */
+  onOutput(data: Uint8Array): void;
+  onStatus(status: TerminalStatus, detail?: string): void;
+  /** How long to keep trying to reattach after a drop; the backend's grace period is 60 s. */
+  reconnectForMs?: number;
+  /** Acks are batched: one per this many written bytes, or when output pauses. */
+  ackEveryBytes?: number;
+  setTimer?: (fn: () => void, ms: number) => unknown;
+  now?: () => number;
+}
+
+const OPEN = 1;
+
+/**
+ * One terminal's socket: binary frames both ways, acks for what xterm has written (the
+ * backend's flow control waits for them), and a reattach to the same session after a drop.
+ */
+export class TerminalConnection {
+  private socket: TerminalSocket | null = null;
+  private sessionId: string | null = null;
+  private status: TerminalStatus = 'connecting';
+  private unacked = 0;
+  private droppedAt = 0;
+  private attempt = 0;
+  private readonly encoder = new TextEncoder();
+
+  constructor(private readonly opts: TerminalConnectionOptions) {
+    this.connect();
+  }
+
+  get id(): string | null {
+    return this.sessionId;
+  }
+
+  /** Keys typed or text pasted. */
+  input(text: string): void {
+    if (this.status !== 'open' || this.socket?.readyState !== OPEN) return;
+    this.socket.send(this.encoder.encode(text));
+  }
+
+  resize(cols: number, rows: number): void {
+    this.opts.cols = cols;
+    this.opts.rows = rows;
+    this.control({ type: 'resize', cols, rows });
+  }
+
+  /** xterm has drawn `bytes` more output. */
+  written(bytes: number): void {
+    this.unacked += bytes;
+    // Small outputs (a prompt) are acked at once; a flood in batches.
+    if (this.unacked >= (this.opts.ackEveryBytes ?? 16 * 1024) || bytes < 1024) this.flushAck();
+  }
+
+  close(): void {
+    this.setStatus('ended', 'closed');
+    const socket = this.socket;
+    this.socket = null;
+    socket?.close(1000, 'closed');
+  }
+
+  private flushAck(): void {
+    if (this.unacked === 0) return;
+    if (this.control({ type: 'ack', bytes: this.unacked })) this.unacked = 0;
+  }
+
+  private control(msg: ShellClientMessage): boolean {
+    if (this.socket?.readyState !== OPEN) return false;
+    this.socket.send(JSON.stringify(msg));
+    return true;
+  }
+
+  private connect(): void {
+    const query: Record<string, string> = this.sessionId
+      ? { sessionId: this.sessionId }
+      : { deviceId: this.opts.deviceId, cols: String(this.opts.cols), rows: String(this.opts.rows) };
+    const socket = this.opts.createSocket(this.opts.url(query));
+    socket.binaryType = 'arraybuffer';
+    this.socket = socket;
+    socket.onmessage = (ev) => {
+      if (this.socket !== socket) return;
+      if (ev.data instanceof ArrayBuffer) {
+        this.opts.onOutput(new Uint8Array(ev.data));
+        return;
+      }
+      const parsed = ShellServerMessage.safeParse(safeJson(String(ev.data)));
+      if (!parsed.success) return;
+      const msg = parsed.data;
+      if (msg.type === 'opened') {
+        this.sessionId = msg.sessionId;
+        this.attempt = 0;
+        // Bytes acked before the drop were drawn; the backend resends the rest.
+        this.unacked = 0;
+        this.setStatus('open');
+        if (msg.resumed) this.control({ type: 'resize', cols: this.opts.cols, rows: this.opts.rows });
+      } else {
+        this.setStatus('ended', msg.code ?? `exit ${msg.exitCode ?? '?'}`);
+      }
+    };
+    socket.onclose = (ev) => {
+      if (this.socket !== socket) return;
+      this.socket = null;
+      if (this.status === 'ended') return;
+      // A refusal or a deliberate end from the backend is final; a drop is worth a reattach.
+      const final = ev.code === 1000 || (ev.code >= 4400 && ev.code < 4500 && ev.code !== 4423) || this.sessionId === null;
+      if (final) {
+        this.setStatus('ended', ev.reason || `closed (${ev.code})`);
+        return;
+      }
+      const now = (this.opts.now ?? Date.now)();
+      if (this.status !== 'reconnecting') this.droppedAt = now;
+      if (now - this.droppedAt > (this.opts.reconnectForMs ?? 55_000)) {
+        this.setStatus('ended', 'connection lost');
+        return;
+      }
+      this.setStatus('reconnecting');
+      const delay = Math.min(5000, 250 * 2 ** this.attempt++);
+      (this.opts.setTimer ?? setTimeout)(() => this.connect(), delay);
+    };
+  }
+
+  private setStatus(status: TerminalStatus, detail?: string): void {
+    if (this.status === 'ended') return;
+    this.status = status;
+    this.opts.onStatus(status, detail);
+  }
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,99 @@
+import { hostname } from 'node:os';
+import { expect, test, type Page } from '@playwright/test';
+import { ADMIN_PASSWORD } from '../harness.js';
+import { startStack, type Stack } from './stack.js';
+
+let stack: Stack;
+
+test.beforeAll(async () => {
+  test.setTimeout(120_000);
+  stack = await startStack();
+});
+
+test.afterAll(async () => {
+  await stack?.stop();
+});
+
+async function signIn(page: Page): Promise<void> {
+  await page.goto(stack.url);
+  await page.getByTestId('login-username').fill('admin');
+  await page.getByTestId('login-password').fill(ADMIN_PASSWORD);
+  await page.getByTestId('login-submit').click();
+  await expect(page.getByTestId('fleet-table')).toBeVisible();
+}
+
+test('open a terminal on this machine, type a command and see its output; a second tab is its own session', async ({ page }) => {
+  const violations: string[] = [];
+  page.on('console', (msg) => {
+    // xterm inserts <style> elements, which the strict CSP blocks and reports; their rules reach
+    // the page through constructed stylesheets instead (renderer/shell/csp-style-mirror.ts).
+    // Anything else the policy blocks (a script, a connection) fails the test.
+    if (/Content Security Policy/i.test(msg.text()) && !/Applying inline style/.test(msg.text())) violations.push(msg.text());
+  });
+  await signIn(page);
+  const row = page.getByTestId('device-row').filter({ has: page.getByTestId('device-name').getByText(hostname()) });
+  await expect(row.getByTestId('device-status')).toHaveText('online', { timeout: 30_000 });
+  await row.getByTestId('device-terminal').click();
+
+  const pane = page.locator('[data-testid="terminal-pane"]:not([hidden])');
+  await expect(pane).toHaveAttribute('data-status', 'open', { timeout: 15_000 });
+  await pane.getByTestId('terminal').click();
+  await page.keyboard.type('echo e2e-$((6*7))-ok');
+  await page.keyboard.press('Enter');
+  await expect(pane.locator('.xterm-rows')).toContainText('e2e-42-ok', { timeout: 10_000 });
+
+  await page.getByTestId('terminal-new-tab').click();
+  await expect(page.getByTestId('terminal-tab')).toHaveCount(2);
+  const second = page.locator('[data-testid="terminal-pane"]:not([hidden])');
+  await expect(second).toHaveAttribute('data-status', 'open', { timeout: 15_000 });
+  await expect(second.locator('.xterm-rows')).not.toContainText('e2e-42-ok');
+  await second.getByTestId('terminal').click();
+  await page.keyboard.type('stty size');
+  await page.keyboard.press('Enter');
+  // The PTY has the size xterm fitted to its box, not a default 80x24.
+  await expect(second.locator('.xterm-rows')).toContainText(/\d+ \d+/);
+  // The mirrored xterm rules apply: rows have the measured line height, not zero.
+  expect(await second.locator('.xterm-rows > div').first().evaluate((el) => el.getBoundingClientRect().height)).toBeGreaterThan(8);
+  await page.screenshot({ path: 'test-results/shell-terminal.png' });
+  expect(violations).toEqual([]);
+
+  // End the first session, then play its recording back in the console.
+  await page.getByTestId('terminal-tab').first().getByRole('button', { name: 'Terminal 1', exact: true }).click();
+  const first = page.locator('[data-testid="terminal-pane"]:not([hidden])');
+  await first.getByTestId('terminal').click();
+  await page.keyboard.type('exit');
+  await page.keyboard.press('Enter');
+  await expect(first).toHaveAttribute('data-status', 'ended');
+  await page.reload();
+  await page.getByTestId('recordings').locator('summary').click();
+  await page.getByTestId('recording-play').first().click();
+  await expect(page.getByTestId('recording-player').locator('.xterm-rows')).toContainText('e2e-42-ok', { timeout: 10_000 });
+});
+
+test('run a job from the console: confirm how many devices it touches, then watch it complete', async ({ page }) => {
+  await signIn(page);
+  await page.getByTestId('nav-jobs').click();
+  await page.getByTestId('job-command').fill('uname -s; echo job-done');
+  await page.getByTestId('job-query').fill(hostname());
+  await page.getByTestId('job-review').click();
+  await expect(page.getByTestId('job-confirm-count')).toContainText('1 device');
+  await page.getByTestId('job-start').click();
+  const row = page.getByTestId('job-row').first();
+  await expect(row).toHaveAttribute('data-state', 'completed', { timeout: 20_000 });
+  await expect(row.getByTestId('job-progress')).toHaveAttribute('data-done', '1');
+  await expect(page.getByTestId('job-run')).toHaveAttribute('data-state', 'succeeded');
+  await expect(page.getByTestId('job-run-output')).toContainText('job-done');
+});
+
+test('run a one-off command on a device from its page and see its output and exit code', async ({ page }) => {
+  await signIn(page);
+  const row = page.getByTestId('device-row').filter({ has: page.getByTestId('device-name').getByText(hostname()) });
+  await row.getByTestId('device-terminal').click();
+  await page.getByTestId('command-panel').locator('summary').click();
+  await page.getByTestId('command-input').fill('echo cmd-$((2+3)); echo oops >&2; exit 4');
+  await page.getByTestId('command-run').click();
+  await expect(page.getByTestId('command-result')).toHaveAttribute('data-state', 'failed', { timeout: 10_000 });
+  await expect(page.getByTestId('command-result')).toContainText('exit 4');
+  await expect(page.getByTestId('command-stdout')).toHaveText('cmd-5\n');
+  await expect(page.getByTestId('command-stderr')).toHaveText('oops\n');
+});

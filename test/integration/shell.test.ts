@@ -1,0 +1,192 @@
+import { readFileSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ControlClient } from '../../agent/control/control-client.js';
+import { loadAgentState } from '../../agent/state/agent-state.js';
+import { api, cleanup, createToken, enrolAndRun, login, registerAgent, startBackend, tempDir, waitFor, type Backend, type Proc } from '../harness.js';
+import { addUser, ShellClient } from '../shell-client.js';
+
+const PROMPT = 'PROMPT> ';
+/** dash with a known prompt: deterministic output whatever the machine's login shell. */
+const AGENT_ENV = { TETHER_SHELL: '/bin/sh', PS1: PROMPT };
+
+describe('remote shell through a real backend and real agents with real PTYs', () => {
+  let backend: Backend;
+  let admin: string;
+  let agent: { proc: Proc; stateDir: string; deviceId: string };
+  const dirs: string[] = [];
+
+  beforeAll(async () => {
+    backend = await startBackend({ env: { TETHER_SHELL_IDLE_MS: '8000', TETHER_SHELL_GRACE_MS: '4000' } });
+    admin = await login(backend);
+    agent = await enrolAndRun(backend, admin, 'pty-host', AGENT_ENV);
+  });
+
+  afterAll(async () => {
+    await agent.proc.stop();
+    await backend.stop();
+    cleanup(backend.home, agent.stateDir, ...dirs);
+  });
+
+  const open = (cols = 80, rows = 24) => ShellClient.open(backend, admin, { deviceId: agent.deviceId, cols, rows });
+
+  it('round-trips typed input to the PTY and its output back', async () => {
+    const term = await open();
+    await term.waitFor(PROMPT);
+    const from = term.received;
+    term.type('echo round-$((20+22))-trip\r');
+    await term.waitFor('round-42-trip', from);
+    term.type('exit\r');
+    const closed = await term.closed;
+    expect(closed.code).toBe(1000);
+    expect(term.ended).toMatchObject({ type: 'ended', exitCode: 0, code: null });
+  });
+
+  it('resizes the PTY: stty size answers the new rows and columns', async () => {
+    const term = await open(80, 24);
+    await term.waitFor(PROMPT);
+    term.type('stty size\r');
+    await term.waitFor('24 80');
+    term.control({ type: 'resize', cols: 132, rows: 43 });
+    await new Promise((r) => setTimeout(r, 200));
+    const from = term.received;
+    term.type('stty size\r');
+    await term.waitFor('43 132', from);
+    term.close();
+  });
+
+  it('a yes flood stays bounded by flow control, and Ctrl-C stops it within 200 ms', async () => {
+    const term = await open();
+    await term.waitFor(PROMPT);
+    term.type('yes\r');
+    await term.until(() => term.received > 2 * 1024 * 1024, 20_000, '2 MB of yes');
+
+    // A console that stops drawing: the agent must stop within its window, not fill memory.
+    term.holdAcks = true;
+    await new Promise((r) => setTimeout(r, 300));
+    const heldAt = term.received;
+    await new Promise((r) => setTimeout(r, 1000));
+    const unacked = term.received - term.acked;
+    expect(term.received - heldAt).toBeLessThan(64 * 1024);
+    expect(unacked).toBeLessThan(256 * 1024);
+
+    const list = await api(backend, 'GET', `/api/v1/shell/sessions?deviceId=${agent.deviceId}`, { token: admin });
+    const live = (list.body as { sessions: Array<{ id: string; live: boolean; maxPendingBytes: number | null }> }).sessions.find((s) => s.id === term.sessionId);
+    expect(live?.live).toBe(true);
+    expect(live?.maxPendingBytes).toBeLessThan(256 * 1024);
+
+    term.holdAcks = false;
+    term.ackAll();
+    await term.until(() => term.received > heldAt + 512 * 1024, 10_000, 'output to resume');
+    const from = term.received;
+    const t0 = Date.now();
+    term.type('\x03');
+    await term.waitFor(PROMPT, from, 5_000);
+    const elapsed = Date.now() - t0;
+    expect(elapsed).toBeLessThan(200);
+    term.close();
+  });
+
+  it('records the session as asciicast v2 that replays exactly the bytes shown', async () => {
+    const term = await open(100, 30);
+    await term.waitFor(PROMPT);
+    term.type("printf 'caf\\303\\251 \\342\\234\\223 %s\\n' recorded; seq 1 2000\r");
+    await term.waitFor('2000\r\n');
+    term.control({ type: 'resize', cols: 90, rows: 20 });
+    term.type('exit\r');
+    await term.closed;
+    const res = await api(backend, 'GET', `/api/v1/shell/sessions/${term.sessionId}/recording`, { token: admin });
+    expect(res.status).toBe(200);
+    const [header, ...lines] = String(res.body).split('\n').filter(Boolean);
+    expect(JSON.parse(header ?? '{}')).toMatchObject({ version: 2, width: 100, height: 30 });
+    const events = lines.map((l) => JSON.parse(l) as [number, string, string]);
+    const replayed = events.filter((e) => e[1] === 'o').map((e) => e[2]).join('');
+    expect(replayed).toBe(term.text());
+    expect(replayed).toContain('café ✓ recorded');
+    expect(events.some((e) => e[1] === 'r' && e[2] === '90x20')).toBe(true);
+    const times = events.map((e) => e[0]);
+    expect([...times].sort((a, b) => a - b)).toEqual(times);
+  });
+
+  it('reconnects to the same session after a network blip within the grace period', async () => {
+    const term = await open();
+    await term.waitFor(PROMPT);
+    term.type('MARK=still-here-7\r');
+    await term.waitFor(PROMPT, term.received - 1);
+    term.ws.terminate();
+    await new Promise((r) => setTimeout(r, 500));
+    const again = await ShellClient.open(backend, admin, { sessionId: term.sessionId });
+    expect(again.sessionId).toBe(term.sessionId);
+    again.type('echo "$MARK"\r');
+    await again.waitFor('still-here-7');
+    again.close();
+    // Past the grace period a session that nobody reattached is gone for good.
+    await new Promise((r) => setTimeout(r, 4500));
+    await expect(ShellClient.open(backend, admin, { sessionId: term.sessionId })).rejects.toMatchObject({ status: 410 });
+  });
+
+  it('ends a session that had no input for the idle timeout', async () => {
+    const term = await open();
+    await term.waitFor(PROMPT);
+    const closed = await term.closed;
+    expect(closed.reason).toBe('SHELL_IDLE');
+    expect(term.ended).toMatchObject({ code: 'SHELL_IDLE' });
+  }, 20_000);
+
+  it('refuses a viewer with FORBIDDEN, and another user cannot take over a session', async () => {
+    const viewer = await addUser(backend, 'vera', 'viewer');
+    await expect(ShellClient.open(backend, viewer, { deviceId: agent.deviceId, cols: 80, rows: 24 })).rejects.toMatchObject({ status: 403, body: expect.stringContaining('FORBIDDEN') });
+    const run = await api(backend, 'POST', `/api/v1/devices/${agent.deviceId}/commands`, { token: viewer, body: { command: { shell: 'id' } } });
+    expect(run.status).toBe(403);
+    expect(run.body).toMatchObject({ code: 'FORBIDDEN' });
+
+    const operator = await addUser(backend, 'otto', 'operator');
+    const mine = await open();
+    await expect(ShellClient.open(backend, operator, { sessionId: mine.sessionId })).rejects.toMatchObject({ status: 403 });
+    mine.close();
+  });
+
+  it('a device cannot write into another device\'s session', async () => {
+    const victim = await open();
+    await victim.waitFor(PROMPT);
+    const marker = join(tempDir('pwned'), 'pwned');
+    dirs.push(join(marker, '..'));
+
+    // A second, genuinely enrolled device speaking the real protocol, sending bytes on every low stream id.
+    const stateDir = tempDir('rogue');
+    dirs.push(stateDir);
+    const reg = await registerAgent(backend, await createToken(backend, admin), stateDir, ['--name', 'rogue']);
+    expect(reg.code).toBe(0);
+    const rogue = new ControlClient({ state: loadAgentState(stateDir), log: pino({ level: 'silent' }), onConnected: () => undefined, onFatal: () => undefined });
+    rogue.start();
+    try {
+      await waitFor(() => rogue.connected, 15_000, 'rogue connected');
+      await new Promise((r) => setTimeout(r, 200));
+      for (let id = 1; id <= 64; id++) expect(rogue.sendStream(id, Buffer.from(`touch ${marker}; echo INJECTED\r`))).toBe(true);
+      await new Promise((r) => setTimeout(r, 1000));
+      expect(victim.text()).not.toContain('INJECTED');
+      expect(() => readFileSync(marker)).toThrow(/ENOENT/);
+      // The victim's session is unharmed.
+      const from = victim.received;
+      victim.type('echo fine\r');
+      await victim.waitFor('fine', from);
+    } finally {
+      rogue.stop();
+      victim.close();
+    }
+  });
+
+  it('puts every shell session in the audit log', () => {
+    const db = new Database(join(backend.home, 'tether.db'), { readonly: true });
+    const rows = db.prepare("SELECT action, target FROM audit_log WHERE action LIKE 'shell.%'").all() as Array<{ action: string; target: string }>;
+    db.close();
+    const opens = rows.filter((r) => r.action === 'shell.open');
+    expect(opens.length).toBeGreaterThanOrEqual(7);
+    expect(opens.every((r) => r.target === agent.deviceId)).toBe(true);
+    expect(rows.filter((r) => r.action === 'shell.end').length).toBeGreaterThanOrEqual(4);
+    expect(rows.some((r) => r.action === 'shell.resume')).toBe(true);
+    expect(rows.some((r) => r.action === 'shell.recording.download')).toBe(true);
+  });
+});

@@ -1,0 +1,121 @@
+/**
+ * A terminal client for tests and benchmarks that behaves like the console's xterm: raw bytes
+ * in binary frames, and an ack for every byte it has "written" (immediately, unless paused).
+ */
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import WebSocket from 'ws';
+import { ShellServerMessage, type ShellClientMessage } from '../protocol/index.js';
+import { api, ROOT, type Backend } from './harness.js';
+
+export class ShellClient {
+  readonly chunks: Buffer[] = [];
+  received = 0;
+  acked = 0;
+  /** While true, output is kept but not acknowledged (a console that stopped drawing). */
+  holdAcks = false;
+  /** Off for bulk transfers (benchmarks): bytes are counted and acked, not kept. */
+  keepOutput = true;
+  sessionId = '';
+  ended: Extract<ShellServerMessage, { type: 'ended' }> | null = null;
+  readonly closed: Promise<{ code: number; reason: string }>;
+  private waiters: Array<() => void> = [];
+
+  private constructor(readonly ws: WebSocket) {
+    ws.on('message', (data: Buffer, isBinary: boolean) => {
+      if (isBinary) {
+        if (this.keepOutput) this.chunks.push(data);
+        this.received += data.length;
+        if (!this.holdAcks) this.ackAll();
+      } else {
+        const msg = ShellServerMessage.parse(JSON.parse(data.toString('utf8')));
+        if (msg.type === 'opened') this.sessionId = msg.sessionId;
+        else this.ended = msg;
+      }
+      for (const wake of this.waiters.splice(0)) wake();
+    });
+    this.closed = new Promise((resolve) => ws.on('close', (code, reason) => {
+      for (const wake of this.waiters.splice(0)) wake();
+      resolve({ code, reason: reason.toString() });
+    }));
+  }
+
+  /** Opens a terminal (`{deviceId, cols, rows}`) or reattaches (`{sessionId}`); resolves once `opened` arrived. */
+  static async open(backend: Pick<Backend, 'url' | 'caCertPem'>, token: string, query: Record<string, string | number>): Promise<ShellClient> {
+    const url = new URL('/api/v1/shell', backend.url.replace('https:', 'wss:'));
+    for (const [k, v] of Object.entries(query)) url.searchParams.set(k, String(v));
+    const ws = new WebSocket(url.href, { ca: backend.caCertPem, headers: { authorization: `Bearer ${token}` }, perMessageDeflate: false });
+    const client = new ShellClient(ws);
+    await new Promise<void>((resolve, reject) => {
+      ws.once('unexpected-response', (_req, res) => {
+        let body = '';
+        res.on('data', (c: Buffer) => (body += c.toString()));
+        res.on('end', () => reject(Object.assign(new Error(`upgrade refused: ${res.statusCode} ${body}`), { status: res.statusCode, body })));
+      });
+      ws.once('error', reject);
+      ws.once('open', () => resolve());
+    });
+    await client.until(() => client.sessionId !== '' || client.ended !== null, 15_000, 'opened');
+    if (client.ended) throw new Error(`shell ended at once: ${client.ended.code}`);
+    return client;
+  }
+
+  /** Output from byte `from` on; only the chunks past `from` are joined, so polling a flood stays cheap. */
+  text(from = 0): string {
+    let start = this.received;
+    let i = this.chunks.length;
+    while (i > 0 && start > from) start -= (this.chunks[--i] as Buffer).length;
+    return Buffer.concat(this.chunks.slice(i)).subarray(from - start).toString('utf8');
+  }
+
+  type(text: string): void {
+    this.ws.send(Buffer.from(text, 'utf8'), { binary: true });
+  }
+
+  control(msg: ShellClientMessage): void {
+    this.ws.send(JSON.stringify(msg));
+  }
+
+  ackAll(): void {
+    const bytes = this.received - this.acked;
+    if (bytes <= 0) return;
+    this.acked = this.received;
+    this.control({ type: 'ack', bytes });
+  }
+
+  /** Resolves when `check` holds, re-checked on every frame. */
+  async until(check: () => boolean, timeoutMs = 10_000, what = 'condition'): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!check()) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`timed out waiting for ${what}; output tail: ${JSON.stringify(this.text().slice(-300))}`);
+      await new Promise<void>((wake) => {
+        const timer = setTimeout(wake, Math.min(left, 200));
+        this.waiters.push(() => {
+          clearTimeout(timer);
+          wake();
+        });
+      });
+    }
+  }
+
+  /** Waits until the output after byte `from` contains `needle`. */
+  async waitFor(needle: string, from = 0, timeoutMs = 10_000): Promise<void> {
+    await this.until(() => this.text(from).includes(needle), timeoutMs, JSON.stringify(needle));
+  }
+
+  close(): void {
+    this.ws.close();
+  }
+}
+
+/** Adds a console user with `tether-backend user add` and logs in as them. */
+export async function addUser(backend: Backend, username: string, role: 'admin' | 'operator' | 'viewer', password = 'a long enough password 1'): Promise<string> {
+  const child = spawn(process.execPath, [join(ROOT, 'bin', 'tether-backend.js'), 'user', 'add', '--home', backend.home, '--username', username, '--role', role], { stdio: ['pipe', 'pipe', 'pipe'] });
+  child.stdin.end(`${password}\n`);
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  if (code !== 0) throw new Error(`user add failed: ${code}`);
+  const res = await api(backend, 'POST', '/api/v1/auth/login', { body: { username, password } });
+  if (res.status !== 200) throw new Error(`login failed: ${res.status} ${JSON.stringify(res.body)}`);
+  return (res.body as { token: string }).token;
+}

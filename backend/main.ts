@@ -49,7 +49,8 @@ export interface RunningBackend {
   close(): Promise<void>;
 }
 
-const PRESENCE_FLUSH_MS = 5_000;
+// Online devices are live in memory; their last-seen only needs to reach disk for a crash, so it is written rarely.
+const PRESENCE_FLUSH_MS = 60_000;
 
 /** The backend's composition root: opens the store and PKI, builds every service, listens. */
 export async function startBackend(config: BackendConfig, log: Logger = pino()): Promise<RunningBackend> {

@@ -7,10 +7,9 @@ import {
   ConfigLayerList,
   ConfigValidateResponse,
   EffectiveConfig,
-  isErrorCode,
   type ConfigLayerWrite,
 } from '../../protocol/index.js';
-import { ApiError } from '../api/api-client.js';
+import { createJsonRequest } from '../api/json-request.js';
 
 /** The remote-configuration part of the REST API; every answer is parsed with its protocol schema. */
 export interface ConfigApi {
@@ -25,42 +24,9 @@ export interface ConfigApi {
   effective(deviceId: string): Promise<EffectiveConfig>;
 }
 
-const ErrorBody = z.object({ code: z.string(), message: z.string() });
-
 /** Same-origin, cookie-authenticated, with a timeout, like the main API client. */
 export function createConfigApi(options: { fetch?: typeof fetch; timeoutMs?: number } = {}): ConfigApi {
-  const doFetch = options.fetch ?? globalThis.fetch.bind(globalThis);
-  const timeoutMs = options.timeoutMs ?? 15_000;
-
-  async function call<T>(schema: z.ZodType<T, unknown>, method: string, path: string, body?: unknown): Promise<T> {
-    let response: Response;
-    try {
-      response = await doFetch(`/api/v1/config${path}`, {
-        method,
-        credentials: 'same-origin',
-        headers: body === undefined ? { accept: 'application/json' } : { accept: 'application/json', 'content-type': 'application/json' },
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(timeoutMs),
-      });
-    } catch (cause) {
-      throw new ApiError('NETWORK', `Cannot reach the backend (${cause instanceof Error ? cause.message : String(cause)})`, 0);
-    }
-    const text = await response.text().catch(() => '');
-    let json: unknown;
-    try {
-      json = text === '' ? undefined : (JSON.parse(text) as unknown);
-    } catch {
-      json = undefined;
-    }
-    if (!response.ok) {
-      const error = ErrorBody.safeParse(json);
-      if (error.success && isErrorCode(error.data.code)) throw new ApiError(error.data.code, error.data.message, response.status);
-      throw new ApiError('BAD_RESPONSE', `The backend answered HTTP ${response.status}`, response.status);
-    }
-    const parsed = schema.safeParse(json);
-    if (!parsed.success) throw new ApiError('BAD_RESPONSE', `Unexpected answer from ${path}`, response.status);
-    return parsed.data;
-  }
+  const call = createJsonRequest({ fetch: options.fetch, timeoutMs: options.timeoutMs, prefix: '/api/v1/config' });
 
   const layerPath = (id: string) => `/layers/${encodeURIComponent(id)}`;
   return {

@@ -78,7 +78,7 @@ export class ControlGateway {
     let session: SecureSession | null = null;
     // A handshake is a one-shot state machine: one per connection, dropped once the session is open.
     let handshake: ServerHandshake | null = new ServerHandshake({ identityCertPem: this.deps.identity.certPem, identityKeyPem: this.identityKey, caCertPem: this.deps.caCertPem });
-    const handshakeTimer = setTimeout(() => closeWith(ws, 'HANDSHAKE_TIMEOUT'), this.limits.handshakeTimeoutMs);
+    let handshakeTimer: NodeJS.Timeout | undefined = setTimeout(() => closeWith(ws, 'HANDSHAKE_TIMEOUT'), this.limits.handshakeTimeoutMs);
 
     const refuse = (err: unknown): void => {
       const code: ErrorCode = err instanceof TetherError ? err.code : 'HANDSHAKE_FAILED';
@@ -113,6 +113,7 @@ export class ControlGateway {
         const record = this.checkDeviceMayConnect(auth.deviceId);
         if (record.certFingerprint !== auth.certFingerprint256) throw new TetherError('CERT_INVALID', 'Not the certificate on record for this device');
         clearTimeout(handshakeTimer);
+        handshakeTimer = undefined;
         stage = 'open';
         session = this.open(ws, auth.deviceId, auth.established);
         this.deps.counters?.controlHandshakes.inc({ result: 'accepted' });

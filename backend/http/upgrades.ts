@@ -21,7 +21,7 @@ export function routeUpgrades(server: Server, endpoints: Array<UpgradeEndpoint<u
     wss: new WebSocketServer({ noServer: true, maxPayload: endpoint.maxPayload, perMessageDeflate: false, clientTracking: false }),
   }));
   server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
-    socket.on('error', () => socket.destroy());
+    socket.on('error', destroyOnError);
     const path = new URL(request.url ?? '/', 'https://tether.invalid').pathname;
     const match = servers.find((s) => s.endpoint.path === path);
     if (!match) return refuse(socket, 'NOT_FOUND');
@@ -31,9 +31,19 @@ export function routeUpgrades(server: Server, endpoints: Array<UpgradeEndpoint<u
     } catch (err) {
       return refuse(socket, err instanceof TetherError ? err.code : 'INTERNAL', err instanceof TetherError ? err.message : undefined);
     }
-    match.wss.handleUpgrade(request, socket, head, (ws) => match.endpoint.accept(ws, auth, request));
+    match.wss.handleUpgrade(request, socket, head, (ws) => {
+      // ws handles socket errors from here on; ours would keep this request alive for the
+      // connection's lifetime (measured: ~1 KB per connected agent).
+      socket.off('error', destroyOnError);
+      match.endpoint.accept(ws, auth, request);
+    });
   });
   return { close: () => servers.forEach((s) => s.wss.close()) };
+}
+
+/** A module-level listener: a closure here would capture the upgrade request along with the socket. */
+function destroyOnError(this: Duplex): void {
+  this.destroy();
 }
 
 function refuse(socket: Duplex, code: ErrorCode, message: string = ERRORS[code].message): void {

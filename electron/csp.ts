@@ -1,19 +1,6 @@
-/**
- * The console's Content-Security-Policy: scripts, styles, fetches and sockets from the console's
- * own origin only; no inline code, no eval, no plugins, no framing. Kept in step with the
- * policy renderer/vite.config.ts writes into the built index.html and with the backend's header.
- */
-export const CONSOLE_CSP = [
-  "default-src 'self'",
-  "script-src 'self'",
-  "connect-src 'self'",
-  "style-src 'self'",
-  "img-src 'self' data:",
-  "object-src 'none'",
-  "base-uri 'none'",
-  "form-action 'self'",
-  "frame-ancestors 'none'",
-].join('; ');
+import { CONSOLE_CSP } from '../protocol/index.js';
+
+export { CONSOLE_CSP };
 
 /**
  * Response headers with {@link CONSOLE_CSP} added when the server sent no policy of its own.

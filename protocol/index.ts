@@ -9,3 +9,4 @@ export * from './config.js';
 export * from './monitoring.js';
 export * from './shell.js';
 export * from './jobs.js';
+export * from './console-csp.js';

@@ -1,29 +1,18 @@
 import { defineConfig, type Plugin } from 'vite';
+import { CONSOLE_CSP_META } from '../protocol/console-csp.js';
 
 /**
- * The console's Content-Security-Policy, also written into the built index.html so the bundle
- * is locked down even behind a server that forgets the header. Keep it in step with
- * electron/csp.ts and the backend's header. `frame-ancestors` only works as a header.
+ * Writes the console's CSP into the built index.html too, so the bundle is locked down even
+ * behind a server that forgets the header. Build only: the dev server injects CSS as <style>
+ * tags, which this policy refuses.
  */
-const CONSOLE_CSP = [
-  "default-src 'self'",
-  "script-src 'self'",
-  "connect-src 'self'",
-  "style-src 'self'",
-  "img-src 'self' data:",
-  "object-src 'none'",
-  "base-uri 'none'",
-  "form-action 'self'",
-].join('; ');
-
-/** Build only: the dev server injects CSS as <style> tags, which this policy refuses. */
 function cspMeta(): Plugin {
   return {
     name: 'tether-csp-meta',
     apply: 'build',
     transformIndexHtml: {
       order: 'post',
-      handler: () => [{ tag: 'meta', attrs: { 'http-equiv': 'Content-Security-Policy', content: CONSOLE_CSP }, injectTo: 'head-prepend' }],
+      handler: () => [{ tag: 'meta', attrs: { 'http-equiv': 'Content-Security-Policy', content: CONSOLE_CSP_META }, injectTo: 'head-prepend' }],
     },
   };
 }

@@ -6,6 +6,7 @@ import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTyp
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import {
+  CONSOLE_CSP,
   Device,
   DeviceId,
   DeviceList,
@@ -68,9 +69,6 @@ export interface HttpAppDeps {
   install: Omit<InstallRoutesDeps, 'log'>;
 }
 
-/** Strict CSP for the console: same-origin scripts, styles, XHR and WebSockets only. */
-export const CONSOLE_CSP =
-  "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
 
 const ErrorSchema = z.object({ code: z.string(), message: z.string() });
 const IdParams = z.object({ id: z.string().max(64) });

@@ -9,43 +9,23 @@
  * AgentSettings) but do not write files or run a hook: 10,000 fsyncs would measure this disk,
  * not the delivery path. ConfigApplier's own cost is covered by its unit tests.
  */
-import { pino } from 'pino';
-import { ControlClient } from '../agent/control/control-client.js';
 import { AGENT_SETTINGS_NAMESPACE, AgentSettings, ConfigApplyParams, ConfigFleetStatus, type ConfigReport } from '../protocol/index.js';
 import { api, cleanup, login, startBackend, waitFor } from '../test/harness.js';
-import { enrolFleet, progress, type SimulatedDevice } from './fleet.js';
+import { connectFleet, enrolFleet, type DeviceBehaviour, type SimulatedDevice } from './fleet.js';
 
-const silent = pino({ level: 'silent' });
-
-/** Connects the fleet in waves; each device answers `config.apply` and reports what version it applied when. */
-async function connectConfigFleet(devices: SimulatedDevice[], onApplied: (deviceId: string, version: number) => void, wave = 200): Promise<void> {
-  let connected = 0;
-  for (let start = 0; start < devices.length; start += wave) {
-    const batch = devices.slice(start, start + wave);
-    await Promise.all(batch.map((device) => new Promise<void>((resolve) => {
-      device.client = new ControlClient({
-        state: device.state,
-        log: silent,
-        onConnected: (rpc) => {
-          rpc.handle('config.apply', (params): ConfigReport => {
-            const parsed = ConfigApplyParams.safeParse(params);
-            if (!parsed.success) return { version: 0, status: 'rejected', error: 'invalid' };
-            const settings = AgentSettings.safeParse(parsed.data.config[AGENT_SETTINGS_NAMESPACE] ?? {});
-            if (!settings.success) return { version: parsed.data.version, status: 'rejected', error: 'agent settings' };
-            onApplied(device.state.deviceId, parsed.data.version);
-            return { version: parsed.data.version, status: 'applied', error: null };
-          });
-          resolve();
-        },
-        onFatal: (code) => {
-          throw new Error(`${device.state.deviceId} refused: ${code}`);
-        },
-      });
-      device.client.start();
-    })));
-    connected += batch.length;
-    progress('connect', connected, devices.length);
-  }
+/** Each device answers `config.apply` as the agent would validate it, and reports what version it applied when. */
+function configBehaviour(onApplied: (deviceId: string, version: number) => void): DeviceBehaviour {
+  return (device) => ({
+    onConnected: (rpc) =>
+      rpc.handle('config.apply', (params): ConfigReport => {
+        const parsed = ConfigApplyParams.safeParse(params);
+        if (!parsed.success) return { version: 0, status: 'rejected', error: 'invalid' };
+        const settings = AgentSettings.safeParse(parsed.data.config[AGENT_SETTINGS_NAMESPACE] ?? {});
+        if (!settings.success) return { version: parsed.data.version, status: 'rejected', error: 'agent settings' };
+        onApplied(device.state.deviceId, parsed.data.version);
+        return { version: parsed.data.version, status: 'applied', error: null };
+      }),
+  });
 }
 
 export async function config(): Promise<Record<string, number>> {
@@ -56,7 +36,7 @@ export async function config(): Promise<Record<string, number>> {
     const admin = await login(backend);
     devices.push(...(await enrolFleet(backend, count)));
     const applied = new Map<string, { version: number; at: number }>();
-    await connectConfigFleet(devices, (id, version) => applied.set(id, { version, at: performance.now() }));
+    await connectFleet(devices, { behaviour: configBehaviour((id, version) => applied.set(id, { version, at: performance.now() })) });
     // Every device gets its effective config on connect; wait for those so they do not overlap the change.
     await waitFor(() => applied.size === count, 120_000, 'initial configs');
 

@@ -1,12 +1,11 @@
 import { execFileSync } from 'node:child_process';
 import { pino } from 'pino';
 import type { RpcPeer } from '../channel/rpc.js';
-import { ControlClient } from '../agent/control/control-client.js';
 import { RemoteAccess } from '../agent/shell/remote-access.js';
 import { shellConfigFromEnv } from '../agent/shell/shell-config.js';
 import { AGENT_METHODS, type JobDetail, type JobList } from '../protocol/index.js';
 import { api, cleanup, login, startBackend } from '../test/harness.js';
-import { disconnectFleet, enrolFleet, progress, type SimulatedDevice } from './fleet.js';
+import { connectFleet, disconnectFleet, enrolFleet, type DeviceBehaviour, type SimulatedDevice } from './fleet.js';
 
 const silent = pino({ level: 'silent' });
 
@@ -27,39 +26,22 @@ function registerCannedRunner(rpc: RpcPeer, send: (id: number, data: Uint8Array)
   });
 }
 
-/** Connects simulated devices that run commands (canned, or with the agent's real RemoteAccess). */
-async function connectRunners(devices: SimulatedDevice[], inFlight = 200): Promise<void> {
+/** Simulated devices that run commands (canned, or with the agent's real RemoteAccess). */
+function runnerBehaviour(): DeviceBehaviour {
   const config = shellConfigFromEnv();
   const spawnReal = process.env.BENCH_FANOUT_SPAWN === '1';
   const unameOutput = execFileSync('uname', ['-a']);
-  let next = 0;
-  let connected = 0;
-  const connectOne = (device: SimulatedDevice) => new Promise<void>((resolve, reject) => {
-    const remote: RemoteAccess = new RemoteAccess({ config, log: silent, send: (id, data) => client.sendStream(id, data) });
-    const client: ControlClient = new ControlClient({
-      state: device.state,
-      log: silent,
+  return (_device, client) => {
+    const remote = new RemoteAccess({ config, log: silent, send: (id, data) => client().sendStream(id, data) });
+    return {
       onConnected: (rpc) => {
         if (spawnReal) remote.register(rpc);
-        else registerCannedRunner(rpc, (id, data) => client.sendStream(id, data), unameOutput);
-        resolve();
+        else registerCannedRunner(rpc, (id, data) => client().sendStream(id, data), unameOutput);
       },
       onStream: (id, data) => remote.onStream(id, data),
       onDisconnected: () => remote.onDisconnected(),
-      onFatal: (code) => reject(new Error(`${device.state.deviceId} refused: ${code}`)),
-    });
-    device.client = client;
-    client.start();
-  });
-  const worker = async () => {
-    while (next < devices.length) {
-      const device = devices[next++];
-      if (!device) return;
-      await connectOne(device);
-      progress('connect', ++connected, devices.length);
-    }
+    };
   };
-  await Promise.all(Array.from({ length: inFlight }, worker));
 }
 
 /**
@@ -73,7 +55,7 @@ export async function fanout(): Promise<Record<string, number>> {
   let devices: SimulatedDevice[] = [];
   try {
     devices = await enrolFleet(backend, agents);
-    await connectRunners(devices);
+    await connectFleet(devices, { behaviour: runnerBehaviour() });
     const admin = await login(backend);
     const t0 = performance.now();
     const res = await api(backend, 'POST', '/api/v1/jobs', { token: admin, body: { selection: { query: 'sim-' }, command: { shell: 'uname -a' }, concurrency: agents, timeoutMs: 120_000 } });

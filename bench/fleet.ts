@@ -9,7 +9,7 @@ import { request } from 'node:https';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { createDeviceKeyAndCsr } from '../agent/enrol/csr.js';
-import { ControlClient } from '../agent/control/control-client.js';
+import { ControlClient, type ControlClientOptions } from '../agent/control/control-client.js';
 import type { AgentState } from '../agent/state/agent-state.js';
 import { RegisterResponse } from '../protocol/index.js';
 import type { Backend } from '../test/harness.js';
@@ -67,24 +67,33 @@ export async function enrolFleet(backend: Backend, count: number, concurrency = 
 
 const silent = pino({ level: 'silent' });
 
+/** What a simulated device does on its channel; the default answers `system.echo`. */
+export type DeviceBehaviour = (device: SimulatedDevice, client: () => ControlClient) => Pick<ControlClientOptions, 'onConnected' | 'onStream' | 'onDisconnected'>;
+
+const echoBehaviour: DeviceBehaviour = () => ({ onConnected: (rpc) => rpc.handle('system.echo', (params) => params) });
+
 /**
  * Connects devices with at most `inFlight` handshakes at a time (a real fleet does not arrive in
- * one millisecond either), each answering `system.echo`. Resolves when all are connected.
+ * one millisecond either), each with `behaviour`. Resolves when all are connected.
  */
-export async function connectFleet(devices: SimulatedDevice[], inFlight = 200): Promise<void> {
+export async function connectFleet(devices: SimulatedDevice[], options: { inFlight?: number; behaviour?: DeviceBehaviour } = {}): Promise<void> {
+  const behaviour = options.behaviour ?? echoBehaviour;
   let next = 0;
   let connected = 0;
   const connectOne = (device: SimulatedDevice) => new Promise<void>((resolve, reject) => {
-    device.client = new ControlClient({
+    const handlers = behaviour(device, () => client);
+    const client: ControlClient = new ControlClient({
       state: device.state,
       log: silent,
+      ...handlers,
       onConnected: (rpc) => {
-        rpc.handle('system.echo', (params) => params);
+        handlers.onConnected(rpc);
         resolve();
       },
       onFatal: (code) => reject(new Error(`${device.state.deviceId} refused: ${code}`)),
     });
-    device.client.start();
+    device.client = client;
+    client.start();
   });
   const worker = async () => {
     while (next < devices.length) {
@@ -94,7 +103,7 @@ export async function connectFleet(devices: SimulatedDevice[], inFlight = 200): 
       progress('connect', ++connected, devices.length);
     }
   };
-  await Promise.all(Array.from({ length: inFlight }, worker));
+  await Promise.all(Array.from({ length: options.inFlight ?? 200 }, worker));
 }
 
 export function disconnectFleet(devices: SimulatedDevice[]): void {

@@ -2,8 +2,7 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { expect, test } from '@playwright/test';
-import { ADMIN_PASSWORD } from '../harness.js';
-import { startStack, type Stack } from './stack.js';
+import { logIn, startStack, type Stack } from './stack.js';
 
 let stack: Stack;
 
@@ -17,10 +16,7 @@ test.afterAll(async () => {
 });
 
 test('change a value in the console and see the device report it applied', async ({ page }) => {
-  await page.goto(stack.url);
-  await page.getByTestId('login-username').fill('admin');
-  await page.getByTestId('login-password').fill(ADMIN_PASSWORD);
-  await page.getByTestId('login-submit').click();
+  await logIn(page, stack.url);
   await expect(page.getByTestId('device-row').filter({ hasText: hostname() }).getByTestId('device-status')).toHaveText('online', { timeout: 30_000 });
   const deviceId = await page.getByTestId('device-row').filter({ hasText: hostname() }).getAttribute('data-device-id');
 

@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { expect, test } from '@playwright/test';
 import { ADMIN_PASSWORD, api } from '../harness.js';
-import { startStack, type Stack } from './stack.js';
+import { logIn, startStack, type Stack } from './stack.js';
 
 let stack: Stack;
 
@@ -15,19 +15,13 @@ test.afterAll(async () => {
 });
 
 test('a wrong password is refused with its message and code', async ({ page }) => {
-  await page.goto(stack.url);
-  await page.getByTestId('login-username').fill('admin');
-  await page.getByTestId('login-password').fill('not the password');
-  await page.getByTestId('login-submit').click();
+  await logIn(page, stack.url, 'not the password');
   await expect(page.getByTestId('login-error')).toHaveAttribute('data-code', 'LOGIN_FAILED');
   await expect(page.getByTestId('fleet-table')).toHaveCount(0);
 });
 
 test('log in and see this machine come online, then go offline live when revoked', async ({ page }) => {
-  await page.goto(stack.url);
-  await page.getByTestId('login-username').fill('admin');
-  await page.getByTestId('login-password').fill(ADMIN_PASSWORD);
-  await page.getByTestId('login-submit').click();
+  await logIn(page, stack.url);
 
   await expect(page.getByTestId('fleet-table')).toBeVisible();
   await expect(page.getByTestId('console-connection')).toHaveAttribute('data-status', 'live');

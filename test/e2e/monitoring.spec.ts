@@ -1,8 +1,7 @@
 import { appendFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { expect, test } from '@playwright/test';
-import { ADMIN_PASSWORD } from '../harness.js';
-import { startStack, type Stack } from './stack.js';
+import { logIn, startStack, type Stack } from './stack.js';
 
 let stack: Stack;
 
@@ -17,10 +16,7 @@ test.afterAll(async () => {
 
 test('the fleet table and the device chart update live; a device log line reaches the live tail and search', async ({ page }) => {
   test.setTimeout(90_000);
-  await page.goto(stack.url);
-  await page.getByTestId('login-username').fill('admin');
-  await page.getByTestId('login-password').fill(ADMIN_PASSWORD);
-  await page.getByTestId('login-submit').click();
+  await logIn(page, stack.url);
 
   const row = page.getByTestId('device-row').filter({ has: page.getByTestId('device-name').getByText(hostname(), { exact: true }) });
   await expect(row.getByTestId('device-status')).toHaveText('online', { timeout: 30_000 });

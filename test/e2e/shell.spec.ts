@@ -1,7 +1,6 @@
 import { hostname } from 'node:os';
 import { expect, test, type Page } from '@playwright/test';
-import { ADMIN_PASSWORD } from '../harness.js';
-import { startStack, type Stack } from './stack.js';
+import { logIn, startStack, type Stack } from './stack.js';
 
 let stack: Stack;
 
@@ -15,10 +14,7 @@ test.afterAll(async () => {
 });
 
 async function signIn(page: Page): Promise<void> {
-  await page.goto(stack.url);
-  await page.getByTestId('login-username').fill('admin');
-  await page.getByTestId('login-password').fill(ADMIN_PASSWORD);
-  await page.getByTestId('login-submit').click();
+  await logIn(page, stack.url);
   await expect(page.getByTestId('fleet-table')).toBeVisible();
 }
 

@@ -2,6 +2,7 @@
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Page } from '@playwright/test';
 import { ADMIN_PASSWORD, Proc, ROOT, cleanup, tempDir } from '../harness.js';
 
 export interface Stack {
@@ -35,4 +36,12 @@ export async function startStack(options: { env?: Record<string, string> } = {})
       cleanup(home);
     },
   };
+}
+
+/** Opens the console and submits the login form (the caller asserts what follows). */
+export async function logIn(page: Page, url: string, password = ADMIN_PASSWORD): Promise<void> {
+  await page.goto(url);
+  await page.getByTestId('login-username').fill('admin');
+  await page.getByTestId('login-password').fill(password);
+  await page.getByTestId('login-submit').click();
 }

@@ -55,17 +55,19 @@ export class ConfigDelivery {
     const layers = this.layers();
     const latest = this.deps.repo.latestVersion();
     const states = this.deps.repo.deviceStates();
-    const changed: Array<{ deviceId: string; version: number; hash: string }> = [];
+    const changed: Array<{ deviceId: string; version: number; hash: string; config: EffectiveConfig['config'] }> = [];
     for (const device of this.deps.devices.list()) {
       if (device.status === 'revoked') continue;
-      const hash = hashOf(mergeForDevice(layers, device.id, device.tags).config);
-      if (states.get(device.id)?.desired_hash !== hash) changed.push({ deviceId: device.id, version: latest, hash });
+      const { config } = mergeForDevice(layers, device.id, device.tags);
+      const hash = hashOf(config);
+      if (states.get(device.id)?.desired_hash !== hash) changed.push({ deviceId: device.id, version: latest, hash, config });
     }
     this.deps.repo.setDesired(changed);
     let pushed = 0;
-    for (const { deviceId } of changed) {
+    for (const { deviceId, version, config } of changed) {
       if (!this.deps.router.isConnected(deviceId)) continue;
-      this.push(deviceId);
+      // Merged above for the hash: the fleet is not merged a second time on this request path.
+      this.push(deviceId, { version, config });
       pushed++;
     }
     this.deps.log.info({ version: latest, changed: changed.length, pushed }, 'config change delivered');
@@ -93,6 +95,12 @@ export class ConfigDelivery {
   }
 
   /** Recomputes one device (its tags may have changed); `always` pushes even when nothing changed (a reconnect). */
+  private desiredNow(deviceId: string): { version: number; config: EffectiveConfig['config'] } {
+    const device = this.deps.devices.get(deviceId);
+    const { config } = mergeForDevice(this.layers(), device.id, device.tags);
+    return { version: this.deps.repo.deviceState(deviceId)?.desired_version ?? 0, config };
+  }
+
   private refreshDevice(deviceId: string, always: boolean): void {
     const device = this.deps.devices.get(deviceId);
     if (device.status !== 'active') return;
@@ -102,7 +110,8 @@ export class ConfigDelivery {
     if ((changed || always) && this.deps.router.isConnected(device.id)) this.push(device.id);
   }
 
-  private push(deviceId: string): void {
+  /** `current` is the newest desired config when the caller has just computed it; otherwise it is computed here. */
+  private push(deviceId: string, current?: { version: number; config: EffectiveConfig['config'] }): void {
     if (this.closed) return;
     if (this.inFlight.has(deviceId)) {
       this.again.add(deviceId);
@@ -110,9 +119,7 @@ export class ConfigDelivery {
     }
     this.inFlight.add(deviceId);
     // Computed at send time, so what goes out is always the newest desired config with its version.
-    const device = this.deps.devices.get(deviceId);
-    const { config } = mergeForDevice(this.layers(), device.id, device.tags);
-    const version = this.deps.repo.deviceState(deviceId)?.desired_version ?? 0;
+    const { version, config } = current ?? this.desiredNow(deviceId);
     this.deps.router
       .request(deviceId, 'config.apply', { version, config }, this.deps.applyTimeoutMs ?? DEFAULT_APPLY_TIMEOUT_MS)
       .then((result) => {

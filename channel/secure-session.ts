@@ -176,7 +176,7 @@ export class SecureSession {
   }
 
   /**
-   * Handles one sealed frame from the peer. Never throws: any bad frame closes the transport
+   * Handles one sealed frame from the peer. Never throws: every bad frame closes the transport
    * with ERRORS[code].close and the code as reason, then calls onClose(error).
    */
   receive(frame: Buffer): void {

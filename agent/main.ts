@@ -82,6 +82,12 @@ export function runAgent(stateDir: string, tuning: AgentTuning = {}, log: Logger
     spool: { maxBytes: tuning.spoolMaxBytes, maxAgeMs: tuning.spoolMaxAgeMs },
   });
   settings.subscribe((next) => {
+    try {
+      remote.shells.setConfig(shellConfigFromEnv(next.shellUser ? { ...process.env, TETHER_SHELL_USER: next.shellUser } : process.env));
+    } catch (err) {
+      // An unknown user must not take the shell away: keep the last working one and say why.
+      log.warn({ shellUser: next.shellUser, err: err instanceof Error ? err.message : String(err) }, 'shell user setting not applied');
+    }
     telemetry.setIntervalMs(telemetryInterval());
     telemetry.setLogSources(next.logSources ?? tuning.logFiles ?? []);
     log.info({ settings: next }, 'agent settings changed');

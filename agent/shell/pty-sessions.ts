@@ -30,14 +30,23 @@ export const DEFAULT_MAX_PTY_SESSIONS = 32;
 export class PtySessions {
   private readonly sessions = new Map<number, Session>();
 
-  constructor(private readonly opts: PtySessionsOptions) {}
+  private config: ShellConfig;
+
+  constructor(private readonly opts: PtySessionsOptions) {
+    this.config = opts.config;
+  }
+
+  /** Applies to sessions opened from now on; open ones keep the shell and user they started with. */
+  setConfig(config: ShellConfig): void {
+    this.config = config;
+  }
 
   get size(): number {
     return this.sessions.size;
   }
 
   open(params: AgentParams<'shell.open'>): AgentResult<'shell.open'> {
-    const { config } = this.opts;
+    const { config } = this;
     if (this.sessions.has(params.streamId)) throw new TetherError('CONFLICT', 'The stream already has a session');
     if (this.sessions.size >= (this.opts.maxSessions ?? DEFAULT_MAX_PTY_SESSIONS)) throw new TetherError('SHELL_LIMIT');
     let pty: IPty;

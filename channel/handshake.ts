@@ -43,7 +43,8 @@ export interface ServerHandshakeOptions {
   identityCertPem: string;
   /** PEM, or a parsed key: a backend accepting thousands of devices parses its key once. */
   identityKeyPem: string | KeyObject;
-  caCertPem: string;
+  /** PEM, or a parsed certificate, for the same reason as the key. */
+  caCertPem: string | X509Certificate;
   now?: () => number;
 }
 
@@ -238,7 +239,7 @@ export class ServerHandshake {
     const parsed = ClientAuth.safeParse(raw);
     if (!parsed.success) throw new TetherError('HANDSHAKE_FAILED', undefined, { cause: parsed.error });
 
-    const ca = parseCert(this.opts.caCertPem, 'INTERNAL');
+    const ca = typeof this.opts.caCertPem === 'string' ? parseCert(this.opts.caCertPem, 'INTERNAL') : this.opts.caCertPem;
     const cert = parseCert(parsed.data.cert, 'CERT_INVALID');
     if (!issuedBy(cert, ca, this.now())) throw new TetherError('CERT_INVALID');
     const cns = commonNames(cert);

@@ -47,8 +47,10 @@ export class RpcPeer {
   private readonly opts: RpcPeerOptions;
   private readonly defaultTimeoutMs: number;
   private readonly maxPending: number;
-  private readonly pending = new Map<number, Pending>();
-  private readonly handlers = new Map<string, RpcHandler>();
+  // Created on first use: the backend holds one peer per connected device, most of which never
+  // register a handler and are idle between requests (10,000 empty Maps are ~2 MB).
+  private pendingById: Map<number, Pending> | null = null;
+  private handlers: Map<string, RpcHandler> | null = null;
   private readonly listeners: RpcEventListener[] = [];
   private nextId = 1;
   private handling = 0;
@@ -61,7 +63,11 @@ export class RpcPeer {
 
   /** Outgoing requests awaiting an answer. */
   get pendingCount(): number {
-    return this.pending.size;
+    return this.pendingById?.size ?? 0;
+  }
+
+  private get pending(): Map<number, Pending> {
+    return (this.pendingById ??= new Map());
   }
 
   /**
@@ -69,7 +75,7 @@ export class RpcPeer {
    * pending), DEVICE_OFFLINE (channel closed), the sender's TetherError code, or the peer's error code.
    */
   request(method: string, params: unknown, timeoutMs: number = this.defaultTimeoutMs): Promise<unknown> {
-    if (this.pending.size >= this.maxPending) return Promise.reject(rpcError('RATE_LIMITED'));
+    if (this.pendingCount >= this.maxPending) return Promise.reject(rpcError('RATE_LIMITED'));
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -84,7 +90,7 @@ export class RpcPeer {
 
   /** Registers the handler of `method`; its result is the answer, a thrown TetherError answers its code, anything else INTERNAL. */
   handle(method: string, fn: RpcHandler): void {
-    this.handlers.set(method, fn);
+    (this.handlers ??= new Map()).set(method, fn);
   }
 
   onEvent(fn: RpcEventListener): void {
@@ -131,12 +137,13 @@ export class RpcPeer {
   /** Rejects every pending request with `code` (e.g. DEVICE_OFFLINE when the channel drops). */
   failAll(code: string): void {
     const message = isErrorCode(code) ? ERRORS[code].message : code;
-    for (const id of [...this.pending.keys()]) this.settle(id, (p) => p.reject(new RpcError(code, message)));
+    if (this.pendingById === null) return;
+    for (const id of [...this.pendingById.keys()]) this.settle(id, (p) => p.reject(new RpcError(code, message)));
   }
 
   /** Late answers (after a timeout or failAll) find nothing and are dropped. */
   private settle(id: number, fn: (p: Pending) => void): void {
-    const p = this.pending.get(id);
+    const p = this.pendingById?.get(id);
     if (p === undefined) return;
     this.pending.delete(id);
     clearTimeout(p.timer);
@@ -144,7 +151,7 @@ export class RpcPeer {
   }
 
   private onRequest(msg: Extract<ControlMessage, { type: 'req' }>): void {
-    const handler = this.handlers.get(msg.method);
+    const handler = this.handlers?.get(msg.method);
     if (handler === undefined) {
       this.answerError(msg.id, 'METHOD_UNKNOWN', `Unknown method ${msg.method}`);
       return;

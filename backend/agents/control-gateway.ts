@@ -1,4 +1,4 @@
-import { createPrivateKey, type KeyObject } from 'node:crypto';
+import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Logger } from 'pino';
 import type { RawData, WebSocket } from 'ws';
@@ -57,10 +57,13 @@ export class ControlGateway {
   private readonly sessions = new Set<SecureSession>();
   private readonly ticker: NodeJS.Timeout;
   private readonly identityKey: KeyObject;
+  private readonly caCert: X509Certificate;
 
   constructor(private readonly deps: ControlGatewayDeps) {
     this.limits = { ...DEFAULT_CONTROL_LIMITS, ...deps.limits };
+    // Parsed once: per handshake they would be native allocations that fragment the heap under a connect storm.
     this.identityKey = createPrivateKey(deps.identity.keyPem);
+    this.caCert = new X509Certificate(deps.caCertPem);
     // One timer drives the heartbeats of every session: 10,000 agents must not mean 10,000 timers.
     this.ticker = setInterval(() => this.tick(), Math.min(1000, this.limits.heartbeatMs / 2));
     this.ticker.unref();
@@ -77,7 +80,7 @@ export class ControlGateway {
     let deviceId = '';
     let session: SecureSession | null = null;
     // A handshake is a one-shot state machine: one per connection, dropped once the session is open.
-    let handshake: ServerHandshake | null = new ServerHandshake({ identityCertPem: this.deps.identity.certPem, identityKeyPem: this.identityKey, caCertPem: this.deps.caCertPem });
+    let handshake: ServerHandshake | null = new ServerHandshake({ identityCertPem: this.deps.identity.certPem, identityKeyPem: this.identityKey, caCertPem: this.caCert });
     let handshakeTimer: NodeJS.Timeout | undefined = setTimeout(() => closeWith(ws, 'HANDSHAKE_TIMEOUT'), this.limits.handshakeTimeoutMs);
 
     const refuse = (err: unknown): void => {

@@ -25,7 +25,8 @@ const MAX_STREAM_ID = 0xffffffff;
  * stream of another device, whatever id it puts on a frame.
  */
 export class LinkStreams {
-  private readonly open = new Map<number, StreamHandlers>();
+  // Created on the first stream: most links never carry one.
+  private open: Map<number, StreamHandlers> | null = null;
   private nextId = 1;
   private closed = false;
   /** Frames that named no open stream on this link (late output, or a confused device). */
@@ -37,15 +38,16 @@ export class LinkStreams {
   ) {}
 
   get size(): number {
-    return this.open.size;
+    return this.open?.size ?? 0;
   }
 
   /** Allocates a fresh id; RATE_LIMITED when the link has too many open streams, DEVICE_OFFLINE once closed. */
   allocate(handlers: StreamHandlers): DeviceStream {
     if (this.closed) throw new TetherError('DEVICE_OFFLINE');
-    if (this.open.size >= MAX_STREAMS_PER_LINK || this.nextId > MAX_STREAM_ID) throw new TetherError('RATE_LIMITED', 'Too many streams on this device link');
+    const open = (this.open ??= new Map());
+    if (open.size >= MAX_STREAMS_PER_LINK || this.nextId > MAX_STREAM_ID) throw new TetherError('RATE_LIMITED', 'Too many streams on this device link');
     const id = this.nextId++;
-    this.open.set(id, handlers);
+    open.set(id, handlers);
     return {
       id,
       send: (data) => {
@@ -56,14 +58,14 @@ export class LinkStreams {
         return true;
       },
       close: () => {
-        this.open.delete(id);
+        open.delete(id);
       },
     };
   }
 
   /** Routes bytes the device sent; returns whether an open stream took them. */
   deliver(streamId: number, data: Buffer): boolean {
-    const handlers = this.open.get(streamId);
+    const handlers = this.open?.get(streamId);
     if (handlers === undefined) {
       this.dropped++;
       return false;
@@ -76,8 +78,8 @@ export class LinkStreams {
   closeAll(): void {
     if (this.closed) return;
     this.closed = true;
-    const all = [...this.open.values()];
-    this.open.clear();
+    const all = [...(this.open?.values() ?? [])];
+    this.open = null;
     for (const handlers of all) handlers.onLinkClosed();
   }
 }

@@ -77,6 +77,7 @@ export function createBackendMetrics(sources: BackendGaugeSources): BackendMetri
   const startSeconds = Math.round(Date.now() / 1000 - process.uptime());
   registry.gauge('process_start_time_seconds', 'Start time of the process since the Unix epoch', () => startSeconds);
   registry.gauge('process_resident_memory_bytes', 'Resident memory size', () => process.memoryUsage.rss());
+  registry.gauge('nodejs_heap_size_total_bytes', 'V8 heap reserved', () => process.memoryUsage().heapTotal);
   registry.gauge('nodejs_heap_size_used_bytes', 'V8 heap in use', () => process.memoryUsage().heapUsed);
   registry.gauge('nodejs_external_memory_bytes', 'Memory of C++ objects bound to JavaScript', () => process.memoryUsage().external);
   registry.counterFrom('process_cpu_seconds_total', 'User and system CPU time spent', () => {

@@ -9,6 +9,7 @@ import { createAuthStore } from './auth/auth-store.js';
 import { createConnectionStore } from './live/connection-store.js';
 import { consoleSocketUrl, createConsoleSocket } from './live/console-socket.js';
 import { createFleetStore } from './fleet/fleet-store.js';
+import { createFleetEventBatcher } from './fleet/fleet-event-batcher.js';
 import { createClockStore, startClock } from './time/clock-store.js';
 import { createConfigApi } from './config/config-api.js';
 import { createConfigStore } from './config/config-store.js';
@@ -33,6 +34,8 @@ const stores: AppStores = {
   config: createConfigStore({ api: createConfigApi() }),
 };
 
+const fleetEvents = createFleetEventBatcher((events) => stores.fleet.getState().applyMany(events));
+
 const monitoring: MonitoringServices = {
   api: createMonitoringApi(),
   feed: createMonitoringFeed(),
@@ -43,7 +46,7 @@ const socket = createConsoleSocket({
   url: consoleSocketUrl(window.location),
   createWebSocket: (url) => new WebSocket(url),
   onMessage: (message) => {
-    routeConsoleMessage(message, { ...stores, monitoring: monitoring.feed });
+    routeConsoleMessage(message, { ...stores, monitoring: monitoring.feed, fleetEvents });
     // A new socket starts with no subscriptions on the backend: send the open views' again.
     if (message.type === 'ready') monitoring.live.resend();
   },

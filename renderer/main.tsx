@@ -17,13 +17,29 @@ import { createLiveSubscriptions } from './metrics/live-subscriptions.js';
 import { createMonitoringApi } from './metrics/monitoring-api.js';
 import { MonitoringContext, type MonitoringServices } from './metrics/monitoring-context.js';
 import { createMonitoringFeed } from './metrics/monitoring-feed.js';
+import { createThemeController } from './theme/theme-controller.js';
+import { ThemeContext } from './theme/theme-hooks.js';
 import './styles.css';
+import './theme/theme.css';
 import './metrics/monitoring.css';
 
 // The console's composition root: the one place that builds services and wires them.
 
 // Zod's JIT probes `new Function`, which the console's CSP forbids (and reports as a violation).
 z.config({ jitless: true });
+
+// First, so the first paint already has the right colors.
+const theme = createThemeController({
+  storage: (() => {
+    try {
+      return window.localStorage;
+    } catch {
+      return null; // storage denied: the theme still follows the system, unsaved
+    }
+  })(),
+  systemDark: window.matchMedia('(prefers-color-scheme: dark)'),
+  root: document.documentElement,
+});
 
 const api = createApiClient();
 const stores: AppStores = {
@@ -63,9 +79,11 @@ if (container === null) throw new Error('index.html has no #root');
 createRoot(container).render(
   <StrictMode>
     <AppStoresContext value={stores}>
-      <MonitoringContext value={monitoring}>
-        <App />
-      </MonitoringContext>
+      <ThemeContext value={theme}>
+        <MonitoringContext value={monitoring}>
+          <App />
+        </MonitoringContext>
+      </ThemeContext>
     </AppStoresContext>
   </StrictMode>,
 );

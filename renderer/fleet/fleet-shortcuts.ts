@@ -22,6 +22,7 @@ export interface KeyLike {
 }
 
 const TYPING_TAGS = new Set(['INPUT', 'TEXTAREA', 'SELECT']);
+const ACTIVATABLE_TAGS = new Set(['BUTTON', 'A', 'SUMMARY']);
 
 export function isTyping(target: KeyLike['target']): boolean {
   return target !== null && (target.isContentEditable === true || TYPING_TAGS.has(target.tagName ?? ''));
@@ -32,6 +33,8 @@ export function shortcutOf(event: KeyLike): FleetShortcut | null {
   if (event.ctrlKey || event.metaKey || event.altKey) return null;
   if (event.key === 'Escape') return 'escape';
   if (isTyping(event.target)) return null;
+  // Enter and x on a focused button, link or checkbox keep their own meaning.
+  if ((event.key === 'Enter' || event.key === 'x') && ACTIVATABLE_TAGS.has(event.target?.tagName ?? '')) return null;
   switch (event.key) {
     case '/':
       return 'focus-search';

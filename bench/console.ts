@@ -94,6 +94,21 @@ const PAGE_PROBE = `
   } catch {}
 `;
 
+interface CpuProfile { nodes: Array<{ id: number; callFrame: { functionName: string; url: string; lineNumber: number } }>; samples?: number[] }
+
+function printHotspots(profile: CpuProfile): void {
+  const counts = new Map<number, number>();
+  for (const id of profile.samples ?? []) counts.set(id, (counts.get(id) ?? 0) + 1);
+  const byName = new Map<string, number>();
+  for (const node of profile.nodes) {
+    const { functionName, url, lineNumber } = node.callFrame;
+    const key = `${functionName || '(anonymous)'} ${url.split('/').pop() ?? ''}:${lineNumber}`;
+    byName.set(key, (byName.get(key) ?? 0) + (counts.get(node.id) ?? 0));
+  }
+  const total = profile.samples?.length ?? 1;
+  for (const [name, n] of [...byName].sort((a, b) => b[1] - a[1]).slice(0, 25)) log(`  ${((100 * n) / total).toFixed(1)}% ${name}`);
+}
+
 interface FrameStats { max: number; p99: number; longTasks: number; frames: number }
 
 export async function consoleScenario(): Promise<Record<string, number>> {
@@ -180,7 +195,14 @@ export async function consoleScenario(): Promise<Record<string, number>> {
       return sent;
     };
     log(`${UPDATES_PER_SECOND} updates/s for ${LOAD_MS / 1000} s (${REQUESTS_PER_SECOND} bulk tag requests/s of ${perRequest} devices, ${ON_SCREEN} of them on screen)`);
+    // TETHER_BENCH_PROFILE=1: a CPU profile of the page under load, its hottest functions printed.
+    const profiler = process.env.TETHER_BENCH_PROFILE === '1' ? await context.newCDPSession(page) : null;
+    if (profiler) {
+      await profiler.send('Profiler.enable');
+      await profiler.send('Profiler.start');
+    }
     const loaded = await measure(LOAD_MS, load);
+    if (profiler) printHotspots((await profiler.send('Profiler.stop')).profile);
     // The page really received them: a row on screen shows the last tick.
     await page.locator('[data-testid="device-row"]').first().getByTestId('device-tags').getByText(`bench.tick=${tick}`).waitFor({ timeout: 10_000 });
     log(`under load: ${loaded.frames} frames, max ${loaded.max.toFixed(1)} ms, p99 ${loaded.p99.toFixed(1)} ms, ${loaded.longTasks} long tasks, ${loaded.sent} updates, ${failures} failed requests`);

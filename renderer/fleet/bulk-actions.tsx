@@ -51,19 +51,22 @@ export function BulkActions({ devicesApi, jobsApi }: { devicesApi: DevicesApi; j
   return (
     <div className="bulk-bar" data-testid="bulk-actions" role="region" aria-label="Bulk actions">
       <strong data-testid="bulk-count">{count} selected</strong>
-      <TagEditor ids={ids} api={devicesApi} testId="bulk-tags" />
-      <form
-        className="bulk-command"
-        onSubmit={(event) => {
-          event.preventDefault();
-          void runCommand();
-        }}
-      >
-        <input value={command} onChange={(e) => setCommand(e.target.value)} placeholder="command" aria-label="Command" data-testid="bulk-command-input" disabled={busy} />
-        <button type="submit" data-testid="bulk-command-run" disabled={busy}>
-          Run
-        </button>
-      </form>
+      {/* Viewers may select (to count, to read) but not change anything; the backend refuses them anyway. */}
+      {user?.role !== 'viewer' && <TagEditor ids={ids} api={devicesApi} testId="bulk-tags" />}
+      {user?.role !== 'viewer' && (
+        <form
+          className="bulk-command"
+          onSubmit={(event) => {
+            event.preventDefault();
+            void runCommand();
+          }}
+        >
+          <input value={command} onChange={(e) => setCommand(e.target.value)} placeholder="command" aria-label="Command" data-testid="bulk-command-input" disabled={busy} />
+          <button type="submit" data-testid="bulk-command-run" disabled={busy}>
+            Run
+          </button>
+        </form>
+      )}
       {user?.role === 'admin' && (
         <button type="button" className="danger" data-testid="bulk-revoke" disabled={busy} onClick={() => setConfirming(true)}>
           Revoke…

@@ -1,3 +1,4 @@
+import { useCurrentUser } from '../auth/auth-hooks.js';
 import { CONFIG_HASH } from '../config/config-route.js';
 import { shellHash } from '../shell/shell-route.js';
 import { useRelativeTime } from '../time/time-hooks.js';
@@ -6,12 +7,14 @@ import { useDevice } from './fleet-hooks.js';
 import { describePlatform } from './fleet-query.js';
 import { useFleetUiStore } from './fleet-ui-hooks.js';
 import { TagEditor } from './tag-editor.js';
+import { TagList } from './device-row.js';
 
 /** The side panel for one device: status, facts, tags (editable) and links to its other views. */
 export function DeviceDetails({ id, api }: { id: string; api: DevicesApi }) {
   const device = useDevice(id);
   const ui = useFleetUiStore();
   const lastSeen = useRelativeTime(device?.lastSeen ?? null);
+  const canEdit = useCurrentUser()?.role !== 'viewer';
   if (device === undefined) return null;
   const facts = device.facts;
   return (
@@ -48,7 +51,7 @@ export function DeviceDetails({ id, api }: { id: string; api: DevicesApi }) {
         <dd>{new Date(device.createdAt).toLocaleString()}</dd>
       </dl>
       <h4>Tags</h4>
-      <TagEditor ids={[device.id]} tags={device.tags} api={api} testId="details-tags" />
+      {canEdit ? <TagEditor ids={[device.id]} tags={device.tags} api={api} testId="details-tags" /> : <TagList tags={device.tags} />}
       <nav className="details-links" aria-label="Device views">
         <a href={`#/metrics/${device.id}`} data-testid="details-metrics">
           Metrics

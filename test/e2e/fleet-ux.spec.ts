@@ -96,6 +96,12 @@ test('search, tag in the details, bulk-tag a selection, and drive it from the ke
   await expect(page.getByTestId('shortcut-help')).toBeVisible();
   await page.keyboard.press('Escape');
   await expect(page.getByTestId('shortcut-help')).toHaveCount(0);
+
+  // A command over the selection becomes a job, and the console goes to it.
+  await page.getByTestId('bulk-command-input').fill('true');
+  await page.getByTestId('bulk-command-run').click();
+  await expect(page).toHaveURL(/#\/jobs\/[0-9a-f-]{36}$/);
+  await expect(page.getByTestId('jobs-view')).toBeVisible();
 });
 
 test('the theme toggle switches data-theme and the choice survives a reload', async ({ page }) => {

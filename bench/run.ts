@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { agent } from './agent.js';
 import { config } from './config.js';
 import { connect } from './connect.js';
+import { consoleScenario } from './console.js';
 import { fanout } from './fanout.js';
 import { ingest } from './ingest.js';
 import { query } from './query.js';
@@ -15,7 +16,7 @@ import { shell } from './shell.js';
 
 type Scenario = () => Promise<Record<string, number>>;
 
-const SCENARIOS: Record<string, Scenario> = { connect, rtt, ingest, query, agent, shell, fanout, config };
+const SCENARIOS: Record<string, Scenario> = { connect, rtt, ingest, query, agent, shell, fanout, config, console: consoleScenario };
 
 const RESULTS_DIR = join(import.meta.dirname, 'results');
 const LATEST = join(RESULTS_DIR, 'latest.json');

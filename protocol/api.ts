@@ -89,3 +89,24 @@ export type RegisterResponse = z.infer<typeof RegisterResponse>;
 
 export const CA_PIN_PATTERN = /^sha256:[0-9a-f]{64}$/;
 export const CaPin = z.string().regex(CA_PIN_PATTERN, 'sha256:<64 hex>');
+
+/** Devices one bulk request may touch: enough for a whole fleet page, bounded so one request stays one short transaction. */
+export const MAX_BULK_DEVICES = 10_000;
+const BulkDeviceIds = z.array(DeviceId).min(1).max(MAX_BULK_DEVICES);
+
+/** `POST /api/v1/devices/tags`: sets and/or removes tag keys on every listed device, all or nothing. */
+export const DeviceTagsRequest = z
+  .object({
+    ids: BulkDeviceIds,
+    set: Tags.optional(),
+    remove: z.array(z.string().min(1).max(64)).max(256).optional(),
+  })
+  .refine((r) => r.set !== undefined || r.remove !== undefined, 'a tag change needs set or remove');
+export type DeviceTagsRequest = z.infer<typeof DeviceTagsRequest>;
+
+/** `POST /api/v1/devices/revoke`: revokes every listed device, all or nothing. */
+export const DeviceRevokeRequest = z.object({ ids: BulkDeviceIds });
+export type DeviceRevokeRequest = z.infer<typeof DeviceRevokeRequest>;
+
+export const DeviceBulkResponse = z.object({ devices: z.array(Device) });
+export type DeviceBulkResponse = z.infer<typeof DeviceBulkResponse>;

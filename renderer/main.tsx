@@ -9,6 +9,7 @@ import { createAuthStore } from './auth/auth-store.js';
 import { createConnectionStore } from './live/connection-store.js';
 import { consoleSocketUrl, createConsoleSocket } from './live/console-socket.js';
 import { createFleetStore } from './fleet/fleet-store.js';
+import { createFleetEventBatcher } from './fleet/fleet-event-batcher.js';
 import { createClockStore, startClock } from './time/clock-store.js';
 import { createConfigApi } from './config/config-api.js';
 import { createConfigStore } from './config/config-store.js';
@@ -16,13 +17,29 @@ import { createLiveSubscriptions } from './metrics/live-subscriptions.js';
 import { createMonitoringApi } from './metrics/monitoring-api.js';
 import { MonitoringContext, type MonitoringServices } from './metrics/monitoring-context.js';
 import { createMonitoringFeed } from './metrics/monitoring-feed.js';
+import { createThemeController } from './theme/theme-controller.js';
+import { ThemeContext } from './theme/theme-hooks.js';
 import './styles.css';
+import './theme/theme.css';
 import './metrics/monitoring.css';
 
 // The console's composition root: the one place that builds services and wires them.
 
 // Zod's JIT probes `new Function`, which the console's CSP forbids (and reports as a violation).
 z.config({ jitless: true });
+
+// First, so the first paint already has the right colors.
+const theme = createThemeController({
+  storage: (() => {
+    try {
+      return window.localStorage;
+    } catch {
+      return null; // storage denied: the theme still follows the system, unsaved
+    }
+  })(),
+  systemDark: window.matchMedia('(prefers-color-scheme: dark)'),
+  root: document.documentElement,
+});
 
 const api = createApiClient();
 const stores: AppStores = {
@@ -32,6 +49,8 @@ const stores: AppStores = {
   clock: createClockStore(),
   config: createConfigStore({ api: createConfigApi() }),
 };
+
+const fleetEvents = createFleetEventBatcher((events) => stores.fleet.getState().applyMany(events));
 
 const monitoring: MonitoringServices = {
   api: createMonitoringApi(),
@@ -43,7 +62,7 @@ const socket = createConsoleSocket({
   url: consoleSocketUrl(window.location),
   createWebSocket: (url) => new WebSocket(url),
   onMessage: (message) => {
-    routeConsoleMessage(message, { ...stores, monitoring: monitoring.feed });
+    routeConsoleMessage(message, { ...stores, monitoring: monitoring.feed, fleetEvents });
     // A new socket starts with no subscriptions on the backend: send the open views' again.
     if (message.type === 'ready') monitoring.live.resend();
   },
@@ -60,9 +79,11 @@ if (container === null) throw new Error('index.html has no #root');
 createRoot(container).render(
   <StrictMode>
     <AppStoresContext value={stores}>
-      <MonitoringContext value={monitoring}>
-        <App />
-      </MonitoringContext>
+      <ThemeContext value={theme}>
+        <MonitoringContext value={monitoring}>
+          <App />
+        </MonitoringContext>
+      </ThemeContext>
     </AppStoresContext>
   </StrictMode>,
 );

@@ -69,6 +69,15 @@ export class DeviceRepo {
     return this.get(id);
   }
 
+  /** Runs `fn` in one transaction (nested calls become savepoints): a throw leaves nothing written. */
+  transaction<T>(fn: () => T): T {
+    return this.db.transaction(fn)();
+  }
+
+  setTags(id: string, tags: Tags): void {
+    this.db.prepare('UPDATE devices SET tags = ? WHERE id = ?').run(JSON.stringify(tags), id);
+  }
+
   setFacts(id: string, facts: DeviceFacts): void {
     this.db.prepare('UPDATE devices SET facts = ? WHERE id = ?').run(JSON.stringify(facts), id);
   }

@@ -1,8 +1,9 @@
-import type { Device, ErrorCode } from '../../protocol/index.js';
+import type { Device, ErrorCode, Tags } from '../../protocol/index.js';
 import type { AuditLog } from '../audit/audit-log.js';
 import type { DeviceRepo } from './device-repo.js';
 import type { FleetEvents } from './fleet-events.js';
 import type { Presence } from './presence.js';
+import type { DeviceRecord } from './device-repo.js';
 
 /** Something that holds live connections of devices and can drop them. */
 export interface DeviceConnections {
@@ -36,6 +37,50 @@ export class DeviceService {
     const device = this.deps.presence.view(record);
     this.deps.events.emit({ type: 'device.upsert', device });
     return device;
+  }
+
+  /**
+   * Sets and removes tag keys on many devices in one transaction: an unknown id (DEVICE_UNKNOWN)
+   * leaves every device as it was. `remove` is applied before `set`, so a key in both ends up set.
+   */
+  editTags(ids: readonly string[], change: { set?: Tags; remove?: readonly string[] }, actor: string): Device[] {
+    const unique = [...new Set(ids)];
+    const records = this.deps.repo.transaction(() =>
+      unique.map((id) => {
+        const record = this.deps.repo.get(id);
+        const tags: Tags = { ...record.tags };
+        for (const key of change.remove ?? []) delete tags[key];
+        Object.assign(tags, change.set ?? {});
+        this.deps.repo.setTags(id, tags);
+        this.deps.audit.record(actor, 'device.tags', id, { set: change.set ?? {}, remove: change.remove ?? [], bulk: unique.length });
+        return { ...record, tags };
+      }),
+    );
+    return this.announce(records);
+  }
+
+  /** Revokes many devices in one transaction (all or nothing), then closes each one's channels. */
+  revokeMany(ids: readonly string[], actor: string): Device[] {
+    const unique = [...new Set(ids)];
+    const now = this.deps.now?.() ?? Date.now();
+    const records = this.deps.repo.transaction(() =>
+      unique.map((id) => {
+        const record = this.deps.repo.setStatus(id, 'revoked', now);
+        this.deps.audit.record(actor, 'device.revoke', id, { bulk: unique.length });
+        return record;
+      }),
+    );
+    for (const id of unique) for (const connections of this.deps.connections) connections.disconnect(id, 'DEVICE_REVOKED');
+    return this.announce(records);
+  }
+
+  /** Tells consoles (and config delivery, which selects layers by tag) about changed devices. */
+  private announce(records: DeviceRecord[]): Device[] {
+    return records.map((record) => {
+      const device = this.deps.presence.view(record);
+      this.deps.events.emit({ type: 'device.upsert', device });
+      return device;
+    });
   }
 
   /** Accepts a device that enrolled with a token requiring approval. */

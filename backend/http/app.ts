@@ -26,6 +26,7 @@ import type { AuditLog } from '../audit/audit-log.js';
 import { authenticateRequest, requireRole, SESSION_COOKIE } from '../auth/request-auth.js';
 import type { UserService } from '../auth/users.js';
 import type { DeviceService } from '../devices/device-service.js';
+import { registerDeviceRoutes } from '../devices/device-routes.js';
 import type { EnrolmentService } from '../enrol/enrolment.js';
 import type { TokenService } from '../enrol/tokens.js';
 import type { ConfigDelivery } from '../config/config-delivery.js';
@@ -140,6 +141,7 @@ export async function buildHttpApp(deps: HttpAppDeps) {
   api.get('/api/v1/auth/me', { schema: { tags: ['auth'], response: { 200: z.object({ user: User }) } } }, async (request) => ({ user: auth(request).user }));
 
   // ── devices ──
+  registerDeviceRoutes(api, { devices: deps.devices, auth });
   api.get('/api/v1/devices', { schema: { tags: ['devices'], response: { 200: DeviceList } } }, async (request) => {
     auth(request);
     return { devices: deps.devices.list() };

@@ -27,7 +27,7 @@ export function App() {
         <div className="shell">
           <TopBar />
           <main className="content">
-            {remoteRoute?.view === 'shell' ? <ShellView key={remoteRoute.deviceId} deviceId={remoteRoute.deviceId} /> : remoteRoute?.view === 'jobs' ? <JobsView /> : monitoringRoute !== null ? <MonitoringView route={monitoringRoute} /> : showConfig ? <ConfigView /> : <FleetView />}
+            {remoteRoute?.view === 'shell' ? <ShellView key={remoteRoute.deviceId} deviceId={remoteRoute.deviceId} /> : remoteRoute?.view === 'jobs' ? <JobsView jobId={remoteRoute.jobId} /> : monitoringRoute !== null ? <MonitoringView route={monitoringRoute} /> : showConfig ? <ConfigView /> : <FleetView />}
           </main>
         </div>
       );

@@ -2,6 +2,7 @@ import { missingCase, type ConsoleServerMessage } from '../../protocol/index.js'
 import type { AuthStore } from '../auth/auth-store.js';
 import type { ConsoleSocket } from '../live/console-socket.js';
 import type { FleetStore } from '../fleet/fleet-store.js';
+import type { FleetEventBatcher } from '../fleet/fleet-event-batcher.js';
 import type { MonitoringFeed } from '../metrics/monitoring-feed.js';
 
 export interface SessionParts {
@@ -42,15 +43,21 @@ export function bindSession({ auth, fleet, socket }: SessionParts): () => void {
  * Routes one console message. `ready` starts every connection, the first and each reconnect,
  * so it is where the list is (re)fetched: events missed while disconnected are in the new list.
  */
-export function routeConsoleMessage(message: ConsoleServerMessage, { fleet, monitoring }: Pick<SessionParts, 'fleet'> & { monitoring?: MonitoringFeed }): void {
+export function routeConsoleMessage(
+  message: ConsoleServerMessage,
+  { fleet, monitoring, fleetEvents }: Pick<SessionParts, 'fleet'> & { monitoring?: MonitoringFeed; fleetEvents?: FleetEventBatcher },
+): void {
   switch (message.type) {
     case 'ready':
+      // Queued events predate the list about to be fetched: apply them first, not on top of it.
+      fleetEvents?.flush();
       void fleet.getState().load();
       return;
     case 'device.upsert':
     case 'device.status':
     case 'device.removed':
-      fleet.getState().apply(message);
+      if (fleetEvents) fleetEvents.push(message);
+      else fleet.getState().apply(message);
       return;
     case 'device.response':
       // The skeleton sends no device requests yet, so no answer is awaited.

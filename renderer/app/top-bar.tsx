@@ -3,6 +3,7 @@ import { ConnectionIndicator } from '../live/connection-indicator.js';
 import { ConfigNavLinks } from '../config/config-nav.js';
 import { MonitoringNavLinks } from '../metrics/monitoring-nav.js';
 import { RemoteNavLinks } from '../shell/remote-nav.js';
+import { ThemeToggle } from '../theme/theme-hooks.js';
 
 export function TopBar() {
   const user = useCurrentUser();
@@ -15,6 +16,7 @@ export function TopBar() {
       <MonitoringNavLinks />
       <RemoteNavLinks />
       <span className="spacer" />
+      <ThemeToggle />
       {user !== null && (
         <span className="user">
           <span data-testid="current-user">{user.username}</span>

@@ -1,19 +1,63 @@
-import { memo } from 'react';
+import { memo, type CSSProperties, type MouseEvent } from 'react';
 import type { Device } from '../../protocol/index.js';
 import { useRelativeTime } from '../time/time-hooks.js';
-import { DeviceGauges } from '../metrics/fleet-gauges.js';
+import { DeviceGauges, type GaugeValues } from '../metrics/fleet-gauges.js';
 import { shellHash } from '../shell/shell-route.js';
 import { useDevice } from './fleet-hooks.js';
+import { describePlatform } from './fleet-query.js';
+import { useFleetUiStore, useIsCursor, useIsSelected } from './fleet-ui-hooks.js';
 
-/** One device. Subscribes to its own entry, so a status event re-renders this row alone. */
-export const DeviceRow = memo(function DeviceRow({ id }: { id: string }) {
+export interface DeviceRowProps {
+  id: string;
+  /** Absolute position inside the virtual list. */
+  style: CSSProperties;
+  /** The shown order, for shift-click ranges. */
+  shown: { readonly current: readonly string[] };
+  gauges: GaugeValues;
+}
+
+/**
+ * One device. Subscribes to its own entry and its own selected/cursor flags, so a status event or a
+ * checkbox re-renders this row alone.
+ */
+export const DeviceRow = memo(function DeviceRow({ id, style, shown, gauges }: DeviceRowProps) {
   const device = useDevice(id);
+  const selected = useIsSelected(id);
+  const cursor = useIsCursor(id);
+  const ui = useFleetUiStore();
   const lastSeen = useRelativeTime(device?.lastSeen ?? null);
   if (device === undefined) return null;
   const presence = device.online ? 'online' : 'offline';
+
+  const onRowClick = (event: MouseEvent<HTMLDivElement>): void => {
+    // Links and the checkbox do their own thing.
+    if ((event.target as HTMLElement).closest('a, input, button') !== null) return;
+    if (event.shiftKey) return ui.getState().selectRange(id, shown.current);
+    ui.getState().openDetails(id);
+  };
+  const onCheck = (event: MouseEvent<HTMLInputElement>): void => {
+    if (event.shiftKey) ui.getState().selectRange(id, shown.current);
+    else ui.getState().toggle(id);
+  };
+
   return (
-    <tr data-testid="device-row" data-device-id={device.id} data-online={String(device.online)} data-status={device.status}>
-      <td className="device-name" title={device.id}>
+    <div
+      role="row"
+      className={`fleet-row${selected ? ' is-selected' : ''}${cursor ? ' is-cursor' : ''}`}
+      style={style}
+      aria-selected={selected}
+      data-testid="device-row"
+      data-device-id={device.id}
+      data-online={String(device.online)}
+      data-status={device.status}
+      data-cursor={cursor ? 'true' : undefined}
+      onClick={onRowClick}
+    >
+      <div role="cell" className="check">
+        {/* onChange would not see the shift key; the click handler does the work. */}
+        <input type="checkbox" data-testid="device-select" aria-label={`Select ${device.name}`} checked={selected} onClick={onCheck} onChange={() => undefined} />
+      </div>
+      <div role="cell" className="device-name" title={device.id}>
         <span data-testid="device-name">{device.name}</span>
         {device.online && (
           <>
@@ -23,36 +67,34 @@ export const DeviceRow = memo(function DeviceRow({ id }: { id: string }) {
             </a>
           </>
         )}
-      </td>
-      <td data-testid="device-status" className={`presence presence-${presence}`}>
+      </div>
+      <div role="cell" data-testid="device-status" className={`presence presence-${presence}`}>
         {presence}
-      </td>
-      <td data-testid="device-enrolment">
+      </div>
+      <div role="cell" data-testid="device-enrolment">
         {device.status !== 'active' && <span className={`badge badge-${device.status}`}>{device.status}</span>}
-      </td>
-      <td data-testid="device-last-seen" title={device.lastSeen === null ? undefined : new Date(device.lastSeen).toLocaleString()}>
+      </div>
+      <div role="cell" data-testid="device-last-seen" title={device.lastSeen === null ? undefined : new Date(device.lastSeen).toLocaleString()}>
         {lastSeen}
-      </td>
-      <td className="muted">{describePlatform(device)}</td>
-      <td>
-        <Tags tags={device.tags} />
-      </td>
-      <DeviceGauges id={device.id} />
-    </tr>
+      </div>
+      <div role="cell" className="muted ellipsis">
+        {describePlatform(device)}
+      </div>
+      <div role="cell" className="ellipsis" data-testid="device-tags">
+        <TagList tags={device.tags} />
+      </div>
+      <DeviceGauges id={device.id} latest={gauges} />
+    </div>
   );
 });
 
-function describePlatform({ facts }: Device): string {
-  return facts === null ? '—' : `${facts.platform} ${facts.arch} · agent ${facts.agentVersion}`;
-}
-
-function Tags({ tags }: { tags: Device['tags'] }) {
+export function TagList({ tags }: { tags: Device['tags'] }) {
   const entries = Object.entries(tags);
   if (entries.length === 0) return null;
   return (
     <ul className="tags">
       {entries.map(([key, value]) => (
-        <li key={key} className="tag">
+        <li key={key} className="tag" data-testid="device-tag">
           {value === '' ? key : `${key}=${value}`}
         </li>
       ))}

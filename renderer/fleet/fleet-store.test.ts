@@ -123,3 +123,39 @@ describe('fleet store', () => {
     expect(countOnline(fleet.getState().byId)).toBe(2);
   });
 });
+
+describe('fleet store batches', () => {
+  it('applies a batch with one notification and one copy, in order', async () => {
+    const { fleet } = await loaded([device(1), device(2), device(3)]);
+    const before = fleet.getState();
+    const listener = vi.fn();
+    fleet.subscribe(listener);
+    fleet.getState().applyMany([
+      { type: 'device.status', id: id(1), online: true, lastSeen: 10 },
+      { type: 'device.status', id: id(1), online: false, lastSeen: 20 },
+      { type: 'device.status', id: id(2), online: true, lastSeen: 30 },
+      { type: 'device.removed', id: id(3) },
+      { type: 'device.status', id: id(9), online: true, lastSeen: 1 },
+    ]);
+    expect(listener).toHaveBeenCalledTimes(1);
+    const after = fleet.getState();
+    expect(after.byId[id(1)]).toMatchObject({ online: false, lastSeen: 20 });
+    expect(after.byId[id(2)]).toMatchObject({ online: true, lastSeen: 30 });
+    expect(after.ids).toEqual([id(1), id(2)]);
+    expect(before.byId[id(1)]?.online).toBe(false);
+  });
+
+  it('keeps the order array when a batch only changes status', async () => {
+    const { fleet } = await loaded([device(1), device(2)]);
+    const ids = fleet.getState().ids;
+    fleet.getState().applyMany([{ type: 'device.status', id: id(2), online: true, lastSeen: 5 }]);
+    expect(fleet.getState().ids).toBe(ids);
+  });
+
+  it('re-adds a device removed and upserted in the same batch', async () => {
+    const { fleet } = await loaded([device(1), device(2)]);
+    fleet.getState().applyMany([{ type: 'device.removed', id: id(2) }, { type: 'device.upsert', device: device(2, { tags: { a: '1' } }) }]);
+    expect(fleet.getState().ids).toEqual([id(1), id(2)]);
+    expect(fleet.getState().byId[id(2)]?.tags).toEqual({ a: '1' });
+  });
+});

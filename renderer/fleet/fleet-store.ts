@@ -17,6 +17,8 @@ export interface FleetState {
   /** Fetches the whole list. Events that arrive meanwhile are applied on top of it when it lands. */
   load(): Promise<void>;
   apply(event: FleetEvent): void;
+  /** Applies a batch with one copy of the map and one notification (see fleet-event-batcher.ts). */
+  applyMany(events: readonly FleetEvent[]): void;
   clear(): void;
 }
 
@@ -36,31 +38,48 @@ function sortIds(byId: Readonly<Record<string, Device>>): string[] {
 
 type Snapshot = Pick<FleetState, 'byId' | 'ids'>;
 
-/** Applies one event to a snapshot; returns the same snapshot when nothing changed. */
-function reduce(state: Snapshot, event: FleetEvent): Snapshot {
-  switch (event.type) {
-    case 'device.upsert': {
-      const previous = state.byId[event.device.id];
-      const byId = { ...state.byId, [event.device.id]: event.device };
-      const ids = previous === undefined || previous.name !== event.device.name ? sortIds(byId) : state.ids;
-      return { byId, ids };
+/**
+ * Applies events in order to a snapshot; returns the same snapshot when nothing changed. The map is
+ * copied once per batch, not per event, and the name order is rebuilt only when a name changed.
+ */
+function reduce(state: Snapshot, events: readonly FleetEvent[]): Snapshot {
+  let byId: Record<string, Device> | null = null;
+  let resort = false;
+  let removed = false;
+  for (const event of events) {
+    const current = byId ?? state.byId;
+    switch (event.type) {
+      case 'device.upsert': {
+        const previous = current[event.device.id];
+        byId ??= { ...state.byId };
+        byId[event.device.id] = event.device;
+        if (previous === undefined || previous.name !== event.device.name) resort = true;
+        break;
+      }
+      case 'device.status': {
+        const previous = current[event.id];
+        // A status for a device the list has not shown yet: its upsert or the next load brings it.
+        if (previous === undefined) break;
+        if (previous.online === event.online && previous.lastSeen === event.lastSeen) break;
+        byId ??= { ...state.byId };
+        byId[event.id] = { ...previous, online: event.online, lastSeen: event.lastSeen };
+        break;
+      }
+      case 'device.removed': {
+        if (current[event.id] === undefined) break;
+        byId ??= { ...state.byId };
+        delete byId[event.id];
+        removed = true;
+        break;
+      }
+      default:
+        return missingCase(event);
     }
-    case 'device.status': {
-      const previous = state.byId[event.id];
-      // A status for a device the list has not shown yet: its upsert or the next load brings it.
-      if (previous === undefined) return state;
-      if (previous.online === event.online && previous.lastSeen === event.lastSeen) return state;
-      return { byId: { ...state.byId, [event.id]: { ...previous, online: event.online, lastSeen: event.lastSeen } }, ids: state.ids };
-    }
-    case 'device.removed': {
-      if (state.byId[event.id] === undefined) return state;
-      const byId = { ...state.byId };
-      delete byId[event.id];
-      return { byId, ids: state.ids.filter((id) => id !== event.id) };
-    }
-    default:
-      return missingCase(event);
   }
+  if (byId === null) return state;
+  const next = byId;
+  const ids = resort ? sortIds(next) : removed ? state.ids.filter((id) => next[id] !== undefined) : state.ids;
+  return { byId: next, ids };
 }
 
 export function createFleetStore({ api }: FleetStoreDeps): FleetStore {
@@ -86,7 +105,7 @@ export function createFleetStore({ api }: FleetStoreDeps): FleetStore {
         snapshot = { ...snapshot, ids: sortIds(snapshot.byId) };
         // Events are absolute (not deltas) and arrive in order, so replaying the ones that raced
         // the list leaves each device at its newest known state.
-        for (const event of pending) snapshot = reduce(snapshot, event);
+        snapshot = reduce(snapshot, pending);
         pending = null;
         set({ ...snapshot, loading: false, loadError: null });
       } catch (error) {
@@ -97,9 +116,13 @@ export function createFleetStore({ api }: FleetStoreDeps): FleetStore {
     },
 
     apply(event) {
-      pending?.push(event);
+      get().applyMany([event]);
+    },
+
+    applyMany(events) {
+      if (pending !== null) for (const event of events) pending.push(event);
       const state = get();
-      const next = reduce(state, event);
+      const next = reduce(state, events);
       if (next !== state) set(next);
     },
 

@@ -9,7 +9,7 @@ const POLL_MS = 1000;
 const BAR_STATES: RunState[] = ['succeeded', 'failed', 'timed_out', 'cancelled', 'expired', 'running'];
 
 /** Fleet jobs: compose, confirm with the number of devices touched, then watch progress per device. */
-export function JobsView() {
+export function JobsView({ jobId }: { jobId?: string } = {}) {
   const [values, setValues] = useState<JobFormValues>(EMPTY_JOB_FORM);
   const [error, setError] = useState<string | null>(null);
   const [pending, setPending] = useState<{ request: JobCreateRequestInput; count: number; online: number } | null>(null);
@@ -25,6 +25,11 @@ export function JobsView() {
       setError(err instanceof Error ? err.message : String(err));
     }
   }, [selectedId]);
+
+  useEffect(() => {
+    if (jobId === undefined) return;
+    api.get(jobId).then(setSelected, (err: unknown) => setError(err instanceof Error ? err.message : String(err)));
+  }, [jobId]);
 
   useEffect(() => {
     void refresh();

@@ -1,6 +1,7 @@
 import { CategoryScale, Chart, Legend, LineController, LineElement, LinearScale, PointElement, Tooltip } from 'chart.js';
 import { useEffect, useRef, useState } from 'react';
 import { useMonitoring } from './monitoring-context.js';
+import { onThemeColorsChange, readThemeColors } from '../theme/theme-colors.js';
 
 Chart.register(LineController, LineElement, PointElement, LinearScale, CategoryScale, Tooltip, Legend);
 
@@ -45,6 +46,7 @@ export function MetricChart({ deviceId, title, names, range, unit }: { deviceId:
     const element = canvas.current;
     if (element === null) return;
     const wanted = namesKey.split(',');
+    const colors = readThemeColors();
     const chart = new Chart(element, {
       type: 'line',
       data: { datasets: wanted.map((name, i) => ({ label: name, data: [] as Array<{ x: number; y: number }>, borderColor: COLORS[i % COLORS.length], pointRadius: 0, borderWidth: 1.5, tension: 0 })) },
@@ -55,10 +57,10 @@ export function MetricChart({ deviceId, title, names, range, unit }: { deviceId:
         parsing: false,
         normalized: true,
         scales: {
-          x: { type: 'linear', ticks: { maxTicksLimit: 6, callback: (v) => timeLabel(Number(v), range.spanMs) } },
-          y: { beginAtZero: true, ticks: { callback: (v) => `${Number(v).toLocaleString()}${unit ?? ''}` } },
+          x: { type: 'linear', grid: { color: colors.grid }, ticks: { color: colors.muted, maxTicksLimit: 6, callback: (v) => timeLabel(Number(v), range.spanMs) } },
+          y: { beginAtZero: true, grid: { color: colors.grid }, ticks: { color: colors.muted, callback: (v) => `${Number(v).toLocaleString()}${unit ?? ''}` } },
         },
-        plugins: { legend: { display: wanted.length > 1 }, tooltip: { mode: 'nearest', intersect: false } },
+        plugins: { legend: { display: wanted.length > 1, labels: { color: colors.text } }, tooltip: { mode: 'nearest', intersect: false } },
       },
     });
     const dataOf = (name: string) => chart.data.datasets[wanted.indexOf(name)]?.data as Array<{ x: number; y: number }> | undefined;
@@ -100,7 +102,19 @@ export function MetricChart({ deviceId, title, names, range, unit }: { deviceId:
           redraw();
         })
       : () => undefined;
+    // Canvas colors do not follow CSS: repaint the axes when the theme changes.
+    const stopTheme = onThemeColorsChange((next) => {
+      for (const scale of [chart.options.scales?.x, chart.options.scales?.y]) {
+        if (scale === undefined) continue;
+        if (scale.grid) scale.grid.color = next.grid;
+        if (scale.ticks) scale.ticks.color = next.muted;
+      }
+      const legend = chart.options.plugins?.legend;
+      if (legend?.labels) legend.labels.color = next.text;
+      chart.update('none');
+    });
     return () => {
+      stopTheme();
       cancelled = true;
       unsubscribe();
       chart.destroy();

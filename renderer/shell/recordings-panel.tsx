@@ -3,6 +3,7 @@ import { useEffect, useRef, useState } from 'react';
 import { ShellSessionList, type ShellSessionInfo } from '../../protocol/index.js';
 import { parseCast, play } from './asciicast-player.js';
 import { mirrorInlineStyles } from './csp-style-mirror.js';
+import { onThemeColorsChange, readThemeColors, terminalTheme } from '../theme/theme-colors.js';
 
 /** The device's recorded sessions: play one in the console, or download it (asciicast v2). */
 export function RecordingsPanel({ deviceId }: { deviceId: string }) {
@@ -53,13 +54,15 @@ function Player({ sessionId }: { sessionId: string }) {
     const el = box.current;
     if (!el) return;
     const stopMirror = mirrorInlineStyles(el);
-    const term = new Terminal({ disableStdin: true, fontSize: 13, scrollback: 5000 });
+    const term = new Terminal({ disableStdin: true, fontSize: 13, scrollback: 5000, theme: terminalTheme(readThemeColors()) });
+    const stopTheme = onThemeColorsChange((colors) => (term.options.theme = terminalTheme(colors)));
     term.open(el);
     let stop: () => void = () => undefined;
     void fetch(`/api/v1/shell/sessions/${sessionId}/recording`, { credentials: 'same-origin' })
       .then((res) => res.text())
       .then((text) => (stop = play(term, parseCast(text), 2)));
     return () => {
+      stopTheme();
       stop();
       term.dispose();
       stopMirror();

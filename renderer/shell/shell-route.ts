@@ -1,13 +1,17 @@
 import { useSyncExternalStore } from 'react';
 
 /** `#/devices/<id>/shell` opens the device's terminals; `#/jobs` the jobs view. Hash routes need no server routes. */
-export type RemoteRoute = { view: 'shell'; deviceId: string } | { view: 'jobs' } | null;
+export type RemoteRoute = { view: 'shell'; deviceId: string } | { view: 'jobs'; jobId?: string } | null;
 
 export const JOBS_HASH = '#/jobs';
+/** One job opened in the jobs view (the fleet's bulk "run a command" lands here). */
+export const jobHash = (jobId: string): string => `${JOBS_HASH}/${encodeURIComponent(jobId)}`;
 export const shellHash = (deviceId: string): string => `#/devices/${encodeURIComponent(deviceId)}/shell`;
 
 export function parseRemoteRoute(hash: string): RemoteRoute {
   if (hash === JOBS_HASH) return { view: 'jobs' };
+  const job = /^#\/jobs\/([0-9a-f-]{36})$/.exec(hash);
+  if (job?.[1]) return { view: 'jobs', jobId: job[1] };
   const m = /^#\/devices\/(dev_[a-z0-9]{20,40})\/shell$/.exec(hash);
   return m?.[1] ? { view: 'shell', deviceId: m[1] } : null;
 }

@@ -5,6 +5,7 @@ import '@xterm/xterm/css/xterm.css';
 import { useEffect, useRef, useState } from 'react';
 import { mirrorInlineStyles } from './csp-style-mirror.js';
 import { TerminalConnection, type TerminalStatus } from './terminal-connection.js';
+import { onThemeColorsChange, readThemeColors, terminalTheme } from '../theme/theme-colors.js';
 
 export function shellSocketUrl(query: Record<string, string>): string {
   const url = new URL('/api/v1/shell', window.location.href);
@@ -28,7 +29,8 @@ export function TerminalPane({ deviceId, active }: { deviceId: string; active: b
     const el = box.current;
     if (!el) return;
     const stopMirror = mirrorInlineStyles(el);
-    const term = new Terminal({ cursorBlink: true, fontFamily: 'ui-monospace, Menlo, Consolas, monospace', fontSize: 13, scrollback: 5000 });
+    const term = new Terminal({ cursorBlink: true, fontFamily: 'ui-monospace, Menlo, Consolas, monospace', fontSize: 13, scrollback: 5000, theme: terminalTheme(readThemeColors()) });
+    const stopTheme = onThemeColorsChange((colors) => (term.options.theme = terminalTheme(colors)));
     const fitAddon = new FitAddon();
     const searchAddon = new SearchAddon();
     term.loadAddon(fitAddon);
@@ -62,6 +64,7 @@ export function TerminalPane({ deviceId, active }: { deviceId: string; active: b
     observer.observe(el);
     term.focus();
     return () => {
+      stopTheme();
       observer.disconnect();
       typed.dispose();
       resized.dispose();

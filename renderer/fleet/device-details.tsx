@@ -1,0 +1,71 @@
+import { useCurrentUser } from '../auth/auth-hooks.js';
+import { CONFIG_HASH } from '../config/config-route.js';
+import { shellHash } from '../shell/shell-route.js';
+import { useRelativeTime } from '../time/time-hooks.js';
+import type { DevicesApi } from './devices-api.js';
+import { useDevice } from './fleet-hooks.js';
+import { describePlatform } from './fleet-query.js';
+import { useFleetUiStore } from './fleet-ui-hooks.js';
+import { TagEditor } from './tag-editor.js';
+import { TagList } from './device-row.js';
+
+/** The side panel for one device: status, facts, tags (editable) and links to its other views. */
+export function DeviceDetails({ id, api }: { id: string; api: DevicesApi }) {
+  const device = useDevice(id);
+  const ui = useFleetUiStore();
+  const lastSeen = useRelativeTime(device?.lastSeen ?? null);
+  const canEdit = useCurrentUser()?.role !== 'viewer';
+  if (device === undefined) return null;
+  const facts = device.facts;
+  return (
+    <aside className="device-details" data-testid="device-details" data-device-id={device.id} aria-label={`Device ${device.name}`}>
+      <header>
+        <h3 data-testid="details-name">{device.name}</h3>
+        <button type="button" className="link" aria-label="Close" data-testid="details-close" onClick={() => ui.getState().openDetails(null)}>
+          ×
+        </button>
+      </header>
+      <dl className="facts">
+        <dt>Status</dt>
+        <dd data-testid="details-status">
+          {device.online ? 'online' : 'offline'}
+          {device.status !== 'active' && ` · ${device.status}`}
+        </dd>
+        <dt>Last seen</dt>
+        <dd>{lastSeen}</dd>
+        <dt>Id</dt>
+        <dd className="mono">{device.id}</dd>
+        <dt>Platform</dt>
+        <dd>{describePlatform(device)}</dd>
+        {facts !== null && (
+          <>
+            <dt>Host</dt>
+            <dd>{facts.hostname}</dd>
+            <dt>Release</dt>
+            <dd>{facts.release}</dd>
+            <dt>Hardware</dt>
+            <dd>{`${facts.cpus} CPUs · ${(facts.memoryBytes / 2 ** 30).toFixed(1)} GiB`}</dd>
+          </>
+        )}
+        <dt>Enrolled</dt>
+        <dd>{new Date(device.createdAt).toLocaleString()}</dd>
+      </dl>
+      <h4>Tags</h4>
+      {canEdit ? <TagEditor ids={[device.id]} tags={device.tags} api={api} testId="details-tags" /> : <TagList tags={device.tags} />}
+      <nav className="details-links" aria-label="Device views">
+        <a href={`#/metrics/${device.id}`} data-testid="details-metrics">
+          Metrics
+        </a>
+        <a href={shellHash(device.id)} data-testid="details-shell">
+          Shell and commands
+        </a>
+        <a href={CONFIG_HASH} data-testid="details-config">
+          Config
+        </a>
+        <a href="#/logs" data-testid="details-logs">
+          Logs
+        </a>
+      </nav>
+    </aside>
+  );
+}

@@ -1,0 +1,16 @@
+import { DeviceBulkResponse, type DeviceTagsRequest } from '../../protocol/index.js';
+import { createJsonRequest } from '../api/json-request.js';
+
+/** Bulk inventory changes; each call is all or nothing on the backend. */
+export interface DevicesApi {
+  editTags(request: DeviceTagsRequest): Promise<DeviceBulkResponse>;
+  revoke(ids: readonly string[]): Promise<DeviceBulkResponse>;
+}
+
+export function createDevicesApi(options: { fetch?: typeof fetch; timeoutMs?: number } = {}): DevicesApi {
+  const call = createJsonRequest(options);
+  return {
+    editTags: (request) => call(DeviceBulkResponse, 'POST', '/devices/tags', request),
+    revoke: (ids) => call(DeviceBulkResponse, 'POST', '/devices/revoke', { ids }),
+  };
+}

@@ -46,3 +46,20 @@ export function readLaunchOptions(argv: readonly string[], env: Readonly<Record<
 function stringOrUndefined(value: string | boolean | undefined): string | undefined {
   return typeof value === 'string' ? value : undefined;
 }
+
+/**
+ * The backend profile named on the command line, if any (`npm start` and the e2e tests name
+ * the backend they just started). The desktop app trusts a backend only through a CA pin, so
+ * a URL without one is refused rather than connected to unverified.
+ */
+export function launchProfile(
+  argv: readonly string[],
+  env: Readonly<Record<string, string | undefined>>,
+): { ok: true; profile: { name: string; url: string; caPin: string } | null } | { ok: false; message: string } {
+  const launch = readLaunchOptions(argv, env);
+  if (!launch.ok) return launch.message.startsWith('No console URL') ? { ok: true, profile: null } : launch;
+  const { consoleUrl, caPin } = launch.options;
+  if (caPin === null) return { ok: false, message: `The desktop console connects only to a pinned backend: add --ca-pin sha256:<hex> (npx tether-backend ca pin). ${USAGE}` };
+  const url = new URL(consoleUrl);
+  return { ok: true, profile: { name: `Backend at ${url.host}`, url: url.origin, caPin } };
+}

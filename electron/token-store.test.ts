@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { createTokenStore, type TokenCipher } from './token-store.js';
+import { createTokenStore, keychainCipher, type TokenCipher } from './token-store.js';
 
 /**
  * Stands in for the OS keychain behind Electron's safeStorage (Keychain, DPAPI, libsecret),
@@ -96,5 +96,16 @@ describe('token store without OS encryption', () => {
   it('ignores a token file written while a keyring was available', () => {
     createTokenStore({ file, cipher: fakeKeychain(), warn: vi.fn() }).set(A, TOKEN);
     expect(createTokenStore({ file, cipher: fakeKeychain(false), warn: vi.fn() }).get(A)).toBeNull();
+  });
+});
+
+describe('keychainCipher', () => {
+  const safeStorage = (available: boolean, backend: string) => ({ ...fakeKeychain(available), getSelectedStorageBackend: () => backend });
+
+  it("counts Linux's hard-coded-key fallback as no encryption", () => {
+    expect(keychainCipher(safeStorage(true, 'basic_text'), 'linux').isEncryptionAvailable()).toBe(false);
+    expect(keychainCipher(safeStorage(true, 'gnome_libsecret'), 'linux').isEncryptionAvailable()).toBe(true);
+    expect(keychainCipher(safeStorage(false, 'gnome_libsecret'), 'linux').isEncryptionAvailable()).toBe(false);
+    expect(keychainCipher(safeStorage(true, 'unknown'), 'darwin').isEncryptionAvailable()).toBe(true);
   });
 });

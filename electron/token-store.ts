@@ -82,3 +82,22 @@ export function createTokenStore(options: TokenStoreOptions): TokenStore {
     storage: () => (encrypted ? 'encrypted' : 'memory'),
   };
 }
+
+/** The parts of Electron's `safeStorage` used to build the cipher. */
+export interface SafeStorageLike extends TokenCipher {
+  getSelectedStorageBackend?(): string;
+}
+
+/**
+ * Electron's `safeStorage` as a {@link TokenCipher}. On Linux without a secret service it says
+ * encryption is available but uses a hard-coded key (`basic_text`): that is clear text with
+ * extra steps, so it counts as unavailable here.
+ */
+export function keychainCipher(safeStorage: SafeStorageLike, platform: NodeJS.Platform): TokenCipher {
+  return {
+    isEncryptionAvailable: () =>
+      safeStorage.isEncryptionAvailable() && !(platform === 'linux' && safeStorage.getSelectedStorageBackend?.() === 'basic_text'),
+    encryptString: (text) => safeStorage.encryptString(text),
+    decryptString: (sealed) => safeStorage.decryptString(sealed),
+  };
+}

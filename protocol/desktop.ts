@@ -173,18 +173,45 @@ export class DesktopError extends Error {
 }
 
 /**
- * Builds the page's {@link DesktopApi} from one `invoke(channel, args)` (the preload passes
- * `ipcRenderer.invoke`). Arguments are checked before sending and answers parsed after, so a
- * broken main process shows up as BAD_RESPONSE rather than as a wrong value.
+ * What the preload exposes: per operation, a function sending its arguments on its own channel
+ * and resolving to the raw {@link DesktopReply}. It never throws across the context bridge,
+ * which would strip an error's `code`; {@link desktopApiFromBridge} turns replies into values
+ * or {@link DesktopError}s on the page's side.
  */
-export function createDesktopApi(invoke: (channel: string, args: unknown[]) => Promise<unknown>): DesktopApi {
+export type DesktopBridge = {
+  readonly [G in keyof DesktopApiTable]: { readonly [O in keyof DesktopApiTable[G]]: (...args: unknown[]) => Promise<unknown> };
+};
+
+/** Built in the preload from one `invoke(channel, args)` (`ipcRenderer.invoke`). */
+export function createDesktopBridge(invoke: (channel: string, args: unknown[]) => Promise<unknown>): DesktopBridge {
+  const bridge: Record<string, Record<string, (...args: unknown[]) => Promise<unknown>>> = {};
+  for (const { group, operation, channel } of desktopOperations()) {
+    (bridge[group] ??= {})[operation] = async (...args: unknown[]) => {
+      try {
+        return await invoke(channel, args);
+      } catch (error) {
+        return { ok: false, code: 'INTERNAL', message: error instanceof Error ? error.message : String(error) };
+      }
+    };
+  }
+  return bridge as DesktopBridge;
+}
+
+/**
+ * The page's typed {@link DesktopApi} over the preload's bridge. Arguments are checked before
+ * sending (the main process checks them again: it trusts nothing from the page) and answers
+ * parsed after, so a broken main process shows up as BAD_RESPONSE rather than as a wrong value.
+ */
+export function desktopApiFromBridge(bridge: unknown): DesktopApi {
   const api: Record<string, Record<string, (...args: unknown[]) => Promise<unknown>>> = {};
-  for (const { group, operation, channel, args: argsSchema, result } of desktopOperations()) {
-    const groupApi = (api[group] ??= {});
-    groupApi[operation] = async (...args: unknown[]) => {
+  const table = bridge as Record<string, Record<string, unknown> | undefined>;
+  for (const { group, operation, args: argsSchema, result } of desktopOperations()) {
+    const send = table[group]?.[operation];
+    (api[group] ??= {})[operation] = async (...args: unknown[]) => {
+      if (typeof send !== 'function') throw new DesktopError('BAD_RESPONSE', `${group}.${operation}: this desktop shell does not offer it`);
       const parsedArgs = argsSchema.safeParse(args);
       if (!parsedArgs.success) throw new DesktopError('BAD_REQUEST', `${group}.${operation}: ${parsedArgs.error.issues[0]?.message ?? 'bad arguments'}`);
-      const reply = DesktopReply.safeParse(await invoke(channel, args));
+      const reply = DesktopReply.safeParse(await (send as (...a: unknown[]) => Promise<unknown>)(...args));
       if (!reply.success) throw new DesktopError('BAD_RESPONSE', `${group}.${operation}: the desktop shell answered out of contract`);
       if (!reply.data.ok) throw new DesktopError(isErrorCode(reply.data.code) ? reply.data.code : 'BAD_RESPONSE', reply.data.message);
       const value = result.safeParse(reply.data.value);

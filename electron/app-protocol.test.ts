@@ -56,6 +56,12 @@ describe('withDesktopCspMeta', () => {
     expect(out).toContain("connect-src 'self' wss://b.example");
   });
 
+  it("replaces vite's entity-encoded tag too", () => {
+    const html = `<head><meta http-equiv="Content-Security-Policy" content="${CONSOLE_CSP_META.replace(/'/g, '&#39;')}"></head>`;
+    const out = withDesktopCspMeta(html, "connect-src 'self' wss://b.example");
+    expect(out).toBe(`<head><meta http-equiv="Content-Security-Policy" content="connect-src 'self' wss://b.example"></head>`);
+  });
+
   it('adds one when the page has none', () => {
     expect(withDesktopCspMeta('<html><head></head></html>', "default-src 'self'")).toContain(`<head><meta http-equiv="Content-Security-Policy" content="default-src 'self'">`);
   });

@@ -27,6 +27,8 @@ if (!launch.ok) {
   process.exit(2);
 }
 const { preload, bundleDir } = appPaths(fileURLToPath(import.meta.url));
+// Tests (and anyone keeping two setups apart) give each run its own profiles, tokens and window state.
+if (process.env.TETHER_DESKTOP_USER_DATA) app.setPath('userData', process.env.TETHER_DESKTOP_USER_DATA);
 const isDev = !app.isPackaged;
 
 // Must happen before `ready`: a standard, secure scheme gets a real origin, fetch and CSP 'self'.

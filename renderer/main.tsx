@@ -7,7 +7,7 @@ import { AppStoresContext, type AppStores } from './app/app-stores.js';
 import { bindSession, routeConsoleMessage } from './app/session.js';
 import { createAuthStore } from './auth/auth-store.js';
 import { createConnectionStore } from './live/connection-store.js';
-import { consoleSocketUrl, createConsoleSocket } from './live/console-socket.js';
+import { createConsoleSocket } from './live/console-socket.js';
 import { createFleetStore } from './fleet/fleet-store.js';
 import { createClockStore, startClock } from './time/clock-store.js';
 import { createConfigApi } from './config/config-api.js';
@@ -16,6 +16,9 @@ import { createLiveSubscriptions } from './metrics/live-subscriptions.js';
 import { createMonitoringApi } from './metrics/monitoring-api.js';
 import { MonitoringContext, type MonitoringServices } from './metrics/monitoring-context.js';
 import { createMonitoringFeed } from './metrics/monitoring-feed.js';
+import { DesktopGate } from './host/backends-view.js';
+import { ConsoleHostContext } from './host/host-context.js';
+import { alertNotification, detectHost } from './host/host.js';
 import './styles.css';
 import './metrics/monitoring.css';
 
@@ -24,6 +27,8 @@ import './metrics/monitoring.css';
 // Zod's JIT probes `new Function`, which the console's CSP forbids (and reports as a violation).
 z.config({ jitless: true });
 
+// Browser or desktop app: where sockets go and whether alerts pop up natively (see host/host.ts).
+const host = await detectHost(window);
 const api = createApiClient();
 const stores: AppStores = {
   auth: createAuthStore({ api }),
@@ -40,10 +45,14 @@ const monitoring: MonitoringServices = {
 };
 
 const socket = createConsoleSocket({
-  url: consoleSocketUrl(window.location),
+  url: host.socketUrl('/api/v1/console'),
   createWebSocket: (url) => new WebSocket(url),
   onMessage: (message) => {
     routeConsoleMessage(message, { ...stores, monitoring: monitoring.feed });
+    if (message.type === 'alert.event') {
+      const note = alertNotification(message.event, (id) => stores.fleet.getState().byId[id]?.name);
+      if (note !== null) host.notify(note.title, note.body);
+    }
     // A new socket starts with no subscriptions on the backend: send the open views' again.
     if (message.type === 'ready') monitoring.live.resend();
   },
@@ -59,10 +68,14 @@ const container = document.getElementById('root');
 if (container === null) throw new Error('index.html has no #root');
 createRoot(container).render(
   <StrictMode>
-    <AppStoresContext value={stores}>
-      <MonitoringContext value={monitoring}>
-        <App />
-      </MonitoringContext>
-    </AppStoresContext>
+    <ConsoleHostContext value={host}>
+      <AppStoresContext value={stores}>
+        <MonitoringContext value={monitoring}>
+          <DesktopGate host={host}>
+            <App />
+          </DesktopGate>
+        </MonitoringContext>
+      </AppStoresContext>
+    </ConsoleHostContext>
   </StrictMode>,
 );

@@ -27,7 +27,8 @@ const code = await runDist({
     electronVersion: electronVersion(),
     binary: electronBinary(),
     electronDistOverride: process.env.TETHER_ELECTRON_DIST,
-    offline: process.env.ELECTRON_BUILDER_OFFLINE === '1' || process.env.TETHER_OFFLINE === '1',
+    // ELECTRON_SKIP_BINARY_DOWNLOAD: whoever installed without the binary did not want Electron downloaded.
+    offline: ['ELECTRON_BUILDER_OFFLINE', 'TETHER_OFFLINE', 'ELECTRON_SKIP_BINARY_DOWNLOAD'].some((name) => process.env[name] === '1'),
   }),
   buildRenderer: async () => {
     execFileSync('npm', ['run', 'build:console'], { cwd: ROOT, stdio: 'inherit' });

@@ -102,6 +102,9 @@ describe('backend proxy', () => {
     const response = await createBackendProxy({ activeProfile: () => PROFILE, tokens: memoryTokens(), fetch })(...appRequest('/api/v1/x'));
     expect(calls[0]?.init.redirect).toBe('manual');
     expect(response.headers.get('location')).toBeNull();
+    // Chromium's manual redirect: an opaque answer with status 0.
+    const opaque = await createBackendProxy({ activeProfile: () => PROFILE, tokens: memoryTokens(), fetch: async () => Response.error() })(...appRequest('/api/v1/x'));
+    expect([opaque.status, ((await opaque.json()) as { code: string }).code]).toEqual([503, 'BACKEND_UNREACHABLE']);
   });
 });
 

@@ -52,6 +52,9 @@ export function createBackendProxy(deps: BackendProxyDeps): (request: Request, u
       // A refused certificate looks the same from here as a backend that is down.
       return errorResponse('BACKEND_UNREACHABLE', `Cannot reach ${profile.name} (${profile.url}), or its certificate does not match the pinned CA`);
     }
+    // A manual redirect surfaces as an opaque answer with status 0 in Chromium's fetch; the
+    // backend never redirects its API, and `new Response` refuses such a status anyway.
+    if (answer.status < 200 || answer.status > 599) return errorResponse('BACKEND_UNREACHABLE', `${profile.url} answered ${url.pathname} with an unexpected redirect or status`);
     const bytes = await answer.arrayBuffer();
     if (url.pathname === '/api/v1/auth/login' && answer.ok) {
       const login = LoginResponse.safeParse(parseJson(bytes));

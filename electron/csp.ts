@@ -2,17 +2,6 @@ import { CONSOLE_CSP, CONSOLE_CSP_META } from '../protocol/index.js';
 
 export { CONSOLE_CSP };
 
-/**
- * Response headers with {@link CONSOLE_CSP} added when the server sent no policy of its own.
- * A server's policy is left alone: it knows its pages better, and two policies would both apply.
- */
-export function withDefaultCsp(headers: Readonly<Record<string, string[]>> | undefined, csp: string = CONSOLE_CSP): Record<string, string[]> {
-  const result: Record<string, string[]> = { ...headers };
-  const present = Object.keys(result).some((name) => name.toLowerCase() === 'content-security-policy');
-  if (!present) result['Content-Security-Policy'] = [csp];
-  return result;
-}
-
 /** The backend the console talks to, as origins (`https://host:port`, `wss://host:port`). */
 export interface CspBackend {
   readonly httpOrigin: string;

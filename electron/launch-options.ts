@@ -3,7 +3,7 @@ import { CA_PIN_PATTERN } from '../protocol/index.js';
 
 /** What the desktop shell is started with. */
 export interface LaunchOptions {
-  /** The console's page: the backend's own URL in this skeleton. */
+  /** The backend to connect to (becomes a backend profile; the console itself loads from app://). */
   consoleUrl: string;
   /** When set, the backend's certificate is accepted only if it chains to the CA with this pin. */
   caPin: string | null;

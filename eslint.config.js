@@ -30,7 +30,7 @@ export const layerZones = [
 ];
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'renderer/dist/**', 'dist/**', '.tether/**', '.cache/**', 'test-results/**', 'playwright-report/**', 'bench/results/**'] },
+  { ignores: ['node_modules/**', 'renderer/dist/**', 'dist/**', 'dist-electron/**', 'release/**', '.tether/**', '.cache/**', 'test-results/**', 'playwright-report/**', 'bench/results/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

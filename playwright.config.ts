@@ -1,4 +1,11 @@
 import { defineConfig } from '@playwright/test';
+import { electronBinary } from './build/electron/bundle-main.js';
+
+/** The console specs that also run in the desktop app (test/e2e/console-test.ts gives them its window as `page`). */
+const DESKTOP_SPECS = ['fleet.spec.ts', 'shell.spec.ts'];
+const electron = electronBinary();
+// Without a binary the desktop project runs nothing (its specs would start a stack only to skip), and says why.
+if ('reason' in electron) console.log(`[electron e2e] desktop project skipped: ${electron.reason}`);
 
 /**
  * Browser tests of the web console (ARCHITECTURE §1, `test/`). The specs start their own
@@ -36,6 +43,12 @@ export default defineConfig({
           ],
         },
       },
+    },
+    {
+      name: 'electron-desktop',
+      testMatch: DESKTOP_SPECS,
+      testIgnore: 'reason' in electron ? '**/*' : [],
+      use: { browserName: 'chromium', launchOptions: { executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu'] } },
     },
   ],
 });

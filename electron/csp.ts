@@ -1,14 +1,29 @@
-import { CONSOLE_CSP } from '../protocol/index.js';
+import { CONSOLE_CSP, CONSOLE_CSP_META } from '../protocol/index.js';
 
 export { CONSOLE_CSP };
 
+/** The backend the console talks to, as origins (`https://host:port`, `wss://host:port`). */
+export interface CspBackend {
+  readonly httpOrigin: string;
+  readonly wsOrigin: string;
+}
+
 /**
- * Response headers with {@link CONSOLE_CSP} added when the server sent no policy of its own.
- * A server's policy is left alone: it knows its pages better, and two policies would both apply.
+ * The desktop console's policy: the web console's, with connect-src widened from 'self' (the
+ * app:// origin, where the API is proxied) to exactly the active backend's origins, for its
+ * WebSockets. No backend selected: 'self' only.
  */
-export function withDefaultCsp(headers: Readonly<Record<string, string[]>> | undefined, csp: string = CONSOLE_CSP): Record<string, string[]> {
-  const result: Record<string, string[]> = { ...headers };
-  const present = Object.keys(result).some((name) => name.toLowerCase() === 'content-security-policy');
-  if (!present) result['Content-Security-Policy'] = [csp];
-  return result;
+export function desktopCsp(backend: CspBackend | null): { header: string; meta: string } {
+  const connect = backend === null ? "connect-src 'self'" : `connect-src 'self' ${backend.httpOrigin} ${backend.wsOrigin}`;
+  const widen = (policy: string): string => {
+    if (!policy.includes("connect-src 'self'")) throw new Error("the console CSP has no connect-src 'self' to widen");
+    return policy.replace("connect-src 'self'", connect);
+  };
+  return { header: widen(CONSOLE_CSP), meta: widen(CONSOLE_CSP_META) };
+}
+
+/** `https://host:port` → `wss://host:port`. */
+export function webSocketOrigin(httpOrigin: string): string {
+  const url = new URL(httpOrigin);
+  return `${url.protocol === 'https:' ? 'wss' : 'ws'}://${url.host}`;
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { readLaunchOptions } from './launch-options.js';
+import { launchProfile, readLaunchOptions } from './launch-options.js';
 
 const PIN = `sha256:${'ab'.repeat(32)}`;
 const ELECTRON = ['/opt/electron', '.'];
@@ -34,5 +34,24 @@ describe('readLaunchOptions', () => {
     const result = readLaunchOptions([...ELECTRON, ...args], env);
     expect(result.ok).toBe(false);
     if (!result.ok) expect(result.message).toMatch(message);
+  });
+});
+
+describe('launchProfile', () => {
+  it('is none without a URL: the saved profiles decide', () => {
+    expect(launchProfile(ELECTRON, {})).toEqual({ ok: true, profile: null });
+  });
+
+  it('names the backend by its host, as an origin', () => {
+    expect(launchProfile([...ELECTRON, '--console-url=https://127.0.0.1:8443/', `--ca-pin=${PIN}`], {})).toEqual({
+      ok: true,
+      profile: { name: 'Backend at 127.0.0.1:8443', url: 'https://127.0.0.1:8443', caPin: PIN },
+    });
+  });
+
+  it('refuses a URL without a pin, and a bad URL', () => {
+    const noPin = launchProfile([...ELECTRON, '--console-url=https://127.0.0.1:8443/'], {});
+    expect(noPin.ok === false && noPin.message).toMatch(/--ca-pin/);
+    expect(launchProfile([...ELECTRON, '--console-url=nope'], {}).ok).toBe(false);
   });
 });

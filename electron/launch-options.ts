@@ -3,7 +3,7 @@ import { CA_PIN_PATTERN } from '../protocol/index.js';
 
 /** What the desktop shell is started with. */
 export interface LaunchOptions {
-  /** The console's page: the backend's own URL in this skeleton. */
+  /** The backend to connect to (becomes a backend profile; the console itself loads from app://). */
   consoleUrl: string;
   /** When set, the backend's certificate is accepted only if it chains to the CA with this pin. */
   caPin: string | null;
@@ -45,4 +45,21 @@ export function readLaunchOptions(argv: readonly string[], env: Readonly<Record<
 
 function stringOrUndefined(value: string | boolean | undefined): string | undefined {
   return typeof value === 'string' ? value : undefined;
+}
+
+/**
+ * The backend profile named on the command line, if any (`npm start` and the e2e tests name
+ * the backend they just started). The desktop app trusts a backend only through a CA pin, so
+ * a URL without one is refused rather than connected to unverified.
+ */
+export function launchProfile(
+  argv: readonly string[],
+  env: Readonly<Record<string, string | undefined>>,
+): { ok: true; profile: { name: string; url: string; caPin: string } | null } | { ok: false; message: string } {
+  const launch = readLaunchOptions(argv, env);
+  if (!launch.ok) return launch.message.startsWith('No console URL') ? { ok: true, profile: null } : launch;
+  const { consoleUrl, caPin } = launch.options;
+  if (caPin === null) return { ok: false, message: `The desktop console connects only to a pinned backend: add --ca-pin sha256:<hex> (npx tether-backend ca pin). ${USAGE}` };
+  const url = new URL(consoleUrl);
+  return { ok: true, profile: { name: `Backend at ${url.host}`, url: url.origin, caPin } };
 }

@@ -1,7 +1,7 @@
 import { generateKeyPairSync, X509Certificate } from 'node:crypto';
 import forge from 'node-forge';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { isPinnedServerCertificate, spkiPin, type CertificateLike } from './pinned-certificate.js';
+import { CERT_VERIFY_ACCEPT, CERT_VERIFY_REJECT, isPinnedServerCertificate, spkiPin, verifyBackendCertificate, type CertificateLike } from './pinned-certificate.js';
 
 const DAY = 86_400_000;
 const NOW = Date.UTC(2030, 0, 15);
@@ -100,5 +100,28 @@ describe('isPinnedServerCertificate', () => {
   it('refuses the right chain under another pin', () => {
     const otherPin = spkiPin(new X509Certificate(otherCaPem));
     expect(isPinnedServerCertificate({ hostname: 'fleet.example', certificate: chain(serverPem, caPem) }, otherPin, NOW)).toBe(false);
+  });
+});
+
+describe('verifyBackendCertificate', () => {
+  const profile = () => ({ url: 'https://fleet.example:8443', caPin: pin });
+
+  it('accepts the active backend host with a chain to its pinned CA', () => {
+    expect(verifyBackendCertificate({ hostname: 'fleet.example', certificate: chain(serverPem, caPem) }, profile(), NOW)).toBe(CERT_VERIFY_ACCEPT);
+    expect(verifyBackendCertificate({ hostname: 'FLEET.example', certificate: chain(serverPem, caPem) }, profile(), NOW)).toBe(CERT_VERIFY_ACCEPT);
+  });
+
+  it('accepts an IP backend', () => {
+    expect(verifyBackendCertificate({ hostname: '127.0.0.1', certificate: chain(serverPem, caPem) }, { url: 'https://127.0.0.1:8443', caPin: pin }, NOW)).toBe(CERT_VERIFY_ACCEPT);
+  });
+
+  it('refuses every other host, even with a certificate the pinned CA signed for it', () => {
+    expect(verifyBackendCertificate({ hostname: '127.0.0.1', certificate: chain(serverPem, caPem) }, profile(), NOW)).toBe(CERT_VERIFY_REJECT);
+    expect(verifyBackendCertificate({ hostname: 'www.google.com', certificate: chain(foreignServerPem, otherCaPem) }, profile(), NOW)).toBe(CERT_VERIFY_REJECT);
+  });
+
+  it('refuses the backend host when the chain does not reach the pin, and everything with no active profile', () => {
+    expect(verifyBackendCertificate({ hostname: 'fleet.example', certificate: chain(foreignServerPem, otherCaPem) }, profile(), NOW)).toBe(CERT_VERIFY_REJECT);
+    expect(verifyBackendCertificate({ hostname: 'fleet.example', certificate: chain(serverPem, caPem) }, null, NOW)).toBe(CERT_VERIFY_REJECT);
   });
 });

@@ -63,3 +63,25 @@ function chainOf(certificate: CertificateLike): X509Certificate[] {
   }
   return chain;
 }
+
+/** Chromium's answers to `setCertificateVerifyProc`: 0 accepts, -2 fails the connection. */
+export const CERT_VERIFY_ACCEPT = 0;
+export const CERT_VERIFY_REJECT = -2;
+
+/**
+ * The session's whole certificate policy. The desktop console talks to one backend, the active
+ * profile's, so only that host is accepted and only with a chain to the profile's pinned CA;
+ * every other host, and everything while no profile is active, is refused. The system's roots
+ * are never consulted: a public CA cannot vouch for a self-hosted backend.
+ */
+export function verifyBackendCertificate(
+  request: { readonly hostname: string; readonly certificate: CertificateLike },
+  active: { readonly url: string; readonly caPin: string } | null,
+  now: number = Date.now(),
+): typeof CERT_VERIFY_ACCEPT | typeof CERT_VERIFY_REJECT {
+  if (active === null) return CERT_VERIFY_REJECT;
+  const backendHost = new URL(active.url).hostname.replace(/^\[(.*)\]$/, '$1');
+  const host = request.hostname.replace(/^\[(.*)\]$/, '$1');
+  if (host.toLowerCase() !== backendHost.toLowerCase()) return CERT_VERIFY_REJECT;
+  return isPinnedServerCertificate(request, active.caPin, now) ? CERT_VERIFY_ACCEPT : CERT_VERIFY_REJECT;
+}

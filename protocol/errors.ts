@@ -71,6 +71,11 @@ export const ERRORS = {
 
   BACKEND_RUNNING: { http: 409, close: 4490, message: 'A backend is running on this home; stop it first' },
   BACKUP_INVALID: { http: 400, close: 4491, message: 'The backup is incomplete or fails its integrity check' },
+
+  IPC_FORBIDDEN: { http: 403, close: 4600, message: 'This desktop call did not come from a console window' },
+  PROFILES_CORRUPT: { http: 500, close: 4601, message: 'The backend profiles file is not valid; it was set aside' },
+  PROFILE_UNKNOWN: { http: 404, close: 4602, message: 'No such backend profile' },
+  NO_ACTIVE_PROFILE: { http: 409, close: 4603, message: 'No backend profile is selected' },
 } as const satisfies Record<string, { http: number; close: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

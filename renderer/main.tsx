@@ -7,7 +7,7 @@ import { AppStoresContext, type AppStores } from './app/app-stores.js';
 import { bindSession, routeConsoleMessage } from './app/session.js';
 import { createAuthStore } from './auth/auth-store.js';
 import { createConnectionStore } from './live/connection-store.js';
-import { consoleSocketUrl, createConsoleSocket } from './live/console-socket.js';
+import { createConsoleSocket } from './live/console-socket.js';
 import { createFleetStore } from './fleet/fleet-store.js';
 import { createFleetEventBatcher } from './fleet/fleet-event-batcher.js';
 import { createClockStore, startClock } from './time/clock-store.js';
@@ -19,6 +19,9 @@ import { MonitoringContext, type MonitoringServices } from './metrics/monitoring
 import { createMonitoringFeed } from './metrics/monitoring-feed.js';
 import { createThemeController } from './theme/theme-controller.js';
 import { ThemeContext } from './theme/theme-hooks.js';
+import { DesktopGate } from './host/backends-view.js';
+import { ConsoleHostContext } from './host/host-context.js';
+import { alertNotification, detectHost } from './host/host.js';
 import './styles.css';
 import './theme/theme.css';
 import './metrics/monitoring.css';
@@ -41,6 +44,8 @@ const theme = createThemeController({
   root: document.documentElement,
 });
 
+// Browser or desktop app: where sockets go and whether alerts pop up natively (see host/host.ts).
+const host = await detectHost(window);
 const api = createApiClient();
 const stores: AppStores = {
   auth: createAuthStore({ api }),
@@ -59,10 +64,14 @@ const monitoring: MonitoringServices = {
 };
 
 const socket = createConsoleSocket({
-  url: consoleSocketUrl(window.location),
+  url: host.socketUrl('/api/v1/console'),
   createWebSocket: (url) => new WebSocket(url),
   onMessage: (message) => {
     routeConsoleMessage(message, { ...stores, monitoring: monitoring.feed, fleetEvents });
+    if (message.type === 'alert.event') {
+      const note = alertNotification(message.event, (id) => stores.fleet.getState().byId[id]?.name);
+      if (note !== null) host.notify(note.title, note.body);
+    }
     // A new socket starts with no subscriptions on the backend: send the open views' again.
     if (message.type === 'ready') monitoring.live.resend();
   },
@@ -78,12 +87,16 @@ const container = document.getElementById('root');
 if (container === null) throw new Error('index.html has no #root');
 createRoot(container).render(
   <StrictMode>
-    <AppStoresContext value={stores}>
-      <ThemeContext value={theme}>
-        <MonitoringContext value={monitoring}>
-          <App />
-        </MonitoringContext>
-      </ThemeContext>
-    </AppStoresContext>
+    <ConsoleHostContext value={host}>
+      <AppStoresContext value={stores}>
+        <ThemeContext value={theme}>
+          <MonitoringContext value={monitoring}>
+            <DesktopGate host={host}>
+              <App />
+            </DesktopGate>
+          </MonitoringContext>
+        </ThemeContext>
+      </AppStoresContext>
+    </ConsoleHostContext>
   </StrictMode>,
 );

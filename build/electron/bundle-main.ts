@@ -1,26 +1,28 @@
 /**
- * Bundles the Electron main process (electron/main.ts and what it imports) into one ESM file,
- * since Electron does not run TypeScript. Used by `npm start` and the Electron e2e tests.
+ * Bundles the Electron main process (electron/main.ts and what it imports) into one ESM file and
+ * the preload into one CommonJS file (a sandboxed preload cannot be a module), since Electron
+ * does not run TypeScript. Used by `npm start`, `npm run dist` and the Electron e2e tests.
+ * The layout is the one electron/app-paths.ts expects: dist-electron/ beside renderer/dist/.
  */
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { build } from 'esbuild';
+import { build, type BuildOptions } from 'esbuild';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
+export const ELECTRON_OUT_DIR = join(ROOT, 'dist-electron');
 
-export async function bundleElectronMain(outfile = join(ROOT, '.cache', 'electron', 'main.mjs')): Promise<string> {
-  await build({
-    entryPoints: [join(ROOT, 'electron', 'main.ts')],
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    external: ['electron'],
-    outfile,
-    logLevel: 'warning',
-  });
-  return outfile;
+/** Builds dist-electron/main.mjs and dist-electron/preload.cjs; returns the main script's path. */
+export async function bundleElectronMain(outDir = ELECTRON_OUT_DIR): Promise<string> {
+  const common: BuildOptions = { bundle: true, platform: 'node', target: 'node20', external: ['electron'], logLevel: 'warning', legalComments: 'none' };
+  const main = join(outDir, 'main.mjs');
+  await Promise.all([
+    build({ ...common, entryPoints: [join(ROOT, 'electron', 'main.ts')], format: 'esm', outfile: main }),
+    // Runs in the sandboxed renderer: only `electron` may be required there, so zod and the
+    // protocol table are bundled in.
+    build({ ...common, entryPoints: [join(ROOT, 'electron', 'preload.ts')], format: 'cjs', platform: 'browser', target: 'chrome130', outfile: join(outDir, 'preload.cjs') }),
+  ]);
+  return main;
 }
 
 /** The Electron binary, or why there is none (an optional dependency, installed without its download here). */

@@ -1,5 +1,6 @@
 import { useState } from 'react';
 import { useDevice } from '../fleet/fleet-hooks.js';
+import { useConsoleHost } from '../host/host-context.js';
 import { CommandPanel } from './command-panel.js';
 import { RecordingsPanel } from './recordings-panel.js';
 import { TerminalPane } from './terminal-pane.js';
@@ -8,6 +9,7 @@ import './shell.css';
 /** A device's terminals: several tabs, each its own PTY session on the device. */
 export function ShellView({ deviceId }: { deviceId: string }) {
   const device = useDevice(deviceId);
+  const { desktop } = useConsoleHost();
   const [tabs, setTabs] = useState<number[]>([1]);
   const [active, setActive] = useState(1);
   const [next, setNext] = useState(2);
@@ -27,6 +29,11 @@ export function ShellView({ deviceId }: { deviceId: string }) {
         <a href="#/">← Fleet</a>
         <h2>{device?.name ?? deviceId}</h2>
         <span className="muted">{device?.online === false ? 'offline' : ''}</span>
+        {desktop !== null && (
+          <button type="button" data-testid="terminal-pop-out" onClick={() => desktop.terminal.popOut(deviceId).catch((error: unknown) => console.warn('cannot pop out', error))}>
+            Open in new window
+          </button>
+        )}
       </header>
       <nav className="terminal-tabs" role="tablist">
         {tabs.map((tab) => (

@@ -3,16 +3,10 @@ import { SearchAddon } from '@xterm/addon-search';
 import { Terminal } from '@xterm/xterm';
 import '@xterm/xterm/css/xterm.css';
 import { useEffect, useRef, useState } from 'react';
+import { useConsoleHost } from '../host/host-context.js';
 import { mirrorInlineStyles } from './csp-style-mirror.js';
 import { TerminalConnection, type TerminalStatus } from './terminal-connection.js';
 import { onThemeColorsChange, readThemeColors, terminalTheme } from '../theme/theme-colors.js';
-
-export function shellSocketUrl(query: Record<string, string>): string {
-  const url = new URL('/api/v1/shell', window.location.href);
-  url.protocol = window.location.protocol === 'https:' ? 'wss:' : 'ws:';
-  for (const [k, v] of Object.entries(query)) url.searchParams.set(k, v);
-  return url.href;
-}
 
 /**
  * One terminal: xterm written straight from the socket (never through React state), acks from
@@ -24,6 +18,8 @@ export function TerminalPane({ deviceId, active }: { deviceId: string; active: b
   const [query, setQuery] = useState('');
   const search = useRef<SearchAddon | null>(null);
   const fit = useRef<FitAddon | null>(null);
+  // In the desktop app the page is on app://, so the socket goes to the backend's origin instead.
+  const host = useConsoleHost();
 
   useEffect(() => {
     const el = box.current;
@@ -41,7 +37,7 @@ export function TerminalPane({ deviceId, active }: { deviceId: string; active: b
     search.current = searchAddon;
     const conn = new TerminalConnection({
       deviceId, cols: term.cols, rows: term.rows,
-      url: shellSocketUrl,
+      url: (query) => host.socketUrl('/api/v1/shell', query),
       createSocket: (url) => new WebSocket(url),
       onOutput: (data) => term.write(data, () => conn.written(data.length)),
       onStatus: (s, detail) => setStatus({ status: s, detail }),
@@ -72,7 +68,7 @@ export function TerminalPane({ deviceId, active }: { deviceId: string; active: b
       term.dispose();
       stopMirror();
     };
-  }, [deviceId]);
+  }, [deviceId, host]);
 
   useEffect(() => {
     if (active) fit.current?.fit();

@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { expect, test } from '@playwright/test';
+import { expect, test } from './console-test.js';
 import { ADMIN_PASSWORD, api } from '../harness.js';
 import { logIn, startStack, type Stack } from './stack.js';
 

@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
-import { expect, test, type Page } from '@playwright/test';
+import type { Page } from '@playwright/test';
+import { expect, test } from './console-test.js';
 import { logIn, startStack, type Stack } from './stack.js';
 
 let stack: Stack;

@@ -11,6 +11,13 @@ export interface Stack {
   logFile: string;
 }
 
+let started: Stack | null = null;
+
+/** The stack this spec file started last, for fixtures that need its URL and CA (the desktop app's launch). */
+export function currentStack(): Stack | null {
+  return started;
+}
+
 export async function startStack(options: { env?: Record<string, string> } = {}): Promise<Stack> {
   const home = tempDir('stack');
   const logFile = join(home, 'device.log');
@@ -28,7 +35,7 @@ export async function startStack(options: { env?: Record<string, string> } = {})
     if (child.exitCode !== null || Date.now() > deadline) throw new Error(`npm start did not print the console URL:\n${proc.tail()}`);
     await new Promise((r) => setTimeout(r, 100));
   }
-  return {
+  started = {
     url, home, proc, logFile,
     caCertPem: readFileSync(join(home, 'pki', 'ca.crt'), 'utf8'),
     stop: async () => {
@@ -36,11 +43,13 @@ export async function startStack(options: { env?: Record<string, string> } = {})
       cleanup(home);
     },
   };
+  return started;
 }
 
 /** Opens the console and submits the login form (the caller asserts what follows). */
 export async function logIn(page: Page, url: string, password = ADMIN_PASSWORD): Promise<void> {
-  await page.goto(url);
+  // The desktop app's window already shows the console from app://, pointed at this backend.
+  if (!page.url().startsWith('app://')) await page.goto(url);
   await page.getByTestId('login-username').fill('admin');
   await page.getByTestId('login-password').fill(password);
   await page.getByTestId('login-submit').click();

@@ -10,3 +10,4 @@ export * from './monitoring.js';
 export * from './shell.js';
 export * from './jobs.js';
 export * from './console-csp.js';
+export * from './users.js';

@@ -16,6 +16,8 @@ import { createLiveSubscriptions } from './metrics/live-subscriptions.js';
 import { createMonitoringApi } from './metrics/monitoring-api.js';
 import { MonitoringContext, type MonitoringServices } from './metrics/monitoring-context.js';
 import { createMonitoringFeed } from './metrics/monitoring-feed.js';
+import { createAccessApi } from './users/access-api.js';
+import { AccessStoresContext, createAccessStores } from './users/access-stores.js';
 import './styles.css';
 import './metrics/monitoring.css';
 
@@ -32,6 +34,8 @@ const stores: AppStores = {
   clock: createClockStore(),
   config: createConfigStore({ api: createConfigApi() }),
 };
+
+const access = createAccessStores(createAccessApi(), () => stores.auth.getState().sessionEnded());
 
 const monitoring: MonitoringServices = {
   api: createMonitoringApi(),
@@ -61,7 +65,9 @@ createRoot(container).render(
   <StrictMode>
     <AppStoresContext value={stores}>
       <MonitoringContext value={monitoring}>
-        <App />
+        <AccessStoresContext value={access}>
+          <App />
+        </AccessStoresContext>
       </MonitoringContext>
     </AppStoresContext>
   </StrictMode>,

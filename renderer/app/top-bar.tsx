@@ -3,6 +3,7 @@ import { ConnectionIndicator } from '../live/connection-indicator.js';
 import { ConfigNavLinks } from '../config/config-nav.js';
 import { MonitoringNavLinks } from '../metrics/monitoring-nav.js';
 import { RemoteNavLinks } from '../shell/remote-nav.js';
+import { AccessNavLinks } from '../users/access-nav.js';
 
 export function TopBar() {
   const user = useCurrentUser();
@@ -14,6 +15,7 @@ export function TopBar() {
       <ConfigNavLinks />
       <MonitoringNavLinks />
       <RemoteNavLinks />
+      <AccessNavLinks />
       <span className="spacer" />
       {user !== null && (
         <span className="user">

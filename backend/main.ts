@@ -83,7 +83,6 @@ export async function startBackend(config: BackendConfig, log: Logger = pino()):
   const enrolment = new EnrolmentService({ db, tokens, devices: repo, presence, events, audit, ca: pki.ca });
   const access = new DeviceAccess({ tagsOf: (id) => repo.find(id)?.tags });
   const hub = new ConsoleHub({ events, router, log, monitoring: monitoring.live, access });
-  users.onSessionsEnded((userId) => hub.closeUser(userId));
   const configRepo = new ConfigRepo(db);
   const configDelivery = new ConfigDelivery({ repo: configRepo, devices, router, log });
   const configService = new ConfigService({ repo: configRepo, validator: new SchemaValidator(), audit, deviceExists: (id) => repo.find(id) !== undefined, onChange: () => configDelivery.refreshAll() });
@@ -91,6 +90,11 @@ export async function startBackend(config: BackendConfig, log: Logger = pino()):
 
   const shellRepo = new ShellRepo(db);
   const shells = new ShellService({ router, repo: shellRepo, audit, recordingsDir: join(config.home, 'recordings'), log, limits: shellLimitsFromEnv() });
+  // Ending a user's sessions also ends the sockets they opened with them.
+  users.onSessionsEnded((userId) => {
+    hub.closeUser(userId);
+    shells.endUser(userId);
+  });
   const runRepo = new RunRepo(db);
   const runs = new RunService({ router, repo: runRepo, audit, log });
   const jobs = new JobScheduler({ repo: runRepo, runs, router, events, audit, devices: () => devices.list(), log });

@@ -5,7 +5,7 @@ import { Secret, TOTP } from 'otpauth';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditEntry, AuditPage, Device, JobPreview, TotpSetupResponse, UserInfo } from '../../protocol/index.js';
-import { api, cleanup, createToken, login, registerAgent, startBackend, tempDir, waitFor, type Backend } from '../harness.js';
+import { api, cleanup, createToken, enrolAndRun, login, registerAgent, startBackend, tempDir, waitFor, type Backend } from '../harness.js';
 
 describe('users and access on a real backend', () => {
   let backend: Backend;
@@ -126,6 +126,27 @@ describe('users and access on a real backend', () => {
     expect((await call('GET', '/api/v1/auth/me', a)).body).toMatchObject({ code: 'SESSION_INVALID' });
     expect((await call('GET', '/api/v1/auth/me', b)).body).toMatchObject({ code: 'SESSION_INVALID' });
     expect((await call('GET', '/api/v1/auth/me', admin)).status).toBe(200);
+  });
+
+  it('deleting a user ends their open terminals on a real agent (SESSION_INVALID)', async () => {
+    const agent = await enrolAndRun(backend, admin, 'shell-host');
+    dirs.push(agent.stateDir);
+    try {
+      const sam = await addUser('sam', 'operator');
+      const token = await tokenOf('sam');
+      const ws = new WebSocket(new URL(`/api/v1/shell?deviceId=${agent.deviceId}&cols=80&rows=24`, backend.url.replace('https:', 'wss:')).href, {
+        ca: backend.caCertPem, headers: { authorization: `Bearer ${token}`, origin: backend.url },
+      });
+      const opened = new Promise<void>((ok) => ws.on('message', (data, binary) => { if (!binary && String(data).includes('"opened"')) ok(); }));
+      const closed = new Promise<{ code: number; reason: string }>((done) => ws.once('close', (code, reason) => done({ code, reason: reason.toString() })));
+      await opened;
+      expect((await call('DELETE', `/api/v1/users/${sam.id}`, admin)).status).toBe(204);
+      expect(await closed).toEqual({ code: 4401, reason: 'SESSION_INVALID' });
+      const ended = (await call('GET', '/api/v1/audit?actor=user:sam&action=shell.end', admin)).body as AuditPage;
+      expect(ended.entries[0]?.details).toMatchObject({ code: 'SESSION_INVALID' });
+    } finally {
+      await agent.proc.stop();
+    }
   });
 
   it('a scoped user sees only devices in scope; naming another device answers NOT_FOUND everywhere', async () => {

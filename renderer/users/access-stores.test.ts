@@ -18,7 +18,8 @@ describe('access stores', () => {
   it('pages the audit log back and forth with keyset cursors, keeping the filters', async () => {
     // 7 entries, ids 7..1, pages of 3 newest first.
     const audit = vi.fn((q: AuditQueryInput) => {
-      const ids = [7, 6, 5, 4, 3, 2, 1].filter((id) => q.before === undefined || id < q.before).slice(0, 3);
+      const before = typeof q.before === 'number' ? q.before : Infinity;
+      const ids = [7, 6, 5, 4, 3, 2, 1].filter((id) => id < before).slice(0, 3);
       return Promise.resolve({ entries: ids.map(entry), nextBefore: ids.length === 3 && ids.at(-1) !== 1 ? (ids.at(-1) ?? null) : null });
     });
     const { audit: store } = createAccessStores(fakeApi({ audit }), () => undefined);

@@ -5,6 +5,9 @@ import { pino, type Logger } from 'pino';
 import { ShellSocketQuery, TetherError, type User } from '../protocol/index.js';
 import { ControlGateway } from './agents/control-gateway.js';
 import { AuditLog } from './audit/audit-log.js';
+import { AuditQueryService } from './audit/audit-query.js';
+import { DeviceAccess } from './auth/device-access.js';
+import { LoginThrottle } from './auth/login-throttle.js';
 import { authenticateRequest, requireRole } from './auth/request-auth.js';
 import { newSecret } from './auth/secrets.js';
 import { UserService } from './auth/users.js';
@@ -78,7 +81,8 @@ export async function startBackend(config: BackendConfig, log: Logger = pino()):
   const telemetry = new TelemetryGateway({ devices: repo, presence, ingest: monitoring.ingest, log, counters: opsMetrics.counters });
   const devices = new DeviceService({ repo, presence, events, audit, connections: [router, telemetry] });
   const enrolment = new EnrolmentService({ db, tokens, devices: repo, presence, events, audit, ca: pki.ca });
-  const hub = new ConsoleHub({ events, router, log, monitoring: monitoring.live });
+  const access = new DeviceAccess({ tagsOf: (id) => repo.find(id)?.tags });
+  const hub = new ConsoleHub({ events, router, log, monitoring: monitoring.live, access });
   const configRepo = new ConfigRepo(db);
   const configDelivery = new ConfigDelivery({ repo: configRepo, devices, router, log });
   const configService = new ConfigService({ repo: configRepo, validator: new SchemaValidator(), audit, deviceExists: (id) => repo.find(id) !== undefined, onChange: () => configDelivery.refreshAll() });
@@ -86,6 +90,11 @@ export async function startBackend(config: BackendConfig, log: Logger = pino()):
 
   const shellRepo = new ShellRepo(db);
   const shells = new ShellService({ router, repo: shellRepo, audit, recordingsDir: join(config.home, 'recordings'), log, limits: shellLimitsFromEnv() });
+  // Ending a user's sessions also ends the sockets they opened with them.
+  users.onSessionsEnded((userId) => {
+    hub.closeUser(userId);
+    shells.endUser(userId);
+  });
   const runRepo = new RunRepo(db);
   const runs = new RunService({ router, repo: runRepo, audit, log });
   const jobs = new JobScheduler({ repo: runRepo, runs, router, events, audit, devices: () => devices.list(), log });
@@ -96,6 +105,7 @@ export async function startBackend(config: BackendConfig, log: Logger = pino()):
     // The chain (leaf + CA) lets agents find the CA to check against their pin.
     tls: { key: pki.server.keyPem, cert: pki.server.certPem + pki.ca.certPem },
     log, users, tokens, enrolment, devices, audit, caPin: pki.caPin,
+    access, loginThrottle: new LoginThrottle(), auditQuery: new AuditQueryService(db),
     publicUrl: () => publicUrl, consoleDir: config.consoleDir, ready: () => ready,
     config: { service: configService, delivery: configDelivery },
     monitoring,
@@ -127,6 +137,7 @@ export async function startBackend(config: BackendConfig, log: Logger = pino()):
         requireRole(user, 'operator');
         const query = ShellSocketQuery.safeParse(Object.fromEntries(new URL(request.url ?? '/', 'https://tether.invalid').searchParams));
         if (!query.success) throw new TetherError('BAD_REQUEST', 'A shell needs ?deviceId=&cols=&rows= or ?sessionId=');
+        if ('deviceId' in query.data) access.require(user, query.data.deviceId);
         shells.check(user, query.data);
         return { user, query: query.data } as never;
       },

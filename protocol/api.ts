@@ -7,21 +7,23 @@ export type Role = z.infer<typeof Role>;
 
 export const Username = z.string().min(1).max(64).regex(/^[A-Za-z0-9_.@-]+$/);
 
+export const Tags = z.record(z.string().min(1).max(64).regex(/^[A-Za-z0-9_.-]+$/), z.string().max(256));
+export type Tags = z.infer<typeof Tags>;
+
 export const LoginRequest = z.object({
   username: Username,
   password: z.string().min(1).max(1024),
   totp: z.string().regex(/^\d{6}$/).optional(),
+  /** One of the ten one-time codes shown when TOTP was enabled, instead of `totp`. */
+  recoveryCode: z.string().min(1).max(64).optional(),
 });
 export type LoginRequest = z.infer<typeof LoginRequest>;
 
-export const User = z.object({ id: z.number().int(), username: Username, role: Role });
+export const User = z.object({ id: z.number().int(), username: Username, role: Role, scope: Tags.nullable().optional() });
 export type User = z.infer<typeof User>;
 
 export const LoginResponse = z.object({ token: z.string(), user: User, expiresAt: z.number() });
 export type LoginResponse = z.infer<typeof LoginResponse>;
-
-export const Tags = z.record(z.string().min(1).max(64).regex(/^[A-Za-z0-9_.-]+$/), z.string().max(256));
-export type Tags = z.infer<typeof Tags>;
 
 export const DeviceStatus = z.enum(['pending', 'active', 'revoked']);
 export type DeviceStatus = z.infer<typeof DeviceStatus>;
@@ -110,3 +112,11 @@ export type DeviceRevokeRequest = z.infer<typeof DeviceRevokeRequest>;
 
 export const DeviceBulkResponse = z.object({ devices: z.array(Device) });
 export type DeviceBulkResponse = z.infer<typeof DeviceBulkResponse>;
+
+/**
+ * Which devices a user may see and act on: null for all, or a tag selector (a device is in scope
+ * when it carries every one of these tag values).
+ */
+export const DeviceScope = Tags.nullable();
+export type DeviceScope = z.infer<typeof DeviceScope>;
+

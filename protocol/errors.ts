@@ -15,6 +15,8 @@ export const ERRORS = {
   LOGIN_FAILED: { http: 401, close: 4401, message: 'Wrong username or password' },
   SESSION_INVALID: { http: 401, close: 4401, message: 'The session is invalid or expired' },
   ORIGIN_REFUSED: { http: 403, close: 4403, message: 'The Origin of this request is not allowed' },
+  TOTP_REQUIRED: { http: 401, close: 4401, message: 'This account needs a TOTP or recovery code' },
+  LAST_ADMIN: { http: 409, close: 4409, message: 'The last admin cannot be removed or demoted' },
 
   TOKEN_INVALID: { http: 401, close: 4410, message: 'The registration token is not valid' },
   TOKEN_EXPIRED: { http: 401, close: 4411, message: 'The registration token has expired' },

@@ -11,3 +11,4 @@ export * from './shell.js';
 export * from './jobs.js';
 export * from './console-csp.js';
 export * from './desktop.js';
+export * from './users.js';

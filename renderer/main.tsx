@@ -22,6 +22,8 @@ import { ThemeContext } from './theme/theme-hooks.js';
 import { DesktopGate } from './host/backends-view.js';
 import { ConsoleHostContext } from './host/host-context.js';
 import { alertNotification, detectHost } from './host/host.js';
+import { createAccessApi } from './users/access-api.js';
+import { AccessStoresContext, createAccessStores } from './users/access-stores.js';
 import './styles.css';
 import './theme/theme.css';
 import './metrics/monitoring.css';
@@ -57,6 +59,8 @@ const stores: AppStores = {
 
 const fleetEvents = createFleetEventBatcher((events) => stores.fleet.getState().applyMany(events));
 
+const access = createAccessStores(createAccessApi(), () => stores.auth.getState().sessionEnded());
+
 const monitoring: MonitoringServices = {
   api: createMonitoringApi(),
   feed: createMonitoringFeed(),
@@ -91,9 +95,11 @@ createRoot(container).render(
       <AppStoresContext value={stores}>
         <ThemeContext value={theme}>
           <MonitoringContext value={monitoring}>
-            <DesktopGate host={host}>
-              <App />
-            </DesktopGate>
+            <AccessStoresContext value={access}>
+              <DesktopGate host={host}>
+                <App />
+              </DesktopGate>
+            </AccessStoresContext>
           </MonitoringContext>
         </ThemeContext>
       </AppStoresContext>

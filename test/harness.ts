@@ -129,7 +129,7 @@ export async function startBackend(options: { home?: string; port?: number; env?
 }
 
 /** One HTTPS JSON call trusting only the backend's CA. */
-export function api(backend: Pick<Backend, 'url' | 'caCertPem'>, method: string, path: string, options: { token?: string; body?: unknown } = {}): Promise<{ status: number; body: unknown }> {
+export function api(backend: Pick<Backend, 'url' | 'caCertPem'>, method: string, path: string, options: { token?: string; body?: unknown } = {}): Promise<{ status: number; body: unknown; headers: import('node:http').IncomingHttpHeaders }> {
   const payload = options.body === undefined ? undefined : Buffer.from(JSON.stringify(options.body));
   return new Promise((resolveCall, reject) => {
     const req = request(new URL(path, backend.url), {
@@ -150,7 +150,7 @@ export function api(backend: Pick<Backend, 'url' | 'caCertPem'>, method: string,
         } catch {
           // not JSON: keep the text
         }
-        resolveCall({ status: res.statusCode ?? 0, body });
+        resolveCall({ status: res.statusCode ?? 0, body, headers: res.headers });
       });
     });
     req.on('error', reject);

@@ -9,6 +9,8 @@ import {
   type User,
 } from '../../protocol/index.js';
 import { closeWith } from '../agents/control-gateway.js';
+import { scopeConsoleMessage } from '../auth/console-scope.js';
+import type { DeviceAccess } from '../auth/device-access.js';
 import type { DeviceRouter } from '../devices/device-router.js';
 import type { FleetEvents } from '../devices/fleet-events.js';
 import type { MonitoringLive } from '../metrics/monitoring-live.js';
@@ -22,22 +24,29 @@ const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
 /** Live fleet updates to logged-in consoles, and device requests relayed from them. */
 export class ConsoleHub {
   private readonly sockets = new Set<WebSocket>();
+  private readonly userOf = new Map<WebSocket, number>();
 
-  constructor(private readonly deps: { events: FleetEvents; router: DeviceRouter; log: Logger; monitoring?: MonitoringLive }) {}
+  /** `access` applies users' device scopes to requests and to everything pushed. */
+  constructor(private readonly deps: { events: FleetEvents; router: DeviceRouter; log: Logger; monitoring?: MonitoringLive; access?: DeviceAccess }) {}
 
   readonly maxPayload = 256 * 1024;
 
   accept(ws: WebSocket, user: User): void {
+    const access = this.deps.access;
     const send = (msg: ConsoleServerMessage): void => {
+      const visible = access ? scopeConsoleMessage(access, user, msg) : msg;
+      if (!visible) return;
       if (ws.bufferedAmount > MAX_BUFFERED_BYTES) return closeWith(ws, 'RATE_LIMITED');
-      ws.send(JSON.stringify(msg));
+      ws.send(JSON.stringify(visible));
     };
     this.sockets.add(ws);
+    this.userOf.set(ws, user.id);
     const unsubscribe = this.deps.events.subscribe(send);
     const live = this.deps.monitoring?.attach(send);
     let pending = 0;
     ws.on('close', () => {
       this.sockets.delete(ws);
+      this.userOf.delete(ws);
       unsubscribe();
       live?.detach();
     });
@@ -54,6 +63,10 @@ export class ConsoleHub {
             answer({ ok: false, error: { code: 'METHOD_UNKNOWN', message: `Consoles may not call ${method}` } });
             return;
           }
+          if (access && user.scope && !access.sees(user, deviceId)) {
+            answer({ ok: false, error: { code: 'NOT_FOUND', message: 'No such device' } });
+            return;
+          }
           if (pending >= MAX_PENDING_PER_CONSOLE) {
             answer({ ok: false, error: { code: 'RATE_LIMITED', message: 'Too many requests in flight' } });
             return;
@@ -66,6 +79,10 @@ export class ConsoleHub {
           return;
         }
         case 'metrics.subscribe':
+          // Samples of an out-of-scope device are dropped on the way out too; refusing here keeps the subscription slot free.
+          if (access && message.target !== '*' && user.scope && !access.sees(user, message.target)) return;
+          live?.handle(message);
+          return;
         case 'metrics.unsubscribe':
         case 'logs.subscribe':
         case 'logs.unsubscribe':
@@ -80,6 +97,11 @@ export class ConsoleHub {
 
   close(): void {
     for (const ws of this.sockets) closeWith(ws, 'GOING_AWAY');
+  }
+
+  /** Closes every console of a user whose sessions just ended (logout everywhere, password or role change). */
+  closeUser(userId: number): void {
+    for (const [ws, id] of this.userOf) if (id === userId) closeWith(ws, 'SESSION_INVALID');
   }
 }
 

@@ -10,7 +10,8 @@ type ZodApi = FastifyInstance<Server, IncomingMessage, ServerResponse, Logger, Z
 
 export interface DeviceRouteDeps {
   devices: DeviceService;
-  auth(request: FastifyRequest, role?: Role): { user: User };
+  /** auth plus the user's device scope, for every listed id (NOT_FOUND outside a scope). */
+  authDevices(request: FastifyRequest, role: Role, deviceIds: readonly string[]): { user: User };
 }
 
 /** 10,000 ids of up to 44 characters with JSON quotes and commas, plus the tags: above the API's 256 KB default. */
@@ -19,12 +20,12 @@ const BULK_BODY_LIMIT = 1024 * 1024;
 /** Bulk inventory changes from the fleet view. Each request is one transaction: all devices change or none. */
 export function registerDeviceRoutes(api: ZodApi, deps: DeviceRouteDeps): void {
   api.post('/api/v1/devices/tags', { bodyLimit: BULK_BODY_LIMIT, schema: { tags: ['devices'], body: DeviceTagsRequest, response: { 200: DeviceBulkResponse } } }, async (request) => {
-    const { user } = deps.auth(request, 'operator');
     const { ids, set, remove } = request.body;
+    const { user } = deps.authDevices(request, 'operator', ids);
     return { devices: deps.devices.editTags(ids, { set, remove }, `user:${user.username}`) };
   });
   api.post('/api/v1/devices/revoke', { bodyLimit: BULK_BODY_LIMIT, schema: { tags: ['devices'], body: DeviceRevokeRequest, response: { 200: DeviceBulkResponse } } }, async (request) => {
-    const { user } = deps.auth(request, 'admin');
+    const { user } = deps.authDevices(request, 'admin', request.body.ids);
     return { devices: deps.devices.revokeMany(request.body.ids, `user:${user.username}`) };
   });
 }

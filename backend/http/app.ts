@@ -10,8 +10,6 @@ import {
   Device,
   DeviceId,
   DeviceList,
-  LoginRequest,
-  LoginResponse,
   PROTOCOL_VERSION,
   RegisterRequest,
   RegisterResponse,
@@ -19,12 +17,16 @@ import {
   TetherError,
   TokenCreateRequest,
   TokenCreateResponse,
-  User,
   type Role,
 } from '../../protocol/index.js';
 import type { AuditLog } from '../audit/audit-log.js';
-import { authenticateRequest, requireRole, SESSION_COOKIE } from '../auth/request-auth.js';
+import { authenticateRequest, requireRole } from '../auth/request-auth.js';
 import type { UserService } from '../auth/users.js';
+import type { DeviceAccess } from '../auth/device-access.js';
+import type { LoginThrottle } from '../auth/login-throttle.js';
+import { registerUserRoutes } from '../auth/user-routes.js';
+import type { AuditQueryService } from '../audit/audit-query.js';
+import { registerAuditRoutes } from '../audit/audit-routes.js';
 import type { DeviceService } from '../devices/device-service.js';
 import { registerDeviceRoutes } from '../devices/device-routes.js';
 import type { EnrolmentService } from '../enrol/enrolment.js';
@@ -54,6 +56,10 @@ export interface HttpAppDeps {
   enrolment: EnrolmentService;
   devices: DeviceService;
   audit: AuditLog;
+  /** Applies users' device scopes. */
+  access: DeviceAccess;
+  loginThrottle: LoginThrottle;
+  auditQuery: AuditQueryService;
   caPin: string;
   /** Base URL agents and consoles use, for install commands. */
   publicUrl: () => string;
@@ -71,10 +77,8 @@ export interface HttpAppDeps {
 }
 
 
-const ErrorSchema = z.object({ code: z.string(), message: z.string() });
 const IdParams = z.object({ id: z.string().max(64) });
 const DeviceParams = z.object({ id: DeviceId });
-const SESSION_MAX_AGE_S = 12 * 3600;
 
 /** Builds the HTTPS API (not yet listening). Routes are grouped by capability below. */
 export async function buildHttpApp(deps: HttpAppDeps) {
@@ -113,6 +117,12 @@ export async function buildHttpApp(deps: HttpAppDeps) {
     requireRole(session.user, role);
     return session;
   };
+  /** auth plus the device's existence and the user's scope: every route naming a device uses this. */
+  const authDevice = (request: FastifyRequest, role: Role, deviceId: string) => {
+    const session = auth(request, role);
+    deps.access.require(session.user, deviceId);
+    return session;
+  };
 
   api.get('/api/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   api.get('/healthz', { schema: { hide: true } }, async () => ({ ok: true }));
@@ -124,38 +134,33 @@ export async function buildHttpApp(deps: HttpAppDeps) {
   registerOpsRoutes(api, { metrics: deps.metrics });
   registerInstallRoutes(api, { ...deps.install, log: deps.log });
 
-  // ── auth ──
-  api.post('/api/v1/auth/login', { schema: { tags: ['auth'], body: LoginRequest, response: { 200: LoginResponse, 401: ErrorSchema } } }, async (request, reply) => {
-    const session = await deps.users.login(request.body.username, request.body.password);
-    deps.audit.record(`user:${session.user.username}`, 'auth.login', null);
-    reply.header('set-cookie', `${SESSION_COOKIE}=${session.token}; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=${SESSION_MAX_AGE_S}`);
-    return session;
-  });
-  api.post('/api/v1/auth/logout', { schema: { tags: ['auth'] } }, async (request, reply) => {
-    const { token, user } = auth(request);
-    deps.users.logout(token);
-    deps.audit.record(`user:${user.username}`, 'auth.logout', null);
-    reply.header('set-cookie', `${SESSION_COOKIE}=; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=0`);
-    return reply.status(204).send();
-  });
-  api.get('/api/v1/auth/me', { schema: { tags: ['auth'], response: { 200: z.object({ user: User }) } } }, async (request) => ({ user: auth(request).user }));
+  registerUserRoutes(api, { users: deps.users, audit: deps.audit, throttle: deps.loginThrottle, auth });
+  registerAuditRoutes(api, { db: deps.auditQuery, audit: deps.audit, auth });
 
   // ── devices ──
-  registerDeviceRoutes(api, { devices: deps.devices, auth });
+  registerDeviceRoutes(api, {
+    devices: deps.devices,
+    authDevices: (request, role, deviceIds) => {
+      const session = auth(request, role);
+      // Unscoped users get DEVICE_UNKNOWN from the all-or-nothing change itself.
+      if (session.user.scope) for (const id of deviceIds) deps.access.require(session.user, id);
+      return session;
+    },
+  });
   api.get('/api/v1/devices', { schema: { tags: ['devices'], response: { 200: DeviceList } } }, async (request) => {
-    auth(request);
-    return { devices: deps.devices.list() };
+    const { user } = auth(request);
+    return { devices: deps.access.filter(user, deps.devices.list(), (d) => d.id) };
   });
   api.get('/api/v1/devices/:id', { schema: { tags: ['devices'], params: DeviceParams, response: { 200: Device } } }, async (request) => {
-    auth(request);
+    authDevice(request, 'viewer', request.params.id);
     return deps.devices.get(request.params.id);
   });
   api.post('/api/v1/devices/:id/revoke', { schema: { tags: ['devices'], params: DeviceParams, response: { 200: Device } } }, async (request) => {
-    const { user } = auth(request, 'admin');
+    const { user } = authDevice(request, 'admin', request.params.id);
     return deps.devices.revoke(request.params.id, `user:${user.username}`);
   });
   api.post('/api/v1/devices/:id/approve', { schema: { tags: ['devices'], params: DeviceParams, response: { 200: Device } } }, async (request) => {
-    const { user } = auth(request, 'admin');
+    const { user } = authDevice(request, 'admin', request.params.id);
     return deps.devices.approve(request.params.id, `user:${user.username}`);
   });
 
@@ -177,12 +182,12 @@ export async function buildHttpApp(deps: HttpAppDeps) {
     return token;
   });
 
-  registerConfigRoutes(api, { config: deps.config.service, delivery: deps.config.delivery, auth });
+  registerConfigRoutes(api, { config: deps.config.service, delivery: deps.config.delivery, auth, authDevice, access: deps.access });
 
-  registerMonitoringRoutes(api, { ...deps.monitoring, auth, audit: deps.audit, requireDevice: (id) => void deps.devices.get(id) });
+  registerMonitoringRoutes(api, { ...deps.monitoring, auth, authDevice, access: deps.access, audit: deps.audit });
 
-  registerShellRoutes(api, { shells: deps.shell.service, repo: deps.shell.repo, audit: deps.audit, auth });
-  registerJobRoutes(api, { runs: deps.jobs.runs, jobs: deps.jobs.scheduler, repo: deps.jobs.repo, auth, requireDevice: (id) => void deps.devices.get(id) });
+  registerShellRoutes(api, { shells: deps.shell.service, repo: deps.shell.repo, audit: deps.audit, auth, authDevice, access: deps.access });
+  registerJobRoutes(api, { runs: deps.jobs.runs, jobs: deps.jobs.scheduler, repo: deps.jobs.repo, auth, authDevice, access: deps.access });
 
   // ── agent enrolment (authenticated by the registration token in the body) ──
   api.post('/api/v1/agent/register', { schema: { tags: ['agent'], body: RegisterRequest, response: { 200: RegisterResponse } } }, async (request) =>

@@ -45,14 +45,15 @@ export class JobScheduler {
     deps.repo.endOrphans(this.now());
   }
 
-  preview(selection: DeviceSelection): JobPreview {
-    const devices = selectDevices(this.deps.devices(), selection);
+  /** `visible` narrows the fleet to the devices the requesting user's scope covers. */
+  preview(selection: DeviceSelection, visible: (d: Device) => boolean = () => true): JobPreview {
+    const devices = selectDevices(this.deps.devices().filter(visible), selection);
     return { count: devices.length, online: devices.filter((d) => this.deps.router.isConnected(d.id)).length, deviceIds: devices.map((d) => d.id) };
   }
 
-  create(actor: string, request: JobCreateRequest): JobDetail {
+  create(actor: string, request: JobCreateRequest, visible: (d: Device) => boolean = () => true): JobDetail {
     const command: CommandRequest = { command: request.command, cwd: request.cwd, env: request.env, timeoutMs: request.timeoutMs };
-    const devices = selectDevices(this.deps.devices(), request.selection);
+    const devices = selectDevices(this.deps.devices().filter(visible), request.selection);
     if (devices.length === 0) throw new TetherError('SELECTION_EMPTY');
     const id = randomUUID();
     const createdAt = this.now();

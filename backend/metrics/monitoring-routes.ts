@@ -21,6 +21,7 @@ import {
 } from '../../protocol/index.js';
 import type { AlertService } from '../alerts/alert-service.js';
 import type { AuditLog } from '../audit/audit-log.js';
+import type { DeviceAccess } from '../auth/device-access.js';
 import type { LogSearch } from '../logs/log-search.js';
 import type { LatestValues } from './latest-values.js';
 import type { MetricsQueryService } from './metrics-query.js';
@@ -35,8 +36,9 @@ export interface MonitoringRouteDeps {
   latest: LatestValues;
   logs: LogSearch;
   alerts: AlertService;
-  /** Throws DEVICE_UNKNOWN for ids that are not enrolled. */
-  requireDevice: (id: string) => void;
+  /** auth plus the device's existence and the user's scope. */
+  authDevice: (request: FastifyRequest, role: Role, deviceId: string) => { user: User };
+  access: DeviceAccess;
 }
 
 const DeviceParams = z.object({ id: DeviceId });
@@ -47,24 +49,24 @@ const EventsQuery = z.object({ limit: z.coerce.number().int().positive().max(100
 /** Metrics, logs and alerts under /api/v1 (viewer reads, operator changes alert rules). */
 export function registerMonitoringRoutes(api: Api, deps: MonitoringRouteDeps): void {
   api.get('/api/v1/metrics/devices/:id', { schema: { tags: ['metrics'], params: DeviceParams, querystring: MetricsQuery, response: { 200: MetricsQueryResult } } }, async (request) => {
-    deps.auth(request);
-    deps.requireDevice(request.params.id);
+    deps.authDevice(request, 'viewer', request.params.id);
     return deps.metrics.query(request.params.id, request.query);
   });
   api.get('/api/v1/metrics/devices/:id/names', { schema: { tags: ['metrics'], params: DeviceParams, response: { 200: MetricNames } } }, async (request) => {
-    deps.auth(request);
-    deps.requireDevice(request.params.id);
+    deps.authDevice(request, 'viewer', request.params.id);
     return { names: deps.latest.names(request.params.id) };
   });
   api.get('/api/v1/metrics/latest', { schema: { tags: ['metrics'], querystring: LatestQuery, response: { 200: FleetLatest } } }, async (request) => {
-    deps.auth(request);
+    const { user } = deps.auth(request);
     const names = request.query.names?.split(',').filter(Boolean);
-    return { devices: deps.latest.snapshot(names && names.length > 0 ? names : undefined) };
+    const devices = deps.latest.snapshot(names && names.length > 0 ? names : undefined);
+    return { devices: user.scope ? Object.fromEntries(Object.entries(devices).filter(([id]) => deps.access.sees(user, id))) : devices };
   });
 
   api.get('/api/v1/logs', { schema: { tags: ['logs'], querystring: LogSearchQuery, response: { 200: LogSearchResult } } }, async (request) => {
-    deps.auth(request);
-    return { lines: deps.logs.search(request.query) };
+    const { user } = request.query.deviceId ? deps.authDevice(request, 'viewer', request.query.deviceId) : deps.auth(request);
+    // A scoped user's fleet-wide search may come back short of `limit`; narrowing it in SQL would need the scope's device ids.
+    return { lines: deps.access.filter(user, deps.logs.search(request.query), (l) => l.deviceId) };
   });
 
   api.get('/api/v1/alerts/rules', { schema: { tags: ['alerts'], response: { 200: z.object({ rules: z.array(AlertRule) }) } } }, async (request) => {
@@ -84,11 +86,11 @@ export function registerMonitoringRoutes(api: Api, deps: MonitoringRouteDeps): v
     return reply.status(204).send();
   });
   api.get('/api/v1/alerts/events', { schema: { tags: ['alerts'], querystring: EventsQuery, response: { 200: z.object({ events: z.array(AlertEvent) }) } } }, async (request) => {
-    deps.auth(request);
-    return { events: deps.alerts.listEvents(request.query.limit, request.query.deviceId) };
+    const { user } = request.query.deviceId ? deps.authDevice(request, 'viewer', request.query.deviceId) : deps.auth(request);
+    return { events: deps.access.filter(user, deps.alerts.listEvents(request.query.limit, request.query.deviceId), (e) => e.deviceId) };
   });
   api.get('/api/v1/alerts/active', { schema: { tags: ['alerts'], response: { 200: z.object({ events: z.array(AlertEvent) }) } } }, async (request) => {
-    deps.auth(request);
-    return { events: deps.alerts.active() };
+    const { user } = deps.auth(request);
+    return { events: deps.access.filter(user, deps.alerts.active(), (e) => e.deviceId) };
   });
 }

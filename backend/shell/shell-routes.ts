@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import { DeviceId, ShellSessionList, TetherError, type Role, type User } from '../../protocol/index.js';
 import type { AuditLog } from '../audit/audit-log.js';
+import type { DeviceAccess } from '../auth/device-access.js';
 import type { ShellRepo } from './shell-repo.js';
 import type { ShellService } from './shell-service.js';
 
@@ -17,6 +18,9 @@ export interface ShellRouteDeps {
   repo: ShellRepo;
   audit: AuditLog;
   auth(request: FastifyRequest, role?: Role): { user: User };
+  /** auth plus the device's existence and the user's scope. */
+  authDevice(request: FastifyRequest, role: Role, deviceId: string): { user: User };
+  access: DeviceAccess;
 }
 
 const SessionParams = z.object({ id: z.string().uuid() });
@@ -29,14 +33,14 @@ const ListQuery = z.object({ deviceId: DeviceId.optional(), limit: z.coerce.numb
  */
 export function registerShellRoutes(api: ZodApi, deps: ShellRouteDeps): void {
   api.get('/api/v1/shell/sessions', { schema: { tags: ['shell'], querystring: ListQuery, response: { 200: ShellSessionList } } }, async (request) => {
-    deps.auth(request, 'operator');
-    return { sessions: deps.repo.list(request.query, (id) => deps.shells.stats(id)) };
+    const { user } = request.query.deviceId ? deps.authDevice(request, 'operator', request.query.deviceId) : deps.auth(request, 'operator');
+    return { sessions: deps.access.filter(user, deps.repo.list(request.query, (id) => deps.shells.stats(id)), (s) => s.deviceId) };
   });
 
   api.get('/api/v1/shell/sessions/:id/recording', { schema: { tags: ['shell'], params: SessionParams } }, async (request, reply) => {
     const { user } = deps.auth(request, 'operator');
     const session = deps.repo.find(request.params.id);
-    if (!session) throw new TetherError('NOT_FOUND', 'No such shell session');
+    if (!session || !deps.access.sees(user, session.deviceId)) throw new TetherError('NOT_FOUND', 'No such shell session');
     const path = session.recording ? deps.shells.recordingPath(session.recording) : null;
     if (!path || !existsSync(path)) throw new TetherError('NOT_FOUND', 'The recording has expired');
     deps.audit.record(`user:${user.username}`, 'shell.recording.download', session.deviceId, { sessionId: session.id });

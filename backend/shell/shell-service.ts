@@ -126,6 +126,11 @@ export class ShellService {
     return this.sessions.has(id);
   }
 
+  /** Ends every terminal of a user whose sessions ended (logout everywhere, role or password change, deletion). */
+  endUser(userId: number): void {
+    for (const session of [...this.sessions.values()]) if (session.user.id === userId) this.end(session, null, 'SESSION_INVALID');
+  }
+
   /** Upgrade-time checks, so a refused terminal gets an HTTP answer with a stable code. */
   check(user: User, query: ShellSocketQuery): void {
     if ('sessionId' in query) {

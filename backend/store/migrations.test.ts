@@ -86,4 +86,22 @@ describe('migrations', () => {
     expect(() => db.prepare("INSERT INTO runs(id, device_id, state, command, created_by, created_at) VALUES ('r3', 'd', 'lost', '{}', 'a', 0)").run()).toThrow(/CHECK/);
     expect(() => db.prepare("UPDATE jobs SET state = 'paused'").run()).toThrow(/CHECK/);
   });
+
+  it('main v4 adds user scopes and TOTP columns, one-time recovery codes and session idle time', () => {
+    const db = new Database(':memory:');
+    migrate(db, MAIN_MIGRATIONS.slice(0, 3));
+    db.prepare("INSERT INTO users(username,password_hash,role,created_at) VALUES('a','x','admin',0)").run();
+    db.prepare("INSERT INTO sessions(token_hash,user_id,created_at,expires_at) VALUES(x'01',1,5,10)").run();
+    migrate(db, MAIN_MIGRATIONS.slice(0, 4));
+    expect(tables(db)).toContain('recovery_codes');
+    expect(db.prepare('SELECT scope, totp_secret, totp_pending_secret, totp_last_counter FROM users').get()).toEqual({ scope: null, totp_secret: null, totp_pending_secret: null, totp_last_counter: null });
+    // Sessions open before the upgrade count as seen when they were created.
+    expect(db.prepare('SELECT last_seen_at FROM sessions').get()).toEqual({ last_seen_at: 5 });
+    const code = db.prepare("INSERT INTO recovery_codes(user_id, code_hash) VALUES (1, x'aa')");
+    code.run();
+    expect(() => code.run()).toThrow(/UNIQUE|PRIMARY/);
+    db.pragma('foreign_keys = ON');
+    db.prepare('DELETE FROM users').run();
+    expect(db.prepare('SELECT count(*) AS n FROM recovery_codes').get()).toEqual({ n: 0 });
+  });
 });

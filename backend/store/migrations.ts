@@ -158,6 +158,26 @@ export const MAIN_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX runs_device ON runs(device_id, created_at);
     `,
   },
+  {
+    version: 4,
+    name: 'users: device scopes, TOTP with recovery codes, idle session expiry, audit filters',
+    sql: `
+      ALTER TABLE users ADD COLUMN scope TEXT;
+      ALTER TABLE users ADD COLUMN totp_secret TEXT;
+      ALTER TABLE users ADD COLUMN totp_pending_secret TEXT;
+      ALTER TABLE users ADD COLUMN totp_last_counter INTEGER;
+      CREATE TABLE recovery_codes (
+        user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        code_hash BLOB NOT NULL,
+        used_at INTEGER,
+        PRIMARY KEY (user_id, code_hash)
+      ) WITHOUT ROWID;
+      ALTER TABLE sessions ADD COLUMN last_seen_at INTEGER;
+      UPDATE sessions SET last_seen_at = created_at;
+      CREATE INDEX audit_actor ON audit_log(actor, id);
+      CREATE INDEX audit_action ON audit_log(action, id);
+    `,
+  },
 ];
 
 export const METRICS_MIGRATIONS: readonly Migration[] = [

@@ -17,7 +17,7 @@ export class ApiError extends Error {
   }
 }
 
-export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
 /** Parses an answer body, or throws ApiError BAD_RESPONSE when it is not what the schema says. */
 export type JsonRequest = <T>(schema: z.ZodType<T, unknown>, method: HttpMethod, path: string, body?: unknown) => Promise<T>;

@@ -9,12 +9,15 @@ import { JobsView } from '../jobs/jobs-view.js';
 import { ShellView } from '../shell/shell-view.js';
 import { useRemoteRoute } from '../shell/shell-route.js';
 import { TopBar } from './top-bar.js';
+import { AccessView } from '../users/access-view.js';
+import { useAccessRoute } from '../users/access-route.js';
 
 export function App() {
   const phase = useAuthPhase();
   const showConfig = useConfigRoute();
   const remoteRoute = useRemoteRoute();
   const monitoringRoute = parseMonitoringHash(useMonitoringHash());
+  const accessRoute = useAccessRoute();
   switch (phase) {
     case 'restoring':
       return (
@@ -27,7 +30,7 @@ export function App() {
         <div className="shell">
           <TopBar />
           <main className="content">
-            {remoteRoute?.view === 'shell' ? <ShellView key={remoteRoute.deviceId} deviceId={remoteRoute.deviceId} /> : remoteRoute?.view === 'jobs' ? <JobsView jobId={remoteRoute.jobId} /> : monitoringRoute !== null ? <MonitoringView route={monitoringRoute} /> : showConfig ? <ConfigView /> : <FleetView />}
+            {accessRoute !== null ? <AccessView route={accessRoute} /> : remoteRoute?.view === 'shell' ? <ShellView key={remoteRoute.deviceId} deviceId={remoteRoute.deviceId} /> : remoteRoute?.view === 'jobs' ? <JobsView jobId={remoteRoute.jobId} /> : monitoringRoute !== null ? <MonitoringView route={monitoringRoute} /> : showConfig ? <ConfigView /> : <FleetView />}
           </main>
         </div>
       );

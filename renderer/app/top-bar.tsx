@@ -4,6 +4,7 @@ import { ConfigNavLinks } from '../config/config-nav.js';
 import { MonitoringNavLinks } from '../metrics/monitoring-nav.js';
 import { RemoteNavLinks } from '../shell/remote-nav.js';
 import { ThemeToggle } from '../theme/theme-hooks.js';
+import { AccessNavLinks } from '../users/access-nav.js';
 
 export function TopBar() {
   const user = useCurrentUser();
@@ -15,6 +16,7 @@ export function TopBar() {
       <ConfigNavLinks />
       <MonitoringNavLinks />
       <RemoteNavLinks />
+      <AccessNavLinks />
       <span className="spacer" />
       <ThemeToggle />
       {user !== null && (

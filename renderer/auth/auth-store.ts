@@ -16,7 +16,8 @@ export interface AuthState {
   error: UiError | null;
   /** Resumes the session the cookie holds, or lands on the login screen. */
   restore(): Promise<void>;
-  login(credentials: { username: string; password: string }): Promise<void>;
+  /** With TOTP on, the first attempt fails with TOTP_REQUIRED and the form asks for `totp` or `recoveryCode`. */
+  login(credentials: { username: string; password: string; totp?: string; recoveryCode?: string }): Promise<void>;
   /** Ends the session on the backend; the UI signs out even if that request fails. */
   logout(): Promise<void>;
   /** The backend ended the session (console socket closed with 4401). */

@@ -1,4 +1,4 @@
-import { useState, type FormEvent } from 'react';
+import { useEffect, useState, type FormEvent } from 'react';
 import { useAuthPhase, useLogin, useLoginError } from './auth-hooks.js';
 
 export function LoginView() {
@@ -7,10 +7,19 @@ export function LoginView() {
   const busy = useAuthPhase() === 'signing-in';
   const [username, setUsername] = useState('');
   const [password, setPassword] = useState('');
+  const [code, setCode] = useState('');
+  // Once the backend said TOTP_REQUIRED the code field stays, also while the next attempt runs.
+  const [askCode, setAskCode] = useState(false);
+  useEffect(() => {
+    if (error?.code === 'TOTP_REQUIRED') setAskCode(true);
+  }, [error]);
 
   const submit = (event: FormEvent<HTMLFormElement>) => {
     event.preventDefault();
-    void login({ username: username.trim(), password });
+    const second = code.trim();
+    // Six digits are an authenticator code; anything else is taken as a recovery code.
+    const factor = second === '' ? {} : /^\d{6}$/.test(second) ? { totp: second } : { recoveryCode: second };
+    void login({ username: username.trim(), password, ...factor });
   };
 
   return (
@@ -45,6 +54,20 @@ export function LoginView() {
             onChange={(event) => setPassword(event.target.value)}
           />
         </label>
+        {askCode && (
+          <label className="field">
+            <span>Authentication code (or a recovery code)</span>
+            <input
+              data-testid="login-totp"
+              name="totp"
+              inputMode="numeric"
+              autoComplete="one-time-code"
+              autoFocus
+              value={code}
+              onChange={(event) => setCode(event.target.value)}
+            />
+          </label>
+        )}
         {error !== null && (
           <p className="login-error" role="alert" data-testid="login-error" data-code={error.code}>
             {error.message}

@@ -71,7 +71,7 @@ export function backendProgram(): Command {
       const log = pino({ level: file.logLevel ?? 'info' });
       const { host, port } = parseListen(listen);
       const backend = await startBackend(
-        { home, host, port, publicUrl, consoleDir: DEFAULT_CONSOLE_DIR, adminPassword: process.env.TETHER_ADMIN_PASSWORD, agentDistDir: file.agentDistDir, control: controlLimitsFromEnv() },
+        { home, host, port, publicUrl, consoleDir: process.env.TETHER_CONSOLE_DIR ?? DEFAULT_CONSOLE_DIR, adminPassword: process.env.TETHER_ADMIN_PASSWORD, agentDistDir: file.agentDistDir, control: controlLimitsFromEnv() },
         log,
       );
       if (backend.generatedAdminPassword) {

@@ -29,7 +29,11 @@ export class RegisterLimiter {
   /** Runs `register` for `ip` unless the IP is locked out; the error carries `retryAfterS`. */
   async guard<T>(ip: string, register: () => T): Promise<T> {
     const state = await this.limiter.get(ip);
-    if (state !== null && state.remainingPoints <= 0) throw limited(state.msBeforeNext);
+    if (state !== null && state.remainingPoints <= 0) {
+      // Guessing on while locked out turns the rest of the window into a `blockSeconds` block.
+      const res: unknown = await this.limiter.consume(ip).catch((rejected: unknown) => rejected);
+      throw limited(res instanceof RateLimiterRes ? res.msBeforeNext : state.msBeforeNext);
+    }
     try {
       return register();
     } catch (err) {

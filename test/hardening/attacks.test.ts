@@ -351,6 +351,8 @@ describe('attacks on a real backend, with a bystander agent connected throughout
     const right = await rawRequest(backend, 'POST', '/api/v1/agent/register', { headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: good.token, csr: csrPem }) });
     expect([right.status, codeOf(right)]).toEqual([429, 'RATE_LIMITED']);
     expect(right.headers['retry-after']).toMatch(/^\d+$/);
+    // Guessing on while locked out earns the longer block (300 s), not just the rest of the minute.
+    expect(Number(right.headers['retry-after'])).toBeGreaterThan(60);
     void annotate(`${firstLimited} × TOKEN_INVALID, then 429 RATE_LIMITED (Retry-After ${String(right.headers['retry-after'])} s)`);
   });
 });

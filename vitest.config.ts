@@ -20,6 +20,16 @@ export default defineConfig({
           fileParallelism: false,
         },
       },
+      {
+        test: {
+          name: 'hardening',
+          include: ['test/hardening/**/*.test.ts'],
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+          // Real processes, ports and timing-sensitive faults: one file at a time.
+          fileParallelism: false,
+        },
+      },
     ],
   },
 });

@@ -7,6 +7,7 @@ import { Role, TetherError, type Tags } from '../protocol/index.js';
 import { installCommand } from './http/app.js';
 import { UserService } from './auth/users.js';
 import { DEFAULT_CONSOLE_DIR, parseListen } from './config.js';
+import { controlLimitsFromEnv } from './agents/control-gateway.js';
 import { TokenService } from './enrol/tokens.js';
 import { startBackend } from './main.js';
 import { addOpsCommands } from './ops/ops-commands.js';
@@ -70,7 +71,7 @@ export function backendProgram(): Command {
       const log = pino({ level: file.logLevel ?? 'info' });
       const { host, port } = parseListen(listen);
       const backend = await startBackend(
-        { home, host, port, publicUrl, consoleDir: DEFAULT_CONSOLE_DIR, adminPassword: process.env.TETHER_ADMIN_PASSWORD, agentDistDir: file.agentDistDir },
+        { home, host, port, publicUrl, consoleDir: process.env.TETHER_CONSOLE_DIR ?? DEFAULT_CONSOLE_DIR, adminPassword: process.env.TETHER_ADMIN_PASSWORD, agentDistDir: file.agentDistDir, control: controlLimitsFromEnv() },
         log,
       );
       if (backend.generatedAdminPassword) {

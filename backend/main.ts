@@ -101,6 +101,7 @@ export async function startBackend(config: BackendConfig, log: Logger = pino()):
 
   let publicUrl = config.publicUrl ?? '';
   let ready = false;
+  const allowedOrigins = new Set<string>();
   const app = await buildHttpApp({
     // The chain (leaf + CA) lets agents find the CA to check against their pin.
     tls: { key: pki.server.keyPem, cert: pki.server.certPem + pki.ca.certPem },
@@ -113,9 +114,9 @@ export async function startBackend(config: BackendConfig, log: Logger = pino()):
     jobs: { runs, scheduler: jobs, repo: runRepo },
     metrics: opsMetrics.registry,
     install: { caCertPem: pki.ca.certPem, agentDistDir: config.agentDistDir ?? DEFAULT_AGENT_DIST_DIR },
+    allowedOrigins,
   });
 
-  const allowedOrigins = new Set<string>();
   const endpoints: Array<UpgradeEndpoint<never>> = [
     { path: '/v1/agent/control', maxPayload: control.maxPayload, authenticate: () => undefined as never, accept: (ws, _auth, request) => control.accept(ws, request) },
     { path: '/v1/agent/telemetry', maxPayload: telemetry.maxPayload, authenticate: (request) => telemetry.authenticate(request) as never, accept: (ws, deviceId: string) => telemetry.accept(ws, deviceId) },

@@ -13,10 +13,11 @@ import { ingest } from './ingest.js';
 import { query } from './query.js';
 import { rtt } from './rtt.js';
 import { shell } from './shell.js';
+import { storm } from './storm.js';
 
 type Scenario = () => Promise<Record<string, number>>;
 
-const SCENARIOS: Record<string, Scenario> = { connect, rtt, ingest, query, agent, shell, fanout, config, console: consoleScenario };
+const SCENARIOS: Record<string, Scenario> = { connect, rtt, ingest, query, agent, shell, fanout, config, console: consoleScenario, storm };
 
 const RESULTS_DIR = join(import.meta.dirname, 'results');
 const LATEST = join(RESULTS_DIR, 'latest.json');

@@ -395,7 +395,7 @@ describe('SecureSession', () => {
     });
 
     it('keeps every message in order across many rotations with frames in flight both ways', () => {
-      const p = makePair({ common: { rekeyAfterFrames: 5 } });
+      const p = makePair({ common: { rekeyAfterFrames: 5, maxRekeysPerMinute: Infinity } }); // hundreds of rotations in no virtual time
       const rand = mulberry32(42);
       let toServer = 0;
       let toClient = 0;
@@ -424,7 +424,7 @@ describe('SecureSession', () => {
     });
 
     it('survives a synchronous (re-entrant) transport', () => {
-      const p = makePair({ common: { rekeyAfterFrames: 3 }, sync: true });
+      const p = makePair({ common: { rekeyAfterFrames: 3, maxRekeysPerMinute: Infinity }, sync: true });
       for (let i = 0; i < 200; i++) {
         p.client.session.send(evt(i));
         p.server.session.send(evt(i));
@@ -490,6 +490,34 @@ describe('SecureSession', () => {
         p.client.session.tick();
       }
       expectClosedWith(p.client, 'REKEY_FAILED', 4446);
+    });
+
+    it('bounds rekeys per minute at the server (RATE_LIMITED_CHANNEL, 4448), and allows them again a minute later', () => {
+      const p = makePair({ common: { rekeyAfterFrames: 1 }, server: { maxRekeysPerMinute: 5 } });
+      for (let i = 0; i < 5; i++) {
+        p.client.session.send(evt(i));
+        p.flush();
+      }
+      expect(p.server.session.closed).toBe(false);
+      expect(p.server.session.epoch).toBe(5);
+      p.clock.now += 60_000;
+      p.client.session.send(evt(5));
+      p.flush();
+      expect(p.server.session.epoch).toBe(6);
+      for (let i = 0; i < 5; i++) {
+        p.client.session.send(evt(10 + i));
+        p.flush();
+      }
+      expectClosedWith(p.server, 'RATE_LIMITED_CHANNEL', 4448);
+    });
+
+    it('a client rekeying in a loop is closed by the default bound', () => {
+      const p = makePair({ client: { rekeyAfterFrames: 1 } });
+      for (let i = 0; i < 50 && !p.server.session.closed; i++) {
+        p.client.session.send(evt(i));
+        p.flush();
+      }
+      expectClosedWith(p.server, 'RATE_LIMITED_CHANNEL', 4448);
     });
   });
 });

@@ -43,6 +43,12 @@ export interface SecureSessionOptions {
   silenceMs?: number;
   /** Largest sealed frame, both directions. */
   maxFrameBytes?: number;
+  /**
+   * Server: rekeys accepted per rolling minute before closing with RATE_LIMITED_CHANNEL. Each
+   * rekey costs an X25519 key pair, a DH and HKDF; an honest client rekeys every 15 minutes or
+   * 2^20 frames, so a client rekeying in a loop is burning the backend's CPU.
+   */
+  maxRekeysPerMinute?: number;
   now?: () => number;
 }
 
@@ -51,6 +57,8 @@ export const DEFAULT_REKEY_AFTER_MS = 15 * 60_000;
 export const DEFAULT_HEARTBEAT_MS = 30_000;
 export const DEFAULT_SILENCE_MS = 90_000;
 export const DEFAULT_MAX_FRAME_BYTES = 1024 * 1024;
+export const DEFAULT_MAX_REKEYS_PER_MINUTE = 10;
+const REKEY_WINDOW_MS = 60_000;
 /** WebSocket close code of a normal close(). */
 export const NORMAL_CLOSE_CODE = 1000;
 
@@ -107,7 +115,10 @@ export class SecureSession {
   private readonly heartbeatMs: number;
   private readonly silenceMs: number;
   private readonly maxFrameBytes: number;
+  private readonly maxRekeysPerMinute: number;
   private readonly now: () => number;
+  /** Server: when the recent rekeys arrived, oldest first, for the per-minute bound. */
+  private readonly rekeyTimes: number[] = [];
 
   private salt: Buffer;
   private sendKey: DirectionKey;
@@ -130,6 +141,7 @@ export class SecureSession {
     this.heartbeatMs = opts.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
     this.silenceMs = opts.silenceMs ?? DEFAULT_SILENCE_MS;
     this.maxFrameBytes = opts.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+    this.maxRekeysPerMinute = opts.maxRekeysPerMinute ?? DEFAULT_MAX_REKEYS_PER_MINUTE;
     this.now = opts.now ?? Date.now;
     if (this.rekeyAfterFrames < 1 || this.maxFrameBytes <= FRAME_OVERHEAD + STREAM_PAYLOAD_OVERHEAD) {
       throw new RangeError('rekeyAfterFrames must be positive and maxFrameBytes hold a frame');
@@ -300,6 +312,9 @@ export class SecureSession {
   private onRekey(msg: Extract<ControlMessage, { type: 'rekey' }>, now: number): void {
     // A second rekey before the client has used the first one's epoch is out of order.
     if (this.opts.role !== 'server' || this.nextRecvKey !== null) throw new TetherError('REKEY_FAILED');
+    while (this.rekeyTimes.length > 0 && now - (this.rekeyTimes[0] ?? now) >= REKEY_WINDOW_MS) this.rekeyTimes.shift();
+    if (this.rekeyTimes.length >= this.maxRekeysPerMinute) throw new TetherError('RATE_LIMITED_CHANNEL', 'Too many key rotations');
+    this.rekeyTimes.push(now);
     const clientEphemeral = Buffer.from(msg.ephemeral, 'base64');
     const clientNonce = Buffer.from(msg.nonce, 'base64');
     const { privateKey, publicRaw } = generateEphemeral();

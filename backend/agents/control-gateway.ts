@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { RawData, WebSocket } from 'ws';
 import { ServerHandshake } from '../../channel/handshake.js';
 import { RpcPeer } from '../../channel/rpc.js';
-import { SecureSession } from '../../channel/secure-session.js';
+import { DEFAULT_MAX_REKEYS_PER_MINUTE, SecureSession } from '../../channel/secure-session.js';
 import { AGENT_EVENTS, ERRORS, TetherError, type ControlMessage, type ErrorCode } from '../../protocol/index.js';
 import type { DeviceLink, LocalDeviceRouter } from '../devices/device-router.js';
 import { LinkStreams } from '../devices/link-streams.js';
@@ -19,6 +19,8 @@ export interface ControlChannelLimits {
   heartbeatMs: number;
   silenceMs: number;
   requestTimeoutMs: number;
+  /** Client rekeys accepted per rolling minute (SecureSession's bound). */
+  maxRekeysPerMinute: number;
 }
 
 export const DEFAULT_CONTROL_LIMITS: ControlChannelLimits = {
@@ -27,7 +29,14 @@ export const DEFAULT_CONTROL_LIMITS: ControlChannelLimits = {
   heartbeatMs: 30_000,
   silenceMs: 90_000,
   requestTimeoutMs: 10_000,
+  maxRekeysPerMinute: DEFAULT_MAX_REKEYS_PER_MINUTE,
 };
+
+/** Test knob, like the agent's TETHER_REKEY_* variables: TETHER_MAX_REKEYS_PER_MINUTE. */
+export function controlLimitsFromEnv(env: NodeJS.ProcessEnv = process.env): Partial<ControlChannelLimits> {
+  const rekeys = Number(env.TETHER_MAX_REKEYS_PER_MINUTE);
+  return Number.isInteger(rekeys) && rekeys > 0 ? { maxRekeysPerMinute: rekeys } : {};
+}
 
 export interface ControlGatewayDeps {
   identity: { certPem: string; keyPem: string };
@@ -146,6 +155,7 @@ export class ControlGateway {
       heartbeatMs: this.limits.heartbeatMs,
       silenceMs: this.limits.silenceMs,
       maxFrameBytes: this.limits.maxFrameBytes,
+      maxRekeysPerMinute: this.limits.maxRekeysPerMinute,
       transport: {
         send: (frame) => {
           this.deps.counters?.controlFrames.inc({ direction: 'out' });

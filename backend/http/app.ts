@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import type { Duplex } from 'node:stream';
 import fastifySwagger from '@fastify/swagger';
 import fastifyStatic from '@fastify/static';
 import Fastify, { LogController, type FastifyRequest } from 'fastify';
@@ -10,6 +11,7 @@ import {
   Device,
   DeviceId,
   DeviceList,
+  ERRORS,
   PROTOCOL_VERSION,
   RegisterRequest,
   RegisterResponse,
@@ -31,6 +33,7 @@ import type { DeviceService } from '../devices/device-service.js';
 import { registerDeviceRoutes } from '../devices/device-routes.js';
 import type { EnrolmentService } from '../enrol/enrolment.js';
 import type { TokenService } from '../enrol/tokens.js';
+import { RateLimitedError, RegisterLimiter } from '../enrol/register-limiter.js';
 import type { ConfigDelivery } from '../config/config-delivery.js';
 import { registerConfigRoutes } from '../config/config-routes.js';
 import type { ConfigService } from '../config/config-service.js';
@@ -44,6 +47,8 @@ import type { ShellRepo } from '../shell/shell-repo.js';
 import { registerShellRoutes } from '../shell/shell-routes.js';
 import type { ShellService } from '../shell/shell-service.js';
 import { handleError } from './error-handler.js';
+import { refuseCrossSite } from './cross-site-guard.js';
+import { checkJsonDepth } from './json-depth.js';
 import type { MetricsRegistry } from '../ops/metrics-registry.js';
 import { registerOpsRoutes } from '../ops/ops-routes.js';
 import { registerInstallRoutes, type InstallRoutesDeps } from '../ops/install-routes.js';
@@ -74,21 +79,41 @@ export interface HttpAppDeps {
   metrics: MetricsRegistry;
   /** /install.sh, /ca.crt and the agent bundle. */
   install: Omit<InstallRoutesDeps, 'log'>;
+  /** Origins of the console (filled in once the backend listens); state-changing requests from others are refused. */
+  allowedOrigins?: ReadonlySet<string>;
 }
 
 
 const IdParams = z.object({ id: z.string().max(64) });
 const DeviceParams = z.object({ id: DeviceId });
+const SLOW_CLIENT_TIMEOUT_MS = 10_000;
 
 /** Builds the HTTPS API (not yet listening). Routes are grouped by capability below. */
 export async function buildHttpApp(deps: HttpAppDeps) {
   const app = Fastify({
-    https: { key: deps.tls.key, cert: deps.tls.cert },
+    // Slow clients (slowloris) are cut: a TLS handshake or a request's headers (the WebSocket
+    // upgrade included) must arrive within 10 s, checked every 2 s (Node's defaults: 120 s, 60 s, 30 s).
+    https: { key: deps.tls.key, cert: deps.tls.cert, handshakeTimeout: SLOW_CLIENT_TIMEOUT_MS, connectionsCheckingInterval: 2_000 },
     loggerInstance: deps.log,
     bodyLimit: 256 * 1024,
     requestTimeout: 30_000,
     logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
+    // A request Node cannot parse gets a coded answer like any other; a timed-out one is just cut.
+    clientErrorHandler: answerClientError,
+  });
+  app.server.headersTimeout = SLOW_CLIENT_TIMEOUT_MS;
+  // Fastify's own JSON parser (prototype-poisoning checks) behind a nesting bound.
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    const text = typeof body === 'string' ? body : body.toString('utf8');
+    try {
+      checkJsonDepth(text);
+    } catch (err) {
+      done(err as TetherError, undefined);
+      return;
+    }
+    parseJson(request, text, done);
   });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
@@ -96,6 +121,8 @@ export async function buildHttpApp(deps: HttpAppDeps) {
   app.setNotFoundHandler((request, reply) => {
     void reply.status(404).send({ code: 'NOT_FOUND', message: `No route ${request.method} ${request.url.split('?')[0] ?? ''}` });
   });
+  const allowedOrigins = deps.allowedOrigins;
+  if (allowedOrigins) app.addHook('onRequest', async (request) => refuseCrossSite(request.raw, allowedOrigins));
   app.addHook('onSend', async (_request, reply) => {
     reply.header('x-content-type-options', 'nosniff');
     reply.header('content-security-policy', CONSOLE_CSP);
@@ -190,8 +217,12 @@ export async function buildHttpApp(deps: HttpAppDeps) {
   registerJobRoutes(api, { runs: deps.jobs.runs, jobs: deps.jobs.scheduler, repo: deps.jobs.repo, auth, authDevice, access: deps.access });
 
   // ── agent enrolment (authenticated by the registration token in the body) ──
-  api.post('/api/v1/agent/register', { schema: { tags: ['agent'], body: RegisterRequest, response: { 200: RegisterResponse } } }, async (request) =>
-    deps.enrolment.register(request.body),
+  const registerLimiter = new RegisterLimiter();
+  api.post('/api/v1/agent/register', { schema: { tags: ['agent'], body: RegisterRequest, response: { 200: RegisterResponse } } }, async (request, reply) =>
+    registerLimiter.guard(request.ip, () => deps.enrolment.register(request.body)).catch((err: unknown) => {
+      if (err instanceof RateLimitedError) void reply.header('retry-after', String(err.retryAfterS));
+      throw err;
+    }),
   );
 
   if (existsSync(deps.consoleDir)) {
@@ -202,6 +233,16 @@ export async function buildHttpApp(deps: HttpAppDeps) {
     });
   }
   return app;
+}
+
+function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  // As Node and Fastify do by default (write, then destroy), with our `{code, message}` body.
+  if (err.code !== 'ERR_HTTP_REQUEST_TIMEOUT' && socket.writable) {
+    const body = JSON.stringify({ code: 'BAD_REQUEST', message: ERRORS.BAD_REQUEST.message });
+    socket.write(`HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  }
+  socket.destroy();
 }
 
 /**

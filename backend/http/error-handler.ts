@@ -19,8 +19,10 @@ export function errorBody(err: unknown): { status: number; body: ErrorBody } {
     const where = first ? `${first.instancePath || '/'}: ${first.message ?? 'invalid'}` : 'invalid';
     return { status: 400, body: { code: 'BAD_REQUEST', message: `${err.validationContext ?? 'request'} ${where}` } };
   }
-  const fastifyError = err as Partial<FastifyError>;
-  const mapped = fastifyError.code ? FASTIFY_CODES[fastifyError.code] : undefined;
+  // `throw null` or a thrown string is still an answer with a code, not a crash of the handler.
+  const fastifyError: Partial<FastifyError> = typeof err === 'object' && err !== null ? err : {};
+  // hasOwn: a code like "constructor" must not find Object.prototype's members.
+  const mapped = fastifyError.code !== undefined && Object.hasOwn(FASTIFY_CODES, fastifyError.code) ? FASTIFY_CODES[fastifyError.code] : undefined;
   if (mapped) return { status: ERRORS[mapped].http, body: { code: mapped, message: fastifyError.message ?? ERRORS[mapped].message } };
   // SyntaxError from the JSON body parser carries statusCode 400.
   if (fastifyError.statusCode === 400) return { status: 400, body: { code: 'BAD_REQUEST', message: fastifyError.message ?? 'Bad request' } };

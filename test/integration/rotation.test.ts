@@ -7,7 +7,8 @@ describe('session key rotation between real processes', () => {
   let agent: { proc: Proc; stateDir: string; deviceId: string };
 
   beforeAll(async () => {
-    backend = await startBackend();
+    // The agent rotates far more often than any real one; lift the backend's per-minute bound to match.
+    backend = await startBackend({ env: { TETHER_MAX_REKEYS_PER_MINUTE: '1000' } });
     admin = await login(backend);
     // Forced low so the test sees many rotations: every 6 frames, and at least every 2 s.
     agent = await enrolAndRun(backend, admin, 'rotor', { TETHER_REKEY_AFTER_FRAMES: '6', TETHER_REKEY_AFTER_MS: '2000' });

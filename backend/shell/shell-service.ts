@@ -58,12 +58,7 @@ export interface ShellServiceDeps {
   now?: () => number;
 }
 
-/**
- * Console acks are passed to the agent once this many bytes are due, or at once when the console
- * has caught up: a flood then costs one ack event per ~32 KB (under the gap between the agent's
- * high and low marks, so its window reopens before it drains), a keystroke's echo one ack with no delay.
- */
-const ACK_BATCH_BYTES = 32 * 1024;
+const ACK_BATCH_BYTES = 16 * 1024;
 
 /** Largest console frame: input is typed or pasted, never bulk. */
 export const SHELL_SOCKET_MAX_PAYLOAD = 64 * 1024;
@@ -77,7 +72,7 @@ class Session {
   outputBytes = 0;
   graceTimer: NodeJS.Timeout | null = null;
   idleTimer: NodeJS.Timeout | null = null;
-  /** Console acks not yet passed to the agent (see ACK_BATCH_BYTES). */
+  /** Console acks not yet passed to the agent: coalesced, so a flood does not cost an event per frame. */
   ackDue = 0;
   ended = false;
 
@@ -241,8 +236,9 @@ export class ShellService {
         if (bytes === 0) return;
         trimFront(session.pending, bytes);
         session.pendingBytes -= bytes;
+        if (session.ackDue === 0) setImmediate(() => this.flushAck(session));
         session.ackDue += bytes;
-        if (session.ackDue >= ACK_BATCH_BYTES || session.pendingBytes === 0) this.flushAck(session);
+        if (session.ackDue >= ACK_BATCH_BYTES) this.flushAck(session);
         return;
       }
       default:

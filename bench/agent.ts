@@ -1,14 +1,21 @@
 /**
  * Agent: a real agent process (enrolled with a real backend) sampling every 5 s for
  * TETHER_BENCH_AGENT_S seconds (default 300): its resident memory and CPU, from /proc.
+ * It runs the bundle devices install (`npm run build:agent`, built here into a temp dir); the
+ * development launcher (bin/tether-agent.js through tsx, whose loader thread alone is ~20 MB)
+ * is measured instead with TETHER_BENCH_AGENT_DEV=1.
  */
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { cleanup, enrolAndRun, login, startBackend } from '../test/harness.js';
+import { join } from 'node:path';
+import { buildAgentBundle } from '../build/agent/build.js';
+import { cleanup, createToken, deviceOf, enrolAndRun, FAST_AGENT_ENV, login, Proc, registerAgent, startBackend, tempDir, waitFor, type Backend } from '../test/harness.js';
 
 const SECONDS = Number(process.env.TETHER_BENCH_AGENT_S ?? 300);
 const TICKS_PER_SECOND = 100; // USER_HZ on Linux
 
-function cpuSeconds(pid: number): number {
+/** User + system CPU seconds a process has used, from /proc. */
+export function cpuSeconds(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
   return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
 }
@@ -18,10 +25,31 @@ function rssMB(pid: number): number {
   return kb / 1024;
 }
 
+/** Enrols a device with the dev CLI, then runs it from the bundle. */
+async function enrolAndRunBundle(backend: Backend, admin: string, env: Record<string, string>): Promise<{ proc: Proc; stateDir: string; bundleDir: string }> {
+  const bundleDir = tempDir('bench-agent-bundle');
+  const bundle = await buildAgentBundle(bundleDir);
+  const stateDir = tempDir('agent');
+  const reg = await registerAgent(backend, await createToken(backend, admin), stateDir, ['--name', 'bench-agent']);
+  if (reg.code !== 0) throw new Error(`register failed: ${reg.output}`);
+  const deviceId = (JSON.parse(readFileSync(join(stateDir, 'state.json'), 'utf8')) as { deviceId: string }).deviceId;
+  // Through the bundle's launcher, as systemd runs it (it execs node, so the pid stays the agent's).
+  const child = spawn(join(bundle.dir, 'bin', 'tether-agent'), ['run', '--state', stateDir], {
+    env: { ...process.env, ...FAST_AGENT_ENV, TETHER_NODE: process.execPath, ...env },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  const proc = new Proc(child, 'bench-agent');
+  await waitFor(async () => (await deviceOf(backend, admin, deviceId))?.online === true, 30_000, 'bundled agent online');
+  return { proc, stateDir, bundleDir };
+}
+
 export async function agent(): Promise<Record<string, number>> {
   const backend = await startBackend();
   const admin = await login(backend);
-  const running = await enrolAndRun(backend, admin, 'bench-agent', { TETHER_TELEMETRY_INTERVAL_MS: '5000' });
+  const env = { TETHER_TELEMETRY_INTERVAL_MS: '5000' };
+  const running = process.env.TETHER_BENCH_AGENT_DEV === '1'
+    ? { ...(await enrolAndRun(backend, admin, 'bench-agent', env)), bundleDir: null }
+    : await enrolAndRunBundle(backend, admin, env);
   try {
     const pid = running.proc.child.pid;
     if (pid === undefined) throw new Error('no agent pid');
@@ -39,6 +67,6 @@ export async function agent(): Promise<Record<string, number>> {
   } finally {
     await running.proc.stop();
     await backend.stop();
-    cleanup(running.stateDir, backend.home);
+    cleanup(running.stateDir, backend.home, ...(running.bundleDir ? [running.bundleDir] : []));
   }
 }

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { spawn as spawnPty } from 'node-pty';
 import { api, cleanup, enrolAndRun, login, startBackend, tempDir } from '../test/harness.js';
 import { ShellClient } from '../test/shell-client.js';
+import { cpuSeconds } from './agent.js';
 import { percentile } from './fleet.js';
 
 const ECHO_SAMPLES = 300;
@@ -46,7 +47,7 @@ export async function shell(): Promise<Record<string, number>> {
   let agent: Awaited<ReturnType<typeof enrolAndRun>> | null = null;
   try {
     const admin = await login(backend);
-    agent = await enrolAndRun(backend, admin, 'bench-shell', { TETHER_SHELL: '/bin/sh', PS1: '$ ' });
+    agent = await enrolAndRun(backend, admin, 'bench-shell', { TETHER_SHELL: '/bin/sh', PS1: '$ ', TETHER_TELEMETRY_INTERVAL_MS: '5000' });
     const term = await ShellClient.open(backend, admin, { deviceId: agent.deviceId, cols: 120, rows: 40 });
     await term.waitFor('$ ');
     const remote = await echoLatencies((s) => term.type(s), () => term.received);
@@ -60,14 +61,19 @@ export async function shell(): Promise<Record<string, number>> {
 
     const file = join(dir, 'payload');
     writeFileSync(file, Buffer.alloc(sizeMB * 1024 * 1024, 'a'));
+    // The same cat on a local PTY, in this run: the machine is shared, so compare against this.
+    const rawMBps = await localCat(file, sizeMB);
     term.keepOutput = false;
     term.type('\x15');
     await new Promise((r) => setTimeout(r, 200));
     const start = term.received;
+    const pids = [process.pid, backend.proc.child.pid ?? 0, agent.proc.child.pid ?? 0];
+    const cpu0 = pids.map(cpuSeconds);
     const t0 = performance.now();
     term.type(`cat ${file}\r`);
     await term.until(() => term.received - start >= sizeMB * 1024 * 1024, 600_000, 'the file');
     const seconds = (performance.now() - t0) / 1000;
+    const cpu = pids.map((pid, i) => cpuSeconds(pid) - (cpu0[i] ?? 0));
     rmSync(file);
 
     const list = await api(backend, 'GET', `/api/v1/shell/sessions?deviceId=${agent.deviceId}`, { token: admin });
@@ -78,6 +84,11 @@ export async function shell(): Promise<Record<string, number>> {
       echoP99Ms: round(percentile(remote, 99)),
       rawPtyEchoP99Ms: round(percentile(raw, 99)),
       throughputMBps: round(sizeMB / seconds),
+      rawPtyMBps: round(rawMBps),
+      // CPU of console client + backend + agent per MB relayed: the work removed, whatever the load.
+      cpuMsPerMB: round(((cpu[0] ?? 0) + (cpu[1] ?? 0) + (cpu[2] ?? 0)) * 1000 / sizeMB),
+      backendCpuMsPerMB: round(((cpu[1] ?? 0) * 1000) / sizeMB),
+      agentCpuMsPerMB: round(((cpu[2] ?? 0) * 1000) / sizeMB),
       maxBufferedKB: round((info?.maxPendingBytes ?? NaN) / 1024),
     };
   } finally {
@@ -85,6 +96,14 @@ export async function shell(): Promise<Record<string, number>> {
     await backend.stop();
     cleanup(backend.home, dir, ...(agent ? [agent.stateDir] : []));
   }
+}
+
+/** MB/s of `cat file` on a local node-pty. */
+async function localCat(file: string, sizeMB: number): Promise<number> {
+  const pty = spawnPty('/bin/cat', [file], { cols: 120, rows: 40, encoding: null });
+  const t0 = performance.now();
+  await new Promise<void>((resolve) => pty.onExit(() => resolve()));
+  return sizeMB / ((performance.now() - t0) / 1000);
 }
 
 const round = (n: number) => Math.round(n * 100) / 100;

@@ -1,6 +1,7 @@
 import { loadavg, uptime } from 'node:os';
 import si from 'systeminformation';
 import type { MetricSample } from '../../protocol/index.js';
+import { LinuxSource } from './linux-source.js';
 
 /** The part of systeminformation the sampler reads (tests may pass a fake). */
 export interface SystemSource {
@@ -54,7 +55,7 @@ export class MetricSampler {
 
   constructor(private readonly onSamples: (samples: MetricSample[]) => void, private readonly options: SamplerOptions = {}) {
     this.intervalMs = options.intervalMs ?? DEFAULT_SAMPLE_INTERVAL_MS;
-    this.source = options.source ?? (si as unknown as SystemSource);
+    this.source = options.source ?? (process.platform === 'linux' ? new LinuxSource() : (si as unknown as SystemSource));
     this.now = options.now ?? Date.now;
   }
 

@@ -2,6 +2,7 @@ import { spawn as spawnPty, type IPty } from 'node-pty';
 import type { Logger } from 'pino';
 import { TetherError, type AgentParams, type AgentResult } from '../../protocol/index.js';
 import { FlowWindow } from './flow-window.js';
+import { OutputCoalescer } from './output-coalescer.js';
 import type { ShellConfig } from './shell-config.js';
 
 export interface PtySessionsOptions {
@@ -68,21 +69,17 @@ export class PtySessions {
     const window = new FlowWindow(this.opts.highWaterBytes, this.opts.lowWaterBytes);
     const session: Session = { pty, window };
     this.sessions.set(params.streamId, session);
-    // Reads that land in one event-loop turn leave as one frame: a flood then costs one seal,
-    // one socket write and one ack per batch instead of per 4 KB read.
-    let batch: Buffer[] = [];
-    const flush = () => {
-      const bytes = batch.length === 1 ? (batch[0] as Buffer) : Buffer.concat(batch);
-      batch = [];
-      if (!this.opts.send(params.streamId, bytes)) return;
-      if (window.sent(bytes.length)) pty.pause();
-    };
-    pty.onData((chunk: string | Buffer) => {
-      if (batch.length === 0) setImmediate(flush);
-      batch.push(typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk);
+    const output = new OutputCoalescer({
+      emit: (bytes) => {
+        if (!this.opts.send(params.streamId, bytes)) return;
+        if (window.sent(bytes.length)) pty.pause();
+      },
     });
+    pty.onData((chunk: string | Buffer) => output.push(typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk));
     pty.onExit(({ exitCode, signal }) => {
       if (this.sessions.get(params.streamId) !== session) return;
+      // The last output must reach the backend before the exit event ends its stream.
+      output.flush();
       this.sessions.delete(params.streamId);
       this.opts.emitExit(params.streamId, exitCode, signal ?? null);
     });

@@ -72,6 +72,8 @@ describe('faults with real processes', () => {
   });
 
   it('backend SIGKILL during a job: after the restart the job and its runs end "cancelled: The backend restarted"', async ({ annotate }) => {
+    // The previous scenario restarted the backend: the job must find the device connected, not queue it.
+    await waitFor(() => online(agent.deviceId), 30_000, 'the agent back from the previous restart');
     const created = await api(backend, 'POST', '/api/v1/jobs', { token: admin, body: { selection: { deviceIds: [agent.deviceId] }, command: { shell: 'sleep 6' } } });
     expect(created.status, JSON.stringify(created.body)).toBe(200);
     const id = (created.body as JobDetail).id;

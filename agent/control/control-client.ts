@@ -1,5 +1,6 @@
+import { TLSSocket, type ConnectionOptions } from 'node:tls';
 import type { Logger } from 'pino';
-import WebSocket, { type RawData } from 'ws';
+import WebSocket, { type ClientOptions, type RawData } from 'ws';
 import { ClientHandshake } from '../../channel/handshake.js';
 import { RpcPeer } from '../../channel/rpc.js';
 import { SecureSession } from '../../channel/secure-session.js';
@@ -47,6 +48,13 @@ export class ControlClient {
   private stableTimer: NodeJS.Timeout | null = null;
   private readonly ticker: NodeJS.Timeout;
   private stopped = false;
+  /**
+   * The last TLS session (ticket) the backend gave us. A reconnect resumes it and skips the TLS
+   * certificate signature, which halves the backend's RSA work in a reconnect storm; the
+   * channel's own handshake above TLS still authenticates both sides every time.
+   */
+  private tlsSession: Buffer | undefined;
+  private tlsResumed = false;
 
   constructor(private readonly options: ControlClientOptions) {
     this.backoff = new Backoff(options.backoffBaseMs ?? 1_000, 60_000);
@@ -78,8 +86,21 @@ export class ControlClient {
   private connect(): void {
     const { state, log } = this.options;
     const url = new URL('/v1/agent/control', state.backendUrl).href;
-    const ws = new WebSocket(url, { ca: state.caCertPem, perMessageDeflate: false, handshakeTimeout: 15_000, maxPayload: 2 * 1024 * 1024 });
+    // ws hands its options to tls.connect, `session` included.
+    const wsOptions: ClientOptions & Pick<ConnectionOptions, 'session'> = {
+      ca: state.caCertPem, perMessageDeflate: false, handshakeTimeout: 15_000, maxPayload: 2 * 1024 * 1024, session: this.tlsSession,
+    };
+    const ws = new WebSocket(url, wsOptions);
     this.ws = ws;
+    ws.on('upgrade', (res) => {
+      const socket = res.socket;
+      if (!(socket instanceof TLSSocket)) return;
+      this.tlsResumed = socket.isSessionReused();
+      this.tlsSession = socket.getSession() ?? this.tlsSession;
+      socket.on('session', (session: Buffer) => {
+        this.tlsSession = session;
+      });
+    });
     const handshake = new ClientHandshake({ deviceId: state.deviceId, deviceCertPem: state.certPem, deviceKeyPem: state.keyPem, caCertPem: state.caCertPem, caPin: state.caPin });
 
     ws.on('open', () => ws.send(JSON.stringify(handshake.hello())));
@@ -136,7 +157,7 @@ export class ControlClient {
       transport: { send: (frame) => ws.send(frame), close: (code, reason) => ws.close(code, reason) },
       onMessage: (msg) => {
         if (msg.type === 'welcome') {
-          log.info({ deviceId: msg.deviceId }, 'connected');
+          log.info({ deviceId: msg.deviceId, tlsResumed: this.tlsResumed }, 'connected');
           this.stableTimer = setTimeout(() => this.backoff.reset(), this.options.stableAfterMs ?? 30_000);
           if (rpc) this.options.onConnected(rpc);
           return;

@@ -2,9 +2,9 @@ import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Logger } from 'pino';
 import type { RawData, WebSocket } from 'ws';
-import { ServerHandshake } from '../../channel/handshake.js';
+import { ServerHandshake, type Established } from '../../channel/handshake.js';
 import { RpcPeer } from '../../channel/rpc.js';
-import { DEFAULT_MAX_REKEYS_PER_MINUTE, SecureSession } from '../../channel/secure-session.js';
+import { DEFAULT_MAX_REKEYS_PER_MINUTE, SecureSession, type SessionTransport } from '../../channel/secure-session.js';
 import { AGENT_EVENTS, ERRORS, TetherError, type ControlMessage, type ErrorCode } from '../../protocol/index.js';
 import type { DeviceLink, LocalDeviceRouter } from '../devices/device-router.js';
 import { LinkStreams } from '../devices/link-streams.js';
@@ -56,168 +56,233 @@ export function closeWith(ws: WebSocket, code: ErrorCode): void {
   ws.close(ERRORS[code].close, code);
 }
 
+/** What every connection of one gateway shares: created once, referenced by each connection. */
+interface GatewayShared {
+  readonly deps: ControlGatewayDeps;
+  readonly limits: ControlChannelLimits;
+  readonly identityKey: KeyObject;
+  readonly caCert: X509Certificate;
+  readonly sessions: Set<SecureSession>;
+}
+
 /**
  * Accepts agents' control channels: runs the signed handshake, checks the device's record
  * (unknown, pending, revoked, certificate of record), then relays sealed frames between
  * the device's {@link SecureSession} and the {@link LocalDeviceRouter}.
  */
 export class ControlGateway {
-  private readonly limits: ControlChannelLimits;
-  private readonly sessions = new Set<SecureSession>();
+  private readonly shared: GatewayShared;
   private readonly ticker: NodeJS.Timeout;
-  private readonly identityKey: KeyObject;
-  private readonly caCert: X509Certificate;
 
-  constructor(private readonly deps: ControlGatewayDeps) {
-    this.limits = { ...DEFAULT_CONTROL_LIMITS, ...deps.limits };
-    // Parsed once: per handshake they would be native allocations that fragment the heap under a connect storm.
-    this.identityKey = createPrivateKey(deps.identity.keyPem);
-    this.caCert = new X509Certificate(deps.caCertPem);
+  constructor(deps: ControlGatewayDeps) {
+    const limits = { ...DEFAULT_CONTROL_LIMITS, ...deps.limits };
+    this.shared = {
+      deps,
+      limits,
+      // Parsed once: per handshake they would be native allocations that fragment the heap under a connect storm.
+      identityKey: createPrivateKey(deps.identity.keyPem),
+      caCert: new X509Certificate(deps.caCertPem),
+      sessions: new Set(),
+    };
     // One timer drives the heartbeats of every session: 10,000 agents must not mean 10,000 timers.
-    this.ticker = setInterval(() => this.tick(), Math.min(1000, this.limits.heartbeatMs / 2));
+    this.ticker = setInterval(() => this.tick(), Math.min(1000, limits.heartbeatMs / 2));
     this.ticker.unref();
   }
 
   /** ws's payload bound for this endpoint (handshake text and sealed frames). */
   get maxPayload(): number {
-    return this.limits.maxFrameBytes + 64 * 1024;
+    return this.shared.limits.maxFrameBytes + 64 * 1024;
   }
 
   accept(ws: WebSocket, _request: IncomingMessage): void {
-    const { log } = this.deps;
-    let stage: 'hello' | 'auth' | 'open' = 'hello';
-    let deviceId = '';
-    let session: SecureSession | null = null;
-    // A handshake is a one-shot state machine: one per connection, dropped once the session is open.
-    let handshake: ServerHandshake | null = new ServerHandshake({ identityCertPem: this.deps.identity.certPem, identityKeyPem: this.identityKey, caCertPem: this.caCert });
-    let handshakeTimer: NodeJS.Timeout | undefined = setTimeout(() => closeWith(ws, 'HANDSHAKE_TIMEOUT'), this.limits.handshakeTimeoutMs);
+    new AgentConnection(this.shared, ws).listen();
+  }
 
-    const refuse = (err: unknown): void => {
-      const code: ErrorCode = err instanceof TetherError ? err.code : 'HANDSHAKE_FAILED';
-      log.info({ deviceId: deviceId || undefined, code }, 'control channel refused');
-      this.deps.counters?.controlHandshakes.inc({ result: 'refused' });
-      closeWith(ws, code);
-    };
+  private tick(): void {
+    const now = Date.now();
+    for (const session of this.shared.sessions) session.tick(now);
+  }
 
-    ws.on('message', (data: RawData, isBinary: boolean) => {
-      try {
-        if (stage === 'open') {
-          if (!isBinary || !session) throw new TetherError('FRAME_MALFORMED', 'Sealed frames are binary');
-          this.deps.counters?.controlFrames.inc({ direction: 'in' });
-          session.receive(toBuffer(data));
-          return;
-        }
-        if (isBinary) throw new TetherError('HANDSHAKE_FAILED', 'The handshake is JSON text');
-        const message = parseJson(toBuffer(data));
-        if (stage === 'hello') {
-          if (!handshake) throw new TetherError('HANDSHAKE_FAILED');
-          const { deviceId: id, serverHello } = handshake.onHello(message);
-          deviceId = id;
-          this.checkDeviceMayConnect(id);
-          stage = 'auth';
-          ws.send(JSON.stringify(serverHello));
-          return;
-        }
-        if (!handshake) throw new TetherError('HANDSHAKE_FAILED');
-        const auth = handshake.onClientAuth(message);
-        handshake = null;
-        // The certificate must be the one on record: an older (rotated) certificate of this device is refused.
-        const record = this.checkDeviceMayConnect(auth.deviceId);
-        if (record.certFingerprint !== auth.certFingerprint256) throw new TetherError('CERT_INVALID', 'Not the certificate on record for this device');
-        clearTimeout(handshakeTimer);
-        handshakeTimer = undefined;
-        stage = 'open';
-        session = this.open(ws, auth.deviceId, auth.established);
-        this.deps.counters?.controlHandshakes.inc({ result: 'accepted' });
-      } catch (err) {
-        refuse(err);
+  /** Closes every session with GOING_AWAY (backend shutdown). */
+  close(): void {
+    clearInterval(this.ticker);
+    for (const session of [...this.shared.sessions]) session.close('GOING_AWAY');
+  }
+}
+
+/** Sealed frames out to the socket, counted for /metrics. */
+class SocketTransport implements SessionTransport {
+  constructor(
+    private readonly ws: WebSocket,
+    private readonly counters: ControlGatewayDeps['counters'],
+  ) {}
+
+  send(frame: Buffer): void {
+    this.counters?.controlFrames.inc({ direction: 'out' });
+    this.ws.send(frame);
+  }
+
+  close(code: number, reason: string): void {
+    this.ws.close(code, reason);
+  }
+}
+
+/**
+ * One agent's control socket from the upgrade to the close: the handshake, then the open
+ * session as the device's {@link DeviceLink}. The backend holds tens of thousands of these, so
+ * the per-connection state lives in one object with prototype methods (bound where a callback is
+ * needed) rather than in a dozen closures: tsx keeps function names by defining `name` on every
+ * closure it creates, which gives each closure its own property dictionary (~300 bytes).
+ */
+class AgentConnection implements DeviceLink {
+  private stage: 'hello' | 'auth' | 'open' = 'hello';
+  private deviceId = '';
+  // A handshake is a one-shot state machine: one per connection, dropped once the session is open.
+  private handshake: ServerHandshake | null;
+  private handshakeTimer: NodeJS.Timeout | undefined;
+  private session: SecureSession | null = null;
+  private rpc: RpcPeer | null = null;
+  streams?: LinkStreams;
+
+  constructor(
+    private readonly shared: GatewayShared,
+    private readonly ws: WebSocket,
+  ) {
+    this.handshake = new ServerHandshake({ identityCertPem: shared.deps.identity.certPem, identityKeyPem: shared.identityKey, caCertPem: shared.caCert });
+  }
+
+  listen(): void {
+    this.handshakeTimer = setTimeout(closeWith, this.shared.limits.handshakeTimeoutMs, this.ws, 'HANDSHAKE_TIMEOUT');
+    this.ws.on('message', this.onSocketMessage.bind(this));
+    this.ws.on('close', this.onSocketClose.bind(this));
+    this.ws.on('error', this.onSocketError.bind(this));
+  }
+
+  request(method: string, params: unknown, timeoutMs?: number): Promise<unknown> {
+    if (!this.rpc) return Promise.reject(new TetherError('DEVICE_OFFLINE'));
+    return this.rpc.request(method, params, timeoutMs);
+  }
+
+  emit(name: string, data: unknown): void {
+    this.rpc?.emit(name, data);
+  }
+
+  close(code: ErrorCode): void {
+    this.session?.close(code);
+  }
+
+  private onSocketMessage(data: RawData, isBinary: boolean): void {
+    try {
+      if (this.stage === 'open') {
+        if (!isBinary || !this.session) throw new TetherError('FRAME_MALFORMED', 'Sealed frames are binary');
+        this.shared.deps.counters?.controlFrames.inc({ direction: 'in' });
+        this.session.receive(toBuffer(data));
+        return;
       }
-    });
-    ws.on('close', () => clearTimeout(handshakeTimer));
-    ws.on('error', (err) => log.debug({ err, deviceId }, 'control socket error'));
+      if (isBinary) throw new TetherError('HANDSHAKE_FAILED', 'The handshake is JSON text');
+      if (!this.handshake) throw new TetherError('HANDSHAKE_FAILED');
+      const message = parseJson(toBuffer(data));
+      if (this.stage === 'hello') {
+        const { deviceId, serverHello } = this.handshake.onHello(message);
+        this.deviceId = deviceId;
+        this.checkDeviceMayConnect(deviceId);
+        this.stage = 'auth';
+        this.ws.send(JSON.stringify(serverHello));
+        return;
+      }
+      const auth = this.handshake.onClientAuth(message);
+      this.handshake = null;
+      // The certificate must be the one on record: an older (rotated) certificate of this device is refused.
+      const record = this.checkDeviceMayConnect(auth.deviceId);
+      if (record.certFingerprint !== auth.certFingerprint256) throw new TetherError('CERT_INVALID', 'Not the certificate on record for this device');
+      clearTimeout(this.handshakeTimer);
+      this.handshakeTimer = undefined;
+      this.stage = 'open';
+      this.open(auth.deviceId, auth.established);
+      this.shared.deps.counters?.controlHandshakes.inc({ result: 'accepted' });
+    } catch (err) {
+      this.refuse(err);
+    }
+  }
+
+  private refuse(err: unknown): void {
+    const code: ErrorCode = err instanceof TetherError ? err.code : 'HANDSHAKE_FAILED';
+    this.shared.deps.log.info({ deviceId: this.deviceId || undefined, code }, 'control channel refused');
+    this.shared.deps.counters?.controlHandshakes.inc({ result: 'refused' });
+    closeWith(this.ws, code);
   }
 
   private checkDeviceMayConnect(deviceId: string) {
-    const record = this.deps.devices.find(deviceId);
+    const record = this.shared.deps.devices.find(deviceId);
     if (!record) throw new TetherError('DEVICE_UNKNOWN');
     if (record.status === 'revoked') throw new TetherError('DEVICE_REVOKED');
     if (record.status === 'pending') throw new TetherError('DEVICE_PENDING');
     return record;
   }
 
-  private open(ws: WebSocket, deviceId: string, established: ConstructorParameters<typeof SecureSession>[0]['established']): SecureSession {
-    const { router, presence, devices, log } = this.deps;
-    let rpc: RpcPeer | null = null;
-    let streams: LinkStreams | null = null;
-    const session: SecureSession = new SecureSession({
+  private open(deviceId: string, established: Established): void {
+    const { deps, limits, sessions } = this.shared;
+    const session = new SecureSession({
       role: 'server',
       established,
-      heartbeatMs: this.limits.heartbeatMs,
-      silenceMs: this.limits.silenceMs,
-      maxFrameBytes: this.limits.maxFrameBytes,
-      maxRekeysPerMinute: this.limits.maxRekeysPerMinute,
-      transport: {
-        send: (frame) => {
-          this.deps.counters?.controlFrames.inc({ direction: 'out' });
-          ws.send(frame);
-        },
-        close: (code, reason) => ws.close(code, reason),
-      },
-      onMessage: (msg: ControlMessage) => {
-        presence.seen(deviceId);
-        rpc?.dispatch(msg);
-      },
-      onStream: (streamId, data) => {
-        presence.seen(deviceId);
-        streams?.deliver(streamId, data);
-      },
-      onClose: (error) => {
-        this.sessions.delete(session);
-        streams?.closeAll();
-        rpc?.failAll('DEVICE_OFFLINE');
-        router.detach(deviceId, link);
-        // Superseded: the newer link keeps the device online. Revoked: the router already dropped it.
-        if (!router.isConnected(deviceId)) presence.disconnected(deviceId);
-        log.info({ deviceId, code: error?.code }, 'device disconnected');
-      },
+      heartbeatMs: limits.heartbeatMs,
+      silenceMs: limits.silenceMs,
+      maxFrameBytes: limits.maxFrameBytes,
+      maxRekeysPerMinute: limits.maxRekeysPerMinute,
+      transport: new SocketTransport(this.ws, deps.counters),
+      onMessage: this.onSessionMessage.bind(this),
+      onStream: this.onSessionStream.bind(this),
+      onClose: this.onSessionClose.bind(this),
     });
-    rpc = new RpcPeer({ send: (msg) => session.send(msg), defaultTimeoutMs: this.limits.requestTimeoutMs });
-    rpc.onEvent((name, data) => {
-      if (name === 'device.facts') {
-        const facts = AGENT_EVENTS['device.facts'].safeParse(data);
-        if (facts.success) devices.setFacts(deviceId, facts.data);
-      }
-      router.deliver(deviceId, name, data);
-    });
-    const peer = rpc;
-    streams = new LinkStreams((id, data) => session.sendStream(id, data), session.maxStreamChunkBytes);
-    const link: DeviceLink = {
-      streams,
-      request: (method, params, timeoutMs) => peer.request(method, params, timeoutMs),
-      emit: (name, data) => peer.emit(name, data),
-      close: (code) => session.close(code),
-    };
+    this.session = session;
+    this.rpc = new RpcPeer({ send: session.send.bind(session), defaultTimeoutMs: limits.requestTimeoutMs });
+    this.rpc.onEvent(this.onDeviceEvent.bind(this));
+    this.streams = new LinkStreams(session.sendStream.bind(session), session.maxStreamChunkBytes);
+    sessions.add(session);
+    session.send({ type: 'welcome', deviceId, heartbeatMs: limits.heartbeatMs });
+    deps.router.attach(deviceId, this);
+    deps.presence.connected(deviceId);
+    deps.log.info({ deviceId }, 'device connected');
+  }
+
+  private onSessionMessage(msg: ControlMessage): void {
+    this.shared.deps.presence.seen(this.deviceId);
+    this.rpc?.dispatch(msg);
+  }
+
+  private onSessionStream(streamId: number, data: Buffer): void {
+    this.shared.deps.presence.seen(this.deviceId);
+    this.streams?.deliver(streamId, data);
+  }
+
+  private onDeviceEvent(name: string, data: unknown): void {
+    const { devices, router } = this.shared.deps;
+    if (name === 'device.facts') {
+      const facts = AGENT_EVENTS['device.facts'].safeParse(data);
+      if (facts.success) devices.setFacts(this.deviceId, facts.data);
+    }
+    router.deliver(this.deviceId, name, data);
+  }
+
+  private onSessionClose(error: TetherError | null): void {
+    const { deps, sessions } = this.shared;
+    if (this.session) sessions.delete(this.session);
+    this.streams?.closeAll();
+    this.rpc?.failAll('DEVICE_OFFLINE');
+    deps.router.detach(this.deviceId, this);
+    // Superseded: the newer link keeps the device online. Revoked: the router already dropped it.
+    if (!deps.router.isConnected(this.deviceId)) deps.presence.disconnected(this.deviceId);
+    deps.log.info({ deviceId: this.deviceId, code: error?.code }, 'device disconnected');
+  }
+
+  private onSocketClose(): void {
+    clearTimeout(this.handshakeTimer);
     // A socket that dies without a close frame still ends the session.
-    ws.on('close', () => {
-      if (!session.closed) session.close('GOING_AWAY');
-    });
-    this.sessions.add(session);
-    session.send({ type: 'welcome', deviceId, heartbeatMs: this.limits.heartbeatMs });
-    router.attach(deviceId, link);
-    presence.connected(deviceId);
-    log.info({ deviceId }, 'device connected');
-    return session;
+    if (this.session && !this.session.closed) this.session.close('GOING_AWAY');
   }
 
-  private tick(): void {
-    const now = Date.now();
-    for (const session of this.sessions) session.tick(now);
-  }
-
-  /** Closes every session with GOING_AWAY (backend shutdown). */
-  close(): void {
-    clearInterval(this.ticker);
-    for (const session of [...this.sessions]) session.close('GOING_AWAY');
+  private onSocketError(err: Error): void {
+    this.shared.deps.log.debug({ err, deviceId: this.deviceId }, 'control socket error');
   }
 }
 

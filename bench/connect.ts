@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { api, cleanup, login, startBackend, type Backend } from '../test/harness.js';
-import { connectFleet, disconnectFleet, enrolFleet, rssKiB } from './fleet.js';
+import { backendAllocator, connectFleet, disconnectFleet, enrolFleet, rssKiB } from './fleet.js';
 
 /** The backend's V8 heap and C++-bound memory in KiB, from its /metrics. */
 async function heapKiB(backend: Backend): Promise<number> {
@@ -12,7 +12,8 @@ async function heapKiB(backend: Backend): Promise<number> {
 /**
  * `connect`: N simulated agents (default 10,000; BENCH_AGENTS) connect through the real handshake.
  * rssPerAgentKB is the backend's RSS growth per connected agent; handshakesPerSec counts complete
- * connections (TLS + signed X25519 handshake + welcome) per second with 200 in flight.
+ * connections (TLS + signed X25519 handshake + welcome) per second with 200 in flight. The measured
+ * backend runs with the deployed allocator (jemalloc where installed; `jemalloc` is 1 or 0).
  */
 export async function connect(): Promise<Record<string, number>> {
   const agents = Number(process.env.BENCH_AGENTS ?? 10_000);
@@ -21,7 +22,9 @@ export async function connect(): Promise<Record<string, number>> {
     const devices = await enrolFleet(backend, agents);
     // A fresh process holding the enrolled fleet, so enrolment's garbage is not in the baseline.
     await backend.stop();
-    backend = await startBackend({ home: backend.home, port: backend.port });
+    const allocator = backendAllocator();
+    process.stderr.write(`backend allocator: ${allocator.name}\n`);
+    backend = await startBackend({ home: backend.home, port: backend.port, env: allocator.env });
     const pid = backend.proc.child.pid ?? 0;
     await sleep(3_000);
     const before = rssKiB(pid);
@@ -46,6 +49,7 @@ export async function connect(): Promise<Record<string, number>> {
       handshakesPerSec: Math.round(agents / seconds),
       backendRssMB: Math.round(after / 1024),
       heapPerAgentKB: Math.round(((heapAfter - heapBefore) / agents) * 10) / 10,
+      jemalloc: allocator.name === 'jemalloc' ? 1 : 0,
     };
   } finally {
     await backend.stop();

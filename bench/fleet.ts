@@ -4,6 +4,7 @@
  * Device keys are the costly part of enrolment, so the simulated devices share one key pair and
  * one CSR; each still gets its own id, certificate and telemetry token from the backend.
  */
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { join } from 'node:path';
@@ -119,4 +120,24 @@ export function rssKiB(pid: number): number {
 export function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+}
+
+/**
+ * The allocator the backend runs with, as deployed: build/backend/tether-backend.service preloads
+ * jemalloc (Debian's libjemalloc2), which holds per-connection memory far better than glibc's
+ * malloc under a connect storm. BENCH_ALLOCATOR=glibc measures without it.
+ */
+export function backendAllocator(): { name: 'jemalloc' | 'glibc'; env: Record<string, string> } {
+  if (process.env.BENCH_ALLOCATOR === 'glibc') return { name: 'glibc', env: {} };
+  let found = false;
+  try {
+    found = execFileSync('ldconfig', ['-p'], { encoding: 'utf8' }).includes('libjemalloc.so.2');
+  } catch {
+    // no ldconfig: treat as absent
+  }
+  if (!found) {
+    process.stderr.write('libjemalloc.so.2 not found (apt-get install libjemalloc2): measuring with glibc malloc\n');
+    return { name: 'glibc', env: {} };
+  }
+  return { name: 'jemalloc', env: { LD_PRELOAD: 'libjemalloc.so.2' } };
 }

@@ -41,7 +41,23 @@ export const Device = z.object({
 });
 export type Device = z.infer<typeof Device>;
 
-export const DeviceList = z.object({ devices: z.array(Device) });
+/** Most devices one page of `GET /api/v1/devices` may ask for. */
+export const DEVICE_PAGE_MAX = 5_000;
+/** Where the next page of the device list starts: opaque, taken from the previous page's `nextAfter`. */
+export const DeviceCursor = z.string().min(1).max(1024);
+
+/**
+ * `GET /api/v1/devices` in name order: every device when `limit` is left out, else keyset pages of
+ * at most `limit`, each continuing `after` the previous one.
+ */
+export const DeviceListQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(DEVICE_PAGE_MAX).optional(),
+  after: DeviceCursor.optional(),
+});
+export type DeviceListQuery = z.infer<typeof DeviceListQuery>;
+
+/** `nextAfter` is null on the last page. A scoped user's page may hold fewer than `limit` devices, or none. */
+export const DeviceList = z.object({ devices: z.array(Device), nextAfter: DeviceCursor.nullable() });
 export type DeviceList = z.infer<typeof DeviceList>;
 
 export const TokenCreateRequest = z.object({

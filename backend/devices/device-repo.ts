@@ -12,6 +12,12 @@ export interface DeviceRecord {
   lastSeen: number | null;
 }
 
+/** A place in the device list's (name, id) order: the last device of a page. */
+export interface DeviceListPosition {
+  name: string;
+  id: string;
+}
+
 interface Row {
   id: string; name: string; status: DeviceStatus; cert_fingerprint: string; tags: string;
   facts: string | null; created_at: number; last_seen: number | null;
@@ -30,11 +36,15 @@ export class DeviceRepo {
   private readonly byId;
   private readonly byTelemetryHash;
   private readonly touch;
+  private readonly firstPage;
+  private readonly nextPage;
 
   constructor(private readonly db: Db) {
     this.byId = db.prepare('SELECT * FROM devices WHERE id = ?');
     this.byTelemetryHash = db.prepare('SELECT * FROM devices WHERE telemetry_token_hash = ?');
     this.touch = db.prepare('UPDATE devices SET last_seen = ? WHERE id = ?');
+    this.firstPage = db.prepare('SELECT * FROM devices ORDER BY name, id LIMIT ?');
+    this.nextPage = db.prepare('SELECT * FROM devices WHERE (name, id) > (?, ?) ORDER BY name, id LIMIT ?');
   }
 
   insert(d: { id: string; name: string; status: DeviceStatus; certFingerprint: string; telemetryTokenHash: Buffer; tags: Tags; facts: DeviceFacts | null; tokenId: string; createdAt: number }): void {
@@ -61,6 +71,12 @@ export class DeviceRepo {
 
   list(): DeviceRecord[] {
     return (this.db.prepare('SELECT * FROM devices ORDER BY name, id').all() as Row[]).map(toRecord);
+  }
+
+  /** Up to `limit` devices in (name, id) order, starting after `after` (from the start when null); reads them off the devices_name index. */
+  page(after: DeviceListPosition | null, limit: number): DeviceRecord[] {
+    const rows = after === null ? this.firstPage.all(limit) : this.nextPage.all(after.name, after.id, limit);
+    return (rows as Row[]).map(toRecord);
   }
 
   setStatus(id: string, status: DeviceStatus, now: number): DeviceRecord {

@@ -1,9 +1,10 @@
-import type { Device, ErrorCode, Tags } from '../../protocol/index.js';
+import type { Device, DeviceList, DeviceListQuery, ErrorCode, Tags } from '../../protocol/index.js';
 import type { AuditLog } from '../audit/audit-log.js';
 import type { DeviceRepo } from './device-repo.js';
 import type { FleetEvents } from './fleet-events.js';
 import type { Presence } from './presence.js';
 import type { DeviceRecord } from './device-repo.js';
+import { decodeDeviceCursor, encodeDeviceCursor } from './device-cursor.js';
 
 /** Something that holds live connections of devices and can drop them. */
 export interface DeviceConnections {
@@ -23,6 +24,17 @@ export class DeviceService {
 
   list(): Device[] {
     return this.deps.repo.list().map((record) => this.deps.presence.view(record));
+  }
+
+  /** One page of the list in name order (every device when no limit is given); BAD_REQUEST for a bad cursor. */
+  page({ limit, after }: DeviceListQuery): DeviceList {
+    if (limit === undefined && after === undefined) return { devices: this.list(), nextAfter: null };
+    // One row past the page tells whether another page follows.
+    const records = this.deps.repo.page(after === undefined ? null : decodeDeviceCursor(after), limit === undefined ? -1 : limit + 1);
+    const more = limit !== undefined && records.length > limit;
+    const shown = more ? records.slice(0, limit) : records;
+    const last = shown.at(-1);
+    return { devices: shown.map((record) => this.deps.presence.view(record)), nextAfter: more && last ? encodeDeviceCursor(last) : null };
   }
 
   get(id: string): Device {

@@ -11,6 +11,7 @@ import {
   Device,
   DeviceId,
   DeviceList,
+  DeviceListQuery,
   ERRORS,
   PROTOCOL_VERSION,
   RegisterRequest,
@@ -174,9 +175,10 @@ export async function buildHttpApp(deps: HttpAppDeps) {
       return session;
     },
   });
-  api.get('/api/v1/devices', { schema: { tags: ['devices'], response: { 200: DeviceList } } }, async (request) => {
+  api.get('/api/v1/devices', { schema: { tags: ['devices'], querystring: DeviceListQuery, response: { 200: DeviceList } } }, async (request) => {
     const { user } = auth(request);
-    return { devices: deps.access.filter(user, deps.devices.list(), (d) => d.id) };
+    const page = deps.devices.page(request.query);
+    return { devices: deps.access.filter(user, page.devices, (d) => d.id), nextAfter: page.nextAfter };
   });
   api.get('/api/v1/devices/:id', { schema: { tags: ['devices'], params: DeviceParams, response: { 200: Device } } }, async (request) => {
     authDevice(request, 'viewer', request.params.id);

@@ -104,4 +104,12 @@ describe('migrations', () => {
     db.prepare('DELETE FROM users').run();
     expect(db.prepare('SELECT count(*) AS n FROM recovery_codes').get()).toEqual({ n: 0 });
   });
+
+  it('main v5 reads a keyset page of the device list off an index, without sorting the table', () => {
+    const db = new Database(':memory:');
+    migrate(db, MAIN_MIGRATIONS.slice(0, 5));
+    const plan = (db.prepare("EXPLAIN QUERY PLAN SELECT * FROM devices WHERE (name, id) > ('a', 'b') ORDER BY name, id LIMIT 10").all() as Array<{ detail: string }>).map((r) => r.detail);
+    expect(plan.join('; ')).toMatch(/USING INDEX devices_name/);
+    expect(plan.join('; ')).not.toMatch(/TEMP B-TREE/);
+  });
 });

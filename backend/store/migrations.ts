@@ -178,6 +178,13 @@ export const MAIN_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX audit_action ON audit_log(action, id);
     `,
   },
+  {
+    version: 5,
+    name: 'devices: name order index for the keyset-paged device list',
+    sql: `
+      CREATE INDEX devices_name ON devices(name, id);
+    `,
+  },
 ];
 
 export const METRICS_MIGRATIONS: readonly Migration[] = [

@@ -95,11 +95,16 @@ describe('createApiClient', () => {
   });
 
   it('lists devices and logs out with an empty answer', async () => {
-    const { fetch, calls } = fakeFetch((url) => (url.endsWith('/devices') ? json(200, { devices: [device] }) : new Response(null, { status: 204 })));
+    const { fetch, calls } = fakeFetch((url) => (url.includes('/devices') ? json(200, { devices: [device], nextAfter: null }) : new Response(null, { status: 204 })));
     const api = createApiClient({ fetch, baseUrl: 'https://backend.example' });
-    await expect(api.listDevices()).resolves.toEqual({ devices: [device] });
+    await expect(api.listDevices()).resolves.toEqual({ devices: [device], nextAfter: null });
+    await expect(api.listDevices({ limit: 100, after: 'eyJh+/=' })).resolves.toEqual({ devices: [device], nextAfter: null });
     await expect(api.logout()).resolves.toBeUndefined();
-    expect(calls.map((c) => c.url)).toEqual(['https://backend.example/api/v1/devices', 'https://backend.example/api/v1/auth/logout']);
+    expect(calls.map((c) => c.url)).toEqual([
+      'https://backend.example/api/v1/devices',
+      'https://backend.example/api/v1/devices?limit=100&after=eyJh%2B%2F%3D',
+      'https://backend.example/api/v1/auth/logout',
+    ]);
   });
 
   it('bounds every request with a timeout signal', async () => {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DeviceList, LoginResponse, User, type LoginRequest } from '../../protocol/index.js';
+import { DeviceList, LoginResponse, User, type DeviceListQuery, type LoginRequest } from '../../protocol/index.js';
 import { createJsonRequest } from './json-request.js';
 
 export { ApiError, type ClientErrorCode } from './json-request.js';
@@ -9,7 +9,8 @@ export interface ApiClient {
   login(credentials: LoginRequest): Promise<LoginResponse>;
   logout(): Promise<void>;
   me(): Promise<User>;
-  listDevices(): Promise<DeviceList>;
+  /** One page of the device list in name order; every device when no limit is given. */
+  listDevices(page?: DeviceListQuery): Promise<DeviceList>;
 }
 
 export interface ApiClientOptions {
@@ -33,6 +34,15 @@ export function createApiClient(options: ApiClientOptions = {}): ApiClient {
       await call(z.unknown(), 'POST', '/auth/logout');
     },
     me: () => call(MeResponse, 'GET', '/auth/me'),
-    listDevices: () => call(DeviceList, 'GET', '/devices'),
+    listDevices: (page = {}) => call(DeviceList, 'GET', `/devices${queryString(page)}`),
   };
+}
+
+/** `?limit=…&after=…` for the fields that are set; empty when none is. */
+function queryString(page: DeviceListQuery): string {
+  const params = new URLSearchParams();
+  if (page.limit !== undefined) params.set('limit', String(page.limit));
+  if (page.after !== undefined) params.set('after', page.after);
+  const text = params.toString();
+  return text === '' ? '' : `?${text}`;
 }

@@ -39,7 +39,7 @@ async function scene(options: { user?: User; loginError?: ApiError; devices?: De
       if (options.user === undefined) throw new ApiError('SESSION_INVALID', 'x', 401);
       return options.user;
     }),
-    listDevices: vi.fn<ApiClient['listDevices']>(async () => ({ devices: options.devices ?? [] })),
+    listDevices: vi.fn<ApiClient['listDevices']>(async () => ({ devices: options.devices ?? [], nextAfter: null })),
   };
   const auth = createAuthStore({ api });
   await auth.getState().restore();

@@ -12,7 +12,7 @@ function parts() {
     login: vi.fn<ApiClient['login']>(async () => ({ token: 't', user: alice, expiresAt: 0 })),
     logout: vi.fn<ApiClient['logout']>(async () => undefined),
     me: vi.fn<ApiClient['me']>(async () => alice),
-    listDevices: vi.fn<ApiClient['listDevices']>(async () => ({ devices: [robot] })),
+    listDevices: vi.fn<ApiClient['listDevices']>(async () => ({ devices: [robot], nextAfter: null })),
   };
   const auth = createAuthStore({ api });
   const fleet = createFleetStore({ api });

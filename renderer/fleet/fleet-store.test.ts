@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import type { Device, DeviceList } from '../../protocol/index.js';
 import { ApiError, type ApiClient } from '../api/api-client.js';
-import { countOnline, createFleetStore } from './fleet-store.js';
+import { FIRST_PAGE, LIST_PAGE, countOnline, createFleetStore } from './fleet-store.js';
 
 const id = (n: number) => `dev_${String(n).padStart(20, '0')}`;
 
@@ -25,7 +25,7 @@ async function loaded(devices: Device[]) {
   const { api, next } = controlledList();
   const fleet = createFleetStore({ api });
   const done = fleet.getState().load();
-  next().resolve({ devices });
+  next().resolve({ devices, nextAfter: null });
   await done;
   return { fleet, api, next };
 }
@@ -77,7 +77,7 @@ describe('fleet store', () => {
     fleet.getState().apply({ type: 'device.upsert', device: device(3, { online: true }) });
     fleet.getState().apply({ type: 'device.removed', id: id(2) });
     // The list was taken before those events happened.
-    next().resolve({ devices: [device(1), device(2)] });
+    next().resolve({ devices: [device(1), device(2)], nextAfter: null });
     await reload;
     const state = fleet.getState();
     expect(state.ids).toEqual([id(1), id(3)]);
@@ -87,15 +87,54 @@ describe('fleet store', () => {
     expect(fleet.getState().byId[id(3)]?.online).toBe(false);
   });
 
+  it('shows the first page of the first load at once and stays busy until the last page', async () => {
+    const { api, next } = controlledList();
+    const fleet = createFleetStore({ api });
+    const done = fleet.getState().load();
+    next().resolve({ devices: [device(2), device(1)], nextAfter: 'c1' });
+    await vi.waitFor(() => expect(api.listDevices).toHaveBeenCalledTimes(2));
+    expect(fleet.getState()).toMatchObject({ ids: [id(1), id(2)], loading: true });
+    next().resolve({ devices: [device(3)], nextAfter: 'c2' });
+    await vi.waitFor(() => expect(api.listDevices).toHaveBeenCalledTimes(3));
+    next().resolve({ devices: [device(4)], nextAfter: null });
+    await done;
+    expect(fleet.getState()).toMatchObject({ ids: [id(1), id(2), id(3), id(4)], loading: false });
+    expect(api.listDevices.mock.calls).toEqual([[{ limit: FIRST_PAGE }], [{ limit: LIST_PAGE, after: 'c1' }], [{ limit: LIST_PAGE, after: 'c2' }]]);
+  });
+
+  it('keeps the previous list while a reload fetches its pages', async () => {
+    const { fleet, api, next } = await loaded([device(1), device(2)]);
+    const reload = fleet.getState().load();
+    next().resolve({ devices: [device(1)], nextAfter: 'c1' });
+    await vi.waitFor(() => expect(api.listDevices).toHaveBeenCalledTimes(3));
+    expect(fleet.getState()).toMatchObject({ ids: [id(1), id(2)], loading: false });
+    next().resolve({ devices: [device(3)], nextAfter: null });
+    await reload;
+    expect(fleet.getState().ids).toEqual([id(1), id(3)]);
+  });
+
+  it('keeps an event newer than the page that brings its device', async () => {
+    const { api, next } = controlledList();
+    const fleet = createFleetStore({ api });
+    const done = fleet.getState().load();
+    next().resolve({ devices: [device(1)], nextAfter: 'c1' });
+    await vi.waitFor(() => expect(api.listDevices).toHaveBeenCalledTimes(2));
+    fleet.getState().apply({ type: 'device.upsert', device: device(2, { tags: { fresh: '1' } }) });
+    // The second page was read before that change.
+    next().resolve({ devices: [device(2)], nextAfter: null });
+    await done;
+    expect(fleet.getState().byId[id(2)]?.tags).toEqual({ fresh: '1' });
+  });
+
   it('keeps only the newest of overlapping loads', async () => {
     const { api, next } = controlledList();
     const fleet = createFleetStore({ api });
     const first = fleet.getState().load();
     const second = fleet.getState().load();
     const firstRequest = next();
-    next().resolve({ devices: [device(2)] });
+    next().resolve({ devices: [device(2)], nextAfter: null });
     await second;
-    firstRequest.resolve({ devices: [device(1)] });
+    firstRequest.resolve({ devices: [device(1)], nextAfter: null });
     await first;
     expect(fleet.getState().ids).toEqual([id(2)]);
   });
@@ -113,7 +152,7 @@ describe('fleet store', () => {
     const { fleet, next } = await loaded([device(1)]);
     const reload = fleet.getState().load();
     fleet.getState().clear();
-    next().resolve({ devices: [device(5)] });
+    next().resolve({ devices: [device(5)], nextAfter: null });
     await reload;
     expect(fleet.getState()).toMatchObject({ byId: {}, ids: [], loading: true, loadError: null });
   });

@@ -11,10 +11,14 @@ export interface FleetState {
   byId: Readonly<Record<string, Device>>;
   /** Ids in display order (by name). Changes only when a device is added, renamed or removed. */
   ids: readonly string[];
-  /** True until the first list has arrived. */
+  /** True until the whole first list has arrived (its first page may be shown already). */
   loading: boolean;
   loadError: UiError | null;
-  /** Fetches the whole list. Events that arrive meanwhile are applied on top of it when it lands. */
+  /**
+   * Fetches the whole list, page by page. The first load shows its first page at once; a reload
+   * keeps the previous list until the new one is complete. Events that arrive meanwhile are
+   * applied on top of what was fetched.
+   */
   load(): Promise<void>;
   apply(event: FleetEvent): void;
   /** Applies a batch with one copy of the map and one notification (see fleet-event-batcher.ts). */
@@ -27,6 +31,11 @@ export type FleetStore = StoreApi<FleetState>;
 export interface FleetStoreDeps {
   api: Pick<ApiClient, 'listDevices'>;
 }
+
+/** Rows for the first screen of a tall window: the table shows them while the rest is fetched. */
+export const FIRST_PAGE = 100;
+/** The rest of the list per request: each answer parses in one short task and holds the backend briefly. */
+export const LIST_PAGE = 2_000;
 
 const collator = new Intl.Collator(undefined, { numeric: true, sensitivity: 'base' });
 
@@ -98,16 +107,25 @@ export function createFleetStore({ api }: FleetStoreDeps): FleetStore {
       generation += 1;
       const mine = generation;
       pending = [];
+      const progressive = get().loading;
+      const fetched: Record<string, Device> = {};
       try {
-        const { devices } = await api.listDevices();
-        if (mine !== generation) return;
-        let snapshot: Snapshot = { byId: Object.fromEntries(devices.map((d) => [d.id, d])), ids: [] };
-        snapshot = { ...snapshot, ids: sortIds(snapshot.byId) };
-        // Events are absolute (not deltas) and arrive in order, so replaying the ones that raced
-        // the list leaves each device at its newest known state.
-        snapshot = reduce(snapshot, pending);
+        let after: string | undefined;
+        for (let first = true; ; first = false) {
+          const page = await api.listDevices({ limit: first ? FIRST_PAGE : LIST_PAGE, after });
+          if (mine !== generation) return;
+          for (const device of page.devices) fetched[device.id] = device;
+          const complete = page.nextAfter === null;
+          if (complete || (first && progressive)) {
+            const byId = { ...fetched };
+            // Events are absolute (not deltas) and arrive in order, so replaying the ones that raced
+            // the list leaves each device at its newest known state.
+            set({ ...reduce({ byId, ids: sortIds(byId) }, pending ?? []), loading: !complete, loadError: null });
+          }
+          if (page.nextAfter === null) break;
+          after = page.nextAfter;
+        }
         pending = null;
-        set({ ...snapshot, loading: false, loadError: null });
       } catch (error) {
         if (mine !== generation) return;
         pending = null;

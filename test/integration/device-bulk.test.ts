@@ -40,6 +40,34 @@ afterAll(async () => {
   cleanup(backend?.home ?? '');
 });
 
+describe('GET /api/v1/devices', () => {
+  it('pages the list in name order with a cursor that ends with null, and refuses bad paging with BAD_REQUEST', async () => {
+    const all = await api(backend, 'GET', '/api/v1/devices', { token: admin });
+    const everyone = (all.body as { devices: ApiDevice[]; nextAfter: string | null });
+    expect(everyone.nextAfter).toBeNull();
+    const paged: string[] = [];
+    let after: string | null = null;
+    for (let pages = 1; ; pages++) {
+      const query: string = after === null ? 'limit=3' : `limit=3&after=${encodeURIComponent(after)}`;
+      const res = await api(backend, 'GET', `/api/v1/devices?${query}`, { token: admin });
+      expect(res.status).toBe(200);
+      const page = res.body as { devices: ApiDevice[]; nextAfter: string | null };
+      expect(page.devices.length).toBeLessThanOrEqual(3);
+      paged.push(...page.devices.map((d) => d.id));
+      if (page.nextAfter === null) break;
+      after = page.nextAfter;
+      expect(pages).toBeLessThan(10);
+    }
+    expect(paged).toEqual(everyone.devices.map((d) => d.id));
+
+    for (const query of ['limit=0', 'limit=5001', 'limit=x', 'after=', 'after=not-a-cursor', `after=${Buffer.from('["a","../x"]').toString('base64url')}`]) {
+      const res = await api(backend, 'GET', `/api/v1/devices?${query}`, { token: admin });
+      expect(res.status, query).toBe(400);
+      expect(res.body, query).toMatchObject({ code: 'BAD_REQUEST' });
+    }
+  });
+});
+
 describe('POST /api/v1/devices/tags', () => {
   it('sets and removes tags on every listed device, audits each, and tells open consoles', async () => {
     const [a, b, , bystander] = ids as [string, string, string, string];

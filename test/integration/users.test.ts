@@ -154,6 +154,15 @@ describe('users and access on a real backend', () => {
     const bert = await tokenOf('bert');
     const listed = (await call('GET', '/api/v1/devices', bert)).body as { devices: Device[] };
     expect(listed.devices.map((d) => d.id)).toEqual([devices.berlin]);
+    // Pages of the list are narrowed too: following them finds the same device and no other.
+    const paged: string[] = [];
+    for (let after = ''; ;) {
+      const page = (await call('GET', `/api/v1/devices?limit=1${after}`, bert)).body as { devices: Device[]; nextAfter: string | null };
+      paged.push(...page.devices.map((d) => d.id));
+      if (page.nextAfter === null) break;
+      after = `&after=${encodeURIComponent(page.nextAfter)}`;
+    }
+    expect(paged).toEqual([devices.berlin]);
     expect((await call('GET', `/api/v1/devices/${devices.berlin}`, bert)).status).toBe(200);
 
     const other = devices.paris;

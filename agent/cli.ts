@@ -2,7 +2,7 @@ import { X509Certificate } from 'node:crypto';
 import { delimiter, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { pino } from 'pino';
-import { TetherError } from '../protocol/index.js';
+import { TetherError } from '../protocol/errors.js';
 import { runAgent, type AgentTuning } from './main.js';
 import { loadAgentState } from './state/agent-state.js';
 

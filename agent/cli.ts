@@ -2,8 +2,7 @@ import { X509Certificate } from 'node:crypto';
 import { delimiter, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { pino } from 'pino';
-import { TetherError } from '../protocol/index.js';
-import { registerDevice } from './enrol/register.js';
+import { TetherError } from '../protocol/errors.js';
 import { runAgent, type AgentTuning } from './main.js';
 import { loadAgentState } from './state/agent-state.js';
 
@@ -48,6 +47,8 @@ export function agentProgram(): Command {
     .addOption(stateOption())
     .option('--name <name>', 'device name (default: host name)')
     .action(async (opts: { backend: string; token: string; caPin: string; state: string; name?: string }) => {
+      // Loaded here only: enrolment's CSR code (node-forge) would otherwise stay resident in every running agent.
+      const { registerDevice } = await import('./enrol/register.js');
       const state = await registerDevice({ backendUrl: opts.backend, token: opts.token, caPin: opts.caPin, stateDir: resolve(opts.state), name: opts.name });
       process.stdout.write(`registered ${state.deviceId} (${state.name}) with ${state.backendUrl}\n`);
     });

@@ -1,6 +1,7 @@
 import { uptime } from 'node:os';
 import { pino, type Logger } from 'pino';
-import { AGENT_METHODS, TetherError, type ErrorCode } from '../protocol/index.js';
+import { TetherError, type ErrorCode } from '../protocol/errors.js';
+import { AGENT_METHODS } from '../protocol/methods.js';
 import type { RpcPeer } from '../channel/rpc.js';
 import { AgentSettingsStore } from './config/agent-settings.js';
 import { ConfigApplier, configApplierOptionsFromEnv } from './config/config-applier.js';

@@ -1,6 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Logger } from 'pino';
-import { TetherError, type AgentParams, type AgentResult, type CommandOutcome } from '../../protocol/index.js';
+import { TetherError } from '../../protocol/errors.js';
+import type { AgentParams, AgentResult } from '../../protocol/methods.js';
+import type { CommandOutcome } from '../../protocol/shell.js';
 
 export interface CommandExit {
   stdoutStreamId: number;

@@ -1,4 +1,4 @@
-import type { AgentSettings } from '../../protocol/index.js';
+import type { AgentSettings } from '../../protocol/config.js';
 
 export type SettingsListener = (settings: AgentSettings, previous: AgentSettings) => void;
 

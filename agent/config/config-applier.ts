@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { AGENT_SETTINGS_NAMESPACE, AgentSettings, ConfigApplyParams, type ConfigReport, type ConfigValues } from '../../protocol/index.js';
+import { AGENT_SETTINGS_NAMESPACE, AgentSettings, ConfigApplyParams, type ConfigReport, type ConfigValues } from '../../protocol/config.js';
 import type { AgentSettingsStore } from './agent-settings.js';
 import { runApplyHook } from './apply-hook.js';
 import { writeFileAtomic } from './atomic-file.js';

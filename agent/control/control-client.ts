@@ -4,7 +4,7 @@ import WebSocket, { type ClientOptions, type RawData } from 'ws';
 import { ClientHandshake } from '../../channel/handshake.js';
 import { RpcPeer } from '../../channel/rpc.js';
 import { SecureSession } from '../../channel/secure-session.js';
-import { ERRORS, TetherError, type ErrorCode } from '../../protocol/index.js';
+import { ERRORS, TetherError, type ErrorCode } from '../../protocol/errors.js';
 import type { AgentState } from '../state/agent-state.js';
 import { Backoff } from './backoff.js';
 

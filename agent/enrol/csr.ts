@@ -1,7 +1,7 @@
 import { generateKeyPair } from 'node:crypto';
 import { promisify } from 'node:util';
 import forge from 'node-forge';
-import { TetherError } from '../../protocol/index.js';
+import { TetherError } from '../../protocol/errors.js';
 
 const generateKeyPairAsync = promisify(generateKeyPair);
 

@@ -2,7 +2,8 @@ import { X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
 import { connect, type DetailedPeerCertificate } from 'node:tls';
 import { caPin } from '../../channel/pin.js';
-import { CA_PIN_PATTERN, TetherError } from '../../protocol/index.js';
+import { CA_PIN_PATTERN } from '../../protocol/api.js';
+import { TetherError } from '../../protocol/errors.js';
 
 const DEFAULT_HTTPS_PORT = 443;
 /** A backend sends two certificates (leaf, CA); anything much longer is not one of ours. */

@@ -1,4 +1,5 @@
-import { CaPin, RegisterResponse, TetherError } from '../../protocol/index.js';
+import { CaPin, RegisterResponse } from '../../protocol/api.js';
+import { TetherError } from '../../protocol/errors.js';
 import { postJson } from '../net/https-json.js';
 import { isRegistered, saveAgentState, type AgentState } from '../state/agent-state.js';
 import { collectFacts } from '../system/facts.js';

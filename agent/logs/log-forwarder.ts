@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
 import { createInterface } from 'node:readline';
-import type { LogLine } from '../../protocol/index.js';
+import type { LogLine } from '../../protocol/telemetry.js';
 
 type Level = LogLine['level'];
 

@@ -1,6 +1,6 @@
 import { loadavg, uptime } from 'node:os';
 import si from 'systeminformation';
-import type { MetricSample } from '../../protocol/index.js';
+import type { MetricSample } from '../../protocol/telemetry.js';
 import { LinuxSource } from './linux-source.js';
 
 /** The part of systeminformation the sampler reads (tests may pass a fake). */

@@ -1,5 +1,5 @@
 import { request } from 'node:https';
-import { TetherError, isErrorCode } from '../../protocol/index.js';
+import { TetherError, isErrorCode } from '../../protocol/errors.js';
 
 const MAX_RESPONSE_BYTES = 1024 * 1024;
 

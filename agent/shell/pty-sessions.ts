@@ -1,6 +1,9 @@
-import { spawn as spawnPty, type IPty } from 'node-pty';
+import { createRequire } from 'node:module';
+import type * as NodePty from 'node-pty';
+import type { IPty } from 'node-pty';
 import type { Logger } from 'pino';
-import { TetherError, type AgentParams, type AgentResult } from '../../protocol/index.js';
+import { TetherError } from '../../protocol/errors.js';
+import type { AgentParams, AgentResult } from '../../protocol/methods.js';
 import { FlowWindow } from './flow-window.js';
 import { OutputCoalescer } from './output-coalescer.js';
 import type { ShellConfig } from './shell-config.js';
@@ -23,6 +26,18 @@ interface Session {
 }
 
 export const DEFAULT_MAX_PTY_SESSIONS = 32;
+
+const require = createRequire(import.meta.url);
+let nodePty: typeof NodePty | undefined;
+
+/**
+ * node-pty's native module costs an agent ~3 MB of resident memory from the moment it loads:
+ * load it on the first shell, not at start (most agents never open one).
+ */
+function loadNodePty(): typeof NodePty {
+  nodePty ??= require('node-pty') as typeof NodePty;
+  return nodePty;
+}
 
 /**
  * The device's interactive sessions: one node-pty per stream id, its output held back by a
@@ -52,7 +67,7 @@ export class PtySessions {
     if (this.sessions.size >= (this.opts.maxSessions ?? DEFAULT_MAX_PTY_SESSIONS)) throw new TetherError('SHELL_LIMIT');
     let pty: IPty;
     try {
-      pty = spawnPty(config.shell, config.args, {
+      pty = loadNodePty().spawn(config.shell, config.args, {
         name: 'xterm-256color',
         cols: params.cols,
         rows: params.rows,

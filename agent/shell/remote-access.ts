@@ -1,6 +1,8 @@
 import type { Logger } from 'pino';
 import type { RpcPeer } from '../../channel/rpc.js';
-import { AGENT_METHODS, SHELL_BACKEND_EVENTS, TetherError, type AgentMethod, type AgentParams } from '../../protocol/index.js';
+import { TetherError } from '../../protocol/errors.js';
+import { AGENT_METHODS, type AgentMethod, type AgentParams } from '../../protocol/methods.js';
+import { SHELL_BACKEND_EVENTS } from '../../protocol/shell.js';
 import { CommandRunner } from '../commands/command-runner.js';
 import { PtySessions } from './pty-sessions.js';
 import type { ShellConfig } from './shell-config.js';

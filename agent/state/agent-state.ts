@@ -1,7 +1,9 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { CaPin, DeviceId, TetherError } from '../../protocol/index.js';
+import { CaPin } from '../../protocol/api.js';
+import { DeviceId } from '../../protocol/control.js';
+import { TetherError } from '../../protocol/errors.js';
 
 /** What `register` writes and `run` reads; secrets live in their own 0600 files beside it. */
 export const AgentStateFile = z.object({

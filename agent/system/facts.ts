@@ -1,5 +1,5 @@
 import { arch, cpus, hostname, platform, release, totalmem } from 'node:os';
-import type { DeviceFacts } from '../../protocol/index.js';
+import type { DeviceFacts } from '../../protocol/methods.js';
 
 export const AGENT_VERSION = '0.1.0';
 

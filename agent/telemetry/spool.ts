@@ -1,6 +1,6 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { TelemetryBatch } from '../../protocol/index.js';
+import { TelemetryBatch } from '../../protocol/telemetry.js';
 
 export interface SpoolOptions {
   dir: string;

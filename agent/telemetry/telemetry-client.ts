@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import WebSocket from 'ws';
-import { TELEMETRY_LIMITS, TelemetryServerMessage, type LogLine, type MetricSample, type TelemetryBatch } from '../../protocol/index.js';
+import { TELEMETRY_LIMITS, TelemetryServerMessage, type LogLine, type MetricSample, type TelemetryBatch } from '../../protocol/telemetry.js';
 import type { AgentState } from '../state/agent-state.js';
 import { Backoff } from '../control/backoff.js';
 import { LogForwarder } from '../logs/log-forwarder.js';

@@ -23,7 +23,10 @@ interface Pending extends IncomingBatch {
  */
 export class IngestQueue {
   private pending: Pending[] = [];
+  /** The wait for company after the first batch of an empty queue. */
   private timer: NodeJS.Timeout | null = null;
+  /** The next flush of a backlog: right after pending I/O, without setTimeout's 1 ms minimum per chunk. */
+  private next: NodeJS.Immediate | null = null;
   private readonly listeners = new Set<(stored: readonly StoredBatch[]) => void>();
   private readonly flushIntervalMs: number;
   private readonly maxBatchesPerFlush: number;
@@ -44,7 +47,7 @@ export class IngestQueue {
     if (this.pending.length >= this.maxPending) return Promise.reject(new TetherError('RATE_LIMITED'));
     return new Promise((resolve, reject) => {
       this.pending.push({ deviceId, batch, resolve, reject });
-      this.timer ??= setTimeout(() => this.flush(), this.flushIntervalMs);
+      if (!this.timer && !this.next) this.timer = setTimeout(() => this.flush(), this.flushIntervalMs);
     });
   }
 
@@ -60,10 +63,10 @@ export class IngestQueue {
 
   /** Writes one transaction's worth now; the rest follows on the next turn of the loop. */
   flush(): void {
-    this.timer = null;
+    this.cancelScheduled();
     const chunk = this.pending.splice(0, this.maxBatchesPerFlush);
     if (chunk.length === 0) return;
-    if (this.pending.length > 0) this.timer = setTimeout(() => this.flush(), 0);
+    if (this.pending.length > 0) this.next = setImmediate(() => this.flush());
     let results: Array<StoredBatch | null>;
     try {
       results = this.store.storeAll(chunk);
@@ -95,11 +98,14 @@ export class IngestQueue {
   /** Writes everything still queued (shutdown), then refuses new batches. */
   close(): void {
     this.closed = true;
+    while (this.pending.length > 0) this.flush();
+    this.cancelScheduled();
+  }
+
+  private cancelScheduled(): void {
     if (this.timer) clearTimeout(this.timer);
-    while (this.pending.length > 0) {
-      this.flush();
-      if (this.timer) clearTimeout(this.timer);
-    }
+    if (this.next) clearImmediate(this.next);
     this.timer = null;
+    this.next = null;
   }
 }

@@ -1,0 +1,51 @@
+import { pino } from 'pino';
+import { describe, expect, it } from 'vitest';
+import { TetherError, type TelemetryBatch } from '../../protocol/index.js';
+import { openDatabase } from '../store/db.js';
+import { METRICS_MIGRATIONS } from '../store/migrations.js';
+import { IngestQueue } from './ingest-queue.js';
+import { TelemetryStore } from './telemetry-store.js';
+
+const DEV = 'dev_aaaaaaaaaaaaaaaaaaaa';
+
+function setup(options: ConstructorParameters<typeof IngestQueue>[2]) {
+  const db = openDatabase(':memory:', METRICS_MIGRATIONS);
+  return { db, queue: new IngestQueue(new TelemetryStore(db), pino({ level: 'silent' }), options) };
+}
+
+const batch = (seq: number): TelemetryBatch => ({ type: 'batch', seq, metrics: [{ ts: 1_000 + seq, name: 'cpu.total', value: seq }], logs: [] });
+
+describe('IngestQueue', () => {
+  it('writes a backlog in transactions of at most maxBatchesPerFlush batches until it is empty', async () => {
+    const { db, queue } = setup({ flushIntervalMs: 5, maxBatchesPerFlush: 10 });
+    const submitted = Array.from({ length: 95 }, (_, seq) => queue.submit(DEV, batch(seq)));
+    expect(await Promise.all(submitted)).toEqual(Array(95).fill(true));
+    expect(queue.stats.flushes).toBe(10);
+    expect(db.prepare('SELECT count(*) AS n FROM samples').get()).toEqual({ n: 95 });
+    queue.close();
+  });
+
+  it('acks a resend as not stored', async () => {
+    const { queue } = setup({ flushIntervalMs: 1 });
+    expect(await queue.submit(DEV, batch(1))).toBe(true);
+    expect(await queue.submit(DEV, batch(1))).toBe(false);
+    queue.close();
+  });
+
+  it('close() writes what is queued and then refuses with GOING_AWAY', async () => {
+    const { db, queue } = setup({ flushIntervalMs: 60_000, maxBatchesPerFlush: 2 });
+    const pending = [0, 1, 2, 3, 4].map((seq) => queue.submit(DEV, batch(seq)));
+    queue.close();
+    expect(await Promise.all(pending)).toEqual([true, true, true, true, true]);
+    expect(db.prepare('SELECT count(*) AS n FROM samples').get()).toEqual({ n: 5 });
+    await expect(queue.submit(DEV, batch(5))).rejects.toSatisfy((err) => err instanceof TetherError && err.code === 'GOING_AWAY');
+  });
+
+  it('refuses beyond maxPending with RATE_LIMITED', async () => {
+    const { queue } = setup({ flushIntervalMs: 1, maxPending: 2 });
+    const accepted = [queue.submit(DEV, batch(0)), queue.submit(DEV, batch(1))];
+    await expect(queue.submit(DEV, batch(2))).rejects.toSatisfy((err) => err instanceof TetherError && err.code === 'RATE_LIMITED');
+    await Promise.all(accepted);
+    queue.close();
+  });
+});

@@ -54,7 +54,7 @@ describe('AsciicastRecorder', () => {
     expect(() => new AsciicastRecorder(path, { cols: 1, rows: 1, startedAt: 0 })).toThrow(/EEXIST/);
   });
 
-  it('writes a burst of output as one event at its first chunk\'s time, after the flush delay or at the byte bound', () => {
+  it('writes lines in batches, after the flush delay or at the byte bound, each chunk at its own time', () => {
     vi.useFakeTimers();
     let now = 2_000_000;
     const path = file();
@@ -66,11 +66,12 @@ describe('AsciicastRecorder', () => {
     rec.output(Buffer.from('two'));
     expect(events()).toEqual([]);
     vi.advanceTimersByTime(RECORDING_FLUSH_MS);
-    expect(events()).toEqual([[0.25, 'o', 'one two']]);
+    expect(events()).toEqual([[0.25, 'o', 'one '], [0.26, 'o', 'two']]);
 
     rec.output(Buffer.alloc(RECORDING_FLUSH_BYTES, 'z'));
-    expect(events()).toHaveLength(2);
+    expect(events()).toHaveLength(3);
+    rec.resize(90, 20);
     rec.close();
-    expect(events()).toHaveLength(2);
+    expect(events().at(-1)).toEqual([0.26, 'r', '90x20']);
   });
 });

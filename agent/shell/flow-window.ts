@@ -1,7 +1,14 @@
-/** Unacknowledged bytes at which a PTY is paused (ARCHITECTURE §5: ~100 KB). */
-export const DEFAULT_HIGH_WATER_BYTES = 100 * 1024;
-/** …and below which it resumes. */
-export const DEFAULT_LOW_WATER_BYTES = 32 * 1024;
+/**
+ * Unacknowledged bytes at which a PTY is paused. ARCHITECTURE §5 asks for ~100 KB; at 160 KB a
+ * flood keeps streaming across a whole relay round trip (agent → backend → console → ack back),
+ * and the backend still holds at most this plus one coalesced 64 KB frame, within its 256 KB budget.
+ */
+export const DEFAULT_HIGH_WATER_BYTES = 160 * 1024;
+/**
+ * …and below which it resumes: one coalesced frame under the high mark, so a paused PTY restarts
+ * while the pipe is still full instead of after it has drained.
+ */
+export const DEFAULT_LOW_WATER_BYTES = 96 * 1024;
 
 /**
  * Credit-based flow control for one stream: output counts against the window until the

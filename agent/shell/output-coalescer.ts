@@ -1,5 +1,9 @@
-/** Largest frame a flood is joined into: few enough frames per MB, small against the flow window. */
-export const DEFAULT_COALESCE_BYTES = 32 * 1024;
+/**
+ * Largest frame a flood is joined into: each frame costs a seal, a socket write and a wake-up in
+ * three processes and an ack back, so 16 frames per MB rather than 32; small against the flow
+ * window, and under V8's 128 KB large-object size.
+ */
+export const DEFAULT_COALESCE_BYTES = 64 * 1024;
 /** Reads shorter than this leave at once when nothing is held: an echo or a prompt is not a flood. */
 const BULK_READ_BYTES = 1024;
 

@@ -81,7 +81,7 @@ export class JobScheduler {
   detail(id: string): JobDetail {
     const job = this.deps.repo.findJob(id);
     if (!job) throw new TetherError('NOT_FOUND', 'No such job');
-    return { ...job, runs: this.deps.repo.runsOfJob(id).map((r) => (this.deps.runs.isLive(r.id) ? this.deps.runs.view(r.id) : r)) };
+    return { ...job, runs: this.deps.repo.runsOfJob(id).map((r) => this.deps.runs.withLiveOutput(r)) };
   }
 
   async cancel(id: string, actor: string): Promise<JobDetail> {

@@ -35,7 +35,7 @@ export function registerJobRoutes(api: ZodApi, deps: JobRouteDeps): void {
   });
   api.get('/api/v1/devices/:id/runs', { schema: { tags: ['commands'], params: DeviceParams, querystring: Limit, response: { 200: z.object({ runs: z.array(Run) }) } } }, async (request) => {
     deps.authDevice(request, 'operator', request.params.id);
-    return { runs: deps.repo.runsOfDevice(request.params.id, request.query.limit).map((r) => (deps.runs.isLive(r.id) ? deps.runs.view(r.id) : r)) };
+    return { runs: deps.repo.runsOfDevice(request.params.id, request.query.limit).map((r) => deps.runs.withLiveOutput(r)) };
   });
   /** A run exists for a user only when its device is in the user's scope. */
   const visibleRun = (user: User, runId: string): Run => {

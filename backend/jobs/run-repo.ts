@@ -22,13 +22,25 @@ export interface RunEnd {
 
 export type NewJob = Omit<Job, 'state' | 'endedAt' | 'total' | 'counts' | 'reason'>;
 
-/** The runs and jobs tables. A run's output is stored once, when it is final. */
+/**
+ * The runs and jobs tables. A run's output is stored once, when it is final. The statements a
+ * fleet-wide job runs once per device are prepared once: preparing costs more than running them.
+ */
 export class RunRepo {
-  constructor(private readonly db: Db) {}
+  private readonly insertRunStmt;
+  private readonly markRunningStmt;
+  private readonly endRunStmt;
+  private readonly runById;
+
+  constructor(private readonly db: Db) {
+    this.insertRunStmt = db.prepare("INSERT INTO runs(id, job_id, device_id, state, command, batch, created_by, created_at) VALUES (?,?,?,'queued',?,?,?,?)");
+    this.markRunningStmt = db.prepare("UPDATE runs SET state = 'running', started_at = ? WHERE id = ?");
+    this.endRunStmt = db.prepare('UPDATE runs SET state = ?, exit_code = ?, signal = ?, stdout = ?, stderr = ?, truncated = ?, error = ?, ended_at = ? WHERE id = ?');
+    this.runById = db.prepare('SELECT * FROM runs WHERE id = ?');
+  }
 
   insertRun(r: NewRun): void {
-    this.db.prepare("INSERT INTO runs(id, job_id, device_id, state, command, batch, created_by, created_at) VALUES (?,?,?,'queued',?,?,?,?)")
-      .run(r.id, r.jobId, r.deviceId, JSON.stringify(r.command), r.batch, r.createdBy, r.createdAt);
+    this.insertRunStmt.run(r.id, r.jobId, r.deviceId, JSON.stringify(r.command), r.batch, r.createdBy, r.createdAt);
   }
 
   /** A job and all its runs, in one transaction: a job is never half-created. */
@@ -41,12 +53,11 @@ export class RunRepo {
   }
 
   markRunning(id: string, startedAt: number): void {
-    this.db.prepare("UPDATE runs SET state = 'running', started_at = ? WHERE id = ?").run(startedAt, id);
+    this.markRunningStmt.run(startedAt, id);
   }
 
   endRun(id: string, e: RunEnd): void {
-    this.db.prepare('UPDATE runs SET state = ?, exit_code = ?, signal = ?, stdout = ?, stderr = ?, truncated = ?, error = ?, ended_at = ? WHERE id = ?')
-      .run(e.state, e.exitCode, e.signal, e.stdout, e.stderr, e.truncated ? 1 : 0, e.error, e.endedAt, id);
+    this.endRunStmt.run(e.state, e.exitCode, e.signal, e.stdout, e.stderr, e.truncated ? 1 : 0, e.error, e.endedAt, id);
   }
 
   /** Final state for every queued run of a job (cancel, abort). */
@@ -67,7 +78,7 @@ export class RunRepo {
   }
 
   findRun(id: string): Run | undefined {
-    const row = this.db.prepare('SELECT * FROM runs WHERE id = ?').get(id) as RunRow | undefined;
+    const row = this.runById.get(id) as RunRow | undefined;
     return row ? toRun(row) : undefined;
   }
 

@@ -128,15 +128,16 @@ export class RunService {
     return true;
   }
 
-  isLive(runId: string): boolean {
-    return this.live.has(runId);
-  }
-
   /** The stored run, with the output so far while it is live. */
   view(runId: string): Run {
     const stored = this.deps.repo.findRun(runId);
     if (!stored) throw new TetherError('NOT_FOUND', 'No such run');
-    const run = this.live.get(runId);
+    return this.withLiveOutput(stored);
+  }
+
+  /** A run already read from the store, with the output so far while it is live (lists read their rows once). */
+  withLiveOutput(stored: Run): Run {
+    const run = this.live.get(stored.id);
     if (!run) return stored;
     return { ...stored, stdout: Buffer.concat(run.out.chunks).toString('utf8'), stderr: Buffer.concat(run.err.chunks).toString('utf8'), truncated: run.truncated };
   }

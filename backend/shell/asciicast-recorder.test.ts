@@ -1,8 +1,8 @@
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { AsciicastRecorder, parseAsciicast } from './asciicast-recorder.js';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { AsciicastRecorder, parseAsciicast, RECORDING_FLUSH_BYTES, RECORDING_FLUSH_MS } from './asciicast-recorder.js';
 
 const dirs: string[] = [];
 function file(): string {
@@ -10,7 +10,10 @@ function file(): string {
   dirs.push(dir);
   return join(dir, 's.cast');
 }
-afterEach(() => dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true })));
+afterEach(() => {
+  vi.useRealTimers();
+  dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true }));
+});
 
 describe('AsciicastRecorder', () => {
   it('writes a v2 header, timed output and resize events, 0600', () => {
@@ -49,5 +52,26 @@ describe('AsciicastRecorder', () => {
     expect(events.at(-1)?.[1]).toBe('m');
     expect(statSync(path).size).toBeLessThan(600);
     expect(() => new AsciicastRecorder(path, { cols: 1, rows: 1, startedAt: 0 })).toThrow(/EEXIST/);
+  });
+
+  it('writes lines in batches, after the flush delay or at the byte bound, each chunk at its own time', () => {
+    vi.useFakeTimers();
+    let now = 2_000_000;
+    const path = file();
+    const rec = new AsciicastRecorder(path, { cols: 80, rows: 24, startedAt: now }, undefined, () => now);
+    const events = () => parseAsciicast(readFileSync(path, 'utf8')).events;
+    now += 250;
+    rec.output(Buffer.from('one '));
+    now += 10;
+    rec.output(Buffer.from('two'));
+    expect(events()).toEqual([]);
+    vi.advanceTimersByTime(RECORDING_FLUSH_MS);
+    expect(events()).toEqual([[0.25, 'o', 'one '], [0.26, 'o', 'two']]);
+
+    rec.output(Buffer.alloc(RECORDING_FLUSH_BYTES, 'z'));
+    expect(events()).toHaveLength(3);
+    rec.resize(90, 20);
+    rec.close();
+    expect(events().at(-1)).toEqual([0.26, 'r', '90x20']);
   });
 });

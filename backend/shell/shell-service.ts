@@ -260,7 +260,6 @@ export class ShellService {
   private output(session: Session, data: Buffer): void {
     if (session.ended) return;
     session.outputBytes += data.length;
-    session.recorder.output(data);
     session.pending.push(data);
     session.pendingBytes += data.length;
     if (session.pendingBytes > session.maxPendingBytes) session.maxPendingBytes = session.pendingBytes;
@@ -270,6 +269,7 @@ export class ShellService {
       return;
     }
     session.ws?.send(data, { binary: true });
+    session.recorder.output(data);
   }
 
   private detach(session: Session, ws: WebSocket): void {

@@ -149,21 +149,23 @@ describe('remote shell through a real backend and real agents with real PTYs', (
   });
 
   it('a device cannot write into another device\'s session', async () => {
-    const victim = await open();
-    await victim.waitFor(PROMPT);
     const marker = join(tempDir('pwned'), 'pwned');
     dirs.push(join(marker, '..'));
 
     // A second, genuinely enrolled device speaking the real protocol, sending bytes on every low stream id.
+    // It enrols (a key pair, a process start) before the victim's terminal opens: on a loaded
+    // machine that can outlast this file's 8 s idle timeout, which would end the victim's session.
     const stateDir = tempDir('rogue');
     dirs.push(stateDir);
     const reg = await registerAgent(backend, await createToken(backend, admin), stateDir, ['--name', 'rogue']);
     expect(reg.code).toBe(0);
     const rogue = new ControlClient({ state: loadAgentState(stateDir), log: pino({ level: 'silent' }), onConnected: () => undefined, onFatal: () => undefined });
     rogue.start();
+    let victim: ShellClient | null = null;
     try {
       await waitFor(() => rogue.connected, 15_000, 'rogue connected');
-      await new Promise((r) => setTimeout(r, 200));
+      victim = await open();
+      await victim.waitFor(PROMPT);
       for (let id = 1; id <= 64; id++) expect(rogue.sendStream(id, Buffer.from(`touch ${marker}; echo INJECTED\r`))).toBe(true);
       await new Promise((r) => setTimeout(r, 1000));
       expect(victim.text()).not.toContain('INJECTED');
@@ -174,7 +176,7 @@ describe('remote shell through a real backend and real agents with real PTYs', (
       await victim.waitFor('fine', from);
     } finally {
       rogue.stop();
-      victim.close();
+      victim?.close();
     }
   });
 

@@ -1,6 +1,6 @@
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { spawn as spawnPty } from 'node-pty';
+import { spawn as spawnPty, type IPty } from 'node-pty';
 import { api, cleanup, enrolAndRun, login, startBackend, tempDir } from '../test/harness.js';
 import { ShellClient } from '../test/shell-client.js';
 import { cpuSeconds } from './agent.js';
@@ -8,31 +8,48 @@ import { percentile } from './fleet.js';
 
 const ECHO_SAMPLES = 300;
 
-/** Keystroke → echo latencies through `send`/`waitEcho`, one character at a time, line cleared every 50. */
-async function echoLatencies(send: (s: string) => void, received: () => number): Promise<number[]> {
+/** Output counted so far and a wait for more: the measuring side sleeps until bytes arrive (a polling loop would take a core from the relay). */
+interface Output {
+  received(): number;
+  past(count: number): Promise<void>;
+}
+
+/** Keystroke → echo latencies, one character at a time, line cleared every 50. */
+async function echoLatencies(send: (s: string) => void, output: Output): Promise<number[]> {
   const samples: number[] = [];
   for (let i = 0; i < ECHO_SAMPLES; i++) {
     if (i % 50 === 49) {
-      const before = received();
+      const before = output.received();
       send('\x15');
-      await until(() => received() > before);
+      await output.past(before);
       await new Promise((r) => setTimeout(r, 20));
       continue;
     }
-    const before = received();
+    const before = output.received();
     const t0 = performance.now();
     send('x');
-    await until(() => received() > before);
+    await output.past(before);
     samples.push(performance.now() - t0);
   }
   return samples.sort((a, b) => a - b);
 }
 
-function until(check: () => boolean): Promise<void> {
-  return new Promise((resolve) => {
-    const poll = () => (check() ? resolve() : setImmediate(poll));
-    poll();
+/** A local node-pty's output as {@link Output}, woken by its data events. */
+function localOutput(pty: IPty): Output {
+  let count = 0;
+  let waiter: { count: number; wake: () => void } | null = null;
+  pty.onData((d) => {
+    count += d.length;
+    if (waiter && count > waiter.count) {
+      const { wake } = waiter;
+      waiter = null;
+      wake();
+    }
   });
+  return {
+    received: () => count,
+    past: (before) => (count > before ? Promise.resolve() : new Promise((wake) => (waiter = { count: before, wake }))),
+  };
 }
 
 /**
@@ -50,13 +67,12 @@ export async function shell(): Promise<Record<string, number>> {
     agent = await enrolAndRun(backend, admin, 'bench-shell', { TETHER_SHELL: '/bin/sh', PS1: '$ ', TETHER_TELEMETRY_INTERVAL_MS: '5000' });
     const term = await ShellClient.open(backend, admin, { deviceId: agent.deviceId, cols: 120, rows: 40 });
     await term.waitFor('$ ');
-    const remote = await echoLatencies((s) => term.type(s), () => term.received);
+    const remote = await echoLatencies((s) => term.type(s), { received: () => term.received, past: (before) => term.until(() => term.received > before, 10_000, 'the echo') });
 
     const pty = spawnPty('/bin/sh', [], { cols: 120, rows: 40, env: { ...process.env, PS1: '$ ' } });
-    let local = 0;
-    pty.onData((d) => (local += d.length));
+    const local = localOutput(pty);
     await new Promise((r) => setTimeout(r, 300));
-    const raw = await echoLatencies((s) => pty.write(s), () => local);
+    const raw = await echoLatencies((s) => pty.write(s), local);
     pty.kill();
 
     const file = join(dir, 'payload');

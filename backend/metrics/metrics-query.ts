@@ -28,13 +28,15 @@ export class MetricsQueryService {
 
   constructor(db: Db, private readonly retention: RetentionPolicy, private readonly now: () => number = Date.now) {
     this.rawPoints = db.prepare('SELECT ts, value FROM samples WHERE device_id = ? AND name = ? AND ts >= ? AND ts < ? ORDER BY ts LIMIT ?').raw();
+    // `t - t % step`, not `(t / step) * step`: better-sqlite3 binds JS numbers as REAL, so `/` would
+    // not round down, while `%` works on integers.
     this.rawBuckets = db
-      .prepare(`SELECT (ts / @step) * @step AS b, avg(value), min(value), max(value) FROM samples
+      .prepare(`SELECT ts - ts % @step AS b, avg(value), min(value), max(value) FROM samples
                 WHERE device_id = @device AND name = @name AND ts >= @from AND ts < @to GROUP BY b ORDER BY b`)
       .raw();
     const rollup = (table: string) =>
       db
-        .prepare(`SELECT (bucket / @step) * @step AS b, sum(sum) / sum(count), min(min), max(max) FROM ${table}
+        .prepare(`SELECT bucket - bucket % @step AS b, sum(sum) / sum(count), min(min), max(max) FROM ${table}
                   WHERE device_id = @device AND name = @name AND bucket >= @from AND bucket < @to GROUP BY b ORDER BY b`)
         .raw();
     this.rollupBuckets = { '1m': rollup('rollup_1m'), '1h': rollup('rollup_1h') } as const;

@@ -8,7 +8,7 @@
  * (step 60 s), as the console's 24 h chart does. Knobs: TETHER_BENCH_QUERY_DEVICES, _DAYS, _METRICS, _RAW_STEP_S
  * (raw sampling period; 0 leaves the raw tier empty).
  */
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdtempSync, openSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openDatabase } from '../backend/store/db.js';
@@ -93,6 +93,11 @@ export async function query(): Promise<Record<string, number>> {
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
     db.unsafeMode(false);
+    // Without a journal nothing was synced: tens of GB may still be queued for the disk, and the
+    // queries below would otherwise wait behind the build's own writeback.
+    const fd = openSync(file, 'r+');
+    fsyncSync(fd);
+    closeSync(fd);
     const buildSeconds = (performance.now() - b0) / 1000;
     const count = (table: string) => db.prepare(`SELECT count(*) FROM ${table}`).pluck().get() as number;
     const rows = { minuteRows: count('rollup_1m'), hourRows: count('rollup_1h'), rawRows: count('samples') };

@@ -44,10 +44,24 @@ describe('MetricsQueryService', () => {
     expect(minute.tier).toBe('1m');
     expect(minute.series[0]?.points).toHaveLength(180);
     expect(minute.series[0]?.points[10]).toEqual([NOW - 3 * HOUR_MS + 10 * MINUTE_MS, 10, 10, 10]);
-    const hour = query.query(DEV, { names: ['cpu.total'], from: NOW - 400 * 24 * HOUR_MS, to: NOW, step: HOUR_MS });
+    const hour = query.query(DEV, { names: ['cpu.total'], from: NOW - 60 * 24 * HOUR_MS, to: NOW, step: HOUR_MS });
+    expect(hour.step).toBe(HOUR_MS);
     expect(hour.tier).toBe('1h');
     expect(hour.series[0]?.points.map((p) => p[1])).toEqual([29.5, 89.5, 149.5]);
     expect(hour.series[0]?.points.map((p) => [p[2], p[3]])).toEqual([[0, 59], [60, 119], [120, 179]]);
+  });
+
+  it('aggregates whole steps wider than the tier bucket into one point each', () => {
+    const { query } = setup();
+    // better-sqlite3 binds JS numbers as REAL, where (t / step) * step would not round down.
+    const raw = query.query(DEV, { names: ['cpu.total'], from: NOW - 15 * MINUTE_MS, to: NOW, step: 30_000 });
+    expect(raw.tier).toBe('raw');
+    expect(raw.series[0]?.points).toHaveLength(30);
+    expect(raw.series[0]?.points[0]).toEqual([NOW - 15 * MINUTE_MS, 165, 165, 165]);
+    const minute = query.query(DEV, { names: ['cpu.total'], from: NOW - 3 * HOUR_MS, to: NOW, step: 5 * MINUTE_MS });
+    expect(minute.tier).toBe('1m');
+    expect(minute.series[0]?.points).toHaveLength(36);
+    expect(minute.series[0]?.points[1]).toEqual([NOW - 3 * HOUR_MS + 5 * MINUTE_MS, 7, 5, 9]);
   });
 
   it('widens a step that would return too many points, and refuses an empty or huge range', () => {

@@ -24,20 +24,31 @@ export class MetricsQueryService {
   private readonly rawPoints;
   private readonly rawBuckets;
   private readonly rollupBuckets;
+  private readonly rollupRows;
   private readonly names;
 
   constructor(db: Db, private readonly retention: RetentionPolicy, private readonly now: () => number = Date.now) {
     this.rawPoints = db.prepare('SELECT ts, value FROM samples WHERE device_id = ? AND name = ? AND ts >= ? AND ts < ? ORDER BY ts LIMIT ?').raw();
+    // `t - t % step`, not `(t / step) * step`: better-sqlite3 binds JS numbers as REAL, so `/` would
+    // not round down, while `%` works on integers.
     this.rawBuckets = db
-      .prepare(`SELECT (ts / @step) * @step AS b, avg(value), min(value), max(value) FROM samples
+      .prepare(`SELECT ts - ts % @step AS b, avg(value), min(value), max(value) FROM samples
                 WHERE device_id = @device AND name = @name AND ts >= @from AND ts < @to GROUP BY b ORDER BY b`)
       .raw();
     const rollup = (table: string) =>
       db
-        .prepare(`SELECT (bucket / @step) * @step AS b, sum(sum) / sum(count), min(min), max(max) FROM ${table}
+        .prepare(`SELECT bucket - bucket % @step AS b, sum(sum) / sum(count), min(min), max(max) FROM ${table}
                   WHERE device_id = @device AND name = @name AND bucket >= @from AND bucket < @to GROUP BY b ORDER BY b`)
         .raw();
     this.rollupBuckets = { '1m': rollup('rollup_1m'), '1h': rollup('rollup_1h') } as const;
+    // A step of one bucket reads the rows as stored, in primary-key order: grouping them one by
+    // one would only cost a temporary B-tree (about half the time of a 24 h query).
+    const rows = (table: string) =>
+      db
+        .prepare(`SELECT bucket, sum / count, min, max FROM ${table}
+                  WHERE device_id = @device AND name = @name AND bucket >= @from AND bucket < @to ORDER BY bucket`)
+        .raw();
+    this.rollupRows = { '1m': rows('rollup_1m'), '1h': rows('rollup_1h') } as const;
     this.names = db.prepare('SELECT DISTINCT name FROM samples WHERE device_id = ? AND ts >= ?').pluck();
   }
 
@@ -56,9 +67,10 @@ export class MetricsQueryService {
         const rows = this.rawPoints.all(deviceId, name, q.from, q.to, MAX_POINTS_PER_SERIES) as Array<[number, number]>;
         points = rows.map(([ts, v]) => [ts, v, v, v]);
       } else {
-        const stmt = tier === 'raw' ? this.rawBuckets : this.rollupBuckets[tier];
         const from = Math.floor(q.from / step) * step;
-        points = stmt.all({ step, device: deviceId, name, from, to: q.to }) as MetricPoint[];
+        if (tier === 'raw') points = this.rawBuckets.all({ step, device: deviceId, name, from, to: q.to }) as MetricPoint[];
+        else if (step === bucket) points = this.rollupRows[tier].all({ device: deviceId, name, from, to: q.to }) as MetricPoint[];
+        else points = this.rollupBuckets[tier].all({ step, device: deviceId, name, from, to: q.to }) as MetricPoint[];
       }
       return { name, points };
     });

@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import { ApiError, type ApiClient } from '../api/api-client.js';
 import { createAuthStore } from '../auth/auth-store.js';
-import { createFleetStore } from '../fleet/fleet-store.js';
+import { FIRST_PAGE, createFleetStore } from '../fleet/fleet-store.js';
 import { bindSession, routeConsoleMessage } from './session.js';
 
 const alice = { id: 1, username: 'alice', role: 'admin' } as const;
@@ -22,12 +22,15 @@ function parts() {
 
 describe('bindSession', () => {
   it('connects when signed in and disconnects and forgets the fleet when signed out', async () => {
-    const { auth, fleet, socket } = parts();
+    const { auth, fleet, socket, api } = parts();
     bindSession({ auth, fleet, socket });
     expect(socket.start).not.toHaveBeenCalled();
 
     await auth.getState().login({ username: 'alice', password: 'pw' });
     expect(socket.start).toHaveBeenCalledOnce();
+    // The first page is fetched while the socket connects, so the table fills before `ready`.
+    expect(api.listDevices).toHaveBeenCalledWith({ limit: FIRST_PAGE });
+    await vi.waitFor(() => expect(fleet.getState().ids).toHaveLength(1));
 
     await fleet.getState().load();
     expect(fleet.getState().ids).toHaveLength(1);

@@ -20,6 +20,7 @@ export function bindSession({ auth, fleet, socket }: SessionParts): () => void {
   const follow = (signedIn: boolean): void => {
     if (signedIn) {
       socket.start();
+      void fleet.getState().preview();
     } else {
       socket.stop();
       fleet.getState().clear();

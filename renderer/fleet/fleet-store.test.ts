@@ -102,6 +102,38 @@ describe('fleet store', () => {
     expect(api.listDevices.mock.calls).toEqual([[{ limit: FIRST_PAGE }], [{ limit: LIST_PAGE, after: 'c1' }], [{ limit: LIST_PAGE, after: 'c2' }]]);
   });
 
+  it('previews the first page before any load, and the load replaces it', async () => {
+    const { api, next } = controlledList();
+    const fleet = createFleetStore({ api });
+    const preview = fleet.getState().preview();
+    next().resolve({ devices: [device(2), device(1)], nextAfter: 'c1' });
+    await preview;
+    expect(fleet.getState()).toMatchObject({ ids: [id(1), id(2)], loading: true });
+    expect(api.listDevices.mock.calls).toEqual([[{ limit: FIRST_PAGE }]]);
+    // A preview once rows are shown asks for nothing.
+    await fleet.getState().preview();
+    expect(api.listDevices).toHaveBeenCalledOnce();
+    const done = fleet.getState().load();
+    next().resolve({ devices: [device(1, { name: 'renamed' })], nextAfter: null });
+    await done;
+    expect(fleet.getState()).toMatchObject({ ids: [id(1)], loading: false });
+    expect(fleet.getState().byId[id(1)]?.name).toBe('renamed');
+  });
+
+  it('drops a preview that a load overtook', async () => {
+    const { api, next } = controlledList();
+    const fleet = createFleetStore({ api });
+    const preview = fleet.getState().preview();
+    const previewRequest = next();
+    const done = fleet.getState().load();
+    next().resolve({ devices: [device(3)], nextAfter: null });
+    await done;
+    previewRequest.resolve({ devices: [device(1)], nextAfter: 'c1' });
+    await preview;
+    expect(fleet.getState()).toMatchObject({ ids: [id(3)], loading: false });
+    expect(api.listDevices).toHaveBeenCalledTimes(2);
+  });
+
   it('keeps the previous list while a reload fetches its pages', async () => {
     const { fleet, api, next } = await loaded([device(1), device(2)]);
     const reload = fleet.getState().load();

@@ -20,6 +20,11 @@ export interface FleetState {
    * applied on top of what was fetched.
    */
   load(): Promise<void>;
+  /**
+   * Shows the list's first page while nothing is shown yet and no load has begun: at sign-in, so
+   * the table fills while the console socket connects. The load that `ready` starts replaces it.
+   */
+  preview(): Promise<void>;
   apply(event: FleetEvent): void;
   /** Applies a batch with one copy of the map and one notification (see fleet-event-batcher.ts). */
   applyMany(events: readonly FleetEvent[]): void;
@@ -130,6 +135,21 @@ export function createFleetStore({ api }: FleetStoreDeps): FleetStore {
         if (mine !== generation) return;
         pending = null;
         set({ loading: false, loadError: toUiError(error) });
+      }
+    },
+
+    async preview() {
+      if (pending !== null || !get().loading || get().ids.length > 0) return;
+      const mine = generation;
+      try {
+        const page = await api.listDevices({ limit: FIRST_PAGE });
+        // A load begun meanwhile is newer: its own first page follows at once.
+        if (mine !== generation) return;
+        const byId: Record<string, Device> = {};
+        for (const device of page.devices) byId[device.id] = device;
+        set({ byId, ids: sortIds(byId) });
+      } catch {
+        // Left to the load on `ready`, which reports its errors; a refused session ends the socket too.
       }
     },
 

@@ -5,6 +5,8 @@
  *   dist/agent/tether-agent/
  *     tether-agent.mjs                  agent/cli.ts and every pure-JS dependency, one ESM file
  *     node_modules/node-pty/            node-pty's lib + build/Release (its native pty.node), external
+ *     node_modules/bufferutil/          ws's native frame masking (prebuilt; its JS fallback elsewhere), external
+ *     node_modules/node-gyp-build/      what bufferutil loads its prebuilt binary with
  *     bin/tether-agent                  POSIX sh launcher: checks the Node version, runs the bundle
  *     tether-agent.service              the systemd unit install.sh installs
  *     VERSION
@@ -38,8 +40,8 @@ export async function buildAgentBundle(outDir = join(ROOT, 'dist', 'agent')): Pr
     platform: 'node',
     format: 'esm',
     target: 'node20',
-    // node-pty loads its .node file relative to its own lib/, so it stays a real package beside the bundle.
-    // bufferutil / utf-8-validate are ws's optional native speed-ups, absent here.
+    // node-pty and bufferutil load their .node files relative to their own folders, so they stay
+    // real packages beside the bundle. utf-8-validate is ws's other optional addon, not installed.
     external: ['node-pty', 'bufferutil', 'utf-8-validate'],
     // Bundled CommonJS dependencies call require(); ESM has none, so give them one.
     banner: { js: "import { createRequire as __tetherCreateRequire } from 'node:module';\nconst require = __tetherCreateRequire(import.meta.url);" },
@@ -59,6 +61,10 @@ export async function buildAgentBundle(outDir = join(ROOT, 'dist', 'agent')): Pr
   copyFileSync(join(pty, 'LICENSE'), join(ptyOut, 'LICENSE'));
   cpSync(join(pty, 'lib'), join(ptyOut, 'lib'), { recursive: true, filter: (src) => !/\.(test\.js|map)$/.test(src) });
   cpSync(join(pty, 'build', 'Release'), join(ptyOut, 'build', 'Release'), { recursive: true, filter: (src) => !/\.(o|d|mk)$|obj\.target|\.deps/.test(src) });
+  // ws masks every frame the agent sends; bufferutil does it natively (a shell flood's largest JS cost).
+  for (const name of ['bufferutil', 'node-gyp-build']) {
+    cpSync(join(ROOT, 'node_modules', name), join(staging, 'node_modules', name), { recursive: true, filter: (src) => !/[/\\](src|binding\.gyp|README\.md|SECURITY\.md)$/.test(src) });
+  }
 
   copyFileSync(join(import.meta.dirname, 'tether-agent'), join(staging, 'bin', 'tether-agent'));
   chmodSync(join(staging, 'bin', 'tether-agent'), 0o755);

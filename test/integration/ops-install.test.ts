@@ -66,6 +66,13 @@ describe('install.sh', () => {
     expect(statSync(join(root, 'var/lib/tether-agent')).mode & 0o777).toBe(0o700);
     expect(statSync(join(root, 'var/lib/tether-agent/device.key')).mode & 0o777).toBe(0o600);
     const deviceId = (JSON.parse(readFileSync(join(root, 'var/lib/tether-agent/state.json'), 'utf8')) as { deviceId: string }).deviceId;
+    // ws in the bundle masks the frames it sends natively: bufferutil's prebuilt binary loads from the installed tree
+    // (prebuilt for linux-x64, darwin and win32; elsewhere ws uses bufferutil's JS fallback).
+    if (process.platform === 'linux' && process.arch === 'x64') {
+      const bundle = join(root, 'opt/tether-agent/tether-agent.mjs');
+      const masking = await run(process.execPath, ['-e', `const mask = require('node:module').createRequire(${JSON.stringify(bundle)})('bufferutil').mask; process.stdout.write(String(mask).includes('[native code]') ? 'native' : 'js')`]);
+      expect(masking.stdout, masking.stderr).toBe('native');
+    }
 
     agent = startInstalled(root);
     await waitFor(async () => (await deviceOf(backend!, admin, deviceId))?.online === true, 30_000, 'the installed agent online');

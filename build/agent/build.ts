@@ -5,6 +5,8 @@
  *   dist/agent/tether-agent/
  *     tether-agent.mjs                  agent/cli.ts and every pure-JS dependency, one ESM file
  *     node_modules/node-pty/            node-pty's lib + build/Release (its native pty.node), external
+ *     node_modules/systeminformation/   its lib, external: only an agent off Linux loads it
+ *     node_modules/node-forge/          its lib, external: only registration loads it
  *     bin/tether-agent                  POSIX sh launcher: checks the Node version, runs the bundle
  *     tether-agent.service              the systemd unit install.sh installs
  *     VERSION
@@ -19,6 +21,14 @@ import { join, resolve } from 'node:path';
 import { build } from 'esbuild';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
+
+/**
+ * Pure-JS packages a running agent on Linux never loads: systeminformation (the metrics read
+ * /proc there; elsewhere they import it on first use) and node-forge (only `register` builds a
+ * CSR). They ship beside the bundle, not inside it: V8 keeps the bundle's whole source resident,
+ * ~0.4 MB of it for each of these.
+ */
+const BESIDE = ['systeminformation', 'node-forge'];
 
 export interface AgentBundle {
   dir: string;
@@ -40,7 +50,7 @@ export async function buildAgentBundle(outDir = join(ROOT, 'dist', 'agent')): Pr
     target: 'node20',
     // node-pty loads its .node file relative to its own lib/, so it stays a real package beside the bundle.
     // bufferutil / utf-8-validate are ws's optional native speed-ups, absent here.
-    external: ['node-pty', 'bufferutil', 'utf-8-validate'],
+    external: ['node-pty', ...BESIDE, 'bufferutil', 'utf-8-validate'],
     // Bundled CommonJS dependencies call require(); ESM has none, so give them one.
     banner: { js: "import { createRequire as __tetherCreateRequire } from 'node:module';\nconst require = __tetherCreateRequire(import.meta.url);" },
     outfile: join(staging, 'tether-agent.mjs'),
@@ -59,6 +69,15 @@ export async function buildAgentBundle(outDir = join(ROOT, 'dist', 'agent')): Pr
   copyFileSync(join(pty, 'LICENSE'), join(ptyOut, 'LICENSE'));
   cpSync(join(pty, 'lib'), join(ptyOut, 'lib'), { recursive: true, filter: (src) => !/\.(test\.js|map)$/.test(src) });
   cpSync(join(pty, 'build', 'Release'), join(ptyOut, 'build', 'Release'), { recursive: true, filter: (src) => !/\.(o|d|mk)$|obj\.target|\.deps/.test(src) });
+
+  for (const name of BESIDE) {
+    const from = join(ROOT, 'node_modules', name);
+    const to = join(staging, 'node_modules', name);
+    mkdirSync(to, { recursive: true });
+    copyFileSync(join(from, 'package.json'), join(to, 'package.json'));
+    copyFileSync(join(from, 'LICENSE'), join(to, 'LICENSE'));
+    cpSync(join(from, 'lib'), join(to, 'lib'), { recursive: true });
+  }
 
   copyFileSync(join(import.meta.dirname, 'tether-agent'), join(staging, 'bin', 'tether-agent'));
   chmodSync(join(staging, 'bin', 'tether-agent'), 0o755);

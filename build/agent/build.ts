@@ -18,7 +18,7 @@
 import { execFileSync } from 'node:child_process';
 import { chmodSync, copyFileSync, cpSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { build } from 'esbuild';
+import { build, type Plugin } from 'esbuild';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 
@@ -29,6 +29,19 @@ const ROOT = resolve(import.meta.dirname, '..', '..');
  * ~0.4 MB of it for each of these.
  */
 const BESIDE = ['systeminformation', 'node-forge'];
+
+/**
+ * zod's every entry re-exports all its ~50 locales as a namespace (`export * as locales`), which
+ * esbuild cannot tree-shake: ~300 KB of the bundle, source V8 keeps resident, for messages the
+ * agent never shows. Its locales index becomes English only, the locale zod configures itself
+ * with (https://github.com/colinhacks/zod/issues/6050).
+ */
+const zodEnglishOnly: Plugin = {
+  name: 'zod-english-only',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]zod[\\/]v4[\\/]locales[\\/]index\.js$/ }, () => ({ contents: 'export { default as en } from "./en.js";\n', loader: 'js' }));
+  },
+};
 
 export interface AgentBundle {
   dir: string;
@@ -59,6 +72,7 @@ export async function buildAgentBundle(outDir = join(ROOT, 'dist', 'agent')): Pr
     // ~3.5 MB of resident memory; identifiers stay, so stack traces from devices still read.
     minifyWhitespace: true,
     minifySyntax: true,
+    plugins: [zodEnglishOnly],
     logLevel: 'warning',
   });
 

@@ -1,6 +1,5 @@
 import { generateKeyPair } from 'node:crypto';
 import { promisify } from 'node:util';
-import forge from 'node-forge';
 import { TetherError } from '../../protocol/errors.js';
 
 const generateKeyPairAsync = promisify(generateKeyPair);
@@ -31,6 +30,8 @@ export async function createDeviceKeyAndCsr(commonName: string = DEFAULT_COMMON_
     publicKeyEncoding: { type: 'spki', format: 'pem' },
     privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
   });
+  // Loaded here, the one place that needs it: a running agent never does (and ships it beside its bundle).
+  const { default: forge } = await import('node-forge');
   const csr = forge.pki.createCertificationRequest();
   csr.publicKey = forge.pki.publicKeyFromPem(publicKey);
   // UTF8String: forge's default PrintableString cannot hold '_' and other characters of host names.

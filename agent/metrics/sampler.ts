@@ -1,9 +1,9 @@
-import { loadavg, uptime } from 'node:os';
-import si from 'systeminformation';
+import { loadavg } from 'node:os';
 import type { MetricSample } from '../../protocol/telemetry.js';
+import { LibrarySource } from './library-source.js';
 import { LinuxSource } from './linux-source.js';
 
-/** The part of systeminformation the sampler reads (tests may pass a fake). */
+/** What the sampler reads, shaped as systeminformation's answers (tests may pass a fake). */
 export interface SystemSource {
   currentLoad(): Promise<{ currentLoad: number; cpus: Array<{ load: number }> }>;
   mem(): Promise<{ total: number; available: number; swaptotal: number; swapused: number }>;
@@ -36,7 +36,7 @@ export function mountSegment(mount: string): string {
 }
 
 /**
- * Samples this machine with systeminformation. Cheap collectors run every tick; disk and
+ * Samples this machine (/proc and /sys on Linux, systeminformation elsewhere). Cheap collectors run every tick; disk and
  * the costly ones less often. A sensor or battery that is absent yields no sample at all,
  * never a 0 that would read as "empty battery" or "0 °C".
  */
@@ -55,7 +55,7 @@ export class MetricSampler {
 
   constructor(private readonly onSamples: (samples: MetricSample[]) => void, private readonly options: SamplerOptions = {}) {
     this.intervalMs = options.intervalMs ?? DEFAULT_SAMPLE_INTERVAL_MS;
-    this.source = options.source ?? (process.platform === 'linux' ? new LinuxSource() : (si as unknown as SystemSource));
+    this.source = options.source ?? (process.platform === 'linux' ? new LinuxSource() : new LibrarySource());
     this.now = options.now ?? Date.now;
   }
 
@@ -162,8 +162,7 @@ export class MetricSampler {
       add('battery.level', battery.percent);
       add('battery.charging', battery.isCharging ? 1 : 0);
     }
-    // os.uptime() reads /proc/uptime; systeminformation's time() also spawns for the time zone.
-    add('uptime', this.source === (si as unknown as SystemSource) ? uptime() : Number(this.source.time().uptime));
+    add('uptime', Number(this.source.time().uptime));
     out.push(...this.late.splice(0));
     return out;
   }

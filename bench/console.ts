@@ -2,12 +2,12 @@
  * `console`: the built web console in headless Chromium against a real backend holding 10,000
  * devices. `firstRenderMs`: navigation start (already logged in) → first fleet rows in the DOM
  * (the list's first page; `listCompleteMs` when its last page has arrived).
- * `maxFrameMs`: the longest animation frame (Long Animation Frames API: main-thread work from a
- * frame's start to its rendering; frames under 50 ms are not reported, so 0 means none reached
- * 50 ms) over 10 s while 2,000 device updates a second arrive over the console WebSocket;
- * `baselineFrameMs`: the same page idle. The requestAnimationFrame gaps are reported next to it
- * (`maxRafGapMs`, `baselineRafGapMs`): headless Chromium without a GPU paces frames coarsely, so
- * they measure its frame clock as much as our work.
+ * `maxFrameMs`: the longest gap between two requestAnimationFrame callbacks over 10 s while 2,000
+ * device updates a second arrive over the console WebSocket (`p99FrameMs` beside it;
+ * `baselineFrameMs`: the same page idle). A gap also counts time the renderer waited for a CPU on
+ * a busy machine, so next to it `longestAnimationFrameMs` is the longest frame the browser's Long
+ * Animation Frames API reports (main-thread work from a frame's start to its rendering; it reports
+ * frames of 50 ms or more only, so 0 means none reached 50 ms), with where that frame's time went.
  *
  * Everything is real except where the 10,000 devices come from: their rows are written straight
  * into the backend's SQLite file (through its migrations) before it starts, as enrolling 10,000
@@ -243,13 +243,13 @@ export async function consoleScenario(): Promise<Record<string, number>> {
       firstRenderMs: Math.round(firstRenderMs),
       listReceivedMs: Math.round(list.firstEnd),
       listCompleteMs: Math.round(list.lastEnd),
-      maxFrameMs: Math.round(loaded.maxFrame * 10) / 10,
+      maxFrameMs: Math.round(loaded.maxRafGap * 10) / 10,
+      p99FrameMs: Math.round(loaded.p99RafGap * 10) / 10,
+      longestAnimationFrameMs: Math.round(loaded.maxFrame * 10) / 10,
       longFrames: loaded.longFrames,
       longTasks: loaded.longTasks,
-      baselineFrameMs: Math.round(baseline.maxFrame * 10) / 10,
-      maxRafGapMs: Math.round(loaded.maxRafGap * 10) / 10,
-      p99RafGapMs: Math.round(loaded.p99RafGap * 10) / 10,
-      baselineRafGapMs: Math.round(baseline.maxRafGap * 10) / 10,
+      baselineFrameMs: Math.round(baseline.maxRafGap * 10) / 10,
+      baselineLongestAnimationFrameMs: Math.round(baseline.maxFrame * 10) / 10,
       updatesPerSecond: Math.round(loaded.sent / (LOAD_MS / 1000)),
       // The machine's 1-minute load average at the end: frame times on a shared 2-core box depend on it.
       loadAverage: Math.round((loadavg()[0] ?? 0) * 10) / 10,

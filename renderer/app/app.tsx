@@ -2,15 +2,19 @@ import { useAuthPhase } from '../auth/auth-hooks.js';
 import { LoginView } from '../auth/login-view.js';
 import { FleetView } from '../fleet/fleet-view.js';
 import { useConfigRoute } from '../config/config-route.js';
-import { ConfigView } from '../config/config-view.js';
-import { MonitoringView } from '../metrics/monitoring-view.js';
 import { parseMonitoringHash, useMonitoringHash } from '../metrics/monitoring-route.js';
-import { JobsView } from '../jobs/jobs-view.js';
-import { ShellView } from '../shell/shell-view.js';
 import { useRemoteRoute } from '../shell/shell-route.js';
 import { TopBar } from './top-bar.js';
-import { AccessView } from '../users/access-view.js';
 import { useAccessRoute } from '../users/access-route.js';
+import { lazy, Suspense } from 'react';
+
+// The fleet is the first screen; the other views (xterm, chart.js and their code) load on first
+// visit, so the first screen compiles and evaluates a third of the bundle.
+const ConfigView = lazy(async () => ({ default: (await import('../config/config-view.js')).ConfigView }));
+const MonitoringView = lazy(async () => ({ default: (await import('../metrics/monitoring-view.js')).MonitoringView }));
+const JobsView = lazy(async () => ({ default: (await import('../jobs/jobs-view.js')).JobsView }));
+const ShellView = lazy(async () => ({ default: (await import('../shell/shell-view.js')).ShellView }));
+const AccessView = lazy(async () => ({ default: (await import('../users/access-view.js')).AccessView }));
 
 export function App() {
   const phase = useAuthPhase();
@@ -30,7 +34,9 @@ export function App() {
         <div className="shell">
           <TopBar />
           <main className="content">
+            <Suspense fallback={<div className="splash" aria-busy="true">Loading…</div>}>
             {accessRoute !== null ? <AccessView route={accessRoute} /> : remoteRoute?.view === 'shell' ? <ShellView key={remoteRoute.deviceId} deviceId={remoteRoute.deviceId} /> : remoteRoute?.view === 'jobs' ? <JobsView jobId={remoteRoute.jobId} /> : monitoringRoute !== null ? <MonitoringView route={monitoringRoute} /> : showConfig ? <ConfigView /> : <FleetView />}
+            </Suspense>
           </main>
         </div>
       );

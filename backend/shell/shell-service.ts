@@ -122,10 +122,6 @@ export class ShellService {
     return s ? { pendingBytes: s.pendingBytes, maxPendingBytes: s.maxPendingBytes } : null;
   }
 
-  isLive(id: string): boolean {
-    return this.sessions.has(id);
-  }
-
   /** Ends every terminal of a user whose sessions ended (logout everywhere, role or password change, deletion). */
   endUser(userId: number): void {
     for (const session of [...this.sessions.values()]) if (session.user.id === userId) this.end(session, null, 'SESSION_INVALID');

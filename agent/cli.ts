@@ -28,6 +28,7 @@ function tuningFromEnv(): AgentTuning {
     silenceMs: envNumber('TETHER_SILENCE_MS'),
     telemetryIntervalMs: envNumber('TETHER_TELEMETRY_INTERVAL_MS'),
     backoffBaseMs: envNumber('TETHER_BACKOFF_BASE_MS'),
+    backoffMaxMs: envNumber('TETHER_BACKOFF_MAX_MS'),
     logFiles: process.env.TETHER_LOG_FILES ? process.env.TETHER_LOG_FILES.split(delimiter).filter(Boolean) : undefined,
     journal: process.env.TETHER_JOURNAL === '0' ? false : undefined,
     spoolMaxBytes: envNumber('TETHER_SPOOL_MAX_BYTES'),

@@ -21,6 +21,7 @@ export interface AgentTuning {
   silenceMs?: number;
   telemetryIntervalMs?: number;
   backoffBaseMs?: number;
+  backoffMaxMs?: number;
   /** Log files the agent forwards until remote settings name others (TETHER_LOG_FILES). */
   logFiles?: string[];
   /** false: do not follow the systemd journal (TETHER_JOURNAL=0). */
@@ -75,10 +76,11 @@ export function runAgent(stateDir: string, tuning: AgentTuning = {}, log: Logger
     heartbeatMs: tuning.heartbeatMs,
     silenceMs: tuning.silenceMs,
     backoffBaseMs: tuning.backoffBaseMs,
+    backoffMaxMs: tuning.backoffMaxMs,
   });
   const telemetryInterval = () => settings.get().samplingIntervalMs ?? tuning.telemetryIntervalMs ?? 5_000;
   const telemetry = new TelemetryClient({
-    state, stateDir, log, intervalMs: telemetryInterval(), backoffBaseMs: tuning.backoffBaseMs,
+    state, stateDir, log, intervalMs: telemetryInterval(), backoffBaseMs: tuning.backoffBaseMs, backoffMaxMs: tuning.backoffMaxMs,
     logFiles: settings.get().logSources ?? tuning.logFiles, journal: tuning.journal,
     spool: { maxBytes: tuning.spoolMaxBytes, maxAgeMs: tuning.spoolMaxAgeMs },
   });

@@ -24,6 +24,8 @@ export interface ControlClientOptions {
   heartbeatMs?: number;
   silenceMs?: number;
   backoffBaseMs?: number;
+  /** Longest reconnect delay (60 s). */
+  backoffMaxMs?: number;
   /** A connection that stays up this long resets the backoff. */
   stableAfterMs?: number;
 }
@@ -57,7 +59,7 @@ export class ControlClient {
   private tlsResumed = false;
 
   constructor(private readonly options: ControlClientOptions) {
-    this.backoff = new Backoff(options.backoffBaseMs ?? 1_000, 60_000);
+    this.backoff = new Backoff(options.backoffBaseMs ?? 1_000, options.backoffMaxMs ?? 60_000);
     this.ticker = setInterval(() => this.session?.tick(), 1_000);
   }
 

@@ -14,6 +14,7 @@ export interface TelemetryClientOptions {
   stateDir: string;
   log: Logger;
   backoffBaseMs?: number;
+  backoffMaxMs?: number;
   spool?: { maxBytes?: number; maxAgeMs?: number };
   /** Batches sent and not yet acked at once; the rest wait on disk. */
   window?: number;
@@ -51,7 +52,7 @@ export class TelemetryClient {
   acked = 0;
 
   constructor(private readonly options: TelemetryClientOptions) {
-    this.backoff = new Backoff(options.backoffBaseMs ?? 1_000, 60_000);
+    this.backoff = new Backoff(options.backoffBaseMs ?? 1_000, options.backoffMaxMs ?? 60_000);
     this.spool = new Spool({ dir: join(options.stateDir, 'spool'), ...options.spool });
     this.nextSeq = Math.max(this.readSeq(), this.spool.lastSeq + 1);
     this.sampler = new MetricSampler((samples) => this.submit(samples), { ...options.sampler, intervalMs: options.intervalMs });

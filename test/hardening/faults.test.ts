@@ -16,7 +16,7 @@ import { startTcpProxy, type TcpProxy } from './tcp-proxy.js';
 
 interface Agent { proc: Proc; stateDir: string; deviceId: string }
 
-const FAST = { TETHER_TELEMETRY_INTERVAL_MS: '300', TETHER_JOURNAL: '0', TETHER_BACKOFF_BASE_MS: '200' };
+const FAST = { TETHER_TELEMETRY_INTERVAL_MS: '300', TETHER_JOURNAL: '0', TETHER_BACKOFF_BASE_MS: '200', TETHER_BACKOFF_MAX_MS: '3000' };
 
 describe('faults with real processes', () => {
   let backend: Backend;

@@ -6,7 +6,8 @@ import { ShellClient } from '../test/shell-client.js';
 import { cpuSeconds } from './agent.js';
 import { percentile } from './fleet.js';
 
-const ECHO_SAMPLES = 300;
+/** Keystrokes timed: over 300 the p99 was the third-slowest sample and swung by 2x between runs. */
+const ECHO_SAMPLES = 1000;
 
 /** Output counted so far and a wait for more: the measuring side sleeps until bytes arrive (a polling loop would take a core from the relay). */
 interface Output {

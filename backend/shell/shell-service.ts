@@ -58,7 +58,14 @@ export interface ShellServiceDeps {
   now?: () => number;
 }
 
-const ACK_BATCH_BYTES = 16 * 1024;
+/**
+ * Console acks are passed to the agent at once from this many bytes; smaller ones (a keystroke's
+ * echo) wait up to ACK_DELAY_MS, so typing does not wake the agent twice per key. The agent pauses
+ * a PTY only past its high mark (160 KB) and resumes below its low mark (96 KB), far from what a
+ * held remainder (< 16 KB) can make up, so a flood never waits on the timer.
+ */
+export const ACK_BATCH_BYTES = 16 * 1024;
+const ACK_DELAY_MS = 20;
 
 /** Largest console frame: input is typed or pasted, never bulk. */
 export const SHELL_SOCKET_MAX_PAYLOAD = 64 * 1024;
@@ -74,6 +81,7 @@ class Session {
   idleTimer: NodeJS.Timeout | null = null;
   /** Console acks not yet passed to the agent: coalesced, so a flood does not cost an event per frame. */
   ackDue = 0;
+  ackTimer: NodeJS.Timeout | null = null;
   ended = false;
 
   constructor(
@@ -237,9 +245,9 @@ export class ShellService {
         if (bytes === 0) return;
         trimFront(session.pending, bytes);
         session.pendingBytes -= bytes;
-        if (session.ackDue === 0) setImmediate(() => this.flushAck(session));
         session.ackDue += bytes;
         if (session.ackDue >= ACK_BATCH_BYTES) this.flushAck(session);
+        else session.ackTimer ??= setTimeout(() => this.flushAck(session), ACK_DELAY_MS);
         return;
       }
       default:
@@ -248,6 +256,8 @@ export class ShellService {
   }
 
   private flushAck(session: Session): void {
+    if (session.ackTimer) clearTimeout(session.ackTimer);
+    session.ackTimer = null;
     if (session.ackDue === 0 || session.ended) return;
     this.deps.router.publish([session.deviceId], 'shell.ack', { streamId: session.stream.id, bytes: session.ackDue });
     session.ackDue = 0;
@@ -277,7 +287,10 @@ export class ShellService {
   }
 
   private touch(session: Session): void {
-    if (session.idleTimer) clearTimeout(session.idleTimer);
+    if (session.idleTimer) {
+      session.idleTimer.refresh();
+      return;
+    }
     session.idleTimer = setTimeout(() => this.end(session, null, 'SHELL_IDLE'), this.limits.idleMs);
     session.idleTimer.unref();
   }
@@ -288,6 +301,7 @@ export class ShellService {
     session.ended = true;
     if (session.graceTimer) clearTimeout(session.graceTimer);
     if (session.idleTimer) clearTimeout(session.idleTimer);
+    if (session.ackTimer) clearTimeout(session.ackTimer);
     this.sessions.delete(session.id);
     this.byStream.delete(`${session.deviceId}:${session.stream.id}`);
     session.stream.close();

@@ -4,7 +4,9 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ControlClient } from '../../agent/control/control-client.js';
+import { DEFAULT_LOW_WATER_BYTES } from '../../agent/shell/flow-window.js';
 import { loadAgentState } from '../../agent/state/agent-state.js';
+import { ACK_BATCH_BYTES } from '../../backend/shell/shell-service.js';
 import { api, cleanup, createToken, enrolAndRun, login, registerAgent, startBackend, tempDir, waitFor, type Backend, type Proc } from '../harness.js';
 import { addUser, ShellClient } from '../shell-client.js';
 
@@ -76,6 +78,19 @@ describe('remote shell through a real backend and real agents with real PTYs', (
     const live = (list.body as { sessions: Array<{ id: string; live: boolean; maxPendingBytes: number | null }> }).sessions.find((s) => s.id === term.sessionId);
     expect(live?.live).toBe(true);
     expect(live?.maxPendingBytes).toBeLessThan(256 * 1024);
+
+    // The console acks in two parts: the first leaves the agent just above its low mark (still
+    // paused); the second is under the backend's ack batch, so only its timer passes it on.
+    const ack = (bytes: number) => {
+      term.acked += bytes;
+      term.control({ type: 'ack', bytes });
+    };
+    const stalledAt = term.received;
+    ack(unacked - DEFAULT_LOW_WATER_BYTES - (ACK_BATCH_BYTES - 1));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(term.received).toBe(stalledAt);
+    ack(ACK_BATCH_BYTES - 1);
+    await term.until(() => term.received > stalledAt, 2_000, 'a small ack to resume the PTY');
 
     term.holdAcks = false;
     term.ackAll();

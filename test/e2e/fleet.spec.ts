@@ -29,6 +29,10 @@ test('log in and see this machine come online, then go offline live when revoked
   await expect(row).toHaveCount(1);
   await expect(row.getByTestId('device-status')).toHaveText('online', { timeout: 30_000 });
   await expect(row.getByTestId('device-last-seen')).not.toHaveText('never');
+  // The exact time is a tooltip, made on the first hover (device-row.tsx).
+  await expect(row.getByTestId('device-last-seen')).not.toHaveAttribute('title');
+  await row.getByTestId('device-last-seen').hover();
+  await expect(row.getByTestId('device-last-seen')).toHaveAttribute('title', /\d/);
   await expect(page.getByTestId('fleet-count')).toHaveText('1');
 
   // A change made elsewhere (here through the API) reaches the open console without a reload.

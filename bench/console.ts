@@ -39,7 +39,7 @@ function log(message: string): void {
 }
 
 /** Writes the device rows before the backend opens the file; ids and names as enrolment makes them. */
-function seedDevices(home: string): string[] {
+export function seedDevices(home: string): string[] {
   const db = openDatabase(join(home, 'tether.db'), MAIN_MIGRATIONS);
   const ids: string[] = [];
   const insert = db.prepare('INSERT INTO devices(id, name, status, cert_fingerprint, telemetry_token_hash, tags, facts, token_id, created_at, last_seen) VALUES (?,?,?,?,?,?,?,NULL,?,?)');

@@ -222,8 +222,7 @@ export function desktopApiFromBridge(bridge: unknown): DesktopApi {
   return api as unknown as DesktopApi;
 }
 
-/** The name the preload exposes the API under: `window.tetherDesktop`. */
-export const DESKTOP_GLOBAL = 'tetherDesktop';
+export { DESKTOP_GLOBAL } from './desktop-global.js';
 
 /** `session-tokens.json`: each profile's session token, encrypted by the OS keychain (base64 of the cipher text). */
 export const TokensFile = z.strictObject({

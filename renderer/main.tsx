@@ -28,81 +28,88 @@ import './styles.css';
 import './theme/theme.css';
 import './metrics/monitoring.css';
 
-// The console's composition root: the one place that builds services and wires them.
+/** What the page's entry (boot.ts) hands over. */
+export interface ConsoleStart {
+  /** The API client's fetch: it may hold the start-up answers boot.ts asked for early. */
+  fetch: typeof globalThis.fetch;
+}
 
-// Zod's JIT probes `new Function`, which the console's CSP forbids (and reports as a violation).
-z.config({ jitless: true });
+/** The console's composition root: the one place that builds services and wires them. */
+export async function startConsole({ fetch }: ConsoleStart): Promise<void> {
+  // Zod's JIT probes `new Function`, which the console's CSP forbids (and reports as a violation).
+  z.config({ jitless: true });
 
-// First, so the first paint already has the right colors.
-const theme = createThemeController({
-  storage: (() => {
-    try {
-      return window.localStorage;
-    } catch {
-      return null; // storage denied: the theme still follows the system, unsaved
-    }
-  })(),
-  systemDark: window.matchMedia('(prefers-color-scheme: dark)'),
-  root: document.documentElement,
-});
+  // First, so the first paint already has the right colors.
+  const theme = createThemeController({
+    storage: (() => {
+      try {
+        return window.localStorage;
+      } catch {
+        return null; // storage denied: the theme still follows the system, unsaved
+      }
+    })(),
+    systemDark: window.matchMedia('(prefers-color-scheme: dark)'),
+    root: document.documentElement,
+  });
 
-// Browser or desktop app: where sockets go and whether alerts pop up natively (see host/host.ts).
-const host = await detectHost(window);
-const api = createApiClient();
-const stores: AppStores = {
-  auth: createAuthStore({ api }),
-  fleet: createFleetStore({ api }),
-  connection: createConnectionStore(),
-  clock: createClockStore(),
-  config: createConfigStore({ api: createConfigApi() }),
-};
+  // Browser or desktop app: where sockets go and whether alerts pop up natively (see host/host.ts).
+  const host = await detectHost(window);
+  const api = createApiClient({ fetch });
+  const stores: AppStores = {
+    auth: createAuthStore({ api }),
+    fleet: createFleetStore({ api }),
+    connection: createConnectionStore(),
+    clock: createClockStore(),
+    config: createConfigStore({ api: createConfigApi() }),
+  };
 
-const fleetEvents = createFleetEventBatcher((events) => stores.fleet.getState().applyMany(events));
+  const fleetEvents = createFleetEventBatcher((events) => stores.fleet.getState().applyMany(events));
 
-const access = createAccessStores(createAccessApi(), () => stores.auth.getState().sessionEnded());
+  const access = createAccessStores(createAccessApi(), () => stores.auth.getState().sessionEnded());
 
-const monitoring: MonitoringServices = {
-  api: createMonitoringApi(),
-  feed: createMonitoringFeed(),
-  live: createLiveSubscriptions((message) => socket.send(message)),
-};
+  const monitoring: MonitoringServices = {
+    api: createMonitoringApi(),
+    feed: createMonitoringFeed(),
+    live: createLiveSubscriptions((message) => socket.send(message)),
+  };
 
-const socket = createConsoleSocket({
-  url: host.socketUrl('/api/v1/console'),
-  createWebSocket: (url) => new WebSocket(url),
-  onMessage: (message) => {
-    routeConsoleMessage(message, { ...stores, monitoring: monitoring.feed, fleetEvents });
-    if (message.type === 'alert.event') {
-      const note = alertNotification(message.event, (id) => stores.fleet.getState().byId[id]?.name);
-      if (note !== null) host.notify(note.title, note.body);
-    }
-    // A new socket starts with no subscriptions on the backend: send the open views' again.
-    if (message.type === 'ready') monitoring.live.resend();
-  },
-  onStatus: (status) => stores.connection.getState().setStatus(status),
-  onSessionEnded: () => stores.auth.getState().sessionEnded(),
-});
+  const socket = createConsoleSocket({
+    url: host.socketUrl('/api/v1/console'),
+    createWebSocket: (url) => new WebSocket(url),
+    onMessage: (message) => {
+      routeConsoleMessage(message, { ...stores, monitoring: monitoring.feed, fleetEvents });
+      if (message.type === 'alert.event') {
+        const note = alertNotification(message.event, (id) => stores.fleet.getState().byId[id]?.name);
+        if (note !== null) host.notify(note.title, note.body);
+      }
+      // A new socket starts with no subscriptions on the backend: send the open views' again.
+      if (message.type === 'ready') monitoring.live.resend();
+    },
+    onStatus: (status) => stores.connection.getState().setStatus(status),
+    onSessionEnded: () => stores.auth.getState().sessionEnded(),
+  });
 
-bindSession({ auth: stores.auth, fleet: stores.fleet, socket });
-startClock(stores.clock);
-void stores.auth.getState().restore();
+  bindSession({ auth: stores.auth, fleet: stores.fleet, socket });
+  startClock(stores.clock);
+  void stores.auth.getState().restore();
 
-const container = document.getElementById('root');
-if (container === null) throw new Error('index.html has no #root');
-createRoot(container).render(
-  <StrictMode>
-    <ConsoleHostContext value={host}>
-      <AppStoresContext value={stores}>
-        <ThemeContext value={theme}>
-          <MonitoringContext value={monitoring}>
-            <AccessStoresContext value={access}>
-              <DesktopGate host={host}>
-                <App />
-              </DesktopGate>
-            </AccessStoresContext>
-          </MonitoringContext>
-        </ThemeContext>
-      </AppStoresContext>
-    </ConsoleHostContext>
-  </StrictMode>,
-);
+  const container = document.getElementById('root');
+  if (container === null) throw new Error('index.html has no #root');
+  createRoot(container).render(
+    <StrictMode>
+      <ConsoleHostContext value={host}>
+        <AppStoresContext value={stores}>
+          <ThemeContext value={theme}>
+            <MonitoringContext value={monitoring}>
+              <AccessStoresContext value={access}>
+                <DesktopGate host={host}>
+                  <App />
+                </DesktopGate>
+              </AccessStoresContext>
+            </MonitoringContext>
+          </ThemeContext>
+        </AppStoresContext>
+      </ConsoleHostContext>
+    </StrictMode>,
+  );
+}

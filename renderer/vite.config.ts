@@ -1,4 +1,4 @@
-import { defineConfig, type Plugin } from 'vite';
+import { defineConfig, type HtmlTagDescriptor, type Plugin, type Rollup } from 'vite';
 import { CONSOLE_CSP_META } from '../protocol/console-csp.js';
 
 /**
@@ -17,13 +17,48 @@ function cspMeta(): Plugin {
   };
 }
 
+/**
+ * The page's entry (boot.ts) starts the first requests, then imports the console (main.tsx)
+ * dynamically. This lists the console's chunks and stylesheet in index.html as well, so the
+ * browser fetches them beside the entry instead of after it has run.
+ */
+function preloadConsole(): Plugin {
+  return {
+    name: 'tether-preload-console',
+    apply: 'build',
+    transformIndexHtml: {
+      order: 'post',
+      handler: (_html, { bundle }) => {
+        if (bundle === undefined) return [];
+        const chunks = Object.values(bundle).filter((output): output is Rollup.OutputChunk => output.type === 'chunk');
+        const main = chunks.find((chunk) => chunk.facadeModuleId?.endsWith('/renderer/main.tsx') === true);
+        if (main === undefined) throw new Error('tether-preload-console: no chunk holds renderer/main.tsx');
+        const scripts = new Set<string>();
+        const styles = new Set<string>();
+        const visit = (chunk: Rollup.OutputChunk): void => {
+          if (chunk.isEntry || scripts.has(chunk.fileName)) return;
+          scripts.add(chunk.fileName);
+          for (const css of chunk.viteMetadata?.importedCss ?? []) styles.add(css);
+          for (const name of chunk.imports) {
+            const imported = bundle[name];
+            if (imported?.type === 'chunk') visit(imported);
+          }
+        };
+        visit(main);
+        const link = (rel: string, file: string): HtmlTagDescriptor => ({ tag: 'link', attrs: { rel, crossorigin: true, href: `./${file}` }, injectTo: 'head' });
+        return [...[...styles].map((file) => link('stylesheet', file)), ...[...scripts].map((file) => link('modulepreload', file))];
+      },
+    },
+  };
+}
+
 export default defineConfig({
   root: import.meta.dirname,
   // Relative asset URLs, so the same build works from the backend's `/` and from an app bundle.
   base: './',
   // No React plugin: Oxc compiles JSX with the automatic runtime (no Fast Refresh in dev).
   oxc: { jsx: { runtime: 'automatic', importSource: 'react' } },
-  plugins: [cspMeta()],
+  plugins: [cspMeta(), preloadConsole()],
   build: {
     outDir: 'dist',
     emptyOutDir: true,

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { DeviceList, LoginResponse, User, type DeviceListQuery, type LoginRequest } from '../../protocol/index.js';
+import { API_PREFIX, ME_PATH, devicesPath } from './api-paths.js';
 import { createJsonRequest } from './json-request.js';
 
 export { ApiError, type ClientErrorCode } from './json-request.js';
@@ -27,22 +28,13 @@ const MeResponse = z.union([User, z.object({ user: User }).transform((body) => b
 
 /** Builds the same-origin API client; the session rides on the HttpOnly cookie, never in JS. */
 export function createApiClient(options: ApiClientOptions = {}): ApiClient {
-  const call = createJsonRequest({ fetch: options.fetch, timeoutMs: options.timeoutMs, prefix: `${options.baseUrl ?? ''}/api/v1` });
+  const call = createJsonRequest({ fetch: options.fetch, timeoutMs: options.timeoutMs, prefix: `${options.baseUrl ?? ''}${API_PREFIX}` });
   return {
     login: (credentials) => call(LoginResponse, 'POST', '/auth/login', credentials),
     logout: async () => {
       await call(z.unknown(), 'POST', '/auth/logout');
     },
-    me: () => call(MeResponse, 'GET', '/auth/me'),
-    listDevices: (page = {}) => call(DeviceList, 'GET', `/devices${queryString(page)}`),
+    me: () => call(MeResponse, 'GET', ME_PATH),
+    listDevices: (page = {}) => call(DeviceList, 'GET', devicesPath(page)),
   };
-}
-
-/** `?limit=…&after=…` for the fields that are set; empty when none is. */
-function queryString(page: DeviceListQuery): string {
-  const params = new URLSearchParams();
-  if (page.limit !== undefined) params.set('limit', String(page.limit));
-  if (page.after !== undefined) params.set('after', page.after);
-  const text = params.toString();
-  return text === '' ? '' : `?${text}`;
 }

@@ -1,4 +1,4 @@
-import { memo, type CSSProperties, type MouseEvent } from 'react';
+import { memo, useState, type CSSProperties, type MouseEvent } from 'react';
 import type { Device } from '../../protocol/index.js';
 import { useRelativeTime } from '../time/time-hooks.js';
 import { DeviceGauges, type GaugeValues } from '../metrics/fleet-gauges.js';
@@ -25,7 +25,6 @@ export const DeviceRow = memo(function DeviceRow({ id, style, shown, gauges }: D
   const selected = useIsSelected(id);
   const cursor = useIsCursor(id);
   const ui = useFleetUiStore();
-  const lastSeen = useRelativeTime(device?.lastSeen ?? null);
   if (device === undefined) return null;
   const presence = device.online ? 'online' : 'offline';
 
@@ -74,9 +73,7 @@ export const DeviceRow = memo(function DeviceRow({ id, style, shown, gauges }: D
       <div role="cell" data-testid="device-enrolment">
         {device.status !== 'active' && <span className={`badge badge-${device.status}`}>{device.status}</span>}
       </div>
-      <div role="cell" data-testid="device-last-seen" title={device.lastSeen === null ? undefined : new Date(device.lastSeen).toLocaleString()}>
-        {lastSeen}
-      </div>
+      <LastSeenCell lastSeen={device.lastSeen} />
       <div role="cell" className="muted ellipsis">
         {describePlatform(device)}
       </div>
@@ -87,6 +84,21 @@ export const DeviceRow = memo(function DeviceRow({ id, style, shown, gauges }: D
     </div>
   );
 });
+
+/**
+ * "12 s ago", with the exact time as a tooltip. The tooltip's text is made on the first hover:
+ * a page's first `toLocaleString` loads the locale's date data (~40 ms), too much to spend on
+ * the first screen for text nobody may look at.
+ */
+function LastSeenCell({ lastSeen }: { lastSeen: number | null }) {
+  const text = useRelativeTime(lastSeen);
+  const [hovered, setHovered] = useState(false);
+  return (
+    <div role="cell" data-testid="device-last-seen" title={hovered && lastSeen !== null ? new Date(lastSeen).toLocaleString() : undefined} onPointerEnter={() => setHovered(true)}>
+      {text}
+    </div>
+  );
+}
 
 export function TagList({ tags }: { tags: Device['tags'] }) {
   const entries = Object.entries(tags);

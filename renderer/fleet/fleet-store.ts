@@ -2,6 +2,7 @@ import { createStore, type StoreApi } from 'zustand/vanilla';
 import { missingCase, type ConsoleServerMessage, type Device } from '../../protocol/index.js';
 import type { ApiClient } from '../api/api-client.js';
 import { toUiError, type UiError } from '../api/ui-error.js';
+import { FIRST_PAGE, LIST_PAGE } from './fleet-pages.js';
 
 /** The console messages that change the fleet. */
 export type FleetEvent = Extract<ConsoleServerMessage, { type: 'device.upsert' | 'device.status' | 'device.removed' }>;
@@ -37,10 +38,7 @@ export interface FleetStoreDeps {
   api: Pick<ApiClient, 'listDevices'>;
 }
 
-/** Rows for the first screen of a tall window: the table shows them while the rest is fetched. */
-export const FIRST_PAGE = 100;
-/** The rest of the list per request: each answer parses in one short task and holds the backend briefly. */
-export const LIST_PAGE = 2_000;
+export { FIRST_PAGE, LIST_PAGE } from './fleet-pages.js';
 
 const collator = new Intl.Collator(undefined, { numeric: true, sensitivity: 'base' });
 

@@ -1,5 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import { createDesktopBridge, type AlertEvent } from '../../protocol/index.js';
+import { inDesktopApp } from './desktop-bridge.js';
 import { alertNotification, browserHost, desktopHost, detectHost } from './host.js';
 
 /** A desktop bridge answering like the main process would; `show` records notifications. */
@@ -78,5 +79,13 @@ describe('alertNotification', () => {
 
   it('stays quiet when an alert resolves', () => {
     expect(alertNotification(event({ state: 'resolved' }), () => 'robot-7')).toBeNull();
+  });
+});
+
+describe('inDesktopApp', () => {
+  it('is true only where the preload exposed a bridge', () => {
+    expect(inDesktopApp({})).toBe(false);
+    expect(inDesktopApp({ tetherDesktop: null })).toBe(false);
+    expect(inDesktopApp({ tetherDesktop: fakeBridge().bridge })).toBe(true);
   });
 });

@@ -1,4 +1,5 @@
 import { DESKTOP_GLOBAL, desktopApiFromBridge, type AlertEvent, type DesktopApi } from '../../protocol/index.js';
+import { inDesktopApp } from './desktop-bridge.js';
 
 /**
  * What differs between the console's two hosts (ARCHITECTURE §7), and nothing else:
@@ -53,9 +54,8 @@ export function desktopHost(desktop: DesktopApi, wsOrigin: string | null, warn: 
 
 /** The host this page runs in; asks the desktop shell for the active backend when there is one. */
 export async function detectHost(scope: { readonly location: { protocol: string; host: string }; readonly [DESKTOP_GLOBAL]?: unknown }): Promise<ConsoleHost> {
-  const bridge = scope[DESKTOP_GLOBAL];
-  if (bridge === undefined || bridge === null) return browserHost(scope.location);
-  const desktop = desktopApiFromBridge(bridge);
+  if (!inDesktopApp(scope)) return browserHost(scope.location);
+  const desktop = desktopApiFromBridge(scope[DESKTOP_GLOBAL]);
   const endpoint = await desktop.backend.endpoint().catch(() => null);
   return desktopHost(desktop, endpoint?.wsOrigin ?? null);
 }

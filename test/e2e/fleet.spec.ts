@@ -20,6 +20,21 @@ test('a wrong password is refused with its message and code', async ({ page }) =
   await expect(page.getByTestId('fleet-table')).toHaveCount(0);
 });
 
+test('a reload resumes the session from the cookie with one /auth/me and shows the fleet', async ({ page }) => {
+  await logIn(page, stack.url);
+  await expect(page.getByTestId('device-row')).toHaveCount(1, { timeout: 30_000 });
+  const asked: string[] = [];
+  page.on('request', (request) => {
+    const { pathname } = new URL(request.url());
+    if (pathname.startsWith('/api/v1/auth/')) asked.push(pathname);
+  });
+  await page.reload();
+  await expect(page.getByTestId('device-row')).toHaveCount(1);
+  await expect(page.getByTestId('console-connection')).toHaveAttribute('data-status', 'live');
+  // In a browser the page's entry asks before the console has loaded, and the console takes that answer (boot.ts).
+  expect(asked).toEqual(['/api/v1/auth/me']);
+});
+
 test('log in and see this machine come online, then go offline live when revoked', async ({ page }) => {
   await logIn(page, stack.url);
 
@@ -29,6 +44,10 @@ test('log in and see this machine come online, then go offline live when revoked
   await expect(row).toHaveCount(1);
   await expect(row.getByTestId('device-status')).toHaveText('online', { timeout: 30_000 });
   await expect(row.getByTestId('device-last-seen')).not.toHaveText('never');
+  // The exact time is a tooltip, made on the first hover (device-row.tsx).
+  await expect(row.getByTestId('device-last-seen')).not.toHaveAttribute('title');
+  await row.getByTestId('device-last-seen').hover();
+  await expect(row.getByTestId('device-last-seen')).toHaveAttribute('title', /\d/);
   await expect(page.getByTestId('fleet-count')).toHaveText('1');
 
   // A change made elsewhere (here through the API) reaches the open console without a reload.

@@ -1,0 +1,109 @@
+/**
+ * Diagnostic, not a scenario: the console bench's first-render measure alone, repeated, each run in
+ * a fresh browser against a backend holding 10,000 devices. On a shared machine one run says
+ * little, so builds are compared in turns (A B A B …):
+ *
+ *   PROBE_DIRS=/tmp/dist-a,/tmp/dist-b PROBE_RUNS=8 npx tsx bench/first-render-probe.ts
+ *
+ * PROBE_PROFILE=1 writes a CPU profile of each load, navigation to first row, to
+ * /tmp/console-load-<build>-<run>.cpuprofile (build with --sourcemap to read it); PROBE_TRACE=1 a
+ * Chrome trace of the first run to /tmp/console-trace-<build>.json; PROBE_VERBOSE=1 prints every
+ * resource's timing.
+ */
+import { writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { join } from 'node:path';
+import { chromium } from '@playwright/test';
+import { ADMIN_PASSWORD, cleanup, startBackend, tempDir } from '../test/harness.js';
+import { seedDevices } from './console.js';
+
+const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'];
+
+const PROBE = `
+  window.__probe = { firstRowMs: null };
+  if (${process.env.PROBE_PROFILE === '1'}) console.profile('load');
+  new MutationObserver((_, o) => {
+    if (window.__probe.firstRowMs === null && document.querySelector('[data-testid="device-row"]')) {
+      window.__probe.firstRowMs = performance.now();
+      o.disconnect();
+      if (${process.env.PROBE_PROFILE === '1'}) console.profileEnd('load');
+    }
+  }).observe(document, { childList: true, subtree: true });
+`;
+
+interface CpuProfile { nodes: Array<{ id: number; callFrame: { functionName: string; url: string; lineNumber: number }; children?: number[] }>; samples?: number[]; timeDeltas?: number[] }
+
+function selfTimeByUrl(profile: CpuProfile): string {
+  const counts = new Map<number, number>();
+  const deltas = profile.timeDeltas ?? [];
+  (profile.samples ?? []).forEach((id, i) => counts.set(id, (counts.get(id) ?? 0) + (deltas[i] ?? 0) / 1000));
+  const byKey = new Map<string, number>();
+  for (const node of profile.nodes) {
+    const { functionName, url } = node.callFrame;
+    const key = url === '' ? functionName : (url.split('/').pop() ?? '');
+    byKey.set(key, (byKey.get(key) ?? 0) + (counts.get(node.id) ?? 0));
+  }
+  return [...byKey].sort((a, b) => b[1] - a[1]).slice(0, 14).map(([k, ms]) => `${k} ${ms.toFixed(0)}`).join(', ');
+}
+
+/** `PROBE_DIRS=a,b`: built consoles to compare, one backend each, measured in turns (A B A B …). */
+const dirs = (process.env.PROBE_DIRS ?? join(import.meta.dirname, '..', 'renderer', 'dist')).split(',');
+const backends = [];
+for (const dir of dirs) {
+  const home = tempDir('probe-console');
+  seedDevices(home);
+  backends.push({ dir, home, backend: await startBackend({ home, env: { TETHER_CONSOLE_DIR: dir } }), results: [] as number[], listed: [] as number[] });
+}
+const runs = Number(process.env.PROBE_RUNS ?? 3);
+try {
+  for (let run = 0; run < runs; run++) {
+    for (const b of backends) {
+      const backend = b.backend;
+      const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS, headless: true });
+      try {
+        const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1440, height: 900 } });
+        const res = await context.request.post(`${backend.url}/api/v1/auth/login`, { data: { username: 'admin', password: ADMIN_PASSWORD } });
+        if (!res.ok()) throw new Error(`login ${res.status()}`);
+        await context.addInitScript(PROBE);
+        const page = await context.newPage();
+        const cdp = process.env.PROBE_PROFILE === '1' ? await context.newCDPSession(page) : null;
+        let profiled: Promise<CpuProfile> | null = null;
+        if (cdp) {
+          await cdp.send('Profiler.enable');
+          await cdp.send('Profiler.setSamplingInterval', { interval: 200 });
+          profiled = new Promise((resolve) => cdp.on('Profiler.consoleProfileFinished', (event) => resolve(event.profile as CpuProfile)));
+        }
+        const tracing = process.env.PROBE_TRACE === '1' && run === 0;
+        if (tracing) await browser.startTracing(page, { path: `/tmp/console-trace-${backends.indexOf(b)}.json`, screenshots: false });
+        await page.goto(backend.url);
+        await page.locator('[data-testid="device-row"]').first().waitFor({ timeout: 60_000 });
+        if (tracing) await browser.stopTracing();
+        const firstRowMs = await page.evaluate(() => (globalThis as unknown as { __probe: { firstRowMs: number } }).__probe.firstRowMs);
+        const timings = await page.evaluate(() =>
+          performance.getEntriesByType('resource').map((e) => ({ name: (new URL(e.name).pathname.split('/').pop() ?? '') + new URL(e.name).search, start: Math.round(e.startTime), end: Math.round(e.startTime + e.duration) })),
+        );
+        const list = timings.find((t) => t.name.startsWith('devices'));
+        b.results.push(firstRowMs);
+        b.listed.push(list?.end ?? 0);
+        process.stderr.write(`run ${run} ${b.dir}: firstRow ${firstRowMs.toFixed(0)} ms, first page ${list?.start}-${list?.end} (load ${loadavg()[0]?.toFixed(2)})\n`);
+        if (process.env.PROBE_VERBOSE === '1') for (const t of timings) process.stderr.write(`   ${t.name.slice(0, 40)} ${t.start}-${t.end}\n`);
+        if (profiled) {
+          const profile = await profiled;
+          writeFileSync(`/tmp/console-load-${backends.indexOf(b)}-${run}.cpuprofile`, JSON.stringify(profile));
+          process.stderr.write(`   self ms: ${selfTimeByUrl(profile)}\n`);
+        }
+      } finally {
+        await browser.close();
+      }
+    }
+  }
+  for (const b of backends) {
+    const sorted = [...b.results].sort((x, y) => x - y);
+    process.stderr.write(`${b.dir}: firstRow ms ${b.results.map((r) => r.toFixed(0)).join(' ')}; median ${sorted[Math.floor(sorted.length / 2)]?.toFixed(0)}; first page received ${b.listed.join(' ')}\n`);
+  }
+} finally {
+  for (const b of backends) {
+    await b.backend.stop();
+    cleanup(b.home);
+  }
+}

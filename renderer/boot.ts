@@ -1,0 +1,23 @@
+import { API_PREFIX, ME_PATH, devicesPath } from './api/api-paths.js';
+import { createEarlyFetch } from './api/early-fetch.js';
+import { FIRST_PAGE } from './fleet/fleet-pages.js';
+import { inDesktopApp } from './host/desktop-bridge.js';
+
+/*
+ * The page's entry, small on purpose. The console (main.tsx: React, zod, every protocol schema)
+ * takes most of a second to download, compile and evaluate, and only then could it ask whether
+ * there is a session and, after that, for the first device page. In a browser this starts both
+ * requests first, so their answers travel meanwhile; the API client takes them (early-fetch.ts).
+ * The desktop app's requests go to whichever backend its main process has selected, which the
+ * console asks for first (host/host.ts), so there it starts none.
+ */
+const fetch = inDesktopApp(window)
+  ? globalThis.fetch.bind(globalThis)
+  : createEarlyFetch(globalThis.fetch.bind(globalThis), [`${API_PREFIX}${ME_PATH}`, `${API_PREFIX}${devicesPath({ limit: FIRST_PAGE })}`]);
+
+// Not a top-level await: main.tsx's chunk imports this one's modules, and would wait on it forever.
+import('./main.js')
+  .then(({ startConsole }) => startConsole({ fetch }))
+  .catch((error: unknown) => {
+    console.error('the console failed to start', error);
+  });

@@ -79,7 +79,7 @@ export async function startConsole({ fetch }: ConsoleStart): Promise<void> {
     onMessage: (message) => {
       routeConsoleMessage(message, { ...stores, monitoring: monitoring.feed, fleetEvents });
       if (message.type === 'alert.event') {
-        const note = alertNotification(message.event, (id) => stores.fleet.getState().byId[id]?.name);
+        const note = alertNotification(message.event, (id) => stores.fleet.getState().byId.get(id)?.name);
         if (note !== null) host.notify(note.title, note.body);
       }
       // A new socket starts with no subscriptions on the backend: send the open views' again.

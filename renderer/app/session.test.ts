@@ -79,7 +79,7 @@ describe('routeConsoleMessage', () => {
     routeConsoleMessage({ type: 'ready', user: alice }, { fleet });
     await vi.waitFor(() => expect(fleet.getState().loading).toBe(false));
     routeConsoleMessage({ type: 'device.status', id: robot.id, online: true, lastSeen: 7 }, { fleet });
-    expect(fleet.getState().byId[robot.id]).toMatchObject({ online: true, lastSeen: 7 });
+    expect(fleet.getState().byId.get(robot.id)).toMatchObject({ online: true, lastSeen: 7 });
     routeConsoleMessage({ type: 'ready', user: alice }, { fleet });
     expect(api.listDevices).toHaveBeenCalledTimes(2);
   });

@@ -14,9 +14,9 @@ const fleet = [
   device(3, { status: 'pending', tags: { site: 'paris' } }),
   device(4, { status: 'revoked', lastSeen: 200, facts: { ...facts, platform: 'darwin' } }),
 ];
-const byId = Object.fromEntries(fleet.map((d) => [d.id, d]));
+const byId = new Map(fleet.map((d) => [d.id, d]));
 const ids = fleet.map((d) => d.id);
-const shown = (query: Partial<FleetQuery>, sort = DEFAULT_SORT) => visibleIds(byId, ids, { ...EMPTY_QUERY, ...query }, sort).map((i) => byId[i]?.name);
+const shown = (query: Partial<FleetQuery>, sort = DEFAULT_SORT) => visibleIds(byId, ids, { ...EMPTY_QUERY, ...query }, sort).map((i) => byId.get(i)?.name);
 
 describe('fleet query', () => {
   it('returns the store order itself for no query and the name order', () => {
@@ -73,7 +73,7 @@ describe('fleet query', () => {
 
   it('filters and sorts 10,000 devices quickly', () => {
     const many = Array.from({ length: 10_000 }, (_, n) => device(n, { online: n % 3 === 0, lastSeen: n, tags: { site: n % 2 ? 'a' : 'b' } }));
-    const map = Object.fromEntries(many.map((d) => [d.id, d]));
+    const map = new Map(many.map((d) => [d.id, d]));
     const order = many.map((d) => d.id);
     const started = performance.now();
     const result = visibleIds(map, order, { text: 'robot', status: 'online', tag: 'site=a' }, { key: 'lastSeen', descending: true });

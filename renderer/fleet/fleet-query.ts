@@ -106,12 +106,12 @@ function compareKey(key: SortKey, a: Device, b: Device): number {
  * The ids the table shows, in order. `ids` is the store's name order, so sorting by another key is a
  * stable sort of it (ties stay by name) and sorting by name needs no comparison at all.
  */
-export function visibleIds(byId: Readonly<Record<string, Device>>, ids: readonly string[], query: FleetQuery, sort: FleetSort): readonly string[] {
+export function visibleIds(byId: ReadonlyMap<string, Device>, ids: readonly string[], query: FleetQuery, sort: FleetSort): readonly string[] {
   if (isEmptyQuery(query) && sort.key === 'name' && !sort.descending) return ids;
   const matches = deviceMatcher(query);
   const devices: Device[] = [];
   for (const id of ids) {
-    const device = byId[id];
+    const device = byId.get(id);
     if (device !== undefined && matches(device)) devices.push(device);
   }
   if (sort.key === 'name') {

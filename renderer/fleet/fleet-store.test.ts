@@ -36,7 +36,7 @@ describe('fleet store', () => {
     const state = fleet.getState();
     expect(state.loading).toBe(false);
     expect(state.ids).toEqual([id(1), id(2), id(10)]);
-    expect(state.byId[id(2)]?.name).toBe('robot-2');
+    expect(state.byId.get(id(2))?.name).toBe('robot-2');
   });
 
   it('applies a status change to that device only, keeping the order and the other entries', async () => {
@@ -44,8 +44,8 @@ describe('fleet store', () => {
     const before = fleet.getState();
     fleet.getState().apply({ type: 'device.status', id: id(1), online: true, lastSeen: 99 });
     const after = fleet.getState();
-    expect(after.byId[id(1)]).toMatchObject({ online: true, lastSeen: 99, name: 'robot-1' });
-    expect(after.byId[id(2)]).toBe(before.byId[id(2)]);
+    expect(after.byId.get(id(1))).toMatchObject({ online: true, lastSeen: 99, name: 'robot-1' });
+    expect(after.byId.get(id(2))).toBe(before.byId.get(id(2)));
     expect(after.ids).toBe(before.ids);
   });
 
@@ -67,7 +67,7 @@ describe('fleet store', () => {
     expect(fleet.getState().ids).toEqual([id(2), id(3), id(1)]);
     fleet.getState().apply({ type: 'device.removed', id: id(3) });
     expect(fleet.getState().ids).toEqual([id(2), id(1)]);
-    expect(fleet.getState().byId[id(3)]).toBeUndefined();
+    expect(fleet.getState().byId.get(id(3))).toBeUndefined();
   });
 
   it('replays events that raced the list on top of it', async () => {
@@ -81,10 +81,10 @@ describe('fleet store', () => {
     await reload;
     const state = fleet.getState();
     expect(state.ids).toEqual([id(1), id(3)]);
-    expect(state.byId[id(1)]).toMatchObject({ online: true, lastSeen: 50 });
+    expect(state.byId.get(id(1))).toMatchObject({ online: true, lastSeen: 50 });
     // Later events apply directly again.
     fleet.getState().apply({ type: 'device.status', id: id(3), online: false, lastSeen: 60 });
-    expect(fleet.getState().byId[id(3)]?.online).toBe(false);
+    expect(fleet.getState().byId.get(id(3))?.online).toBe(false);
   });
 
   it('shows the first page of the first load at once and stays busy until the last page', async () => {
@@ -117,7 +117,7 @@ describe('fleet store', () => {
     next().resolve({ devices: [device(1, { name: 'renamed' })], nextAfter: null });
     await done;
     expect(fleet.getState()).toMatchObject({ ids: [id(1)], loading: false });
-    expect(fleet.getState().byId[id(1)]?.name).toBe('renamed');
+    expect(fleet.getState().byId.get(id(1))?.name).toBe('renamed');
   });
 
   it('drops a preview that a load overtook', async () => {
@@ -155,7 +155,7 @@ describe('fleet store', () => {
     // The second page was read before that change.
     next().resolve({ devices: [device(2)], nextAfter: null });
     await done;
-    expect(fleet.getState().byId[id(2)]?.tags).toEqual({ fresh: '1' });
+    expect(fleet.getState().byId.get(id(2))?.tags).toEqual({ fresh: '1' });
   });
 
   it('keeps only the newest of overlapping loads', async () => {
@@ -186,17 +186,19 @@ describe('fleet store', () => {
     fleet.getState().clear();
     next().resolve({ devices: [device(5)], nextAfter: null });
     await reload;
-    expect(fleet.getState()).toMatchObject({ byId: {}, ids: [], loading: true, loadError: null });
+    expect(fleet.getState()).toMatchObject({ ids: [], online: 0, loading: true, loadError: null });
+    expect(fleet.getState().byId.size).toBe(0);
   });
 
   it('counts online devices', async () => {
     const { fleet } = await loaded([device(1, { online: true }), device(2), device(3, { online: true })]);
     expect(countOnline(fleet.getState().byId)).toBe(2);
+    expect(fleet.getState().online).toBe(2);
   });
 });
 
 describe('fleet store batches', () => {
-  it('applies a batch with one notification and one copy, in order', async () => {
+  it('applies a batch in order, with one notification, and keeps the online count', async () => {
     const { fleet } = await loaded([device(1), device(2), device(3)]);
     const before = fleet.getState();
     const listener = vi.fn();
@@ -210,10 +212,12 @@ describe('fleet store batches', () => {
     ]);
     expect(listener).toHaveBeenCalledTimes(1);
     const after = fleet.getState();
-    expect(after.byId[id(1)]).toMatchObject({ online: false, lastSeen: 20 });
-    expect(after.byId[id(2)]).toMatchObject({ online: true, lastSeen: 30 });
+    expect(after.byId.get(id(1))).toMatchObject({ online: false, lastSeen: 20 });
+    expect(after.byId.get(id(2))).toMatchObject({ online: true, lastSeen: 30 });
     expect(after.ids).toEqual([id(1), id(2)]);
-    expect(before.byId[id(1)]?.online).toBe(false);
+    expect(after.version).toBe(before.version + 1);
+    expect(after.online).toBe(1);
+    expect(after.online).toBe(countOnline(after.byId));
   });
 
   it('keeps the order array when a batch only changes status', async () => {
@@ -227,6 +231,6 @@ describe('fleet store batches', () => {
     const { fleet } = await loaded([device(1), device(2)]);
     fleet.getState().applyMany([{ type: 'device.removed', id: id(2) }, { type: 'device.upsert', device: device(2, { tags: { a: '1' } }) }]);
     expect(fleet.getState().ids).toEqual([id(1), id(2)]);
-    expect(fleet.getState().byId[id(2)]?.tags).toEqual({ a: '1' });
+    expect(fleet.getState().byId.get(id(2))?.tags).toEqual({ a: '1' });
   });
 });

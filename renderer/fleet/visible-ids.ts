@@ -34,7 +34,7 @@ export function useVisibleIds(ui: FleetUiStore): readonly string[] {
     refresh();
     const unsubscribeFleet = fleet.subscribe((state, previous) => {
       if (state.ids !== previous.ids) return refresh();
-      if (state.byId === previous.byId || timer !== undefined) return;
+      if (state.version === previous.version || timer !== undefined) return;
       const { query, sort } = ui.getState();
       // With no query and the name order, the store's own `ids` is the answer; only they change it.
       const trivial = query.text.trim() === '' && query.tag.trim() === '' && query.status === 'all' && sort.key === 'name';

@@ -15,7 +15,7 @@ import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from '@playwright/test';
 import { ADMIN_PASSWORD, cleanup, startBackend, tempDir } from '../test/harness.js';
-import { seedDevices } from './console.js';
+import { FIRST_ROW, seedDevices } from './console.js';
 
 const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'];
 
@@ -26,6 +26,7 @@ const PROBE = `
     if (window.__probe.firstRowMs === null && document.querySelector('[data-testid="device-row"]')) {
       window.__probe.firstRowMs = performance.now();
       o.disconnect();
+      console.debug('${FIRST_ROW}');
       if (${process.env.PROBE_PROFILE === '1'}) console.profileEnd('load');
     }
   }).observe(document, { childList: true, subtree: true });
@@ -75,8 +76,9 @@ try {
         }
         const tracing = process.env.PROBE_TRACE === '1' && run === 0;
         if (tracing) await browser.startTracing(page, { path: `/tmp/console-trace-${backends.indexOf(b)}.json`, screenshots: false });
+        const firstRow = page.waitForEvent('console', { predicate: (message) => message.text() === FIRST_ROW, timeout: 60_000 });
         await page.goto(backend.url);
-        await page.locator('[data-testid="device-row"]').first().waitFor({ timeout: 60_000 });
+        await firstRow;
         if (tracing) await browser.stopTracing();
         const firstRowMs = await page.evaluate(() => (globalThis as unknown as { __probe: { firstRowMs: number } }).__probe.firstRowMs);
         const timings = await page.evaluate(() =>

@@ -31,10 +31,12 @@ function preloadConsole(): Plugin {
       handler: (_html, { bundle }) => {
         if (bundle === undefined) return [];
         const chunks = Object.values(bundle).filter((output): output is Rollup.OutputChunk => output.type === 'chunk');
-        const main = chunks.find((chunk) => chunk.facadeModuleId?.endsWith('/renderer/main.tsx') === true);
+        const main = chunks.find((chunk) => chunk.moduleIds.some((id) => id.endsWith('/renderer/main.tsx')));
         if (main === undefined) throw new Error('tether-preload-console: no chunk holds renderer/main.tsx');
         const scripts = new Set<string>();
         const styles = new Set<string>();
+        // Vite lists what the entry imports statically itself.
+        const listed = new Set(chunks.filter((chunk) => chunk.isEntry).flatMap((chunk) => chunk.imports));
         const visit = (chunk: Rollup.OutputChunk): void => {
           if (chunk.isEntry || scripts.has(chunk.fileName)) return;
           scripts.add(chunk.fileName);
@@ -46,7 +48,7 @@ function preloadConsole(): Plugin {
         };
         visit(main);
         const link = (rel: string, file: string): HtmlTagDescriptor => ({ tag: 'link', attrs: { rel, crossorigin: true, href: `./${file}` }, injectTo: 'head' });
-        return [...[...styles].map((file) => link('stylesheet', file)), ...[...scripts].map((file) => link('modulepreload', file))];
+        return [...[...styles].map((file) => link('stylesheet', file)), ...[...scripts].filter((file) => !listed.has(file)).map((file) => link('modulepreload', file))];
       },
     },
   };
@@ -62,6 +64,18 @@ export default defineConfig({
   build: {
     outDir: 'dist',
     emptyOutDir: true,
+    rolldownOptions: {
+      output: {
+        advancedChunks: {
+          groups: [
+            // What the entry (boot.ts) imports stays small and apart, so it runs before the console has loaded.
+            { name: 'boot', test: /[\\/]renderer[\\/](api[\\/]api-paths|api[\\/]early-fetch|fleet[\\/]fleet-pages|host[\\/]desktop-bridge)\.ts$|vite[\\/]preload-helper/, priority: 2 },
+            // The console's first screen in one file: six HTTP/1.1 requests each opening a TLS connection cost more than the bytes.
+            { name: 'console', test: /[\\/]renderer[\\/]main\.tsx$/, priority: 1 },
+          ],
+        },
+      },
+    },
   },
   server: {
     // `npx vite --config renderer/vite.config.ts` against a running backend; same-origin for cookies.

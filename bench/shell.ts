@@ -1,7 +1,10 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { spawn as spawnPty, type IPty } from 'node-pty';
-import { api, cleanup, enrolAndRun, login, startBackend, tempDir } from '../test/harness.js';
+import { spawn as spawnPty } from 'node-pty';
+import WebSocket from 'ws';
+import { ROOT, api, cleanup, enrolAndRun, login, startBackend, tempDir } from '../test/harness.js';
 import { ShellClient } from '../test/shell-client.js';
 import { cpuSeconds } from './agent.js';
 import { percentile } from './fleet.js';
@@ -35,12 +38,12 @@ async function echoLatencies(send: (s: string) => void, output: Output): Promise
   return samples.sort((a, b) => a - b);
 }
 
-/** A local node-pty's output as {@link Output}, woken by its data events. */
-function localOutput(pty: IPty): Output {
+/** Bytes counted as `subscribe` reports them, as {@link Output}. */
+function countedOutput(subscribe: (listener: (bytes: number) => void) => void): Output {
   let count = 0;
   let waiter: { count: number; wake: () => void } | null = null;
-  pty.onData((d) => {
-    count += d.length;
+  subscribe((bytes) => {
+    count += bytes;
     if (waiter && count > waiter.count) {
       const { wake } = waiter;
       waiter = null;
@@ -50,6 +53,32 @@ function localOutput(pty: IPty): Output {
   return {
     received: () => count,
     past: (before) => (count > before ? Promise.resolve() : new Promise((wake) => (waiter = { count: before, wake }))),
+  };
+}
+
+/**
+ * The relay's floor on this machine, measured in the same run: a plain wss relay in front of a
+ * plain wss echo, each in its own process like the backend and the agent (bench/raw-ws-echo.ts),
+ * so a keystroke makes the same four hops over the same TLS, without a PTY or sealed frames.
+ */
+async function rawRelay(home: string, caCertPem: string): Promise<{ send(s: string): void; output: Output; close(): void }> {
+  const children: ChildProcess[] = [];
+  const start = async (...args: string[]): Promise<string> => {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench', 'raw-ws-echo.ts'), home, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+    children.push(child);
+    const [port] = (await once(child.stdout, 'data')) as [Buffer];
+    return port.toString().trim();
+  };
+  const relayPort = await start(await start());
+  const ws = new WebSocket(`wss://127.0.0.1:${relayPort}`, { ca: caCertPem, perMessageDeflate: false });
+  await once(ws, 'open');
+  return {
+    send: (s) => ws.send(Buffer.from(s), { binary: true }),
+    output: countedOutput((listener) => ws.on('message', (data: Buffer) => listener(data.length))),
+    close: () => {
+      ws.close();
+      for (const child of children) child.kill();
+    },
   };
 }
 
@@ -71,10 +100,12 @@ export async function shell(): Promise<Record<string, number>> {
     const remote = await echoLatencies((s) => term.type(s), { received: () => term.received, past: (before) => term.until(() => term.received > before, 10_000, 'the echo') });
 
     const pty = spawnPty('/bin/sh', [], { cols: 120, rows: 40, env: { ...process.env, PS1: '$ ' } });
-    const local = localOutput(pty);
+    const local = countedOutput((listener) => pty.onData((data) => listener(data.length)));
     await new Promise((r) => setTimeout(r, 300));
     const raw = await echoLatencies((s) => pty.write(s), local);
     pty.kill();
+    const relay = await rawRelay(backend.home, backend.caCertPem);
+    const relayed = await echoLatencies(relay.send, relay.output).finally(relay.close);
 
     const file = join(dir, 'payload');
     writeFileSync(file, Buffer.alloc(sizeMB * 1024 * 1024, 'a'));
@@ -100,6 +131,8 @@ export async function shell(): Promise<Record<string, number>> {
       echoP50Ms: round(percentile(remote, 50)),
       echoP99Ms: round(percentile(remote, 99)),
       rawPtyEchoP99Ms: round(percentile(raw, 99)),
+      rawRelayEchoP50Ms: round(percentile(relayed, 50)),
+      rawRelayEchoP99Ms: round(percentile(relayed, 99)),
       throughputMBps: round(sizeMB / seconds),
       rawPtyMBps: round(rawMBps),
       // CPU of console client + backend + agent per MB relayed: the work removed, whatever the load.

@@ -70,6 +70,15 @@ export const SHELL_BACKEND_EVENTS = {
 } as const;
 
 /**
+ * How acks travel, console → backend → agent: at once from SHELL_ACK_BATCH_BYTES unacknowledged,
+ * otherwise after SHELL_ACK_DELAY_MS, so typing costs one ack per pause instead of one per key on
+ * each leg. The agent pauses a PTY only far above a batch (160 KB) and resumes far below it
+ * (96 KB), so a flood never waits on the delay.
+ */
+export const SHELL_ACK_BATCH_BYTES = 16 * 1024;
+export const SHELL_ACK_DELAY_MS = 20;
+
+/**
  * Console ↔ backend over `/api/v1/shell`: binary frames are raw terminal bytes (input one
  * way, output the other); text frames are these JSON control messages.
  */

@@ -1,11 +1,12 @@
 /**
  * A terminal client for tests and benchmarks that behaves like the console's xterm: raw bytes
- * in binary frames, and an ack for every byte it has "written" (immediately, unless paused).
+ * in binary frames, and an ack for every byte it has "written", batched as the console batches
+ * them (renderer/shell/terminal-connection.ts), unless paused.
  */
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import WebSocket from 'ws';
-import { ShellServerMessage, type ShellClientMessage } from '../protocol/index.js';
+import { SHELL_ACK_BATCH_BYTES, SHELL_ACK_DELAY_MS, ShellServerMessage, type ShellClientMessage } from '../protocol/index.js';
 import { api, ROOT, type Backend } from './harness.js';
 
 export class ShellClient {
@@ -20,13 +21,14 @@ export class ShellClient {
   ended: Extract<ShellServerMessage, { type: 'ended' }> | null = null;
   readonly closed: Promise<{ code: number; reason: string }>;
   private waiters: Array<() => void> = [];
+  private ackTimer: NodeJS.Timeout | null = null;
 
   private constructor(readonly ws: WebSocket) {
     ws.on('message', (data: Buffer, isBinary: boolean) => {
       if (isBinary) {
         if (this.keepOutput) this.chunks.push(data);
         this.received += data.length;
-        if (!this.holdAcks) this.ackAll();
+        if (!this.holdAcks) this.scheduleAck();
       } else {
         const msg = ShellServerMessage.parse(JSON.parse(data.toString('utf8')));
         if (msg.type === 'opened') this.sessionId = msg.sessionId;
@@ -74,6 +76,18 @@ export class ShellClient {
 
   control(msg: ShellClientMessage): void {
     this.ws.send(JSON.stringify(msg));
+  }
+
+  /** A batch at once; less than that shortly after, as the console does. */
+  private scheduleAck(): void {
+    if (this.received - this.acked >= SHELL_ACK_BATCH_BYTES) {
+      this.ackAll();
+      return;
+    }
+    this.ackTimer ??= setTimeout(() => {
+      this.ackTimer = null;
+      if (!this.holdAcks && this.ws.readyState === WebSocket.OPEN) this.ackAll();
+    }, SHELL_ACK_DELAY_MS);
   }
 
   ackAll(): void {

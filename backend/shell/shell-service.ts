@@ -5,6 +5,8 @@ import type { Logger } from 'pino';
 import type { RawData, WebSocket } from 'ws';
 import {
   ERRORS,
+  SHELL_ACK_BATCH_BYTES,
+  SHELL_ACK_DELAY_MS,
   SHELL_AGENT_EVENTS,
   ShellClientMessage,
   TetherError,
@@ -58,14 +60,6 @@ export interface ShellServiceDeps {
   now?: () => number;
 }
 
-/**
- * Console acks are passed to the agent at once from this many bytes; smaller ones (a keystroke's
- * echo) wait up to ACK_DELAY_MS, so typing does not wake the agent twice per key. The agent pauses
- * a PTY only past its high mark (160 KB) and resumes below its low mark (96 KB), far from what a
- * held remainder (< 16 KB) can make up, so a flood never waits on the timer.
- */
-export const ACK_BATCH_BYTES = 16 * 1024;
-const ACK_DELAY_MS = 20;
 
 /** Largest console frame: input is typed or pasted, never bulk. */
 export const SHELL_SOCKET_MAX_PAYLOAD = 64 * 1024;
@@ -246,8 +240,8 @@ export class ShellService {
         trimFront(session.pending, bytes);
         session.pendingBytes -= bytes;
         session.ackDue += bytes;
-        if (session.ackDue >= ACK_BATCH_BYTES) this.flushAck(session);
-        else session.ackTimer ??= setTimeout(() => this.flushAck(session), ACK_DELAY_MS);
+        if (session.ackDue >= SHELL_ACK_BATCH_BYTES) this.flushAck(session);
+        else session.ackTimer ??= setTimeout(() => this.flushAck(session), SHELL_ACK_DELAY_MS);
         return;
       }
       default:

@@ -55,7 +55,7 @@ const SID = '6f1c0f8e-0a4b-4c39-9d0e-2b8e5f1b2c3d';
 
 describe('TerminalConnection', () => {
   it('opens a session, passes binary output through and acks what xterm wrote', () => {
-    const { conn, sockets, output } = setup();
+    const { conn, sockets, output, timers } = setup();
     const s = sockets[0] as FakeSocket;
     expect(s.url).toContain('deviceId=dev_0123456789abcdefghij');
     expect(s.binaryType).toBe('arraybuffer');
@@ -63,17 +63,24 @@ describe('TerminalConnection', () => {
     s.serverBytes([104, 105]);
     expect(output).toEqual([104, 105]);
     conn.written(2);
-    expect(s.json()).toContainEqual({ type: 'ack', bytes: 2 });
+    conn.written(3);
+    // Typing's echoes are acked together, shortly after.
+    expect(s.json()).toEqual([]);
+    timers.shift()?.();
+    expect(s.json()).toEqual([{ type: 'ack', bytes: 5 }]);
     conn.input('ls\r');
     expect(s.sent.at(-1)).toEqual(new TextEncoder().encode('ls\r'));
   });
 
-  it('batches acks for a flood', () => {
-    const { conn, sockets } = setup();
+  it('batches acks for a flood, and acks its tail when output pauses', () => {
+    const { conn, sockets, timers } = setup();
     const s = sockets[0] as FakeSocket;
     s.serverText({ type: 'opened', sessionId: SID, deviceId: 'dev_0123456789abcdefghij', resumed: false });
     for (let i = 0; i < 10; i++) conn.written(4096);
     expect(s.json()).toEqual([{ type: 'ack', bytes: 16384 }, { type: 'ack', bytes: 16384 }]);
+    timers.shift()?.();
+    expect(s.json()).toEqual([{ type: 'ack', bytes: 16384 }, { type: 'ack', bytes: 16384 }, { type: 'ack', bytes: 8192 }]);
+    expect(timers).toHaveLength(0);
   });
 
   it('reattaches to the same session after a drop, and stops on a deliberate end', () => {

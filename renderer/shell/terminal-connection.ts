@@ -1,4 +1,4 @@
-import { ShellServerMessage, type ShellClientMessage } from '../../protocol/index.js';
+import { SHELL_ACK_BATCH_BYTES, SHELL_ACK_DELAY_MS, ShellServerMessage, type ShellClientMessage } from '../../protocol/index.js';
 
 export type TerminalStatus = 'connecting' | 'open' | 'reconnecting' | 'ended';
 
@@ -25,7 +25,7 @@ export interface TerminalConnectionOptions {
   onStatus(status: TerminalStatus, detail?: string): void;
   /** How long to keep trying to reattach after a drop; the backend's grace period is 60 s. */
   reconnectForMs?: number;
-  /** Acks are batched: one per this many written bytes, or when output pauses. */
+  /** Acks are batched: one per this many written bytes, or SHELL_ACK_DELAY_MS after the last write. */
   ackEveryBytes?: number;
   setTimer?: (fn: () => void, ms: number) => unknown;
   now?: () => number;
@@ -42,6 +42,7 @@ export class TerminalConnection {
   private sessionId: string | null = null;
   private status: TerminalStatus = 'connecting';
   private unacked = 0;
+  private ackScheduled = false;
   private droppedAt = 0;
   private attempt = 0;
   private readonly encoder = new TextEncoder();
@@ -69,8 +70,17 @@ export class TerminalConnection {
   /** xterm has drawn `bytes` more output. */
   written(bytes: number): void {
     this.unacked += bytes;
-    // Small outputs (a prompt) are acked at once; a flood in batches.
-    if (this.unacked >= (this.opts.ackEveryBytes ?? 16 * 1024) || bytes < 1024) this.flushAck();
+    // A flood in batches; what is left (a keystroke's echo, a prompt) shortly after.
+    if (this.unacked >= (this.opts.ackEveryBytes ?? SHELL_ACK_BATCH_BYTES)) {
+      this.flushAck();
+      return;
+    }
+    if (this.ackScheduled) return;
+    this.ackScheduled = true;
+    (this.opts.setTimer ?? setTimeout)(() => {
+      this.ackScheduled = false;
+      this.flushAck();
+    }, SHELL_ACK_DELAY_MS);
   }
 
   close(): void {

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ControlClient } from '../../agent/control/control-client.js';
 import { DEFAULT_LOW_WATER_BYTES } from '../../agent/shell/flow-window.js';
 import { loadAgentState } from '../../agent/state/agent-state.js';
-import { ACK_BATCH_BYTES } from '../../backend/shell/shell-service.js';
+import { SHELL_ACK_BATCH_BYTES } from '../../protocol/index.js';
 import { api, cleanup, createToken, enrolAndRun, login, registerAgent, startBackend, tempDir, waitFor, type Backend, type Proc } from '../harness.js';
 import { addUser, ShellClient } from '../shell-client.js';
 
@@ -86,10 +86,10 @@ describe('remote shell through a real backend and real agents with real PTYs', (
       term.control({ type: 'ack', bytes });
     };
     const stalledAt = term.received;
-    ack(unacked - DEFAULT_LOW_WATER_BYTES - (ACK_BATCH_BYTES - 1));
+    ack(unacked - DEFAULT_LOW_WATER_BYTES - (SHELL_ACK_BATCH_BYTES - 1));
     await new Promise((r) => setTimeout(r, 300));
     expect(term.received).toBe(stalledAt);
-    ack(ACK_BATCH_BYTES - 1);
+    ack(SHELL_ACK_BATCH_BYTES - 1);
     await term.until(() => term.received > stalledAt, 2_000, 'a small ack to resume the PTY');
 
     term.holdAcks = false;

@@ -60,7 +60,6 @@ export interface ShellServiceDeps {
   now?: () => number;
 }
 
-
 /** Largest console frame: input is typed or pasted, never bulk. */
 export const SHELL_SOCKET_MAX_PAYLOAD = 64 * 1024;
 

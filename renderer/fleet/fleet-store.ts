@@ -56,7 +56,12 @@ function sortIds(byId: ReadonlyMap<string, Device>): string[] {
     .map((device) => device.id);
 }
 
-type Snapshot = Pick<FleetState, 'byId' | 'ids' | 'online'>;
+/** What `byId`, `ids` and `online` show, with the map the store itself writes. */
+interface Snapshot {
+  byId: Map<string, Device>;
+  ids: readonly string[];
+  online: number;
+}
 
 const onlineOf = (device: Device | undefined): number => (device?.online === true ? 1 : 0);
 
@@ -120,7 +125,7 @@ export function createFleetStore({ api }: FleetStoreDeps): FleetStore {
 
   return createStore<FleetState>()((set, get) => {
     const show = (next: Snapshot, rest: Partial<Pick<FleetState, 'loading' | 'loadError'>> = {}): void => {
-      devices = next.byId as Map<string, Device>;
+      devices = next.byId;
       set({ ...next, ...rest, version: get().version + 1 });
     };
     const fromPage = (page: readonly Device[]): Map<string, Device> => new Map(page.map((device) => [device.id, device]));

@@ -37,6 +37,7 @@ function preloadConsole(): Plugin {
         const styles = new Set<string>();
         // Vite lists what the entry imports statically itself.
         const listed = new Set(chunks.filter((chunk) => chunk.isEntry).flatMap((chunk) => chunk.imports));
+        if (listed.has(main.fileName)) throw new Error('tether-preload-console: boot.ts imports a module of the console chunk, so it would wait for all of it: add the module to the boot group');
         const visit = (chunk: Rollup.OutputChunk): void => {
           if (chunk.isEntry || scripts.has(chunk.fileName)) return;
           scripts.add(chunk.fileName);

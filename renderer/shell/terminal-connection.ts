@@ -25,7 +25,7 @@ export interface TerminalConnectionOptions {
   onStatus(status: TerminalStatus, detail?: string): void;
   /** How long to keep trying to reattach after a drop; the backend's grace period is 60 s. */
   reconnectForMs?: number;
-  /** Acks are batched: one per this many written bytes, or SHELL_ACK_DELAY_MS after the last write. */
+  /** Acks are batched: one per this many written bytes, or SHELL_ACK_DELAY_MS after the first write not yet acked. */
   ackEveryBytes?: number;
   setTimer?: (fn: () => void, ms: number) => unknown;
   now?: () => number;

@@ -32,7 +32,7 @@ const BASELINE_MS = 5_000;
 /** Devices at the top of the name order (on screen) that every update request includes, so visible rows change too. */
 const ON_SCREEN = 40;
 
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'];
+export const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'];
 
 function log(message: string): void {
   process.stderr.write(`[console] ${message}\n`);

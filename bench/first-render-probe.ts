@@ -15,9 +15,7 @@ import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from '@playwright/test';
 import { ADMIN_PASSWORD, cleanup, startBackend, tempDir } from '../test/harness.js';
-import { FIRST_ROW, seedDevices } from './console.js';
-
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'];
+import { CHROMIUM_ARGS, FIRST_ROW, seedDevices } from './console.js';
 
 const PROBE = `
   window.__probe = { firstRowMs: null };

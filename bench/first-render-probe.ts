@@ -30,6 +30,9 @@ const PROBE = `
   }).observe(document, { childList: true, subtree: true });
 `;
 
+/** The fields of the page's PerformanceResourceTiming entries the probe prints (this file is typed for Node). */
+interface ResourceTiming { name: string; startTime: number; responseEnd: number; connectStart: number; secureConnectionStart: number; requestStart: number; responseStart: number }
+
 interface CpuProfile { nodes: Array<{ id: number; callFrame: { functionName: string; url: string; lineNumber: number }; children?: number[] }>; samples?: number[]; timeDeltas?: number[] }
 
 function selfTimeByUrl(profile: CpuProfile): string {
@@ -79,14 +82,26 @@ try {
         await firstRow;
         if (tracing) await browser.stopTracing();
         const firstRowMs = await page.evaluate(() => (globalThis as unknown as { __probe: { firstRowMs: number } }).__probe.firstRowMs);
+        // Each entry's phases: start, TCP connect (c), TLS (s), request sent (q), first byte (r), end.
         const timings = await page.evaluate(() =>
-          performance.getEntriesByType('resource').map((e) => ({ name: (new URL(e.name).pathname.split('/').pop() ?? '') + new URL(e.name).search, start: Math.round(e.startTime), end: Math.round(e.startTime + e.duration) })),
+          performance
+            .getEntries()
+            .filter((e) => ['navigation', 'resource'].includes(e.entryType))
+            .map((e) => {
+              const t = e as unknown as ResourceTiming;
+              return {
+                name: (new URL(t.name).pathname.split('/').pop() || 'index.html') + new URL(t.name).search,
+                start: Math.round(t.startTime),
+                end: Math.round(t.responseEnd),
+                phases: [t.connectStart, t.secureConnectionStart, t.requestStart, t.responseStart].map((ms, i) => 'csqr'.charAt(i) + (ms > 0 ? String(Math.round(ms)) : '-')).join(' '),
+              };
+            }),
         );
         const list = timings.find((t) => t.name.startsWith('devices'));
         b.results.push(firstRowMs);
         b.listed.push(list?.end ?? 0);
         process.stderr.write(`run ${run} ${b.dir}: firstRow ${firstRowMs.toFixed(0)} ms, first page ${list?.start}-${list?.end} (load ${loadavg()[0]?.toFixed(2)})\n`);
-        if (process.env.PROBE_VERBOSE === '1') for (const t of timings) process.stderr.write(`   ${t.name.slice(0, 40)} ${t.start}-${t.end}\n`);
+        if (process.env.PROBE_VERBOSE === '1') for (const t of timings) process.stderr.write(`   ${t.name.slice(0, 40)} ${t.start}-${t.end} (${t.phases})\n`);
         if (profiled) {
           const profile = await profiled;
           writeFileSync(`/tmp/console-load-${backends.indexOf(b)}-${run}.cpuprofile`, JSON.stringify(profile));

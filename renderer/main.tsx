@@ -1,6 +1,5 @@
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
-import { z } from 'zod';
 import { createApiClient } from './api/api-client.js';
 import { App } from './app/app.js';
 import { AppStoresContext, type AppStores } from './app/app-stores.js';
@@ -36,9 +35,6 @@ export interface ConsoleStart {
 
 /** The console's composition root: the one place that builds services and wires them. */
 export async function startConsole({ fetch }: ConsoleStart): Promise<void> {
-  // Zod's JIT probes `new Function`, which the console's CSP forbids (and reports as a violation).
-  z.config({ jitless: true });
-
   // First, so the first paint already has the right colors.
   const theme = createThemeController({
     storage: (() => {

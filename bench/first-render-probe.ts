@@ -7,8 +7,9 @@
  *
  * PROBE_PROFILE=1 writes a CPU profile of each load, navigation to first row, to
  * /tmp/console-load-<build>-<run>.cpuprofile (build with --sourcemap to read it); PROBE_TRACE=1 a
- * Chrome trace of the first run to /tmp/console-trace-<build>.json; PROBE_VERBOSE=1 prints every
- * resource's timing.
+ * Chrome trace of the first run to /tmp/console-trace-<build>.json (PROBE_TRACE_CATEGORIES=a,b,…
+ * replaces Playwright's default categories, e.g. with disabled-by-default-v8.compile to see lazy
+ * compilation); PROBE_VERBOSE=1 prints every request's timing and phases.
  */
 import { writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -76,7 +77,7 @@ try {
           profiled = new Promise((resolve) => cdp.on('Profiler.consoleProfileFinished', (event) => resolve(event.profile as CpuProfile)));
         }
         const tracing = process.env.PROBE_TRACE === '1' && run === 0;
-        if (tracing) await browser.startTracing(page, { path: `/tmp/console-trace-${backends.indexOf(b)}.json`, screenshots: false });
+        if (tracing) await browser.startTracing(page, { path: `/tmp/console-trace-${backends.indexOf(b)}.json`, screenshots: false, ...(process.env.PROBE_TRACE_CATEGORIES ? { categories: process.env.PROBE_TRACE_CATEGORIES.split(',') } : {}) });
         const firstRow = page.waitForEvent('console', { predicate: (message) => message.text() === FIRST_ROW, timeout: 60_000 });
         await page.goto(backend.url);
         await firstRow;

@@ -90,8 +90,13 @@ export const ShellClientMessage = z.discriminatedUnion('type', [
 export type ShellClientMessage = z.infer<typeof ShellClientMessage>;
 
 export const ShellServerMessage = z.discriminatedUnion('type', [
-  /** First message on every shell socket; `resumed` after a reconnect to a live session. */
-  z.object({ type: z.literal('opened'), sessionId: z.string(), deviceId: DeviceId, resumed: z.boolean() }),
+  /**
+   * First message on every shell socket; `resumed` after a reconnect to a live session. `offset`:
+   * where in the session's output the binary frames that follow begin (the bytes the console had
+   * acked); after a reconnect the backend resends from there, which the console may have drawn
+   * already. Optional: a backend without it resends the same way, unnumbered.
+   */
+  z.object({ type: z.literal('opened'), sessionId: z.string(), deviceId: DeviceId, resumed: z.boolean(), offset: z.number().int().min(0).optional() }),
   /** The session ended: the shell exited, or `code` says why the backend closed it. */
   z.object({ type: z.literal('ended'), exitCode: z.number().int().nullable(), code: z.string().max(64).nullable() }),
 ]);

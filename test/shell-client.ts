@@ -18,6 +18,7 @@ export class ShellClient {
   /** Off for bulk transfers (benchmarks): bytes are counted and acked, not kept. */
   keepOutput = true;
   sessionId = '';
+  opened: Extract<ShellServerMessage, { type: 'opened' }> | null = null;
   ended: Extract<ShellServerMessage, { type: 'ended' }> | null = null;
   readonly closed: Promise<{ code: number; reason: string }>;
   private waiters: Array<() => void> = [];
@@ -31,8 +32,10 @@ export class ShellClient {
         if (!this.holdAcks) this.scheduleAck();
       } else {
         const msg = ShellServerMessage.parse(JSON.parse(data.toString('utf8')));
-        if (msg.type === 'opened') this.sessionId = msg.sessionId;
-        else this.ended = msg;
+        if (msg.type === 'opened') {
+          this.opened = msg;
+          this.sessionId = msg.sessionId;
+        } else this.ended = msg;
       }
       for (const wake of this.waiters.splice(0)) wake();
     });

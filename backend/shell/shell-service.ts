@@ -206,7 +206,7 @@ export class ShellService {
     if (previous && previous !== ws) closeWith(previous, 'DEVICE_SUPERSEDED');
     if (session.graceTimer) clearTimeout(session.graceTimer);
     session.graceTimer = null;
-    sendJson(ws, { type: 'opened', sessionId: session.id, deviceId: session.deviceId, resumed });
+    sendJson(ws, { type: 'opened', sessionId: session.id, deviceId: session.deviceId, resumed, offset: session.outputBytes - session.pendingBytes });
     // What the previous socket may not have shown: the console acks only what xterm wrote.
     for (const chunk of session.pending) ws.send(chunk, { binary: true });
     if (resumed) this.deps.audit.record(`user:${session.user.username}`, 'shell.resume', session.deviceId, { sessionId: session.id });

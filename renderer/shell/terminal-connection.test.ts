@@ -101,6 +101,43 @@ describe('TerminalConnection', () => {
     expect(timers).toHaveLength(0);
   });
 
+  it('after a reattach draws the resent output it already had once, and acks from the backend\'s offset', () => {
+    const { conn, sockets, output, timers } = setup();
+    const first = sockets[0] as FakeSocket;
+    first.serverText({ type: 'opened', sessionId: SID, deviceId: 'dev_0123456789abcdefghij', resumed: false, offset: 0 });
+    first.serverBytes([1, 2, 3, 4]);
+    conn.written(4);
+    timers.shift()?.();
+    expect(first.json()).toEqual([{ type: 'ack', bytes: 4 }]);
+    first.serverBytes([5, 6, 7, 8]);
+    conn.written(2); // xterm drew 5 and 6; their ack has not left when the connection drops
+    first.drop(1006);
+    timers.shift()?.(); // the ack timer: no socket, nothing sent
+    timers.shift()?.(); // the reconnect
+    const second = sockets[1] as FakeSocket;
+    // The ack of 4 arrived: the backend resends 5..8, then new output.
+    second.serverText({ type: 'opened', sessionId: SID, deviceId: 'dev_0123456789abcdefghij', resumed: true, offset: 4 });
+    second.serverBytes([5, 6, 7]);
+    second.serverBytes([8, 9]);
+    expect(output).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    conn.written(3); // 7, 8 (queued before the drop) and 9
+    timers.shift()?.();
+    expect(second.json()).toContainEqual({ type: 'ack', bytes: 5 });
+  });
+
+  it('without an offset from the backend draws what it resends', () => {
+    const { sockets, output, timers } = setup();
+    const first = sockets[0] as FakeSocket;
+    first.serverText({ type: 'opened', sessionId: SID, deviceId: 'dev_0123456789abcdefghij', resumed: false });
+    first.serverBytes([1, 2]);
+    first.drop(1006);
+    timers.shift()?.();
+    const second = sockets[1] as FakeSocket;
+    second.serverText({ type: 'opened', sessionId: SID, deviceId: 'dev_0123456789abcdefghij', resumed: true });
+    second.serverBytes([1, 2, 3]);
+    expect(output).toEqual([1, 2, 1, 2, 3]);
+  });
+
   it('does not retry a refusal', () => {
     const { sockets, statuses, timers } = setup();
     (sockets[0] as FakeSocket).drop(4403, 'FORBIDDEN');

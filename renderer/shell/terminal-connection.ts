@@ -41,7 +41,12 @@ export class TerminalConnection {
   private socket: TerminalSocket | null = null;
   private sessionId: string | null = null;
   private status: TerminalStatus = 'connecting';
-  private unacked = 0;
+  // Positions in the session's output, in bytes: handed to `onOutput`, drawn by xterm, acked.
+  private received = 0;
+  private drawn = 0;
+  private acked = 0;
+  /** Resent bytes after a reattach that `onOutput` already had: dropped, not drawn twice. */
+  private skip = 0;
   private ackScheduled = false;
   private droppedAt = 0;
   private attempt = 0;
@@ -69,9 +74,9 @@ export class TerminalConnection {
 
   /** xterm has drawn `bytes` more output. */
   written(bytes: number): void {
-    this.unacked += bytes;
+    this.drawn += bytes;
     // A flood in batches; what is left (a keystroke's echo, a prompt) shortly after.
-    if (this.unacked >= (this.opts.ackEveryBytes ?? SHELL_ACK_BATCH_BYTES)) {
+    if (this.drawn - this.acked >= (this.opts.ackEveryBytes ?? SHELL_ACK_BATCH_BYTES)) {
       this.flushAck();
       return;
     }
@@ -91,8 +96,9 @@ export class TerminalConnection {
   }
 
   private flushAck(): void {
-    if (this.unacked === 0) return;
-    if (this.control({ type: 'ack', bytes: this.unacked })) this.unacked = 0;
+    const bytes = this.drawn - this.acked;
+    if (bytes <= 0) return;
+    if (this.control({ type: 'ack', bytes })) this.acked = this.drawn;
   }
 
   private control(msg: ShellClientMessage): boolean {
@@ -111,7 +117,11 @@ export class TerminalConnection {
     socket.onmessage = (ev) => {
       if (this.socket !== socket) return;
       if (ev.data instanceof ArrayBuffer) {
-        this.opts.onOutput(new Uint8Array(ev.data));
+        const skipped = Math.min(this.skip, ev.data.byteLength);
+        this.skip -= skipped;
+        if (skipped === ev.data.byteLength) return;
+        this.received += ev.data.byteLength - skipped;
+        this.opts.onOutput(new Uint8Array(ev.data, skipped));
         return;
       }
       const parsed = ShellServerMessage.safeParse(safeJson(String(ev.data)));
@@ -120,8 +130,11 @@ export class TerminalConnection {
       if (msg.type === 'opened') {
         this.sessionId = msg.sessionId;
         this.attempt = 0;
-        // Bytes acked before the drop were drawn; the backend resends the rest.
-        this.unacked = 0;
+        // The backend resends what it holds unacked, from `offset`: what was already received is
+        // skipped, and what xterm drew of it is acked again (an ack may have been lost in the drop).
+        // A backend that sends no offset resends from an unknown point: everything is drawn.
+        this.acked = msg.offset ?? this.drawn;
+        this.skip = msg.offset === undefined ? 0 : Math.max(0, this.received - msg.offset);
         this.setStatus('open');
         if (msg.resumed) this.control({ type: 'resize', cols: this.opts.cols, rows: this.opts.rows });
       } else {

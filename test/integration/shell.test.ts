@@ -130,10 +130,23 @@ describe('remote shell through a real backend and real agents with real PTYs', (
     await term.waitFor(PROMPT);
     term.type('MARK=still-here-7\r');
     await term.waitFor(PROMPT, term.received - 1);
+    // Output the console received but had not acked when the connection dropped is resent, and
+    // `opened.offset` says where it begins, so the console can skip what it already has.
+    term.ackAll();
+    term.holdAcks = true;
+    const before = term.received;
+    term.type('echo held-$((6*7))\r');
+    await term.until(() => /held-42\r?\n[\s\S]*PROMPT> $/.test(term.text(before)), 10_000, 'the output, then the prompt');
+    await new Promise((r) => setTimeout(r, 200));
+    const { acked, received } = term;
     term.ws.terminate();
     await new Promise((r) => setTimeout(r, 500));
     const again = await ShellClient.open(backend, admin, { sessionId: term.sessionId });
     expect(again.sessionId).toBe(term.sessionId);
+    expect(again.opened).toMatchObject({ resumed: true, offset: acked });
+    await again.until(() => again.received >= received - acked);
+    expect(Buffer.concat(again.chunks).subarray(0, received - acked)).toEqual(Buffer.concat(term.chunks).subarray(acked, received));
+    expect(Buffer.concat(again.chunks).toString()).toContain('held-42');
     again.type('echo "$MARK"\r');
     await again.waitFor('still-here-7');
     again.close();

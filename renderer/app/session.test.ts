@@ -1,7 +1,8 @@
 import { describe, expect, it, vi } from 'vitest';
 import { ApiError, type ApiClient } from '../api/api-client.js';
 import { createAuthStore } from '../auth/auth-store.js';
-import { FIRST_PAGE, createFleetStore } from '../fleet/fleet-store.js';
+import { FIRST_PAGE } from '../fleet/fleet-pages.js';
+import { createFleetStore } from '../fleet/fleet-store.js';
 import { bindSession, routeConsoleMessage } from './session.js';
 
 const alice = { id: 1, username: 'alice', role: 'admin' } as const;

@@ -1,7 +1,8 @@
 import { describe, expect, it, vi } from 'vitest';
 import type { Device, DeviceList } from '../../protocol/index.js';
 import { ApiError, type ApiClient } from '../api/api-client.js';
-import { FIRST_PAGE, LIST_PAGE, countOnline, createFleetStore } from './fleet-store.js';
+import { FIRST_PAGE, LIST_PAGE } from './fleet-pages.js';
+import { countOnline, createFleetStore } from './fleet-store.js';
 
 const id = (n: number) => `dev_${String(n).padStart(20, '0')}`;
 

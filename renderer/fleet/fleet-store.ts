@@ -46,8 +46,6 @@ export interface FleetStoreDeps {
   api: Pick<ApiClient, 'listDevices'>;
 }
 
-export { FIRST_PAGE, LIST_PAGE } from './fleet-pages.js';
-
 const collator = new Intl.Collator(undefined, { numeric: true, sensitivity: 'base' });
 
 function sortIds(byId: ReadonlyMap<string, Device>): string[] {

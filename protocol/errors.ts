@@ -73,6 +73,8 @@ export const ERRORS = {
 
   BACKEND_RUNNING: { http: 409, close: 4490, message: 'A backend is running on this home; stop it first' },
   BACKUP_INVALID: { http: 400, close: 4491, message: 'The backup is incomplete or fails its integrity check' },
+  /** A stored metric chunk does not decode: a server-side fault, never the caller's input. */
+  CHUNK_CORRUPT: { http: 500, close: 1011, message: 'A stored metric chunk is corrupt' },
 
   IPC_FORBIDDEN: { http: 403, close: 4600, message: 'This desktop call did not come from a console window' },
   PROFILES_CORRUPT: { http: 500, close: 4601, message: 'The backend profiles file is not valid; it was set aside' },

@@ -14,6 +14,7 @@ import { pino } from 'pino';
 import type { TelemetryBatch } from '../protocol/index.js';
 import { openDatabase } from '../backend/store/db.js';
 import { METRICS_MIGRATIONS } from '../backend/store/migrations.js';
+import { MetricStore } from '../backend/metrics/metric-store.js';
 import { IngestQueue } from '../backend/telemetry/ingest-queue.js';
 import { TelemetryStore } from '../backend/telemetry/telemetry-store.js';
 
@@ -32,7 +33,7 @@ export async function ingest(): Promise<Record<string, number>> {
   try {
     const dbFile = join(dir, 'metrics.db');
     const db = openDatabase(dbFile, METRICS_MIGRATIONS);
-    const queue = new IngestQueue(new TelemetryStore(db), pino({ level: 'silent' }));
+    const queue = new IngestQueue(new TelemetryStore(new MetricStore(db)), pino({ level: 'silent' }));
     const seqs = new Map<number, number>();
     const nextSeq = (d: number): number => {
       const seq = seqs.get(d) ?? 0;
@@ -87,9 +88,11 @@ export async function ingest(): Promise<Record<string, number>> {
     queue.close();
     db.close();
 
-    // 3. The same rows with plain better-sqlite3 into that copy: one prepared insert into `samples`, 500 batches per transaction.
+    // 3. The same rows with plain better-sqlite3 into that copy: one prepared insert per sample into a plain
+    // row-per-sample table indexed by (device, name, time) (Tether's store before chunks), 500 batches per transaction.
     const raw = openDatabase(rawFile, METRICS_MIGRATIONS);
-    const insert = raw.prepare('INSERT INTO samples(device_id, name, ts, value) VALUES (?,?,?,?)');
+    raw.exec('CREATE TABLE bench_samples(device_id TEXT NOT NULL, name TEXT NOT NULL, ts INTEGER NOT NULL, value REAL NOT NULL); CREATE INDEX bench_samples_key ON bench_samples(device_id, name, ts);');
+    const insert = raw.prepare('INSERT INTO bench_samples(device_id, name, ts, value) VALUES (?,?,?,?)');
     const tx = raw.transaction((chunk: Array<[string, TelemetryBatch]>) => {
       for (const [id, batch] of chunk) for (const m of batch.metrics) insert.run(id, m.name, m.ts, m.value);
     });

@@ -1,18 +1,22 @@
 /**
  * Query: 24 h of one device's metrics from a database holding 30 days of 1,000 devices, through
- * the real query path (MetricsQueryService). The database holds what the retention policy keeps
- * after 30 days: raw samples for the last 48 h, minute rollups for 30 days, hour rollups for the
- * whole span, for every device. It is built in bulk (one INSERT … SELECT per device and tier,
- * many devices per transaction, rows in primary-key order, secondary indexes sorted in at the
- * end), since a per-row fill of ~300 M rows takes hours. The 24 h query reads the minute tier
- * (step 60 s), as the console's 24 h chart does. Knobs: TETHER_BENCH_QUERY_DEVICES, _DAYS, _METRICS, _RAW_STEP_S
- * (raw sampling period; 0 leaves the raw tier empty).
+ * the real query path (MetricsQueryService on the MetricStore). The database holds what the
+ * retention policy keeps after 30 days: raw samples for the last 48 h, minute rollups for 30 days,
+ * hour rollups for the whole span, for every device; each tier as the running backend leaves it at
+ * `now`: compressed chunks (through the real chunk encoder) for the windows compaction has closed,
+ * head rows for the rest. Values are readings with two decimals, uniform in [0, 100), 5 s apart;
+ * rollups of such readings keep two decimals (the rollup job sums them exactly). The 24 h query
+ * reads the minute tier (step 60 s), as the console's 24 h chart does.
+ * Knobs: TETHER_BENCH_QUERY_DEVICES, _DAYS, _METRICS, _RAW_STEP_S (raw sampling period; 0 leaves
+ * the raw tier empty), _QUERIES.
  */
-import { closeSync, fsyncSync, mkdtempSync, openSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openDatabase } from '../backend/store/db.js';
 import { METRICS_MIGRATIONS } from '../backend/store/migrations.js';
+import { CHUNK_WINDOW_MS, COMPACT_GRACE_MS, MetricStore, encodeRollups, type RollupPoint, type StoredTier } from '../backend/metrics/metric-store.js';
+import { encodeChunk } from '../backend/metrics/chunk-codec.js';
 import { MetricsQueryService } from '../backend/metrics/metrics-query.js';
 import { DEFAULT_RETENTION } from '../backend/metrics/retention.js';
 import { percentile } from './fleet.js';
@@ -21,58 +25,72 @@ const DEVICES = Number(process.env.TETHER_BENCH_QUERY_DEVICES ?? 1_000);
 const DAYS = Number(process.env.TETHER_BENCH_QUERY_DAYS ?? 30);
 const METRICS = Number(process.env.TETHER_BENCH_QUERY_METRICS ?? 4);
 const RAW_STEP_MS = Number(process.env.TETHER_BENCH_QUERY_RAW_STEP_S ?? 5) * 1000;
+const QUERIES = Number(process.env.TETHER_BENCH_QUERY_QUERIES ?? 1_000);
 const DEVICES_PER_TRANSACTION = 10;
-const QUERIES = 40;
 const MIN = 60_000;
 const HOUR = 60 * MIN;
 
 const id = (d: number) => `dev_${d.toString(36).padStart(24, '0')}`;
+/** A reading with two decimals, uniform in [0, 100). */
+const reading = () => Math.floor(Math.random() * 10_000) / 100;
+const cents = (v: number) => Math.round(v * 100) / 100;
 
 export async function query(): Promise<Record<string, number>> {
   const dir = mkdtempSync(join(tmpdir(), 'tether-bench-query-'));
   try {
     const file = join(dir, 'metrics.db');
     const db = openDatabase(file, METRICS_MIGRATIONS);
+    const store = new MetricStore(db);
     const now = Math.floor(Date.now() / HOUR) * HOUR;
     const start = now - DAYS * 24 * HOUR;
-    const rawStart = Math.max(start, now - DEFAULT_RETENTION.rawMs);
+    const rawStart = RAW_STEP_MS > 0 ? Math.max(start, now - DEFAULT_RETENTION.rawMs) : now;
     const names = Array.from({ length: METRICS }, (_, i) => `metric.${i}`);
-    // A bulk load, not the backend's write path: no journal, and the secondary indexes (ordered by
-    // time, so device-by-device inserts would land at random places in them) built once at the end
-    // by SQLite's sorter.
-    const secondary = db.prepare("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL AND tbl_name IN ('samples', 'rollup_1m', 'rollup_1h') AND name <> 'samples_device_name_ts'").all() as Array<{ name: string; sql: string }>;
-    for (const index of secondary) db.exec(`DROP INDEX ${index.name}`);
-    // better-sqlite3 opens connections in defensive mode, which silently keeps WAL when asked
-    // for journal_mode = OFF: every page would then be written twice (to the WAL, then back).
-    db.unsafeMode(true);
-    if (db.pragma('journal_mode = OFF', { simple: true }) !== 'off') throw new Error('the bulk load needs journal_mode = OFF');
-    db.pragma('synchronous = OFF');
-    // Appends touch few pages, and here a large page cache (or sorter memory, which follows it)
-    // costs more in page faults than it saves: measured slower at 256 MB than at 16 MB.
-    const cacheSize = db.pragma('cache_size', { simple: true }) as number;
-    db.pragma('cache_size = -16384');
-    // Rows come from a scan of two small TEMP tables (not part of the schema), metric names ×
-    // bucket numbers: cheaper than a recursive CTE, and in (name, bucket) order, so each device's
-    // rows append to the end of every B-tree keyed by (device, name, time).
-    const perSeries = Math.max(DAYS * 24 * 60, Math.ceil(DEFAULT_RETENTION.rawMs / Math.max(RAW_STEP_MS, 1)));
-    db.exec(`CREATE TEMP TABLE bench_names(name TEXT NOT NULL);
-      CREATE TEMP TABLE bench_steps(i INTEGER PRIMARY KEY);
-      INSERT INTO bench_steps WITH RECURSIVE t(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM t WHERE i + 1 < ${perSeries}) SELECT i FROM t;`);
-    const addName = db.prepare('INSERT INTO bench_names(name) VALUES (?)');
-    for (const name of names) addName.run(name);
-    const series = (select: string) => `SELECT ${select} FROM (SELECT name, @from + i * @step AS t, (abs(random()) % 10000) / 100.0 AS v FROM bench_names, bench_steps WHERE i < @n)`;
-    const tier = (table: string, count: number) =>
-      db.prepare(`INSERT INTO ${table}(device_id, name, bucket, count, sum, min, max) ${series(`@device, name, t, ${count}, v * ${count}, v * 0.8, v * 1.2`)}`);
-    const fill1m = tier('rollup_1m', 12);
-    const fill1h = tier('rollup_1h', 720);
-    const fillRaw = db.prepare(`INSERT INTO samples(device_id, name, ts, value) ${series('@device, name, t, v')}`);
-    const rawCount = RAW_STEP_MS > 0 ? Math.ceil((now - rawStart) / RAW_STEP_MS) : 0;
+    // Where compaction would have got to at `now`: older windows are chunks, newer rows are head.
+    const cutoff = (tier: StoredTier) => Math.floor((now - COMPACT_GRACE_MS[tier]) / CHUNK_WINDOW_MS[tier]) * CHUNK_WINDOW_MS[tier];
+    const putChunk = (tier: StoredTier) =>
+      db.prepare<[number, number, number, Buffer]>(`INSERT INTO ${{ raw: 'raw_chunks', '1m': 'rollup_1m_chunks', '1h': 'rollup_1h_chunks' }[tier]}(series_id, start, count, data) VALUES (?, ?, ?, ?)`);
+    const chunkOf = { raw: putChunk('raw'), '1m': putChunk('1m'), '1h': putChunk('1h') };
+    const blob = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    let rawSamples = 0;
+    let rollupPoints = 0;
+
+    const fillRaw = (series: number) => {
+      const window = CHUNK_WINDOW_MS.raw;
+      const headFrom = cutoff('raw');
+      for (let w = Math.floor(rawStart / window) * window; w < now; w += window) {
+        const ts: number[] = [];
+        const values: number[] = [];
+        for (let t = Math.max(w, rawStart); t < Math.min(w + window, now); t += RAW_STEP_MS) {
+          ts.push(t);
+          values.push(reading());
+        }
+        rawSamples += ts.length;
+        if (w < headFrom) chunkOf.raw.run(series, w, ts.length, blob(encodeChunk(ts, [values])));
+        else store.appendRaw(ts.map((t, i) => [series, t, values[i] as number]));
+      }
+    };
+    const fillRollup = (tier: '1m' | '1h', series: number, bucketMs: number, count: number) => {
+      const window = CHUNK_WINDOW_MS[tier];
+      const headFrom = cutoff(tier);
+      for (let w = Math.floor(start / window) * window; w < now; w += window) {
+        const points: RollupPoint[] = [];
+        for (let t = Math.max(w, start); t < Math.min(w + window, now); t += bucketMs) {
+          const v = reading();
+          points.push({ bucket: t, count, sum: cents(v * count), min: cents(v * 0.8), max: cents(v * 1.2) });
+        }
+        rollupPoints += points.length;
+        if (w < headFrom) chunkOf[tier].run(series, w, points.length, blob(encodeRollups(points)));
+        else for (const p of points) store.putRollup(tier, series, p.bucket, p);
+      }
+    };
     const fill = db.transaction((first: number, last: number) => {
       for (let d = first; d < last; d++) {
-        const device = id(d);
-        fill1m.run({ device, from: start, step: MIN, n: DAYS * 24 * 60 });
-        fill1h.run({ device, from: start, step: HOUR, n: DAYS * 24 });
-        if (rawCount > 0) fillRaw.run({ device, from: rawStart, step: RAW_STEP_MS, n: rawCount });
+        for (const name of names) {
+          const series = store.seriesId(id(d), name);
+          fillRollup('1m', series, MIN, 12);
+          fillRollup('1h', series, HOUR, 720);
+          fillRaw(series);
+        }
       }
     });
     const b0 = performance.now();
@@ -84,33 +102,25 @@ export async function query(): Promise<Record<string, number>> {
         process.stderr.write(`  filled ${done}/${DEVICES} devices in ${s.toFixed(0)} s (eta ${(((DEVICES - done) * s) / done).toFixed(0)} s)\n`);
       }
     }
-    db.exec('DROP TABLE bench_names; DROP TABLE bench_steps;');
-    for (const index of secondary) {
-      process.stderr.write(`  building ${index.name} at ${((performance.now() - b0) / 1000).toFixed(0)} s\n`);
-      db.exec(index.sql);
-    }
-    db.pragma(`cache_size = ${cacheSize}`);
-    db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = NORMAL');
-    db.unsafeMode(false);
-    // Without a journal nothing was synced: tens of GB may still be queued for the disk, and the
-    // queries below would otherwise wait behind the build's own writeback.
-    const fd = openSync(file, 'r+');
-    fsyncSync(fd);
-    closeSync(fd);
-    const buildSeconds = (performance.now() - b0) / 1000;
-    const count = (table: string) => db.prepare(`SELECT count(*) FROM ${table}`).pluck().get() as number;
-    const rows = { minuteRows: count('rollup_1m'), hourRows: count('rollup_1h'), rawRows: count('samples') };
     db.pragma('wal_checkpoint(TRUNCATE)');
+    const buildSeconds = (performance.now() - b0) / 1000;
+    // Bytes on disk per table and index (SQLite's dbstat: whole pages, free space included).
+    const pages = new Map((db.prepare('SELECT name, sum(pgsize) AS bytes FROM dbstat GROUP BY name').all() as Array<{ name: string; bytes: number }>).map((r) => [r.name, r.bytes]));
+    const bytes = (...tables: string[]) => tables.reduce((n, t) => n + (pages.get(t) ?? 0), 0);
+    const rawBytes = bytes('raw_chunks', 'raw_head', 'raw_head_series_ts');
 
-    const service = new MetricsQueryService(db, DEFAULT_RETENTION, () => now);
+    const service = new MetricsQueryService(store, DEFAULT_RETENTION, () => now);
+    // A running backend has answered queries before: compile the path first (not timed).
+    for (let k = 0; k < 20; k++) service.query(id(k % DEVICES), { names, from: now - 24 * HOUR, to: now, step: MIN });
     const runs: number[] = [];
+    const devicesQueried = new Set<number>();
     for (let k = 0; k < QUERIES; k++) {
-      const device = id(Math.floor(Math.random() * DEVICES));
+      const d = Math.floor(Math.random() * DEVICES);
+      devicesQueried.add(d);
       // Several devices and metric sets: one metric, or all of them as the device page asks.
       const wanted = k % 2 === 0 ? names : [names[k % names.length] as string];
       const t = performance.now();
-      const result = service.query(device, { names: wanted, from: now - 24 * HOUR, to: now, step: MIN });
+      const result = service.query(id(d), { names: wanted, from: now - 24 * HOUR, to: now, step: MIN });
       runs.push(performance.now() - t);
       if (result.tier !== '1m' || result.series[0]?.points.length !== 24 * 60) {
         throw new Error(`expected 1440 points from the minute tier, got ${result.series[0]?.points.length} from ${result.tier}`);
@@ -122,10 +132,15 @@ export async function query(): Promise<Record<string, number>> {
       devices: DEVICES,
       days: DAYS,
       metricsPerDevice: METRICS,
-      ...rows,
+      rawSamples,
+      rollupPoints,
       dbMB: Math.round(statSync(file).size / 1024 / 1024),
+      rawMB: Math.round(rawBytes / 1024 / 1024),
+      minuteMB: Math.round(bytes('rollup_1m_chunks', 'rollup_1m_head') / 1024 / 1024),
+      rawBytesPerSample: round(rawBytes / Math.max(rawSamples, 1)),
       buildSeconds: Math.round(buildSeconds),
-      rowsPerSecond: Math.round((rows.minuteRows + rows.hourRows + rows.rawRows) / buildSeconds),
+      queries: QUERIES,
+      devicesQueried: devicesQueried.size,
       day1DeviceMs: round(percentile(runs, 50)),
       day1DeviceP99Ms: round(percentile(runs, 99)),
       day1DeviceMaxMs: round(runs.at(-1) ?? 0),

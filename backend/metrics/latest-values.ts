@@ -1,5 +1,5 @@
 import type { MetricSample } from '../../protocol/index.js';
-import type { Db } from '../store/db.js';
+import type { MetricStore } from './metric-store.js';
 
 /**
  * The newest value of every metric of every device, in memory: the fleet table and the alert
@@ -9,10 +9,9 @@ export class LatestValues {
   private readonly values = new Map<string, Map<string, { ts: number; value: number }>>();
   private readonly changed = new Set<string>();
 
-  /** Seeds the cache from the last `windowMs` of raw rows (after a restart). */
-  load(db: Db, since: number): void {
-    const rows = db.prepare('SELECT device_id, name, ts, value FROM samples WHERE ts >= ? ORDER BY ts').all(since) as Array<{ device_id: string; name: string; ts: number; value: number }>;
-    for (const r of rows) this.set(r.device_id, r.name, r.ts, r.value);
+  /** Seeds the cache with each series' newest sample since `since` (after a restart). */
+  load(store: MetricStore, since: number): void {
+    for (const r of store.latestSince(since)) this.set(r.deviceId, r.name, r.ts, r.value);
     this.changed.clear();
   }
 

@@ -3,6 +3,7 @@ import { TetherError } from '../../protocol/index.js';
 import { openDatabase } from '../store/db.js';
 import { METRICS_MIGRATIONS } from '../store/migrations.js';
 import { TelemetryStore } from '../telemetry/telemetry-store.js';
+import { MetricStore } from './metric-store.js';
 import { MetricsQueryService, pickTier } from './metrics-query.js';
 import { DEFAULT_RETENTION, RetentionJob } from './retention.js';
 import { HOUR_MS, MINUTE_MS, RollupJob } from './rollups.js';
@@ -22,21 +23,28 @@ describe('pickTier', () => {
 });
 
 describe('MetricsQueryService', () => {
-  function setup() {
+  /** `compactAt` compacts the head into chunks as of that time before the queries. */
+  function setup(compactAt?: number) {
     const db = openDatabase(':memory:', METRICS_MIGRATIONS);
-    const store = new TelemetryStore(db, () => NOW);
+    const metrics = new MetricStore(db);
+    const store = new TelemetryStore(metrics, () => NOW);
     // 3 hours of one sample every 10 s: value = minute index.
     let seq = 0;
     for (let t = NOW - 3 * HOUR_MS; t < NOW; t += 60_000) {
       const metrics = [0, 1, 2, 3, 4, 5].map((i) => ({ ts: t + i * 10_000, name: 'cpu.total', value: (t - (NOW - 3 * HOUR_MS)) / 60_000 }));
       store.store(DEV, { type: 'batch', seq: seq++, metrics, logs: [] });
     }
-    new RollupJob(db).run(NOW + 2 * HOUR_MS, 10_000);
-    return { db, query: new MetricsQueryService(db, DEFAULT_RETENTION, () => NOW) };
+    new RollupJob(metrics).run(NOW + 2 * HOUR_MS, 10_000);
+    if (compactAt !== undefined) expect(metrics.compact(compactAt, 10_000).more).toBe(false);
+    return { db, metrics, query: new MetricsQueryService(metrics, DEFAULT_RETENTION, () => NOW) };
   }
 
-  it('answers raw points, raw buckets and rollup buckets that agree with each other', () => {
-    const { query } = setup();
+  it.each([
+    ['in the head', undefined],
+    ['in chunks', NOW + 3 * HOUR_MS],
+    ['partly in chunks', NOW - 45 * MINUTE_MS],
+  ])('answers raw points, raw buckets and rollup buckets that agree with each other (samples %s)', (_, compactAt) => {
+    const { query } = setup(compactAt);
     const raw = query.query(DEV, { names: ['cpu.total'], from: NOW - 15 * MINUTE_MS, to: NOW, step: 0 });
     expect(raw.tier).toBe('raw');
     expect(raw.series[0]?.points).toHaveLength(15 * 6);
@@ -71,13 +79,21 @@ describe('MetricsQueryService', () => {
     expect(() => query.query(DEV, { names: ['cpu.total'], from: NOW, to: NOW, step: 0 })).toThrow(TetherError);
   });
 
-  it('retention deletes each tier past its age and keeps the rest', () => {
-    const { db } = setup();
-    const job = new RetentionJob(db, { ...DEFAULT_RETENTION, rawMs: HOUR_MS, minuteMs: 2 * HOUR_MS });
+  it('retention drops whole expired chunks of each tier and keeps the rest', () => {
+    const { db, metrics } = setup(NOW + 3 * HOUR_MS);
+    const id = metrics.existingSeriesId(DEV, 'cpu.total') ?? -1;
+    const job = new RetentionJob(metrics, { ...DEFAULT_RETENTION, rawMs: HOUR_MS, minuteMs: 2 * HOUR_MS });
     const result = job.run(NOW);
     expect(result.more).toBe(false);
-    expect(db.prepare('SELECT min(ts) FROM samples').pluck().get()).toBeGreaterThanOrEqual(NOW - HOUR_MS);
-    expect(db.prepare('SELECT min(bucket) FROM rollup_1m').pluck().get()).toBeGreaterThanOrEqual(NOW - 2 * HOUR_MS);
-    expect(db.prepare('SELECT count(*) FROM rollup_1h').pluck().get()).toBe(3);
+    // Raw chunks are 10 minutes wide: exactly the last hour is left; minute chunks are 2 h wide.
+    expect(metrics.readRaw(id, 0, NOW).ts[0]).toBe(NOW - HOUR_MS);
+    expect(metrics.readRollup('1m', id, 0, NOW)[0]?.bucket).toBe(NOW - 2 * HOUR_MS);
+    expect(metrics.readRollup('1h', id, 0, NOW)).toHaveLength(3);
+    expect(db.prepare('SELECT count(*) FROM raw_head').pluck().get()).toBe(0);
+  });
+
+  it('returns no points for a metric the device never reported', () => {
+    const { query } = setup();
+    expect(query.query(DEV, { names: ['nope'], from: NOW - HOUR_MS, to: NOW, step: 0 }).series).toEqual([{ name: 'nope', points: [] }]);
   });
 });

@@ -1,7 +1,6 @@
 import { TetherError, type MetricPoint, type MetricTier, type MetricsQuery, type MetricsQueryResult } from '../../protocol/index.js';
-import type { Db } from '../store/db.js';
+import { HOUR_MS, MINUTE_MS, type MetricStore, type RawSeries, type RollupPoint } from './metric-store.js';
 import type { RetentionPolicy } from './retention.js';
-import { HOUR_MS, MINUTE_MS } from './rollups.js';
 
 /** Points per series a query may return; a finer step is widened to fit. */
 export const MAX_POINTS_PER_SERIES = 4_000;
@@ -21,36 +20,7 @@ export function pickTier(from: number, step: number, now: number, retention: Ret
 
 /** Reads one device's series for a range from the tier that fits it. */
 export class MetricsQueryService {
-  private readonly rawPoints;
-  private readonly rawBuckets;
-  private readonly rollupBuckets;
-  private readonly rollupRows;
-  private readonly names;
-
-  constructor(db: Db, private readonly retention: RetentionPolicy, private readonly now: () => number = Date.now) {
-    this.rawPoints = db.prepare('SELECT ts, value FROM samples WHERE device_id = ? AND name = ? AND ts >= ? AND ts < ? ORDER BY ts LIMIT ?').raw();
-    // `t - t % step`, not `(t / step) * step`: better-sqlite3 binds JS numbers as REAL, so `/` would
-    // not round down, while `%` works on integers.
-    this.rawBuckets = db
-      .prepare(`SELECT ts - ts % @step AS b, avg(value), min(value), max(value) FROM samples
-                WHERE device_id = @device AND name = @name AND ts >= @from AND ts < @to GROUP BY b ORDER BY b`)
-      .raw();
-    const rollup = (table: string) =>
-      db
-        .prepare(`SELECT bucket - bucket % @step AS b, sum(sum) / sum(count), min(min), max(max) FROM ${table}
-                  WHERE device_id = @device AND name = @name AND bucket >= @from AND bucket < @to GROUP BY b ORDER BY b`)
-        .raw();
-    this.rollupBuckets = { '1m': rollup('rollup_1m'), '1h': rollup('rollup_1h') } as const;
-    // A step of one bucket reads the rows as stored, in primary-key order: grouping them one by
-    // one would only cost a temporary B-tree (about half the time of a 24 h query).
-    const rows = (table: string) =>
-      db
-        .prepare(`SELECT bucket, sum / count, min, max FROM ${table}
-                  WHERE device_id = @device AND name = @name AND bucket >= @from AND bucket < @to ORDER BY bucket`)
-        .raw();
-    this.rollupRows = { '1m': rows('rollup_1m'), '1h': rows('rollup_1h') } as const;
-    this.names = db.prepare('SELECT DISTINCT name FROM samples WHERE device_id = ? AND ts >= ?').pluck();
-  }
+  constructor(private readonly store: MetricStore, private readonly retention: RetentionPolicy, private readonly now: () => number = Date.now) {}
 
   query(deviceId: string, q: MetricsQuery): MetricsQueryResult {
     if (q.to <= q.from || q.to - q.from > MAX_RANGE_MS) throw new TetherError('BAD_REQUEST', 'The range must have from < to and span at most 400 days');
@@ -62,15 +32,20 @@ export class MetricsQueryService {
     let step = q.step === 0 && tier === 'raw' ? 0 : Math.max(q.step, minStep, bucket);
     if (step > 0) step = Math.ceil(step / bucket) * bucket;
     const series = q.names.map((name) => {
+      const id = this.store.existingSeriesId(deviceId, name);
+      if (id === undefined) return { name, points: [] };
       let points: MetricPoint[];
       if (step === 0) {
-        const rows = this.rawPoints.all(deviceId, name, q.from, q.to, MAX_POINTS_PER_SERIES) as Array<[number, number]>;
-        points = rows.map(([ts, v]) => [ts, v, v, v]);
+        const raw = this.store.readRaw(id, q.from, q.to);
+        const n = Math.min(raw.ts.length, MAX_POINTS_PER_SERIES);
+        points = Array.from({ length: n }, (_, i): MetricPoint => {
+          const v = raw.values[i] as number;
+          return [raw.ts[i] as number, v, v, v];
+        });
       } else {
         const from = Math.floor(q.from / step) * step;
-        if (tier === 'raw') points = this.rawBuckets.all({ step, device: deviceId, name, from, to: q.to }) as MetricPoint[];
-        else if (step === bucket) points = this.rollupRows[tier].all({ device: deviceId, name, from, to: q.to }) as MetricPoint[];
-        else points = this.rollupBuckets[tier].all({ step, device: deviceId, name, from, to: q.to }) as MetricPoint[];
+        if (tier === 'raw') points = bucketRaw(this.store.readRaw(id, from, q.to), step);
+        else points = bucketRollups(this.store.readRollup(tier, id, from, q.to), step);
       }
       return { name, points };
     });
@@ -79,6 +54,54 @@ export class MetricsQueryService {
 
   /** Metric names a device reported recently (for the metrics page's pickers). */
   recentNames(deviceId: string, sinceMs = 3_600_000): string[] {
-    return this.names.all(deviceId, this.now() - sinceMs) as string[];
+    return this.store.namesSince(deviceId, this.now() - sinceMs);
   }
+}
+
+/** Raw samples (in time order) averaged into buckets of `step` ms. */
+function bucketRaw(raw: RawSeries, step: number): MetricPoint[] {
+  const points: MetricPoint[] = [];
+  let b = NaN;
+  let sum = 0;
+  let count = 0;
+  let min = 0;
+  let max = 0;
+  for (let i = 0; i <= raw.ts.length; i++) {
+    const t = raw.ts[i];
+    const nb = t === undefined ? NaN : t - (t % step);
+    if (nb !== b) {
+      if (count > 0) points.push([b, sum / count, min, max]);
+      if (t === undefined) break;
+      b = nb;
+      sum = 0;
+      count = 0;
+      min = Infinity;
+      max = -Infinity;
+    }
+    const v = raw.values[i] as number;
+    sum += v;
+    count++;
+    if (v < min) min = v;
+    if (v > max) max = v;
+  }
+  return points;
+}
+
+/** Rollup buckets (in order) merged into buckets of `step` ms, a multiple of theirs. */
+function bucketRollups(rows: readonly RollupPoint[], step: number): MetricPoint[] {
+  const points: MetricPoint[] = [];
+  let current: { b: number; sum: number; count: number; min: number; max: number } | undefined;
+  for (const r of rows) {
+    const b = r.bucket - (r.bucket % step);
+    if (!current || current.b !== b) {
+      if (current) points.push([current.b, current.sum / current.count, current.min, current.max]);
+      current = { b, sum: 0, count: 0, min: Infinity, max: -Infinity };
+    }
+    current.sum += r.sum;
+    current.count += r.count;
+    if (r.min < current.min) current.min = r.min;
+    if (r.max > current.max) current.max = r.max;
+  }
+  if (current) points.push([current.b, current.sum / current.count, current.min, current.max]);
+  return points;
 }

@@ -6,6 +6,7 @@ import type { Db } from '../store/db.js';
 import { IngestQueue, type IngestQueueOptions } from '../telemetry/ingest-queue.js';
 import { TelemetryStore } from '../telemetry/telemetry-store.js';
 import { LatestValues } from './latest-values.js';
+import { MetricStore } from './metric-store.js';
 import { MetricsQueryService } from './metrics-query.js';
 import { MonitoringLive } from './monitoring-live.js';
 import { DEFAULT_RETENTION, RetentionJob, type RetentionPolicy } from './retention.js';
@@ -16,6 +17,8 @@ export interface MonitoringConfig {
   retention?: Partial<RetentionPolicy>;
   ingest?: IngestQueueOptions;
   rollupIntervalMs?: number;
+  /** How often closed chunk windows are compacted (default every minute). */
+  compactIntervalMs?: number;
   retentionIntervalMs?: number;
   alertIntervalMs?: number;
 }
@@ -29,6 +32,7 @@ export interface Monitoring {
   alerts: AlertService;
   rollups: RollupJob;
   retention: RetentionJob;
+  store: MetricStore;
   close(): void;
 }
 
@@ -36,17 +40,17 @@ export interface Monitoring {
 export function startMonitoring(deps: { metricsDb: Db; devices: () => readonly Device[]; log: Logger; config?: MonitoringConfig }): Monitoring {
   const config = deps.config ?? {};
   const policy: RetentionPolicy = { ...DEFAULT_RETENTION, ...config.retention };
-  const store = new TelemetryStore(deps.metricsDb);
-  const ingest = new IngestQueue(store, deps.log, config.ingest);
+  const store = new MetricStore(deps.metricsDb);
+  const ingest = new IngestQueue(new TelemetryStore(store), deps.log, config.ingest);
   const latest = new LatestValues();
-  latest.load(deps.metricsDb, Date.now() - 10 * 60_000);
+  latest.load(store, Date.now() - 10 * 60_000);
   const live = new MonitoringLive(latest);
   const unsubscribe = ingest.onStored((stored) => live.stored(stored));
   const alerts = new AlertService({ db: deps.metricsDb, latest, devices: deps.devices, onEvent: (event) => live.alert(event) });
-  const rollups = new RollupJob(deps.metricsDb);
-  const retention = new RetentionJob(deps.metricsDb, policy);
+  const rollups = new RollupJob(store);
+  const retention = new RetentionJob(store, policy);
 
-  // Both jobs work in slices of a few ms and yield between them, so the loop stays responsive.
+  // The jobs work in slices of a few ms and yield between them, so the loop stays responsive.
   let stopped = false;
   const slice = (job: () => boolean): void => {
     if (stopped) return;
@@ -57,17 +61,20 @@ export function startMonitoring(deps: { metricsDb: Db; devices: () => readonly D
     }
   };
   const rollupTimer = setInterval(() => slice(() => rollups.run(Date.now()).more), config.rollupIntervalMs ?? 15_000);
+  const compactTimer = setInterval(() => slice(() => store.compact(Date.now()).more), config.compactIntervalMs ?? 60_000);
   const retentionTimer = setInterval(() => slice(() => retention.run(Date.now()).more), config.retentionIntervalMs ?? 3_600_000);
   rollupTimer.unref();
+  compactTimer.unref();
   retentionTimer.unref();
   setImmediate(() => slice(() => retention.run(Date.now()).more));
   alerts.start(config.alertIntervalMs);
 
   return {
-    ingest, latest, live, metrics: new MetricsQueryService(deps.metricsDb, policy), logs: new LogSearch(deps.metricsDb), alerts, rollups, retention,
+    ingest, latest, live, metrics: new MetricsQueryService(store, policy), logs: new LogSearch(deps.metricsDb), alerts, rollups, retention, store,
     close: () => {
       stopped = true;
       clearInterval(rollupTimer);
+      clearInterval(compactTimer);
       clearInterval(retentionTimer);
       alerts.stop();
       ingest.close();

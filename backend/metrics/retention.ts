@@ -1,6 +1,6 @@
 import type { Statement } from 'better-sqlite3';
 import { TELEMETRY_LIMITS } from '../../protocol/index.js';
-import type { Db } from '../store/db.js';
+import type { MetricStore } from './metric-store.js';
 
 /** How long each kind of monitoring data is kept (ARCHITECTURE §5 defaults). */
 export interface RetentionPolicy {
@@ -22,22 +22,20 @@ export const DEFAULT_RETENTION: RetentionPolicy = {
 };
 
 /**
- * Deletes data older than the policy, a bounded number of rows per statement so a large
- * backlog never holds the write lock (or the event loop) for long.
+ * Deletes data older than the policy: metric chunks whole (a chunk goes once all of its window
+ * has expired), other rows a bounded number per statement, so a large backlog never holds the
+ * write lock (or the event loop) for long.
  */
 export class RetentionJob {
   private readonly statements: Array<{ table: string; stmt: Statement<[number, number]>; age: (p: RetentionPolicy) => number }>;
+  /** Set once this pass has been through every series' chunks; the row tables follow. */
+  private chunksDone = false;
 
-  constructor(db: Db, private readonly policy: RetentionPolicy = DEFAULT_RETENTION) {
+  constructor(private readonly metrics: MetricStore, private readonly policy: RetentionPolicy = DEFAULT_RETENTION) {
+    const db = metrics.db;
     const del = (table: string, column: string) =>
       db.prepare<[number, number]>(`DELETE FROM ${table} WHERE rowid IN (SELECT rowid FROM ${table} WHERE ${column} < ? LIMIT ?)`);
-    // rollup tables are WITHOUT ROWID: delete through their bucket index by key instead.
-    const delRollup = (table: string) =>
-      db.prepare<[number, number]>(`DELETE FROM ${table} WHERE (device_id, name, bucket) IN (SELECT device_id, name, bucket FROM ${table} WHERE bucket < ? LIMIT ?)`);
     this.statements = [
-      { table: 'samples', stmt: del('samples', 'ts'), age: (p) => p.rawMs },
-      { table: 'rollup_1m', stmt: delRollup('rollup_1m'), age: (p) => p.minuteMs },
-      { table: 'rollup_1h', stmt: delRollup('rollup_1h'), age: (p) => p.hourMs },
       { table: 'logs', stmt: del('logs', 'ts'), age: (p) => p.logsMs },
       { table: 'alert_events', stmt: del('alert_events', 'ts'), age: (p) => p.alertEventsMs },
       // A resend is only possible while its samples pass the clock-skew check; dedup records older than that are useless.
@@ -49,10 +47,17 @@ export class RetentionJob {
     ];
   }
 
-  /** Deletes expired rows; returns how many per table. Stops early (more: true) after `budgetMs`. */
+  /** Deletes expired data; returns how many rows (or chunks) per table. Stops early (more: true) after `budgetMs`. */
   run(now: number, budgetMs = 50, chunk = 5_000): { deleted: Record<string, number>; more: boolean } {
     const started = performance.now();
-    const deleted: Record<string, number> = {};
+    const p = this.policy;
+    const deleted: Record<string, number> = { chunks: 0 };
+    if (!this.chunksDone) {
+      const chunks = this.metrics.dropExpired({ raw: now - p.rawMs, '1m': now - p.minuteMs, '1h': now - p.hourMs }, budgetMs);
+      deleted.chunks = chunks.chunks;
+      if (chunks.more) return { deleted, more: true };
+      this.chunksDone = true;
+    }
     for (const { table, stmt, age } of this.statements) {
       deleted[table] = 0;
       for (;;) {
@@ -62,6 +67,7 @@ export class RetentionJob {
         if (changes < chunk) break;
       }
     }
+    this.chunksDone = false;
     return { deleted, more: false };
   }
 }

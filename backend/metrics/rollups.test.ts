@@ -3,13 +3,15 @@ import type { TelemetryBatch } from '../../protocol/index.js';
 import { openDatabase } from '../store/db.js';
 import { METRICS_MIGRATIONS } from '../store/migrations.js';
 import { TelemetryStore } from '../telemetry/telemetry-store.js';
+import { MetricStore, type RollupPoint } from './metric-store.js';
 import { HOUR_MS, MINUTE_MS, RollupJob } from './rollups.js';
 
 const T0 = Date.UTC(2025, 0, 1);
 
 function setup() {
   const db = openDatabase(':memory:', METRICS_MIGRATIONS);
-  return { db, store: new TelemetryStore(db, () => T0), job: new RollupJob(db) };
+  const metrics = new MetricStore(db);
+  return { db, metrics, store: new TelemetryStore(metrics, () => T0), job: new RollupJob(metrics) };
 }
 
 function rows(db: ReturnType<typeof setup>['db'], sql: string): unknown[] {
@@ -17,12 +19,14 @@ function rows(db: ReturnType<typeof setup>['db'], sql: string): unknown[] {
 }
 
 describe('RollupJob', () => {
-  it('1-minute and 1-hour rollups equal aggregates computed from the raw rows, late samples included', () => {
-    const { db, store, job } = setup();
+  it.each([false, true])('1-minute and 1-hour rollups equal aggregates computed from the raw samples, late samples included (compacted first: %s)', (compactFirst) => {
+    const { db, metrics, store, job } = setup();
     let seed = 7;
-    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) * 100;
+    // Readings with two decimals, as agents report them.
+    const random = () => Math.round(((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) * 10_000) / 100;
     let seq = 0;
-    for (const device of ['dev_aaaaaaaaaaaaaaaaaaaa', 'dev_bbbbbbbbbbbbbbbbbbbb']) {
+    const devices = ['dev_aaaaaaaaaaaaaaaaaaaa', 'dev_bbbbbbbbbbbbbbbbbbbb'];
+    for (const device of devices) {
       // 3 hours at 7 s, in batches of 5 samples.
       for (let t = T0; t < T0 + 3 * HOUR_MS; t += 35_000) {
         const metrics = [0, 1, 2, 3, 4].flatMap((i) => [
@@ -32,22 +36,42 @@ describe('RollupJob', () => {
         store.store(device, { type: 'batch', seq: seq++, metrics, logs: [] });
       }
     }
+    if (compactFirst) metrics.compact(T0 + 4 * HOUR_MS, 10_000);
     job.run(T0 + 4 * HOUR_MS, 10_000);
-    // A late batch for a bucket already rolled up (an agent that was offline) is folded in on the next run.
+    // A late batch for a bucket already rolled up (an agent that was offline) is folded in on the next run,
+    // also when its raw window and its minute's rollups were already compacted into chunks.
+    metrics.compact(T0 + 4 * HOUR_MS, 10_000);
     store.store('dev_aaaaaaaaaaaaaaaaaaaa', { type: 'batch', seq, metrics: [{ ts: T0 + 30 * MINUTE_MS + 1, name: 'cpu.total', value: 1_000 }], logs: [] });
     expect(job.run(T0 + 4 * HOUR_MS, 10_000).more).toBe(false);
+    if (compactFirst) metrics.compact(T0 + 5 * HOUR_MS, 10_000);
 
-    const fromRaw1m = rows(db, `SELECT device_id, name, (ts / 60000) * 60000 AS bucket, count(*) AS count, sum(value) AS sum, min(value) AS min, max(value) AS max
-      FROM samples GROUP BY device_id, name, bucket ORDER BY device_id, name, bucket`);
-    const rollup1m = rows(db, 'SELECT device_id, name, bucket, count, sum, min, max FROM rollup_1m ORDER BY device_id, name, bucket');
-    expect(rollup1m.length).toBeGreaterThanOrEqual(2 * 2 * 180);
-    expect(rollup1m).toEqual(fromRaw1m);
-    const fromRaw1h = rows(db, `SELECT device_id, name, (ts / 3600000) * 3600000 AS bucket, count(*) AS count, min(value) AS min, max(value) AS max
-      FROM samples GROUP BY device_id, name, bucket ORDER BY device_id, name, bucket`);
-    expect(rows(db, 'SELECT device_id, name, bucket, count, min, max FROM rollup_1h ORDER BY device_id, name, bucket')).toEqual(fromRaw1h);
-    const sums = rows(db, `SELECT r.sum AS rollup, (SELECT sum(value) FROM samples s WHERE s.device_id = r.device_id AND s.name = r.name AND s.ts >= r.bucket AND s.ts < r.bucket + 3600000) AS raw FROM rollup_1h r`) as Array<{ rollup: number; raw: number }>;
-    for (const { rollup, raw } of sums) expect(rollup).toBeCloseTo(raw, 6);
-    expect(rows(db, 'SELECT * FROM rollup_dirty')).toEqual([]);
+    let minutes = 0;
+    for (const device of devices) {
+      for (const { id } of metrics.seriesOf(device)) {
+        const raw = metrics.readRaw(id, T0, T0 + 3 * HOUR_MS);
+        const expected = (bucketMs: number): RollupPoint[] => {
+          const out = new Map<number, RollupPoint>();
+          raw.ts.forEach((t, i) => {
+            const bucket = Math.floor(t / bucketMs) * bucketMs;
+            const v = raw.values[i] as number;
+            const p = out.get(bucket) ?? { bucket, count: 0, sum: 0, min: Infinity, max: -Infinity };
+            out.set(bucket, { bucket, count: p.count + 1, sum: p.sum + v, min: Math.min(p.min, v), max: Math.max(p.max, v) });
+          });
+          return [...out.values()];
+        };
+        for (const [tier, bucketMs] of [['1m', MINUTE_MS], ['1h', HOUR_MS]] as const) {
+          const got = metrics.readRollup(tier, id, T0, T0 + 3 * HOUR_MS);
+          const want = expected(bucketMs);
+          expect(got.map(({ sum: _, ...p }) => p)).toEqual(want.map(({ sum: _, ...p }) => p));
+          got.forEach((p, i) => expect(p.sum).toBeCloseTo(want[i]?.sum ?? NaN, 6));
+          // Sums of two-decimal readings are kept exact, without float noise in the last digits.
+          for (const p of got) expect(Math.round(p.sum * 100) / 100).toBe(p.sum);
+          if (tier === '1m') minutes += got.length;
+        }
+      }
+    }
+    expect(minutes).toBe(2 * 2 * 180);
+    expect(db.prepare('SELECT * FROM rollup_dirty').all()).toEqual([]);
   });
 
   it('leaves the open minute and hour for later and works in slices when given a small budget', () => {
@@ -71,7 +95,7 @@ describe('TelemetryStore', () => {
     ]);
     expect(results.map((r) => r !== null)).toEqual([true, false, true]);
     expect(store.store('dev_aaaaaaaaaaaaaaaaaaaa', batch)).toBe(false);
-    expect(rows(db, 'SELECT device_id, count(*) AS n FROM samples GROUP BY device_id')).toEqual([
+    expect(rows(db, 'SELECT device_id, count(*) AS n FROM raw_head JOIN series ON series.id = series_id GROUP BY device_id')).toEqual([
       { device_id: 'dev_aaaaaaaaaaaaaaaaaaaa', n: 1 },
       { device_id: 'dev_bbbbbbbbbbbbbbbbbbbb', n: 1 },
     ]);
@@ -84,6 +108,6 @@ describe('TelemetryStore', () => {
       { deviceId: 'dev_aaaaaaaaaaaaaaaaaaaa', batch: { type: 'batch', seq: 1, metrics: [{ ts: T0 + 2, name: 'a', value: 0 }], logs: [] } },
       { deviceId: 'dev_bbbbbbbbbbbbbbbbbbbb', batch: { type: 'batch', seq: 1, metrics: [{ ts: T0 + 1, name: 'a', value: 0 }], logs: [] } },
     ]);
-    expect(rows(db, 'SELECT ts FROM samples ORDER BY rowid')).toEqual([{ ts: T0 + 1 }, { ts: T0 + 2 }]);
+    expect(rows(db, 'SELECT ts FROM raw_head ORDER BY rowid')).toEqual([{ ts: T0 + 1 }, { ts: T0 + 2 }]);
   });
 });

@@ -1,7 +1,7 @@
-import type { Db } from '../store/db.js';
+import { aggregate, mergeAggregates } from './aggregate.js';
+import { HOUR_MS, MINUTE_MS, type MetricStore } from './metric-store.js';
 
-export const MINUTE_MS = 60_000;
-export const HOUR_MS = 3_600_000;
+export { HOUR_MS, MINUTE_MS };
 
 interface DirtyRow {
   device_id: string;
@@ -9,43 +9,40 @@ interface DirtyRow {
 }
 
 /**
- * Keeps the 1-minute and 1-hour rollups equal to aggregates of the rows below them.
+ * Keeps the 1-minute and 1-hour rollups equal to aggregates of the samples below them.
  * Ingest marks each (device, minute) it writes as dirty; this job recomputes closed dirty
- * minutes from the raw rows, which marks their hours dirty, and recomputes closed dirty
- * hours from the minute rows. Recomputing (rather than adding) makes it idempotent and
- * correct for late samples from an agent that was offline.
+ * minutes from the raw samples (head and chunks), which marks their hours dirty, and
+ * recomputes closed dirty hours from the minute buckets. Recomputing (rather than adding)
+ * makes it idempotent and correct for late samples from an agent that was offline.
  */
 export class RollupJob {
   private readonly selectDirty;
   private readonly deleteDirty;
   private readonly markHour;
-  private readonly minuteFromRaw;
-  private readonly hourFromMinutes;
   private readonly processMinute;
   private readonly processHour;
 
-  constructor(db: Db) {
-    this.selectDirty = db.prepare('SELECT device_id, bucket FROM rollup_dirty WHERE tier = ? AND bucket <= ? ORDER BY bucket LIMIT ?');
-    this.deleteDirty = db.prepare('DELETE FROM rollup_dirty WHERE tier = ? AND bucket = ? AND device_id = ?');
-    this.markHour = db.prepare("INSERT OR IGNORE INTO rollup_dirty(tier, device_id, bucket) VALUES ('1h', ?, ?)");
-    this.minuteFromRaw = db.prepare(`
-      INSERT OR REPLACE INTO rollup_1m(device_id, name, bucket, count, sum, min, max)
-      SELECT device_id, name, ?, count(*), sum(value), min(value), max(value)
-      FROM samples WHERE device_id = ? AND ts >= ? AND ts < ? GROUP BY name`);
-    this.hourFromMinutes = db.prepare(`
-      INSERT OR REPLACE INTO rollup_1h(device_id, name, bucket, count, sum, min, max)
-      SELECT device_id, name, ?, sum(count), sum(sum), min(min), max(max)
-      FROM rollup_1m WHERE device_id = ? AND bucket >= ? AND bucket < ? GROUP BY name`);
+  constructor(private readonly store: MetricStore) {
+    const db = store.db;
+    this.selectDirty = db.prepare<[string, number, number]>('SELECT device_id, bucket FROM rollup_dirty WHERE tier = ? AND bucket <= ? ORDER BY bucket LIMIT ?');
+    this.deleteDirty = db.prepare<[string, number, string]>('DELETE FROM rollup_dirty WHERE tier = ? AND bucket = ? AND device_id = ?');
+    this.markHour = db.prepare<[string, number]>("INSERT OR IGNORE INTO rollup_dirty(tier, device_id, bucket) VALUES ('1h', ?, ?)");
     this.processMinute = db.transaction((rows: DirtyRow[]) => {
       for (const { device_id, bucket } of rows) {
-        this.minuteFromRaw.run(bucket, device_id, bucket, bucket + MINUTE_MS);
+        for (const [series, values] of this.store.readDeviceRaw(device_id, bucket, bucket + MINUTE_MS)) {
+          const a = aggregate(values);
+          if (a) this.store.putRollup('1m', series, bucket, a);
+        }
         this.markHour.run(device_id, Math.floor(bucket / HOUR_MS) * HOUR_MS);
         this.deleteDirty.run('1m', bucket, device_id);
       }
     });
     this.processHour = db.transaction((rows: DirtyRow[]) => {
       for (const { device_id, bucket } of rows) {
-        this.hourFromMinutes.run(bucket, device_id, bucket, bucket + HOUR_MS);
+        for (const [series, minutes] of this.store.readDeviceRollup('1m', device_id, bucket, bucket + HOUR_MS)) {
+          const a = mergeAggregates(minutes);
+          if (a) this.store.putRollup('1h', series, bucket, a);
+        }
         this.deleteDirty.run('1h', bucket, device_id);
       }
     });

@@ -1,5 +1,6 @@
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
+import { MetricStore } from '../metrics/metric-store.js';
 import { migrate } from './db.js';
 import { MAIN_MIGRATIONS, METRICS_MIGRATIONS, type Migration } from './migrations.js';
 
@@ -111,5 +112,26 @@ describe('migrations', () => {
     const plan = (db.prepare("EXPLAIN QUERY PLAN SELECT * FROM devices WHERE (name, id) > ('a', 'b') ORDER BY name, id LIMIT 10").all() as Array<{ detail: string }>).map((r) => r.detail);
     expect(plan.join('; ')).toMatch(/USING INDEX devices_name/);
     expect(plan.join('; ')).not.toMatch(/TEMP B-TREE/);
+  });
+
+  it('metrics v3 moves raw samples and rollups of an existing home into series-keyed heads, readable through the metric store', () => {
+    const db = new Database(':memory:');
+    migrate(db, METRICS_MIGRATIONS.slice(0, 2));
+    const sample = db.prepare('INSERT INTO samples(device_id, name, ts, value) VALUES (?, ?, ?, ?)');
+    sample.run('a', 'cpu', 2_000, 1.5);
+    sample.run('a', 'cpu', 1_000, 0.5);
+    sample.run('b', 'cpu', 1_000, 9);
+    db.prepare("INSERT INTO rollup_1m(device_id, name, bucket, count, sum, min, max) VALUES ('a', 'cpu', 0, 2, 2, 0.5, 1.5), ('c', 'mem', 0, 1, 3, 3, 3)").run();
+    db.prepare("INSERT INTO rollup_1h(device_id, name, bucket, count, sum, min, max) VALUES ('a', 'cpu', 0, 2, 2, 0.5, 1.5)").run();
+    migrate(db, METRICS_MIGRATIONS.slice(0, 3));
+    expect(tables(db)).not.toContain('samples');
+    const store = new MetricStore(db);
+    const a = store.existingSeriesId('a', 'cpu') ?? -1;
+    expect(store.readRaw(a, 0, 10_000)).toEqual({ ts: [1_000, 2_000], values: [0.5, 1.5] });
+    expect(store.readRaw(store.existingSeriesId('b', 'cpu') ?? -1, 0, 10_000).values).toEqual([9]);
+    expect(store.readRollup('1m', a, 0, 60_000)).toEqual([{ bucket: 0, count: 2, sum: 2, min: 0.5, max: 1.5 }]);
+    expect(store.readRollup('1m', store.existingSeriesId('c', 'mem') ?? -1, 0, 60_000)).toEqual([{ bucket: 0, count: 1, sum: 3, min: 3, max: 3 }]);
+    expect(store.readRollup('1h', a, 0, 3_600_000)).toHaveLength(1);
+    expect(() => db.prepare("INSERT INTO series(device_id, name) VALUES ('a', 'cpu')").run()).toThrow(/UNIQUE/);
   });
 });

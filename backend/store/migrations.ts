@@ -269,4 +269,52 @@ export const METRICS_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX alert_events_ts ON alert_events(ts);
     `,
   },
+  {
+    version: 3,
+    name: 'metrics as compressed chunks: interned series, raw and rollup heads keyed by series, chunk tables per tier',
+    sql: `
+      CREATE TABLE series (
+        id INTEGER PRIMARY KEY,
+        device_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        UNIQUE (device_id, name)
+      );
+      INSERT INTO series(device_id, name)
+        SELECT device_id, name FROM samples UNION SELECT device_id, name FROM rollup_1m UNION SELECT device_id, name FROM rollup_1h;
+
+      CREATE TABLE raw_head (series_id INTEGER NOT NULL, ts INTEGER NOT NULL, value REAL NOT NULL);
+      INSERT INTO raw_head(series_id, ts, value)
+        SELECT s.id, x.ts, x.value FROM samples x JOIN series s ON s.device_id = x.device_id AND s.name = x.name ORDER BY x.ts;
+      DROP TABLE samples;
+      CREATE INDEX raw_head_series_ts ON raw_head(series_id, ts);
+
+      CREATE TABLE rollup_1m_head (
+        series_id INTEGER NOT NULL, bucket INTEGER NOT NULL,
+        count INTEGER NOT NULL, sum REAL NOT NULL, min REAL NOT NULL, max REAL NOT NULL,
+        PRIMARY KEY (series_id, bucket)
+      ) WITHOUT ROWID;
+      INSERT INTO rollup_1m_head SELECT s.id, r.bucket, r.count, r.sum, r.min, r.max FROM rollup_1m r JOIN series s ON s.device_id = r.device_id AND s.name = r.name;
+      DROP TABLE rollup_1m;
+      CREATE TABLE rollup_1h_head (
+        series_id INTEGER NOT NULL, bucket INTEGER NOT NULL,
+        count INTEGER NOT NULL, sum REAL NOT NULL, min REAL NOT NULL, max REAL NOT NULL,
+        PRIMARY KEY (series_id, bucket)
+      ) WITHOUT ROWID;
+      INSERT INTO rollup_1h_head SELECT s.id, r.bucket, r.count, r.sum, r.min, r.max FROM rollup_1h r JOIN series s ON s.device_id = r.device_id AND s.name = r.name;
+      DROP TABLE rollup_1h;
+
+      CREATE TABLE raw_chunks (
+        series_id INTEGER NOT NULL, start INTEGER NOT NULL, count INTEGER NOT NULL, data BLOB NOT NULL,
+        PRIMARY KEY (series_id, start)
+      ) WITHOUT ROWID;
+      CREATE TABLE rollup_1m_chunks (
+        series_id INTEGER NOT NULL, start INTEGER NOT NULL, count INTEGER NOT NULL, data BLOB NOT NULL,
+        PRIMARY KEY (series_id, start)
+      ) WITHOUT ROWID;
+      CREATE TABLE rollup_1h_chunks (
+        series_id INTEGER NOT NULL, start INTEGER NOT NULL, count INTEGER NOT NULL, data BLOB NOT NULL,
+        PRIMARY KEY (series_id, start)
+      ) WITHOUT ROWID;
+    `,
+  },
 ];

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { TetherError, type TelemetryBatch } from '../../protocol/index.js';
 import { openDatabase } from '../store/db.js';
 import { METRICS_MIGRATIONS } from '../store/migrations.js';
+import { MetricStore } from '../metrics/metric-store.js';
 import { IngestQueue } from './ingest-queue.js';
 import { TelemetryStore } from './telemetry-store.js';
 
@@ -10,7 +11,7 @@ const DEV = 'dev_aaaaaaaaaaaaaaaaaaaa';
 
 function setup(options: ConstructorParameters<typeof IngestQueue>[2]) {
   const db = openDatabase(':memory:', METRICS_MIGRATIONS);
-  return { db, queue: new IngestQueue(new TelemetryStore(db), pino({ level: 'silent' }), options) };
+  return { db, queue: new IngestQueue(new TelemetryStore(new MetricStore(db)), pino({ level: 'silent' }), options) };
 }
 
 const batch = (seq: number): TelemetryBatch => ({ type: 'batch', seq, metrics: [{ ts: 1_000 + seq, name: 'cpu.total', value: seq }], logs: [] });
@@ -21,7 +22,7 @@ describe('IngestQueue', () => {
     const submitted = Array.from({ length: 95 }, (_, seq) => queue.submit(DEV, batch(seq)));
     expect(await Promise.all(submitted)).toEqual(Array(95).fill(true));
     expect(queue.stats.flushes).toBe(10);
-    expect(db.prepare('SELECT count(*) AS n FROM samples').get()).toEqual({ n: 95 });
+    expect(db.prepare('SELECT count(*) AS n FROM raw_head').get()).toEqual({ n: 95 });
     queue.close();
   });
 
@@ -37,7 +38,7 @@ describe('IngestQueue', () => {
     const pending = [0, 1, 2, 3, 4].map((seq) => queue.submit(DEV, batch(seq)));
     queue.close();
     expect(await Promise.all(pending)).toEqual([true, true, true, true, true]);
-    expect(db.prepare('SELECT count(*) AS n FROM samples').get()).toEqual({ n: 5 });
+    expect(db.prepare('SELECT count(*) AS n FROM raw_head').get()).toEqual({ n: 5 });
     await expect(queue.submit(DEV, batch(5))).rejects.toSatisfy((err) => err instanceof TetherError && err.code === 'GOING_AWAY');
   });
 

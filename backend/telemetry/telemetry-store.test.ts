@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { MetricSample, TelemetryBatch } from '../../protocol/index.js';
 import { openDatabase } from '../store/db.js';
 import { METRICS_MIGRATIONS } from '../store/migrations.js';
+import { MetricStore } from '../metrics/metric-store.js';
 import { TelemetryStore } from './telemetry-store.js';
 
 const T0 = Date.UTC(2025, 0, 1);
@@ -10,7 +11,7 @@ const DEV_B = 'dev_bbbbbbbbbbbbbbbbbbbb';
 
 function setup() {
   const db = openDatabase(':memory:', METRICS_MIGRATIONS);
-  return { db, store: new TelemetryStore(db, () => T0) };
+  return { db, store: new TelemetryStore(new MetricStore(db), () => T0) };
 }
 
 function batch(seq: number, metrics: MetricSample[], logs: TelemetryBatch['logs'] = []): TelemetryBatch {
@@ -30,7 +31,7 @@ describe('TelemetryStore', () => {
     const entries = sizes.map((n, i) => ({ deviceId: i % 2 ? DEV_B : DEV_A, batch: batch(i, samples(n, T0 + i * 100_000, i * 1_000)) }));
     const results = store.storeAll(entries);
     expect(results.map((r) => r?.metrics.length)).toEqual(sizes);
-    const stored = db.prepare('SELECT device_id AS deviceId, name, ts, value FROM samples ORDER BY value').all();
+    const stored = db.prepare('SELECT device_id AS deviceId, name, ts, value FROM raw_head JOIN series ON series.id = series_id ORDER BY value').all();
     const expected = entries.flatMap(({ deviceId, batch: b }) => b.metrics.map((m) => ({ deviceId, name: m.name, ts: m.ts, value: m.value })));
     expect(stored).toEqual(expected.sort((a, b) => a.value - b.value));
   });
@@ -41,7 +42,7 @@ describe('TelemetryStore', () => {
       { deviceId: DEV_A, batch: batch(0, samples(40, T0 + 5_000)) },
       { deviceId: DEV_B, batch: batch(0, samples(40, T0)) },
     ]);
-    const ts = (db.prepare('SELECT ts FROM samples ORDER BY rowid').all() as Array<{ ts: number }>).map((r) => r.ts);
+    const ts = (db.prepare('SELECT ts FROM raw_head ORDER BY rowid').all() as Array<{ ts: number }>).map((r) => r.ts);
     expect(ts).toEqual([...ts].sort((a, b) => a - b));
   });
 
@@ -56,12 +57,24 @@ describe('TelemetryStore', () => {
     ]);
     expect(resend).toBeNull();
     expect(fresh?.metrics).toHaveLength(1);
-    expect(db.prepare('SELECT count(*) AS n FROM samples').get()).toEqual({ n: 91 });
+    expect(db.prepare('SELECT count(*) AS n FROM raw_head').get()).toEqual({ n: 91 });
     expect(db.prepare("SELECT device_id AS deviceId, bucket FROM rollup_dirty WHERE tier = '1m' ORDER BY device_id, bucket").all()).toEqual([
       { deviceId: DEV_A, bucket: T0 },
       { deviceId: DEV_A, bucket: T0 + 60_000 },
       { deviceId: DEV_B, bucket: T0 },
     ]);
+  });
+
+  it('forgets series ids created by a flush that rolled back, so the next flush does not use them', () => {
+    const { db, store } = setup();
+    // A log line that violates NOT NULL makes the whole flush fail after its series were interned.
+    const bad = { type: 'batch', seq: 1, metrics: [{ ts: T0, name: 'new.metric', value: 1 }], logs: [{ ts: T0, level: 'info', source: null, message: 'x' }] } as unknown as TelemetryBatch;
+    expect(() => store.storeAll([{ deviceId: DEV_A, batch: bad }])).toThrow();
+    expect(db.prepare('SELECT count(*) AS n FROM series').get()).toEqual({ n: 0 });
+    store.store(DEV_B, batch(1, [{ ts: T0, name: 'other', value: 2 }]));
+    store.store(DEV_A, batch(2, [{ ts: T0, name: 'new.metric', value: 3 }]));
+    expect(store.latest(DEV_A, 'new.metric')).toEqual({ ts: T0, value: 3 });
+    expect(store.latest(DEV_B, 'other')).toEqual({ ts: T0, value: 2 });
   });
 
   it('returns stored log lines with their row ids', () => {

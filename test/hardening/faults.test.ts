@@ -13,6 +13,7 @@ import { ConfigFleetStatus, type JobDetail, type Run } from '../../protocol/inde
 import { api, cleanup, enrolAndRun, login, openConsole, startAgent, startBackend, waitFor, type Backend, type Proc } from '../harness.js';
 import { LONG } from './fuzz-input.js';
 import { startTcpProxy, type TcpProxy } from './tcp-proxy.js';
+import { duplicateSamples, storedSamples } from '../stored-samples.js';
 
 interface Agent { proc: Proc; stateDir: string; deviceId: string }
 
@@ -57,8 +58,9 @@ describe('faults with real processes', () => {
     const db = new Database(join(backend.home, 'metrics.db'), { readonly: true });
     try {
       const seqs = db.prepare('SELECT seq FROM telemetry_batches WHERE device_id = ? ORDER BY seq').pluck().all(agent.deviceId) as number[];
-      const uptime = db.prepare("SELECT count(*) FROM samples WHERE device_id = ? AND name = 'uptime'").pluck().get(agent.deviceId) as number;
-      const duplicates = db.prepare('SELECT count(*) FROM (SELECT name, ts FROM samples WHERE device_id = ? GROUP BY name, ts HAVING count(*) > 1)').pluck().get(agent.deviceId);
+      const samples = storedSamples(db, agent.deviceId);
+      const uptime = samples.filter((s) => s.name === 'uptime').length;
+      const duplicates = duplicateSamples(samples);
       expect(seqs.length).toBeGreaterThan(10);
       expect(new Set(seqs).size).toBe(seqs.length);
       expect((seqs.at(-1) ?? 0) - (seqs[0] ?? 0)).toBe(seqs.length - 1);

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { api, cleanup, createToken, deviceOf, enrolAndRun, login, openConsole, registerAgent, startAgent, startBackend, tempDir, waitFor, type Backend, type Proc } from '../harness.js';
 import { handshake } from './rogue-device.js';
 import { readFileSync } from 'node:fs';
+import { storedSamples } from '../stored-samples.js';
 
 describe('a real backend with real agents', () => {
   let backend: Backend;
@@ -53,7 +54,7 @@ describe('a real backend with real agents', () => {
     const db = new Database(join(backend.home, 'metrics.db'), { readonly: true });
     try {
       await waitFor(() => {
-        const row = db.prepare("SELECT count(*) AS n FROM samples WHERE device_id = ? AND name = 'uptime'").get(agents[0]!.deviceId) as { n: number };
+        const row = { n: storedSamples(db, agents[0]!.deviceId, 'uptime').length };
         return row.n >= 2;
       }, 10_000, 'uptime samples');
     } finally {

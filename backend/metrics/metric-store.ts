@@ -1,0 +1,448 @@
+import type { Statement } from 'better-sqlite3';
+import type { Db } from '../store/db.js';
+import type { Aggregate } from './aggregate.js';
+import { decodeChunk, encodeChunk } from './chunk-codec.js';
+
+export const MINUTE_MS = 60_000;
+export const HOUR_MS = 3_600_000;
+const DAY_MS = 24 * HOUR_MS;
+
+export type StoredTier = 'raw' | '1m' | '1h';
+export type RollupTier = Exclude<StoredTier, 'raw'>;
+
+/**
+ * Each tier's samples live in a head table (one row per sample or bucket, written at ingest)
+ * until their chunk window has closed, then in one compressed chunk per series and window.
+ * Windows hold ~120 points (raw every 5 s, one per minute, one per hour): large enough that the
+ * codec's per-chunk header and SQLite's per-row overhead are small per sample, small enough that a
+ * chunk fits a page several times over and the head stays a few minutes' worth of rows.
+ */
+export const CHUNK_WINDOW_MS: Readonly<Record<StoredTier, number>> = { raw: 10 * MINUTE_MS, '1m': 2 * HOUR_MS, '1h': 5 * DAY_MS };
+
+/**
+ * How long after a window closed its head rows are compacted: late enough that the samples
+ * in flight (agents flush every few seconds) and the rollup job's recomputations have landed.
+ * Later arrivals are not lost: they wait in the head and are merged into the chunk next time.
+ */
+export const COMPACT_GRACE_MS: Readonly<Record<StoredTier, number>> = { raw: 2 * MINUTE_MS, '1m': 10 * MINUTE_MS, '1h': 2 * HOUR_MS };
+
+const TABLES = {
+  raw: { head: 'raw_head', chunks: 'raw_chunks' },
+  '1m': { head: 'rollup_1m_head', chunks: 'rollup_1m_chunks' },
+  '1h': { head: 'rollup_1h_head', chunks: 'rollup_1h_chunks' },
+} as const;
+
+/** Raw samples of one series, in time order. */
+export interface RawSeries {
+  ts: number[];
+  values: number[];
+}
+
+export interface RollupPoint extends Aggregate {
+  bucket: number;
+}
+
+/** A sample to store: its interned series and the reading. */
+export type RawRow = readonly [seriesId: number, ts: number, value: number];
+
+const ROWS_PER_INSERT = 64;
+
+interface TierStatements {
+  chunksInRange: Statement<[number, number, number]>;
+  chunkAt: Statement<[number, number]>;
+  putChunk: Statement<[number, number, number, Buffer]>;
+  dropChunksBefore: Statement<[number, number]>;
+  deviceChunksAt: Statement<[number, string]>;
+}
+
+const asBlob = (bytes: Uint8Array): Buffer => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+
+/**
+ * The metrics database's samples: series interned once as small integers, each tier kept as
+ * a durable head of recent rows plus compressed chunks (timestamps delta-of-delta, values as
+ * scaled decimals or XOR; see chunk-codec.ts). Reads merge both, so a sample is visible from
+ * the moment its batch commits, and compaction can run at any time without changing answers.
+ */
+export class MetricStore {
+  private readonly ids = new Map<string, number>();
+  private readonly internSeries;
+  private readonly findSeries;
+  private readonly seriesOfDevice;
+  private readonly seriesAfter;
+  private readonly insertRaw;
+  private readonly insertRawMany;
+  private readonly rawHeadInRange;
+  private readonly rawHeadBefore;
+  private readonly dropRawHeadBefore;
+  private readonly rawHeadOfDevice;
+  private readonly newestRawHead;
+  private readonly newestRawChunk;
+  private readonly recentNames;
+  private readonly putRollupRow;
+  private readonly rollupHeadInRange;
+  private readonly rollupHeadBefore;
+  private readonly dropRollupHeadBefore;
+  private readonly rollupHeadOfDevice;
+  private readonly tiers: Record<StoredTier, TierStatements>;
+  /** Where the last compaction and retention passes stopped, per tier: they go round the series in slices. */
+  private readonly cursors = { compact: { raw: 0, '1m': 0, '1h': 0 }, retain: { raw: 0, '1m': 0, '1h': 0 } };
+
+  constructor(readonly db: Db) {
+    this.internSeries = db.prepare<[string, string]>('INSERT OR IGNORE INTO series(device_id, name) VALUES (?, ?)');
+    this.findSeries = db.prepare<[string, string]>('SELECT id FROM series WHERE device_id = ? AND name = ?').pluck();
+    this.seriesOfDevice = db.prepare<[string]>('SELECT id, name FROM series WHERE device_id = ? ORDER BY name');
+    this.seriesAfter = db.prepare<[number, number]>('SELECT id FROM series WHERE id > ? ORDER BY id LIMIT ?').pluck();
+    this.insertRaw = db.prepare<[number, number, number]>('INSERT INTO raw_head(series_id, ts, value) VALUES (?, ?, ?)');
+    this.insertRawMany = db.prepare(`INSERT INTO raw_head(series_id, ts, value) VALUES ${Array<string>(ROWS_PER_INSERT).fill('(?,?,?)').join(',')}`);
+    this.rawHeadInRange = db.prepare<[number, number, number]>('SELECT ts, value FROM raw_head WHERE series_id = ? AND ts >= ? AND ts < ? ORDER BY ts').raw();
+    this.rawHeadBefore = db.prepare<[number, number]>('SELECT ts, value FROM raw_head WHERE series_id = ? AND ts < ? ORDER BY ts').raw();
+    this.dropRawHeadBefore = db.prepare<[number, number]>('DELETE FROM raw_head WHERE series_id = ? AND ts < ?');
+    this.rawHeadOfDevice = db.prepare<[string, number, number]>(
+      'SELECT h.series_id, h.ts, h.value FROM series s JOIN raw_head h ON h.series_id = s.id WHERE s.device_id = ? AND h.ts >= ? AND h.ts < ?',
+    ).raw();
+    this.newestRawHead = db.prepare<[number]>('SELECT ts, value FROM raw_head WHERE series_id = ? ORDER BY ts DESC LIMIT 1').raw();
+    this.newestRawChunk = db.prepare<[number]>('SELECT data FROM raw_chunks WHERE series_id = ? ORDER BY start DESC LIMIT 1').pluck();
+    this.recentNames = db.prepare<[string, number, number]>(`SELECT name FROM series s WHERE device_id = ?
+      AND (EXISTS (SELECT 1 FROM raw_head WHERE series_id = s.id AND ts >= ?) OR EXISTS (SELECT 1 FROM raw_chunks WHERE series_id = s.id AND start > ?))
+      ORDER BY name`).pluck();
+    const rollupStatements = <T>(make: (table: string) => T): Record<RollupTier, T> => ({ '1m': make(TABLES['1m'].head), '1h': make(TABLES['1h'].head) });
+    this.putRollupRow = rollupStatements((t) =>
+      db.prepare<[number, number, number, number, number, number]>(`INSERT OR REPLACE INTO ${t}(series_id, bucket, count, sum, min, max) VALUES (?, ?, ?, ?, ?, ?)`),
+    );
+    this.rollupHeadInRange = rollupStatements((t) =>
+      db.prepare<[number, number, number]>(`SELECT bucket, count, sum, min, max FROM ${t} WHERE series_id = ? AND bucket >= ? AND bucket < ? ORDER BY bucket`).raw(),
+    );
+    this.rollupHeadBefore = rollupStatements((t) =>
+      db.prepare<[number, number]>(`SELECT bucket, count, sum, min, max FROM ${t} WHERE series_id = ? AND bucket < ? ORDER BY bucket`).raw(),
+    );
+    this.dropRollupHeadBefore = rollupStatements((t) => db.prepare<[number, number]>(`DELETE FROM ${t} WHERE series_id = ? AND bucket < ?`));
+    this.rollupHeadOfDevice = rollupStatements((t) =>
+      db.prepare<[string, number, number]>(
+        `SELECT h.series_id, h.bucket, h.count, h.sum, h.min, h.max FROM series s JOIN ${t} h ON h.series_id = s.id WHERE s.device_id = ? AND h.bucket >= ? AND h.bucket < ?`,
+      ).raw(),
+    );
+    const tier = (t: StoredTier): TierStatements => {
+      const table = TABLES[t].chunks;
+      return {
+        chunksInRange: db.prepare(`SELECT start, data FROM ${table} WHERE series_id = ? AND start >= ? AND start < ? ORDER BY start`).raw(),
+        chunkAt: db.prepare(`SELECT data FROM ${table} WHERE series_id = ? AND start = ?`).pluck(),
+        putChunk: db.prepare(`INSERT OR REPLACE INTO ${table}(series_id, start, count, data) VALUES (?, ?, ?, ?)`),
+        dropChunksBefore: db.prepare(`DELETE FROM ${table} WHERE series_id = ? AND start < ?`),
+        deviceChunksAt: db.prepare<[number, string]>(`SELECT c.series_id, c.data FROM series s JOIN ${table} c ON c.series_id = s.id AND c.start = ? WHERE s.device_id = ?`).raw(),
+      };
+    };
+    this.tiers = { raw: tier('raw'), '1m': tier('1m'), '1h': tier('1h') };
+  }
+
+  /** The series id of a device's metric, created on first use; cached, since every sample needs it. */
+  seriesId(deviceId: string, name: string): number {
+    const key = `${deviceId}\u0000${name}`;
+    let id = this.ids.get(key);
+    if (id === undefined) {
+      this.internSeries.run(deviceId, name);
+      id = this.findSeries.get(deviceId, name) as number;
+      this.ids.set(key, id);
+    }
+    return id;
+  }
+
+  /** Empties the id cache (after a rolled-back transaction that may have created series). */
+  forgetSeriesIds(): void {
+    this.ids.clear();
+  }
+
+  /** The id of an existing series, or undefined (reads never create one). */
+  existingSeriesId(deviceId: string, name: string): number | undefined {
+    return this.ids.get(`${deviceId}\u0000${name}`) ?? (this.findSeries.get(deviceId, name) as number | undefined);
+  }
+
+  seriesOf(deviceId: string): Array<{ id: number; name: string }> {
+    return this.seriesOfDevice.all(deviceId) as Array<{ id: number; name: string }>;
+  }
+
+  /** Appends raw samples to the head; the caller's transaction makes them durable. */
+  appendRaw(rows: readonly RawRow[]): void {
+    const params: number[] = [];
+    let i = 0;
+    for (; i + ROWS_PER_INSERT <= rows.length; i += ROWS_PER_INSERT) {
+      params.length = 0;
+      for (let j = i; j < i + ROWS_PER_INSERT; j++) params.push(...(rows[j] as RawRow));
+      this.insertRawMany.run(params);
+    }
+    for (; i < rows.length; i++) this.insertRaw.run(...(rows[i] as RawRow));
+  }
+
+  /** Raw samples of a series with from <= ts < to, in time order (head and chunks merged). */
+  readRaw(seriesId: number, from: number, to: number): RawSeries {
+    const out: RawSeries = { ts: [], values: [] };
+    const window = CHUNK_WINDOW_MS.raw;
+    for (const [, data] of this.tiers.raw.chunksInRange.all(seriesId, Math.floor(from / window) * window, to) as Array<[number, Buffer]>) {
+      const chunk = decodeChunk(data);
+      const values = chunk.columns[0] as Float64Array;
+      for (let i = 0; i < chunk.ts.length; i++) {
+        const t = chunk.ts[i] as number;
+        if (t >= from && t < to) {
+          out.ts.push(t);
+          out.values.push(values[i] as number);
+        }
+      }
+    }
+    const head = this.rawHeadInRange.all(seriesId, from, to) as Array<[number, number]>;
+    if (head.length === 0) return out;
+    const sorted = out.ts.length === 0 || (head[0] as [number, number])[0] >= (out.ts.at(-1) as number);
+    for (const [t, v] of head) {
+      out.ts.push(t);
+      out.values.push(v);
+    }
+    return sorted ? out : sortRaw(out);
+  }
+
+  /** Raw samples of all of a device's series in [from, to), by series id (for minute rollups). */
+  readDeviceRaw(deviceId: string, from: number, to: number): Map<number, number[]> {
+    const bySeries = new Map<number, number[]>();
+    const add = (id: number, v: number) => {
+      let list = bySeries.get(id);
+      if (!list) bySeries.set(id, (list = []));
+      list.push(v);
+    };
+    const window = CHUNK_WINDOW_MS.raw;
+    for (let start = Math.floor(from / window) * window; start < to; start += window) {
+      for (const [id, data] of this.tiers.raw.deviceChunksAt.all(start, deviceId) as Array<[number, Buffer]>) {
+        const chunk = decodeChunk(data);
+        const values = chunk.columns[0] as Float64Array;
+        for (let i = 0; i < chunk.ts.length; i++) {
+          const t = chunk.ts[i] as number;
+          if (t >= from && t < to) add(id, values[i] as number);
+        }
+      }
+    }
+    for (const [id, , v] of this.rawHeadOfDevice.all(deviceId, from, to) as Array<[number, number, number]>) add(id, v);
+    return bySeries;
+  }
+
+  /** Writes (or replaces) one rollup bucket. */
+  putRollup(tier: RollupTier, seriesId: number, bucket: number, a: Aggregate): void {
+    this.putRollupRow[tier].run(seriesId, bucket, a.count, a.sum, a.min, a.max);
+  }
+
+  /** Rollup buckets of a series with from <= bucket < to, in order; a head row replaces a chunk's bucket. */
+  readRollup(tier: RollupTier, seriesId: number, from: number, to: number): RollupPoint[] {
+    const window = CHUNK_WINDOW_MS[tier];
+    const points: RollupPoint[] = [];
+    for (const [, data] of this.tiers[tier].chunksInRange.all(seriesId, Math.floor(from / window) * window, to) as Array<[number, Buffer]>) {
+      appendRollupChunk(points, data, from, to);
+    }
+    const head = (this.rollupHeadInRange[tier].all(seriesId, from, to) as Array<[number, number, number, number, number]>).map(rollupRow);
+    return mergeRollups(points, head);
+  }
+
+  /** Rollup buckets of all of a device's series in [from, to), by series id (for hour rollups). */
+  readDeviceRollup(tier: RollupTier, deviceId: string, from: number, to: number): Map<number, RollupPoint[]> {
+    const chunks = new Map<number, RollupPoint[]>();
+    const window = CHUNK_WINDOW_MS[tier];
+    for (let start = Math.floor(from / window) * window; start < to; start += window) {
+      for (const [id, data] of this.tiers[tier].deviceChunksAt.all(start, deviceId) as Array<[number, Buffer]>) {
+        let list = chunks.get(id);
+        if (!list) chunks.set(id, (list = []));
+        appendRollupChunk(list, data, from, to);
+      }
+    }
+    const heads = new Map<number, RollupPoint[]>();
+    for (const [id, ...row] of this.rollupHeadOfDevice[tier].all(deviceId, from, to) as Array<[number, number, number, number, number, number]>) {
+      let list = heads.get(id);
+      if (!list) heads.set(id, (list = []));
+      list.push(rollupRow(row));
+    }
+    const out = new Map<number, RollupPoint[]>();
+    for (const id of new Set([...chunks.keys(), ...heads.keys()])) {
+      out.set(id, mergeRollups(chunks.get(id) ?? [], (heads.get(id) ?? []).sort((a, b) => a.bucket - b.bucket)));
+    }
+    return out;
+  }
+
+  /** The newest raw sample of a series. */
+  latest(seriesId: number): { ts: number; value: number } | undefined {
+    const head = this.newestRawHead.get(seriesId) as [number, number] | undefined;
+    let best = head ? { ts: head[0], value: head[1] } : undefined;
+    const data = this.newestRawChunk.get(seriesId) as Buffer | undefined;
+    if (data) {
+      const chunk = decodeChunk(data);
+      const values = chunk.columns[0] as Float64Array;
+      for (let i = 0; i < chunk.ts.length; i++) {
+        const t = chunk.ts[i] as number;
+        if (!best || t >= best.ts) best = { ts: t, value: values[i] as number };
+      }
+    }
+    return best;
+  }
+
+  /** Names of a device's metrics with a raw sample at or after `since`. */
+  namesSince(deviceId: string, since: number): string[] {
+    // A chunk whose window ends after `since` (start + window > since) may hold such a sample.
+    return this.recentNames.all(deviceId, since, since - CHUNK_WINDOW_MS.raw) as string[];
+  }
+
+  /** Every series with raw samples since `since`, with its newest one (to seed the latest-value cache). */
+  *latestSince(since: number): Generator<{ deviceId: string; name: string; ts: number; value: number }> {
+    for (const { id, device_id: deviceId, name } of this.db.prepare('SELECT id, device_id, name FROM series').iterate() as Iterable<{ id: number; device_id: string; name: string }>) {
+      const raw = this.readRaw(id, since, Number.MAX_SAFE_INTEGER);
+      const last = raw.ts.length - 1;
+      if (last >= 0) yield { deviceId, name, ts: raw.ts[last] as number, value: raw.values[last] as number };
+    }
+  }
+
+  /**
+   * Moves head rows of closed windows into chunks (merging with a chunk already there, for
+   * late samples), tier by tier, series by series, in transactions of `seriesPerTx` series,
+   * until done or `budgetMs` is spent. Returns the chunks written and whether work remains.
+   */
+  compact(now: number, budgetMs = 20, seriesPerTx = 100): { chunks: number; more: boolean } {
+    const started = performance.now();
+    let chunks = 0;
+    for (const tier of ['raw', '1m', '1h'] as const) {
+      const window = CHUNK_WINDOW_MS[tier];
+      const cutoff = Math.floor((now - COMPACT_GRACE_MS[tier]) / window) * window;
+      for (;;) {
+        const ids = this.seriesAfter.all(this.cursors.compact[tier], seriesPerTx) as number[];
+        if (ids.length === 0) {
+          this.cursors.compact[tier] = 0;
+          break;
+        }
+        chunks += this.db.transaction(() => ids.reduce((n, id) => n + this.compactSeries(tier, id, cutoff), 0))();
+        this.cursors.compact[tier] = ids.at(-1) as number;
+        if (performance.now() - started >= budgetMs) return { chunks, more: true };
+      }
+    }
+    return { chunks, more: false };
+  }
+
+  /**
+   * Drops chunks (and head rows) of windows that ended before each tier's cutoff, series by
+   * series, until done or `budgetMs` is spent. Whole chunks go: a chunk is kept while any of
+   * its window is inside retention.
+   */
+  dropExpired(cutoffs: Readonly<Record<StoredTier, number>>, budgetMs = 50, seriesPerTx = 500): { chunks: number; more: boolean } {
+    const started = performance.now();
+    let chunks = 0;
+    for (const tier of ['raw', '1m', '1h'] as const) {
+      const window = CHUNK_WINDOW_MS[tier];
+      const lastStart = cutoffs[tier] - window;
+      const { dropChunksBefore } = this.tiers[tier];
+      const dropHead = tier === 'raw' ? this.dropRawHeadBefore : this.dropRollupHeadBefore[tier];
+      for (;;) {
+        const ids = this.seriesAfter.all(this.cursors.retain[tier], seriesPerTx) as number[];
+        if (ids.length === 0) {
+          this.cursors.retain[tier] = 0;
+          break;
+        }
+        this.db.transaction(() => {
+          for (const id of ids) {
+            chunks += dropChunksBefore.run(id, lastStart + 1).changes;
+            dropHead.run(id, cutoffs[tier]);
+          }
+        })();
+        this.cursors.retain[tier] = ids.at(-1) as number;
+        if (performance.now() - started >= budgetMs) return { chunks, more: true };
+      }
+    }
+    return { chunks, more: false };
+  }
+
+  private compactSeries(tier: StoredTier, id: number, cutoff: number): number {
+    const window = CHUNK_WINDOW_MS[tier];
+    const { chunkAt, putChunk } = this.tiers[tier];
+    if (tier === 'raw') {
+      const rows = this.rawHeadBefore.all(id, cutoff) as Array<[number, number]>;
+      if (rows.length === 0) return 0;
+      let written = 0;
+      for (const [start, group] of groupByWindow(rows, window)) {
+        const ts = group.map((r) => r[0]);
+        const values = group.map((r) => r[1]);
+        const existing = chunkAt.get(id, start) as Buffer | undefined;
+        if (existing) {
+          const old = decodeChunk(existing);
+          const merged = sortRaw({ ts: [...old.ts, ...ts], values: [...(old.columns[0] as Float64Array), ...values] });
+          putChunk.run(id, start, merged.ts.length, asBlob(encodeChunk(merged.ts, [merged.values])));
+        } else {
+          putChunk.run(id, start, ts.length, asBlob(encodeChunk(ts, [values])));
+        }
+        written++;
+      }
+      this.dropRawHeadBefore.run(id, cutoff);
+      return written;
+    }
+    const rows = (this.rollupHeadBefore[tier].all(id, cutoff) as Array<[number, number, number, number, number]>).map(rollupRow);
+    if (rows.length === 0) return 0;
+    let written = 0;
+    for (const [start, group] of groupByWindow(rows.map((r) => [r.bucket, r] as const), window)) {
+      const existing = chunkAt.get(id, start) as Buffer | undefined;
+      const old: RollupPoint[] = [];
+      if (existing) appendRollupChunk(old, existing, start, start + window);
+      const points = mergeRollups(old, group.map((g) => g[1]));
+      putChunk.run(id, start, points.length, asBlob(encodeRollups(points)));
+      written++;
+    }
+    this.dropRollupHeadBefore[tier].run(id, cutoff);
+    return written;
+  }
+}
+
+function rollupRow([bucket, count, sum, min, max]: readonly number[]): RollupPoint {
+  return { bucket: bucket as number, count: count as number, sum: sum as number, min: min as number, max: max as number };
+}
+
+/** Rollup points as a chunk: bucket times and four columns (count, sum, min, max). */
+export function encodeRollups(points: readonly RollupPoint[]): Uint8Array {
+  return encodeChunk(
+    points.map((p) => p.bucket),
+    [points.map((p) => p.count), points.map((p) => p.sum), points.map((p) => p.min), points.map((p) => p.max)],
+  );
+}
+
+function appendRollupChunk(out: RollupPoint[], data: Uint8Array, from: number, to: number): void {
+  const { ts, columns } = decodeChunk(data);
+  const [count, sum, min, max] = columns as [Float64Array, Float64Array, Float64Array, Float64Array];
+  for (let i = 0; i < ts.length; i++) {
+    const bucket = ts[i] as number;
+    if (bucket >= from && bucket < to) out.push({ bucket, count: count[i] as number, sum: sum[i] as number, min: min[i] as number, max: max[i] as number });
+  }
+}
+
+/** Both lists sorted by bucket; a bucket in `head` replaces the same bucket in `chunks` (a recomputed rollup). */
+function mergeRollups(chunks: readonly RollupPoint[], head: readonly RollupPoint[]): RollupPoint[] {
+  if (head.length === 0) return [...chunks];
+  if (chunks.length === 0) return [...head];
+  const out: RollupPoint[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < chunks.length || j < head.length) {
+    const c = chunks[i];
+    const h = head[j];
+    if (h && (!c || h.bucket <= c.bucket)) {
+      if (c && c.bucket === h.bucket) i++;
+      out.push(h);
+      j++;
+    } else if (c) {
+      out.push(c);
+      i++;
+    }
+  }
+  return out;
+}
+
+function groupByWindow<T extends readonly [number, ...unknown[]]>(rows: readonly T[], window: number): Map<number, T[]> {
+  const groups = new Map<number, T[]>();
+  for (const row of rows) {
+    const start = Math.floor(row[0] / window) * window;
+    let list = groups.get(start);
+    if (!list) groups.set(start, (list = []));
+    list.push(row);
+  }
+  return groups;
+}
+
+/** Sorts samples by time, keeping the arrival order of equal times. */
+function sortRaw(s: RawSeries): RawSeries {
+  const order = s.ts.map((_, i) => i).sort((a, b) => (s.ts[a] as number) - (s.ts[b] as number) || a - b);
+  return { ts: order.map((i) => s.ts[i] as number), values: order.map((i) => s.values[i] as number) };
+}

@@ -1,7 +1,9 @@
 /**
  * `npm run bench -- [scenario ...]`: runs the named scenarios (all when none is named), prints a
- * table and merges the results into bench/results/latest.json as { scenario: { metric: number } }.
+ * table and merges the results into bench/results/latest.json as { scenario: { metric: number } },
+ * and beside it, in bench/results/runs.json, when and at which commit each scenario last ran.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { agent } from './agent.js';
@@ -21,12 +23,23 @@ const SCENARIOS: Record<string, Scenario> = { connect, rtt, ingest, query, agent
 
 const RESULTS_DIR = join(import.meta.dirname, 'results');
 const LATEST = join(RESULTS_DIR, 'latest.json');
+const RUNS = join(RESULTS_DIR, 'runs.json');
 
-function readLatest(): Record<string, Record<string, number>> {
+function readJson<T>(file: string): Record<string, T> {
   try {
-    return JSON.parse(readFileSync(LATEST, 'utf8')) as Record<string, Record<string, number>>;
+    return JSON.parse(readFileSync(file, 'utf8')) as Record<string, T>;
   } catch {
     return {};
+  }
+}
+
+/** The commit measured, marked dirty when the tree had uncommitted changes. */
+function currentCommit(): string {
+  try {
+    const git = (...args: string[]) => execFileSync('git', args, { cwd: import.meta.dirname, encoding: 'utf8' }).trim();
+    return `${git('rev-parse', 'HEAD')}${git('status', '--porcelain', '--untracked-files=no') ? '-dirty' : ''}`;
+  } catch {
+    return 'unknown';
   }
 }
 
@@ -37,14 +50,19 @@ async function main(): Promise<void> {
     process.stderr.write(`unknown scenario(s): ${unknown.join(', ')}; known: ${Object.keys(SCENARIOS).join(', ')}\n`);
     process.exit(2);
   }
-  const results = readLatest();
+  const results = readJson<Record<string, number>>(LATEST);
+  const runs = readJson<{ commit: string; startedAt: string; seconds: number }>(RUNS);
+  const commit = currentCommit();
   for (const name of names.length > 0 ? names : Object.keys(SCENARIOS)) {
     process.stderr.write(`── ${name}\n`);
     const scenario = SCENARIOS[name];
     if (!scenario) continue;
+    const startedAt = new Date();
     results[name] = await scenario();
+    runs[name] = { commit, startedAt: startedAt.toISOString(), seconds: Math.round((Date.now() - startedAt.getTime()) / 1000) };
     mkdirSync(RESULTS_DIR, { recursive: true });
     writeFileSync(LATEST, `${JSON.stringify(results, null, 2)}\n`);
+    writeFileSync(RUNS, `${JSON.stringify(runs, null, 2)}\n`);
     console.table(results[name]);
   }
 }

@@ -36,8 +36,9 @@ const KIND_FOR = 1;
  */
 const KIND_PACKED = 2;
 /**
- * Decimal, zigzag deltas with three widths chosen per chunk: k, first integer as zigzag varint,
- * widths W, w0, w1 (6 bits each), then per later value '0'+w0 · '10'+w1 · '11'+W bits.
+ * Decimal, deltas: k, first integer and smallest delta b as zigzag varints, widths W, w0, w1
+ * (6 bits each, chosen per chunk), then per later value its delta − b as '0'+w0 · '10'+w1 ·
+ * '11'+W bits, or in W bits with no prefix when w0 = W.
  */
 const KIND_DELTA = 3;
 /** Gorilla XOR of the 64-bit patterns: any float64, NaN payloads included. */
@@ -363,7 +364,8 @@ function isDecimalAt(v: number, p: number): boolean {
 interface Plan {
   kind: number;
   bits: number;
-  /** KIND_DELTA widths. */
+  /** KIND_DELTA: the smallest delta, and the widths of delta − base. */
+  base: number;
   w0: number;
   w1: number;
   wMax: number;
@@ -371,18 +373,26 @@ interface Plan {
 
 function planDelta(ints: Float64Array): Plan | null {
   const n = ints.length;
+  let base = Infinity;
+  for (let i = 1; i < n; i++) {
+    const d = ints[i]! - ints[i - 1]!;
+    if (!Number.isSafeInteger(d)) return null;
+    if (d < base) base = d;
+  }
   const hist = new Float64Array(55);
   let wMax = 0;
   for (let i = 1; i < n; i++) {
-    const d = ints[i]! - ints[i - 1]!;
-    // Zigzag (2|d|) must stay exact.
-    if (!(Math.abs(d) <= POW2[51]!)) return null;
-    const len = bitLength(d >= 0 ? 2 * d : -2 * d - 1);
+    const u = ints[i]! - ints[i - 1]! - base;
+    if (!Number.isSafeInteger(u)) return null;
+    const len = bitLength(u);
     hist[len]!++;
     if (len > wMax) wMax = len;
   }
-  const { w0, w1 } = chooseWidths(hist, wMax, n - 1, 2 + wMax);
-  return { kind: KIND_DELTA, bits: 0, w0, w1, wMax };
+  let { w0, w1 } = chooseWidths(hist, wMax, n - 1, 2 + wMax);
+  const tiered = hist[w0]! * (1 + w0) + (hist[w1]! - hist[w0]!) * (2 + w1) + (n - 1 - hist[w1]!) * (2 + wMax);
+  // One width for all, without prefixes, when that is smaller: signalled by w0 = wMax.
+  if ((n - 1) * wMax <= tiered) w0 = w1 = wMax;
+  return { kind: KIND_DELTA, bits: 0, w0, w1, wMax, base };
 }
 
 /** How many base-radix digits fit one 53-bit group, and radix^g. */
@@ -447,14 +457,17 @@ function writeColumnBody(w: BitSink, plan: Plan, values: Float64Array, bits: Uin
     case KIND_DELTA: {
       w.write(k, 4);
       writeZigzagVarint(w, ints[0]!);
+      writeZigzagVarint(w, plan.base);
       w.write(plan.wMax, 6);
       w.write(plan.w0, 6);
       w.write(plan.w1, 6);
+      const fixed = plan.w0 === plan.wMax;
       for (let i = 1; i < n; i++) {
-        const d = ints[i]! - ints[i - 1]!;
-        const z = d >= 0 ? 2 * d : -2 * d - 1;
+        const z = ints[i]! - ints[i - 1]! - plan.base;
         const len = bitLength(z);
-        if (len <= plan.w0) {
+        if (fixed) {
+          w.write(z, plan.wMax);
+        } else if (len <= plan.w0) {
           w.write(0, 1);
           w.write(z, plan.w0);
         } else if (len <= plan.w1) {
@@ -533,7 +546,7 @@ function writeXor(w: BitSink, bits: Uint32Array, n: number): void {
   }
 }
 
-function readColumn(r: BitReader, out: Float64Array): void {
+function readColumn(r: BitReader, out: Float64Array): number {
   const n = out.length;
   const kind = r.read(3);
   if (kind === KIND_CONST) {
@@ -544,11 +557,11 @@ function readColumn(r: BitReader, out: Float64Array): void {
       outBits[2 * i + HI] = hi;
       outBits[2 * i + LO] = lo;
     }
-    return;
+    return kind;
   }
   if (kind === KIND_XOR) {
     readXor(r, out);
-    return;
+    return kind;
   }
   if (kind !== KIND_FOR && kind !== KIND_PACKED && kind !== KIND_DELTA) corrupt(`unknown column kind ${kind}`);
   const k = r.read(4);
@@ -590,20 +603,23 @@ function readColumn(r: BitReader, out: Float64Array): void {
     }
   } else {
     let m = readZigzagVarint(r);
+    const base = readZigzagVarint(r);
     const wMax = r.read(6);
     const w0 = r.read(6);
     const w1 = r.read(6);
     if (wMax > 53 || w1 > wMax || w0 > w1) corrupt('widths out of range');
+    const fixed = w0 === wMax;
     out[0] = checkedInt(m) / p;
     for (let i = 1; i < n; i++) {
-      let z: number;
-      if (r.bit() === 0) z = r.read(w0);
-      else z = r.read(r.bit() === 0 ? w1 : wMax);
-      // z is odd for negative deltas; (z + 1) / 2 stays exact below 2^53.
-      m += z % 2 === 1 ? -(z + 1) / 2 : z / 2;
+      let u: number;
+      if (fixed) u = r.read(wMax);
+      else if (r.bit() === 0) u = r.read(w0);
+      else u = r.read(r.bit() === 0 ? w1 : wMax);
+      m += base + u;
       out[i] = checkedInt(m) / p;
     }
   }
+  return kind;
 }
 
 function checkedInt(m: number): number {
@@ -676,7 +692,7 @@ function encodeColumn(w: BitWriter, col: ArrayLike<number>): void {
   for (let i = 1; i < n && constant; i++) constant = bits[2 * i + HI] === hi0 && bits[2 * i + LO] === lo0;
   const none = new Float64Array(0);
   if (constant) {
-    writeColumnBody(w, { kind: KIND_CONST, bits: 0, w0: 0, w1: 0, wMax: 0 }, values, bits, none, 0);
+    writeColumnBody(w, { kind: KIND_CONST, bits: 0, w0: 0, w1: 0, wMax: 0, base: 0 }, values, bits, none, 0);
     return;
   }
   const counter = new BitCounter();
@@ -686,7 +702,7 @@ function encodeColumn(w: BitWriter, col: ArrayLike<number>): void {
     plan.bits = counter.bits;
     return plan;
   };
-  let best = cost({ kind: KIND_XOR, bits: 0, w0: 0, w1: 0, wMax: 0 }, none, 0);
+  let best = cost({ kind: KIND_XOR, bits: 0, w0: 0, w1: 0, wMax: 0, base: 0 }, none, 0);
   let bestInts = none;
   const k = decimalExponent(values);
   if (k >= 0) {
@@ -703,8 +719,8 @@ function encodeColumn(w: BitWriter, col: ArrayLike<number>): void {
     const candidates: Plan[] = [];
     const range = max - min;
     if (Number.isSafeInteger(range)) {
-      candidates.push({ kind: KIND_FOR, bits: 0, w0: 0, w1: 0, wMax: 0 });
-      if (range >= 2 && range < TWO_53 - 1 && radixGroup(range + 1).g >= 2) candidates.push({ kind: KIND_PACKED, bits: 0, w0: 0, w1: 0, wMax: 0 });
+      candidates.push({ kind: KIND_FOR, bits: 0, w0: 0, w1: 0, wMax: 0, base: 0 });
+      if (range >= 2 && range < TWO_53 - 1 && radixGroup(range + 1).g >= 2) candidates.push({ kind: KIND_PACKED, bits: 0, w0: 0, w1: 0, wMax: 0, base: 0 });
     }
     const delta = planDelta(ints);
     if (delta) candidates.push(delta);
@@ -745,6 +761,19 @@ export function encodeChunk(ts: ArrayLike<number>, columns: ReadonlyArray<ArrayL
 
 /** Decodes a chunk; throws TetherError('CHUNK_CORRUPT', ...) on any malformed input, never hangs, never allocates unboundedly from a length field it has not checked against the input size. */
 export function decodeChunk(bytes: Uint8Array): { ts: Float64Array; columns: Float64Array[] } {
+  const { ts, columns } = decodeWithKinds(bytes);
+  return { ts, columns };
+}
+
+export type ChunkColumnEncoding = 'constant' | 'decimal-for' | 'decimal-packed' | 'decimal-delta' | 'xor';
+const KIND_NAMES: readonly ChunkColumnEncoding[] = ['constant', 'decimal-for', 'decimal-packed', 'decimal-delta', 'xor'];
+
+/** The encoding the encoder chose for each column (diagnostics, tests, benchmarks); decodes the chunk to find them. */
+export function chunkColumnEncodings(bytes: Uint8Array): ChunkColumnEncoding[] {
+  return decodeWithKinds(bytes).kinds.map((k) => KIND_NAMES[k]!);
+}
+
+function decodeWithKinds(bytes: Uint8Array): { ts: Float64Array; columns: Float64Array[]; kinds: number[] } {
   const r = new BitReader(bytes);
   const version = r.read(8);
   if (version !== VERSION) corrupt(`unknown version ${version}`);
@@ -756,13 +785,14 @@ export function decodeChunk(bytes: Uint8Array): { ts: Float64Array; columns: Flo
   if (n > 0 && 8 + (n - 1) + 3 * c > r.remaining()) corrupt(`sample count ${n} does not fit ${bytes.length} bytes`);
   const ts = new Float64Array(n);
   const columns: Float64Array[] = [];
+  const kinds: number[] = [];
   if (n > 0) readTimestamps(r, ts);
   for (let j = 0; j < c; j++) {
     const col = new Float64Array(n);
-    if (n > 0) readColumn(r, col);
+    if (n > 0) kinds.push(readColumn(r, col));
     columns.push(col);
   }
   const rest = r.remaining();
   if (rest >= 8 || (rest > 0 && r.read(rest) !== 0)) corrupt('trailing bytes');
-  return { ts, columns };
+  return { ts, columns, kinds };
 }

@@ -50,7 +50,6 @@ const POW2: number[] = [];
 for (let i = 0; i <= 64; i++) POW2.push(2 ** i);
 const TWO_53 = 2 ** 53;
 
-
 // Floats are handled as two uint32 halves through Uint32Array views of Float64Arrays.
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 const HI = LITTLE_ENDIAN ? 1 : 0;

@@ -10,10 +10,8 @@ import { TetherError } from '../../protocol/index.js';
  *
  * Layout, one MSB-first bit stream:
  *   u8 version · uvarint sample count n · uvarint column count c
- *   timestamps (n > 0): ts[0] as zigzag varint, then per later sample a delta-of-delta
- *     against the previous delta (the first against 0, so it carries the first delta) in
- *     Gorilla buckets: '0' · '10'+7 · '110'+9 · '1110'+12 · '11110'+32 bits, or '11111' + an
- *     absolute timestamp (sign + 53 bits) for jumps the buckets cannot hold.
+ *   timestamps (n > 0): ts[0] as zigzag varint, then delta-of-deltas in Gorilla-like
+ *     buckets whose widths are chosen per chunk (see writeTimestamps).
  *   per column (n > 0): a 3-bit kind, then that kind's body (see the KIND_* notes).
  *   zero bits up to the byte boundary.
  *
@@ -38,8 +36,9 @@ const KIND_FOR = 1;
  */
 const KIND_PACKED = 2;
 /**
- * Decimal, zigzag deltas with three widths chosen per chunk: k, first integer as zigzag varint,
- * widths W, w0, w1 (6 bits each), then per later value '0'+w0 · '10'+w1 · '11'+W bits.
+ * Decimal, deltas: k, first integer and smallest delta b as zigzag varints, widths W, w0, w1
+ * (6 bits each, chosen per chunk), then per later value its delta − b as '0'+w0 · '10'+w1 ·
+ * '11'+W bits, or in W bits with no prefix when w0 = W.
  */
 const KIND_DELTA = 3;
 /** Gorilla XOR of the 64-bit patterns: any float64, NaN payloads included. */
@@ -50,9 +49,6 @@ const POW10 = [1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9];
 const POW2: number[] = [];
 for (let i = 0; i <= 64; i++) POW2.push(2 ** i);
 const TWO_53 = 2 ** 53;
-
-/** Timestamp buckets: prefix bits, payload width (Prometheus's widths, plus a 32-bit bucket). */
-const TS_WIDTHS = [7, 9, 12, 32];
 
 // Floats are handled as two uint32 halves through Uint32Array views of Float64Arrays.
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
@@ -130,8 +126,12 @@ class BitWriter implements BitSink {
 class BitReader {
   private pos = 0;
   private readonly limit: number;
-  constructor(private readonly bytes: Uint8Array) {
-    this.limit = bytes.length * 8;
+  /** The input plus 4 zero bytes, so a 32-bit window never reads past the end. */
+  private readonly bytes: Uint8Array;
+  constructor(input: Uint8Array) {
+    this.limit = input.length * 8;
+    this.bytes = new Uint8Array(input.length + 4);
+    this.bytes.set(input);
   }
 
   remaining(): number {
@@ -147,18 +147,22 @@ class BitReader {
   /** Reads n (≤ 53) bits as a non-negative integer. */
   read(n: number): number {
     if (this.pos + n > this.limit) corrupt('truncated');
-    const bytes = this.bytes;
-    let pos = this.pos;
     let v = 0;
-    while (n > 0) {
-      const avail = 8 - (pos & 7);
-      const take = avail < n ? avail : n;
-      v = v * POW2[take]! + ((bytes[pos >>> 3]! >>> (avail - take)) & ((1 << take) - 1));
-      pos += take;
-      n -= take;
+    while (n > 24) {
+      n -= 24;
+      v = v * POW2[24]! + this.read24(24);
     }
-    this.pos = pos;
-    return v;
+    return v * POW2[n]! + this.read24(n);
+  }
+
+  private read24(n: number): number {
+    if (n === 0) return 0;
+    const p = this.pos;
+    const b = this.bytes;
+    const i = p >>> 3;
+    const word = (b[i]! << 24) | (b[i + 1]! << 16) | (b[i + 2]! << 8) | b[i + 3]!;
+    this.pos = p + n;
+    return (word << (p & 7)) >>> (32 - n);
   }
 }
 
@@ -208,64 +212,115 @@ function readZigzagVarint(r: BitReader): number {
 
 // ---------------------------------------------------------------- timestamps
 
-function writeTimestamps(w: BitSink, ts: ArrayLike<number>): void {
-  const n = ts.length;
-  let prevTs = ts[0]!;
-  let prevDelta = 0;
-  writeZigzagVarint(w, prevTs);
-  for (let i = 1; i < n; i++) {
-    const t = ts[i]!;
-    const delta = t - prevTs;
-    const dod = delta - prevDelta;
-    // A safe delta and dod are exact (float64 subtraction of safe integers only rounds beyond 2^53).
-    if (dod === 0) {
-      w.write(0, 1);
-    } else if (Number.isSafeInteger(delta) && Number.isSafeInteger(dod) && writeDod(w, dod)) {
-      // written
-    } else {
-      w.write(0b11111, 5);
-      w.write(t < 0 ? 1 : 0, 1);
-      w.write(Math.abs(t), 53);
-      prevTs = t;
-      prevDelta = Number.isSafeInteger(delta) ? delta : 0;
-      continue;
+/**
+ * Picks the two short widths of a '0'+w0 · '10'+w1 · longer-codes scheme that minimise the
+ * total size, from a histogram of bit lengths (hist[len] = how many need len bits). The codes
+ * after the first two cost `longCost` bits each (prefix and payload). hist is made cumulative.
+ */
+function chooseWidths(hist: Float64Array, wMax: number, total: number, longCost: number): { w0: number; w1: number } {
+  for (let w = 1; w <= wMax; w++) hist[w]! += hist[w - 1]!;
+  let best = Infinity;
+  let w0 = 0;
+  let w1 = 0;
+  for (let a = 0; a <= wMax; a++) {
+    const ca = hist[a]!;
+    for (let b = a; b <= wMax; b++) {
+      const cb = hist[b]!;
+      const cost = ca * (1 + a) + (cb - ca) * (2 + b) + (total - cb) * longCost;
+      if (cost < best) {
+        best = cost;
+        w0 = a;
+        w1 = b;
+      }
     }
-    prevTs = t;
-    prevDelta = delta;
   }
+  return { w0, w1 };
 }
 
-/** Writes a non-zero delta-of-delta into the smallest bucket that holds it; false if none does. */
-function writeDod(w: BitSink, dod: number): boolean {
-  for (let b = 0; b < TS_WIDTHS.length; b++) {
-    const width = TS_WIDTHS[b]!;
-    const half = POW2[width - 1]!;
-    // Signed range (-half, half], as in Prometheus's bitRange.
-    if (dod > -half && dod <= half) {
-      w.write(POW2[b + 2]! - 2, b + 2); // b+1 ones then a zero
-      w.write(dod < 0 ? dod + POW2[width]! : dod, width);
-      return true;
+/** Deltas-of-deltas beyond this, or not exact, are written as absolute timestamps. */
+const MAX_DOD = 2 ** 51;
+
+/**
+ * Timestamps after the first: per sample the zigzag delta-of-delta against the previous delta
+ * (the first against 0, so it carries the first delta), after a header of three widths
+ * W, w0, w1 chosen for this chunk: '0'+w0 · '10'+w1 · '110'+W bits, or '111' + sign + 53 bits
+ * of an absolute timestamp for a jump no delta can carry exactly. Regular intervals cost one
+ * bit per sample; a few ms of jitter costs w0 ≈ 4..5 bits more.
+ */
+function writeTimestamps(w: BitSink, ts: ArrayLike<number>): void {
+  const n = ts.length;
+  writeZigzagVarint(w, ts[0]!);
+  if (n < 2) return;
+  // First pass: the zigzag dods (NaN where an absolute timestamp is due) and their widths.
+  const zs = new Float64Array(n);
+  const hist = new Float64Array(55);
+  let wMax = 0;
+  let escapes = 0;
+  let prevTs = ts[0]!;
+  let prevDelta = 0;
+  for (let i = 1; i < n; i++) {
+    const t = ts[i]!;
+    // A safe delta or dod is exact: float64 subtraction of safe integers only rounds beyond 2^53.
+    const delta = t - prevTs;
+    const dod = delta - prevDelta;
+    if (Number.isSafeInteger(delta) && Math.abs(dod) <= MAX_DOD) {
+      const z = dod >= 0 ? 2 * dod : -2 * dod - 1;
+      zs[i] = z;
+      const len = bitLength(z);
+      hist[len]!++;
+      if (len > wMax) wMax = len;
+      prevDelta = delta;
+    } else {
+      zs[i] = NaN;
+      escapes++;
+      prevDelta = Number.isSafeInteger(delta) ? delta : 0;
+    }
+    prevTs = t;
+  }
+  const { w0, w1 } = chooseWidths(hist, wMax, n - 1 - escapes, 3 + wMax);
+  w.write(wMax, 6);
+  w.write(w0, 6);
+  w.write(w1, 6);
+  for (let i = 1; i < n; i++) {
+    const z = zs[i]!;
+    if (Number.isNaN(z)) {
+      const t = ts[i]!;
+      w.write(0b111, 3);
+      w.write(t < 0 ? 1 : 0, 1);
+      w.write(Math.abs(t), 53);
+      continue;
+    }
+    const len = bitLength(z);
+    if (len <= w0) {
+      w.write(0, 1);
+      w.write(z, w0);
+    } else if (len <= w1) {
+      w.write(0b10, 2);
+      w.write(z, w1);
+    } else {
+      w.write(0b110, 3);
+      w.write(z, wMax);
     }
   }
-  return false;
 }
 
 function readTimestamps(r: BitReader, out: Float64Array): void {
   const n = out.length;
   let prevTs = readZigzagVarint(r);
-  let prevDelta = 0;
   out[0] = prevTs;
+  if (n < 2) return;
+  const wMax = r.read(6);
+  const w0 = r.read(6);
+  const w1 = r.read(6);
+  if (wMax > 53 || w1 > wMax || w0 > w1) corrupt('timestamp widths out of range');
+  let prevDelta = 0;
   for (let i = 1; i < n; i++) {
-    let ones = 0;
-    while (ones < 5 && r.bit() === 1) ones++;
     let t: number;
-    if (ones === 0) {
-      t = prevTs + prevDelta;
-    } else if (ones < 5) {
-      const width = TS_WIDTHS[ones - 1]!;
-      let dod = r.read(width);
-      if (dod > POW2[width - 1]!) dod -= POW2[width]!;
-      prevDelta += dod;
+    let ones = 0;
+    while (ones < 3 && r.bit() === 1) ones++;
+    if (ones < 3) {
+      const z = r.read(ones === 0 ? w0 : ones === 1 ? w1 : wMax);
+      prevDelta += z % 2 === 1 ? -(z + 1) / 2 : z / 2;
       t = prevTs + prevDelta;
     } else {
       const neg = r.bit();
@@ -308,7 +363,8 @@ function isDecimalAt(v: number, p: number): boolean {
 interface Plan {
   kind: number;
   bits: number;
-  /** KIND_DELTA widths. */
+  /** KIND_DELTA: the smallest delta, and the widths of delta − base. */
+  base: number;
   w0: number;
   w1: number;
   wMax: number;
@@ -316,36 +372,26 @@ interface Plan {
 
 function planDelta(ints: Float64Array): Plan | null {
   const n = ints.length;
+  let base = Infinity;
+  for (let i = 1; i < n; i++) {
+    const d = ints[i]! - ints[i - 1]!;
+    if (!Number.isSafeInteger(d)) return null;
+    if (d < base) base = d;
+  }
   const hist = new Float64Array(55);
   let wMax = 0;
   for (let i = 1; i < n; i++) {
-    const d = ints[i]! - ints[i - 1]!;
-    // Zigzag (2|d|) must stay exact.
-    if (!(Math.abs(d) <= POW2[51]!)) return null;
-    const len = bitLength(d >= 0 ? 2 * d : -2 * d - 1);
+    const u = ints[i]! - ints[i - 1]! - base;
+    if (!Number.isSafeInteger(u)) return null;
+    const len = bitLength(u);
     hist[len]!++;
     if (len > wMax) wMax = len;
   }
-  // cum[w] = number of deltas that fit w bits.
-  const cum = hist;
-  for (let w = 1; w <= wMax; w++) cum[w]! += cum[w - 1]!;
-  const total = n - 1;
-  let best = Infinity;
-  let w0 = 0;
-  let w1 = 0;
-  for (let a = 0; a <= wMax; a++) {
-    const ca = cum[a]!;
-    for (let b = a; b <= wMax; b++) {
-      const cb = cum[b]!;
-      const cost = ca * (1 + a) + (cb - ca) * (2 + b) + (total - cb) * (2 + wMax);
-      if (cost < best) {
-        best = cost;
-        w0 = a;
-        w1 = b;
-      }
-    }
-  }
-  return { kind: KIND_DELTA, bits: 0, w0, w1, wMax };
+  let { w0, w1 } = chooseWidths(hist, wMax, n - 1, 2 + wMax);
+  const tiered = hist[w0]! * (1 + w0) + (hist[w1]! - hist[w0]!) * (2 + w1) + (n - 1 - hist[w1]!) * (2 + wMax);
+  // One width for all, without prefixes, when that is smaller: signalled by w0 = wMax.
+  if ((n - 1) * wMax <= tiered) w0 = w1 = wMax;
+  return { kind: KIND_DELTA, bits: 0, w0, w1, wMax, base };
 }
 
 /** How many base-radix digits fit one 53-bit group, and radix^g. */
@@ -410,14 +456,17 @@ function writeColumnBody(w: BitSink, plan: Plan, values: Float64Array, bits: Uin
     case KIND_DELTA: {
       w.write(k, 4);
       writeZigzagVarint(w, ints[0]!);
+      writeZigzagVarint(w, plan.base);
       w.write(plan.wMax, 6);
       w.write(plan.w0, 6);
       w.write(plan.w1, 6);
+      const fixed = plan.w0 === plan.wMax;
       for (let i = 1; i < n; i++) {
-        const d = ints[i]! - ints[i - 1]!;
-        const z = d >= 0 ? 2 * d : -2 * d - 1;
+        const z = ints[i]! - ints[i - 1]! - plan.base;
         const len = bitLength(z);
-        if (len <= plan.w0) {
+        if (fixed) {
+          w.write(z, plan.wMax);
+        } else if (len <= plan.w0) {
           w.write(0, 1);
           w.write(z, plan.w0);
         } else if (len <= plan.w1) {
@@ -496,7 +545,7 @@ function writeXor(w: BitSink, bits: Uint32Array, n: number): void {
   }
 }
 
-function readColumn(r: BitReader, out: Float64Array): void {
+function readColumn(r: BitReader, out: Float64Array): number {
   const n = out.length;
   const kind = r.read(3);
   if (kind === KIND_CONST) {
@@ -507,11 +556,11 @@ function readColumn(r: BitReader, out: Float64Array): void {
       outBits[2 * i + HI] = hi;
       outBits[2 * i + LO] = lo;
     }
-    return;
+    return kind;
   }
   if (kind === KIND_XOR) {
     readXor(r, out);
-    return;
+    return kind;
   }
   if (kind !== KIND_FOR && kind !== KIND_PACKED && kind !== KIND_DELTA) corrupt(`unknown column kind ${kind}`);
   const k = r.read(4);
@@ -553,20 +602,23 @@ function readColumn(r: BitReader, out: Float64Array): void {
     }
   } else {
     let m = readZigzagVarint(r);
+    const base = readZigzagVarint(r);
     const wMax = r.read(6);
     const w0 = r.read(6);
     const w1 = r.read(6);
     if (wMax > 53 || w1 > wMax || w0 > w1) corrupt('widths out of range');
+    const fixed = w0 === wMax;
     out[0] = checkedInt(m) / p;
     for (let i = 1; i < n; i++) {
-      let z: number;
-      if (r.bit() === 0) z = r.read(w0);
-      else z = r.read(r.bit() === 0 ? w1 : wMax);
-      // z is odd for negative deltas; (z + 1) / 2 stays exact below 2^53.
-      m += z % 2 === 1 ? -(z + 1) / 2 : z / 2;
+      let u: number;
+      if (fixed) u = r.read(wMax);
+      else if (r.bit() === 0) u = r.read(w0);
+      else u = r.read(r.bit() === 0 ? w1 : wMax);
+      m += base + u;
       out[i] = checkedInt(m) / p;
     }
   }
+  return kind;
 }
 
 function checkedInt(m: number): number {
@@ -639,7 +691,7 @@ function encodeColumn(w: BitWriter, col: ArrayLike<number>): void {
   for (let i = 1; i < n && constant; i++) constant = bits[2 * i + HI] === hi0 && bits[2 * i + LO] === lo0;
   const none = new Float64Array(0);
   if (constant) {
-    writeColumnBody(w, { kind: KIND_CONST, bits: 0, w0: 0, w1: 0, wMax: 0 }, values, bits, none, 0);
+    writeColumnBody(w, { kind: KIND_CONST, bits: 0, w0: 0, w1: 0, wMax: 0, base: 0 }, values, bits, none, 0);
     return;
   }
   const counter = new BitCounter();
@@ -649,7 +701,7 @@ function encodeColumn(w: BitWriter, col: ArrayLike<number>): void {
     plan.bits = counter.bits;
     return plan;
   };
-  let best = cost({ kind: KIND_XOR, bits: 0, w0: 0, w1: 0, wMax: 0 }, none, 0);
+  let best = cost({ kind: KIND_XOR, bits: 0, w0: 0, w1: 0, wMax: 0, base: 0 }, none, 0);
   let bestInts = none;
   const k = decimalExponent(values);
   if (k >= 0) {
@@ -666,8 +718,8 @@ function encodeColumn(w: BitWriter, col: ArrayLike<number>): void {
     const candidates: Plan[] = [];
     const range = max - min;
     if (Number.isSafeInteger(range)) {
-      candidates.push({ kind: KIND_FOR, bits: 0, w0: 0, w1: 0, wMax: 0 });
-      if (range >= 2 && range < TWO_53 - 1 && radixGroup(range + 1).g >= 2) candidates.push({ kind: KIND_PACKED, bits: 0, w0: 0, w1: 0, wMax: 0 });
+      candidates.push({ kind: KIND_FOR, bits: 0, w0: 0, w1: 0, wMax: 0, base: 0 });
+      if (range >= 2 && range < TWO_53 - 1 && radixGroup(range + 1).g >= 2) candidates.push({ kind: KIND_PACKED, bits: 0, w0: 0, w1: 0, wMax: 0, base: 0 });
     }
     const delta = planDelta(ints);
     if (delta) candidates.push(delta);
@@ -708,6 +760,19 @@ export function encodeChunk(ts: ArrayLike<number>, columns: ReadonlyArray<ArrayL
 
 /** Decodes a chunk; throws TetherError('CHUNK_CORRUPT', ...) on any malformed input, never hangs, never allocates unboundedly from a length field it has not checked against the input size. */
 export function decodeChunk(bytes: Uint8Array): { ts: Float64Array; columns: Float64Array[] } {
+  const { ts, columns } = decodeWithKinds(bytes);
+  return { ts, columns };
+}
+
+export type ChunkColumnEncoding = 'constant' | 'decimal-for' | 'decimal-packed' | 'decimal-delta' | 'xor';
+const KIND_NAMES: readonly ChunkColumnEncoding[] = ['constant', 'decimal-for', 'decimal-packed', 'decimal-delta', 'xor'];
+
+/** The encoding the encoder chose for each column (diagnostics, tests, benchmarks); decodes the chunk to find them. */
+export function chunkColumnEncodings(bytes: Uint8Array): ChunkColumnEncoding[] {
+  return decodeWithKinds(bytes).kinds.map((k) => KIND_NAMES[k]!);
+}
+
+function decodeWithKinds(bytes: Uint8Array): { ts: Float64Array; columns: Float64Array[]; kinds: number[] } {
   const r = new BitReader(bytes);
   const version = r.read(8);
   if (version !== VERSION) corrupt(`unknown version ${version}`);
@@ -719,13 +784,14 @@ export function decodeChunk(bytes: Uint8Array): { ts: Float64Array; columns: Flo
   if (n > 0 && 8 + (n - 1) + 3 * c > r.remaining()) corrupt(`sample count ${n} does not fit ${bytes.length} bytes`);
   const ts = new Float64Array(n);
   const columns: Float64Array[] = [];
+  const kinds: number[] = [];
   if (n > 0) readTimestamps(r, ts);
   for (let j = 0; j < c; j++) {
     const col = new Float64Array(n);
-    if (n > 0) readColumn(r, col);
+    if (n > 0) kinds.push(readColumn(r, col));
     columns.push(col);
   }
   const rest = r.remaining();
   if (rest >= 8 || (rest > 0 && r.read(rest) !== 0)) corrupt('trailing bytes');
-  return { ts, columns };
+  return { ts, columns, kinds };
 }

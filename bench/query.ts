@@ -26,7 +26,6 @@ const DAYS = Number(process.env.TETHER_BENCH_QUERY_DAYS ?? 30);
 const METRICS = Number(process.env.TETHER_BENCH_QUERY_METRICS ?? 4);
 const RAW_STEP_MS = Number(process.env.TETHER_BENCH_QUERY_RAW_STEP_S ?? 5) * 1000;
 const QUERIES = Number(process.env.TETHER_BENCH_QUERY_QUERIES ?? 1_000);
-const DEVICES_PER_TRANSACTION = 10;
 const MIN = 60_000;
 const HOUR = 60 * MIN;
 
@@ -54,60 +53,54 @@ export async function query(): Promise<Record<string, number>> {
     let rawSamples = 0;
     let rollupPoints = 0;
 
-    const fillRaw = (series: number) => {
-      const window = CHUNK_WINDOW_MS.raw;
-      const headFrom = cutoff('raw');
-      for (let w = Math.floor(rawStart / window) * window; w < now; w += window) {
-        const ts: number[] = [];
-        const values: number[] = [];
-        for (let t = Math.max(w, rawStart); t < Math.min(w + window, now); t += RAW_STEP_MS) {
-          ts.push(t);
-          values.push(reading());
-        }
+    const series = Array.from({ length: DEVICES }, (_, d) => names.map((name) => store.seriesId(id(d), name))).flat();
+    // Window by window, every series in each, as compaction writes them in a running backend (so the
+    // chunk tables grow as they would there).
+    const fillRaw = (window: number) => {
+      const ts: number[] = [];
+      for (let t = Math.max(window, rawStart); t < Math.min(window + CHUNK_WINDOW_MS.raw, now); t += RAW_STEP_MS) ts.push(t);
+      for (const s of series) {
+        const values = ts.map(reading);
         rawSamples += ts.length;
-        if (w < headFrom) chunkOf.raw.run(series, w, ts.length, blob(encodeChunk(ts, [values])));
-        else store.appendRaw(ts.map((t, i) => [series, t, values[i] as number]));
+        if (window < cutoff('raw')) chunkOf.raw.run(s, window, ts.length, blob(encodeChunk(ts, [values])));
+        else store.appendRaw(ts.map((t, i) => [s, t, values[i] as number]));
       }
     };
-    const fillRollup = (tier: '1m' | '1h', series: number, bucketMs: number, count: number) => {
-      const window = CHUNK_WINDOW_MS[tier];
-      const headFrom = cutoff(tier);
-      for (let w = Math.floor(start / window) * window; w < now; w += window) {
-        const points: RollupPoint[] = [];
-        for (let t = Math.max(w, start); t < Math.min(w + window, now); t += bucketMs) {
+    const fillRollup = (tier: '1m' | '1h', bucketMs: number, count: number) => (window: number) => {
+      const buckets: number[] = [];
+      for (let t = Math.max(window, start); t < Math.min(window + CHUNK_WINDOW_MS[tier], now); t += bucketMs) buckets.push(t);
+      for (const s of series) {
+        const points: RollupPoint[] = buckets.map((bucket) => {
           const v = reading();
-          points.push({ bucket: t, count, sum: cents(v * count), min: cents(v * 0.8), max: cents(v * 1.2) });
-        }
+          return { bucket, count, sum: cents(v * count), min: cents(v * 0.8), max: cents(v * 1.2) };
+        });
         rollupPoints += points.length;
-        if (w < headFrom) chunkOf[tier].run(series, w, points.length, blob(encodeRollups(points)));
-        else for (const p of points) store.putRollup(tier, series, p.bucket, p);
+        if (window < cutoff(tier)) chunkOf[tier].run(s, window, points.length, blob(encodeRollups(points)));
+        else for (const p of points) store.putRollup(tier, s, p.bucket, p);
       }
     };
-    const fill = db.transaction((first: number, last: number) => {
-      for (let d = first; d < last; d++) {
-        for (const name of names) {
-          const series = store.seriesId(id(d), name);
-          fillRollup('1m', series, MIN, 12);
-          fillRollup('1h', series, HOUR, 720);
-          fillRaw(series);
-        }
-      }
-    });
     const b0 = performance.now();
-    for (let d = 0; d < DEVICES; d += DEVICES_PER_TRANSACTION) {
-      fill(d, Math.min(DEVICES, d + DEVICES_PER_TRANSACTION));
-      const done = Math.min(DEVICES, d + DEVICES_PER_TRANSACTION);
-      if (done % 50 === 0 || done === DEVICES) {
-        const s = (performance.now() - b0) / 1000;
-        process.stderr.write(`  filled ${done}/${DEVICES} devices in ${s.toFixed(0)} s (eta ${(((DEVICES - done) * s) / done).toFixed(0)} s)\n`);
-      }
+    const tiers: Array<[StoredTier, number, (window: number) => void]> = [
+      ['1h', start, fillRollup('1h', HOUR, 720)],
+      ['1m', start, fillRollup('1m', MIN, 12)],
+      ['raw', rawStart, fillRaw],
+    ];
+    for (const [tier, from, fill] of tiers) {
+      const width = CHUNK_WINDOW_MS[tier];
+      const windows: number[] = [];
+      for (let w = Math.floor(from / width) * width; w < now; w += width) windows.push(w);
+      windows.forEach((w, i) => {
+        db.transaction(fill)(w);
+        if ((i + 1) % 50 === 0 || i === windows.length - 1) process.stderr.write(`  ${tier}: ${i + 1}/${windows.length} windows at ${((performance.now() - b0) / 1000).toFixed(0)} s\n`);
+      });
     }
     db.pragma('wal_checkpoint(TRUNCATE)');
     const buildSeconds = (performance.now() - b0) / 1000;
     // Bytes on disk per table and index (SQLite's dbstat: whole pages, free space included).
     const pages = new Map((db.prepare('SELECT name, sum(pgsize) AS bytes FROM dbstat GROUP BY name').all() as Array<{ name: string; bytes: number }>).map((r) => [r.name, r.bytes]));
     const bytes = (...tables: string[]) => tables.reduce((n, t) => n + (pages.get(t) ?? 0), 0);
-    const rawBytes = bytes('raw_chunks', 'raw_head', 'raw_head_series_ts');
+    const rawBytes = bytes('raw_chunks', 'raw_chunks_series', 'raw_head', 'raw_head_series_ts');
+    if (process.env.TETHER_BENCH_QUERY_PAGES) console.table(db.prepare('SELECT name, sum(pgsize) AS bytes, sum(payload) AS payload, sum(unused) AS unused, count(*) AS pages FROM dbstat GROUP BY name ORDER BY bytes DESC').all());
 
     const service = new MetricsQueryService(store, DEFAULT_RETENTION, () => now);
     // A running backend has answered queries before: compile the path first (not timed).

@@ -84,8 +84,8 @@ export class MetricStore {
   private readonly dropRollupHeadBefore;
   private readonly rollupHeadOfDevice;
   private readonly tiers: Record<StoredTier, TierStatements>;
-  /** Where the last compaction and retention passes stopped, per tier: they go round the series in slices. */
-  private readonly cursors = { compact: { raw: 0, '1m': 0, '1h': 0 }, retain: { raw: 0, '1m': 0, '1h': 0 } };
+  /** Where the last compaction pass stopped, per tier: it goes round the series in slices. */
+  private readonly cursors = { raw: 0, '1m': 0, '1h': 0 };
 
   constructor(readonly db: Db) {
     this.internSeries = db.prepare<[string, string]>('INSERT OR IGNORE INTO series(device_id, name) VALUES (?, ?)');
@@ -127,7 +127,7 @@ export class MetricStore {
         chunksInRange: db.prepare(`SELECT start, data FROM ${table} WHERE series_id = ? AND start >= ? AND start < ? ORDER BY start`).raw(),
         chunkAt: db.prepare(`SELECT data FROM ${table} WHERE series_id = ? AND start = ?`).pluck(),
         putChunk: db.prepare(`INSERT OR REPLACE INTO ${table}(series_id, start, count, data) VALUES (?, ?, ?, ?)`),
-        dropChunksBefore: db.prepare(`DELETE FROM ${table} WHERE series_id = ? AND start < ?`),
+        dropChunksBefore: db.prepare(`DELETE FROM ${table} WHERE (start, series_id) IN (SELECT start, series_id FROM ${table} WHERE start < ? ORDER BY start LIMIT ?)`),
         deviceChunksAt: db.prepare<[number, string]>(`SELECT c.series_id, c.data FROM series s JOIN ${table} c ON c.series_id = s.id AND c.start = ? WHERE s.device_id = ?`).raw(),
       };
     };
@@ -303,13 +303,13 @@ export class MetricStore {
       const window = CHUNK_WINDOW_MS[tier];
       const cutoff = Math.floor((now - COMPACT_GRACE_MS[tier]) / window) * window;
       for (;;) {
-        const ids = this.seriesAfter.all(this.cursors.compact[tier], seriesPerTx) as number[];
+        const ids = this.seriesAfter.all(this.cursors[tier], seriesPerTx) as number[];
         if (ids.length === 0) {
-          this.cursors.compact[tier] = 0;
+          this.cursors[tier] = 0;
           break;
         }
         chunks += this.db.transaction(() => ids.reduce((n, id) => n + this.compactSeries(tier, id, cutoff), 0))();
-        this.cursors.compact[tier] = ids.at(-1) as number;
+        this.cursors[tier] = ids.at(-1) as number;
         if (performance.now() - started >= budgetMs) return { chunks, more: true };
       }
     }
@@ -317,32 +317,22 @@ export class MetricStore {
   }
 
   /**
-   * Drops chunks (and head rows) of windows that ended before each tier's cutoff, series by
-   * series, until done or `budgetMs` is spent. Whole chunks go: a chunk is kept while any of
-   * its window is inside retention.
+   * Drops the chunks of windows that ended before each tier's cutoff, `perStatement` at a time,
+   * until none is left or `budgetMs` is spent. Whole chunks go: a chunk is kept while any of its
+   * window is inside retention. (Head rows never expire there: compaction moves closed windows
+   * out of the head first.)
    */
-  dropExpired(cutoffs: Readonly<Record<StoredTier, number>>, budgetMs = 50, seriesPerTx = 500): { chunks: number; more: boolean } {
+  dropExpired(cutoffs: Readonly<Record<StoredTier, number>>, budgetMs = 50, perStatement = 2_000): { chunks: number; more: boolean } {
     const started = performance.now();
     let chunks = 0;
     for (const tier of ['raw', '1m', '1h'] as const) {
-      const window = CHUNK_WINDOW_MS[tier];
-      const lastStart = cutoffs[tier] - window;
-      const { dropChunksBefore } = this.tiers[tier];
-      const dropHead = tier === 'raw' ? this.dropRawHeadBefore : this.dropRollupHeadBefore[tier];
+      // start + window <= cutoff, i.e. start < cutoff - window + 1
+      const before = cutoffs[tier] - CHUNK_WINDOW_MS[tier] + 1;
       for (;;) {
-        const ids = this.seriesAfter.all(this.cursors.retain[tier], seriesPerTx) as number[];
-        if (ids.length === 0) {
-          this.cursors.retain[tier] = 0;
-          break;
-        }
-        this.db.transaction(() => {
-          for (const id of ids) {
-            chunks += dropChunksBefore.run(id, lastStart + 1).changes;
-            dropHead.run(id, cutoffs[tier]);
-          }
-        })();
-        this.cursors.retain[tier] = ids.at(-1) as number;
+        const changes = this.tiers[tier].dropChunksBefore.run(before, perStatement).changes;
+        chunks += changes;
         if (performance.now() - started >= budgetMs) return { chunks, more: true };
+        if (changes < perStatement) break;
       }
     }
     return { chunks, more: false };

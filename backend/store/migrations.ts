@@ -303,18 +303,24 @@ export const METRICS_MIGRATIONS: readonly Migration[] = [
       INSERT INTO rollup_1h_head SELECT s.id, r.bucket, r.count, r.sum, r.min, r.max FROM rollup_1h r JOIN series s ON s.device_id = r.device_id AND s.name = r.name;
       DROP TABLE rollup_1h;
 
+      -- Chunks are keyed by window first: compaction writes a whole window of every series at a
+      -- time, so the table (and its pages) grow at the end and stay full; queries by series go
+      -- through the small (series, window) index; retention deletes a prefix of the table.
       CREATE TABLE raw_chunks (
-        series_id INTEGER NOT NULL, start INTEGER NOT NULL, count INTEGER NOT NULL, data BLOB NOT NULL,
-        PRIMARY KEY (series_id, start)
+        start INTEGER NOT NULL, series_id INTEGER NOT NULL, count INTEGER NOT NULL, data BLOB NOT NULL,
+        PRIMARY KEY (start, series_id)
       ) WITHOUT ROWID;
+      CREATE INDEX raw_chunks_series ON raw_chunks(series_id, start);
       CREATE TABLE rollup_1m_chunks (
-        series_id INTEGER NOT NULL, start INTEGER NOT NULL, count INTEGER NOT NULL, data BLOB NOT NULL,
-        PRIMARY KEY (series_id, start)
+        start INTEGER NOT NULL, series_id INTEGER NOT NULL, count INTEGER NOT NULL, data BLOB NOT NULL,
+        PRIMARY KEY (start, series_id)
       ) WITHOUT ROWID;
+      CREATE INDEX rollup_1m_chunks_series ON rollup_1m_chunks(series_id, start);
       CREATE TABLE rollup_1h_chunks (
-        series_id INTEGER NOT NULL, start INTEGER NOT NULL, count INTEGER NOT NULL, data BLOB NOT NULL,
-        PRIMARY KEY (series_id, start)
+        start INTEGER NOT NULL, series_id INTEGER NOT NULL, count INTEGER NOT NULL, data BLOB NOT NULL,
+        PRIMARY KEY (start, series_id)
       ) WITHOUT ROWID;
+      CREATE INDEX rollup_1h_chunks_series ON rollup_1h_chunks(series_id, start);
     `,
   },
 ];

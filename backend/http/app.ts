@@ -201,14 +201,11 @@ export async function buildHttpApp(deps: HttpAppDeps) {
   api.post('/api/v1/tokens', { schema: { tags: ['tokens'], body: TokenCreateRequest, response: { 200: TokenCreateResponse } } }, async (request) => {
     const { user } = auth(request, 'admin');
     const created = deps.tokens.create(request.body, `user:${user.username}`);
-    deps.audit.record(`user:${user.username}`, 'token.create', created.id, { uses: created.maxUses, expiresAt: created.expiresAt });
     return { ...created, caPin: deps.caPin, installCommand: installCommand(deps.publicUrl(), created.token, deps.caPin) };
   });
   api.post('/api/v1/tokens/:id/revoke', { schema: { tags: ['tokens'], params: IdParams, response: { 200: RegistrationToken } } }, async (request) => {
     const { user } = auth(request, 'admin');
-    const token = deps.tokens.revoke(request.params.id);
-    deps.audit.record(`user:${user.username}`, 'token.revoke', token.id);
-    return token;
+    return deps.tokens.revoke(request.params.id, `user:${user.username}`);
   });
 
   registerConfigRoutes(api, { config: deps.config.service, delivery: deps.config.delivery, auth, authDevice, access: deps.access });

@@ -17,6 +17,8 @@ export function hasControlCharacters(text: string): boolean {
  * inside a JSON string, so JSON output stays JSON. Characters in `keep` (e.g. "\n") pass as they are.
  */
 export function escapeControlCharacters(text: string, keep = ''): string {
+  // The common case, on every render of a name: nothing to escape, no new string.
+  if (!hasControlCharacters(text)) return text;
   let out = '';
   for (const char of text) {
     const code = char.charCodeAt(0);

@@ -1,4 +1,4 @@
-import { chmodSync, closeSync, existsSync, openSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, openSync, statSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import type { Migration } from './migrations.js';
 
@@ -13,11 +13,11 @@ export const DATABASE_FILE_MODE = 0o600;
  * too, whatever the process umask (which can only take bits away from 0600).
  */
 export function privateDatabaseFile(file: string): void {
-  if (existsSync(file)) chmodSync(file, DATABASE_FILE_MODE);
-  else closeSync(openSync(file, 'a', DATABASE_FILE_MODE));
-  // Left by an older version that created them 0644.
-  for (const side of [`${file}-wal`, `${file}-shm`, `${file}-journal`]) {
-    if (existsSync(side)) chmodSync(side, DATABASE_FILE_MODE);
+  if (!existsSync(file)) closeSync(openSync(file, 'a', DATABASE_FILE_MODE));
+  // Also those left 0644 by an older version. Only when needed: chmod needs the owner.
+  for (const path of [file, `${file}-wal`, `${file}-shm`, `${file}-journal`]) {
+    const mode = statSync(path, { throwIfNoEntry: false })?.mode;
+    if (mode !== undefined && (mode & 0o777) !== DATABASE_FILE_MODE) chmodSync(path, DATABASE_FILE_MODE);
   }
 }
 

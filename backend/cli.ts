@@ -1,16 +1,19 @@
 import { readFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { pino } from 'pino';
 import { caPin } from '../channel/pin.js';
 import { Role, TetherError, type Tags } from '../protocol/index.js';
 import { installCommand } from './http/app.js';
+import { AuditLog } from './audit/audit-log.js';
 import { UserService } from './auth/users.js';
 import { DEFAULT_CONSOLE_DIR, parseListen } from './config.js';
 import { controlLimitsFromEnv } from './agents/control-gateway.js';
 import { TokenService } from './enrol/tokens.js';
 import { startBackend } from './main.js';
 import { addOpsCommands } from './ops/ops-commands.js';
+import { printErr, printOut, safeCommanderOutput } from './terminal-output.js';
 import { pickSetting, readServiceConfig, type OptionSource } from './ops/service-config.js';
 import { openDatabase } from './store/db.js';
 import { MAIN_MIGRATIONS } from './store/migrations.js';
@@ -36,6 +39,16 @@ function collectTag(value: string, tags: Tags): Tags {
   return { ...tags, [value.slice(0, eq)]: value.slice(eq + 1) };
 }
 
+/** The audit log's actor for changes made with this CLI: the operating-system user who ran it. */
+export function cliActor(): string {
+  try {
+    return `cli:${userInfo().username}`;
+  } catch {
+    // No passwd entry for this uid (e.g. a container): the uid still tells who it was.
+    return `cli:uid-${process.getuid?.() ?? 'unknown'}`;
+  }
+}
+
 const homeOption = () => new Option('--home <dir>', 'backend home directory').env('TETHER_HOME').default('./.tether');
 
 function readBackendInfo(home: string): { publicUrl?: string } {
@@ -53,7 +66,7 @@ async function readStdin(): Promise<string> {
 }
 
 export function backendProgram(): Command {
-  const program = new Command('tether-backend').description('Tether backend: the self-hosted fleet server').showHelpAfterError();
+  const program = safeCommanderOutput(new Command('tether-backend').description('Tether backend: the self-hosted fleet server').showHelpAfterError());
 
   program
     .command('serve')
@@ -75,7 +88,7 @@ export function backendProgram(): Command {
         log,
       );
       if (backend.generatedAdminPassword) {
-        process.stdout.write(`First admin created: username "admin", password "${backend.generatedAdminPassword}" (shown once)\n`);
+        printOut(`First admin created: username "admin", password "${backend.generatedAdminPassword}" (shown once)\n`);
       }
       let stopping = false;
       for (const signal of ['SIGTERM', 'SIGINT'] as const) {
@@ -107,13 +120,17 @@ export function backendProgram(): Command {
       const home = resolve(opts.home);
       const db = openDatabase(join(home, 'tether.db'), MAIN_MIGRATIONS);
       const pin = caPin(readFileSync(join(home, 'pki', 'ca.crt'), 'utf8'));
-      const created = new TokenService(db).create({ ttlSeconds: opts.ttl, uses: opts.uses, tags: opts.tag, requireApproval: opts.approval ?? false }, 'cli');
-      db.close();
+      let created;
+      try {
+        created = new TokenService(db, new AuditLog(db)).create({ ttlSeconds: opts.ttl, uses: opts.uses, tags: opts.tag, requireApproval: opts.approval ?? false }, cliActor());
+      } finally {
+        db.close();
+      }
       const command = installCommand(readBackendInfo(home).publicUrl ?? 'https://localhost:8443', created.token, pin);
       if (opts.json) {
-        process.stdout.write(`${JSON.stringify({ ...created, caPin: pin, installCommand: command }, null, 2)}\n`);
+        printOut(`${JSON.stringify({ ...created, caPin: pin, installCommand: command }, null, 2)}\n`);
       } else {
-        process.stdout.write(`token:   ${created.token}\nca pin:  ${pin}\nexpires: ${created.expiresAt ? new Date(created.expiresAt).toISOString() : 'never'}\nuses:    ${created.maxUses ?? 'unlimited'}\n\non the device:\n  ${command}\n`);
+        printOut(`token:   ${created.token}\nca pin:  ${pin}\nexpires: ${created.expiresAt ? new Date(created.expiresAt).toISOString() : 'never'}\nuses:    ${created.maxUses ?? 'unlimited'}\n\non the device:\n  ${command}\n`);
       }
     });
 
@@ -124,7 +141,7 @@ export function backendProgram(): Command {
     .description('print the CA pin agents and consoles trust')
     .addOption(homeOption())
     .action((opts: { home: string }) => {
-      process.stdout.write(`${caPin(readFileSync(join(resolve(opts.home), 'pki', 'ca.crt'), 'utf8'))}\n`);
+      printOut(`${caPin(readFileSync(join(resolve(opts.home), 'pki', 'ca.crt'), 'utf8'))}\n`);
     });
 
   program
@@ -136,10 +153,15 @@ export function backendProgram(): Command {
     .requiredOption('--username <name>', 'login name')
     .addOption(new Option('--role <role>', 'role').choices(Role.options).makeOptionMandatory())
     .action(async (opts: { home: string; username: string; role: Role }) => {
+      const password = await readStdin();
       const db = openDatabase(join(resolve(opts.home), 'tether.db'), MAIN_MIGRATIONS);
-      const user = await new UserService(db).add(opts.username, await readStdin(), opts.role);
-      db.close();
-      process.stdout.write(`added ${user.username} (${user.role})\n`);
+      let user;
+      try {
+        user = await new UserService(db, new AuditLog(db)).add(opts.username, password, opts.role, null, cliActor());
+      } finally {
+        db.close();
+      }
+      printOut(`added ${user.username} (${user.role})\n`);
     });
 
   addOpsCommands(program, homeOption);
@@ -153,7 +175,7 @@ export async function runBackendCli(argv: string[]): Promise<void> {
     await backendProgram().parseAsync(argv);
   } catch (err) {
     if (err instanceof TetherError) {
-      process.stderr.write(`error ${err.code}: ${err.message}\n`);
+      printErr(`error ${err.code}: ${err.message}\n`);
       process.exit(1);
     }
     throw err;

@@ -63,9 +63,9 @@ export async function startBackend(config: BackendConfig, log: Logger = pino()):
   const metricsDb = openDatabase(join(config.home, 'metrics.db'), METRICS_MIGRATIONS);
 
   const audit = new AuditLog(db);
-  const users = new UserService(db);
+  const users = new UserService(db, audit);
   const firstAdmin = await ensureFirstAdmin(users, config.adminPassword);
-  const tokens = new TokenService(db);
+  const tokens = new TokenService(db, audit);
   const events = new FleetEvents();
   const repo = new DeviceRepo(db);
   const presence = new Presence(repo, events);
@@ -192,6 +192,6 @@ export async function startBackend(config: BackendConfig, log: Logger = pino()):
 export async function ensureFirstAdmin(users: UserService, password: string | undefined): Promise<{ created: boolean; generatedPassword?: string }> {
   if (users.count() > 0) return { created: false };
   const generated = password ? undefined : newSecret().slice(0, 20);
-  await users.add('admin', password ?? generated ?? '', 'admin');
+  await users.add('admin', password ?? generated ?? '', 'admin', null, 'system');
   return { created: true, generatedPassword: generated };
 }

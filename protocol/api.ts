@@ -1,13 +1,16 @@
 import { z } from 'zod';
 import { DeviceId } from './control.js';
 import { DeviceFacts } from './methods.js';
+import { printable } from './printable.js';
 
 export const Role = z.enum(['admin', 'operator', 'viewer']);
 export type Role = z.infer<typeof Role>;
 
-export const Username = z.string().min(1).max(64).regex(/^[A-Za-z0-9_.@-]+$/);
+// printable() first: a control character gets its own code, not the pattern's BAD_REQUEST.
+export const Username = printable(z.string()).min(1).max(64).regex(/^[A-Za-z0-9_.@-]+$/);
 
-export const Tags = z.record(z.string().min(1).max(64).regex(/^[A-Za-z0-9_.-]+$/), z.string().max(256));
+export const TagKey = printable(z.string()).min(1).max(64).regex(/^[A-Za-z0-9_.-]+$/);
+export const Tags = z.record(TagKey, printable(z.string()).max(256));
 export type Tags = z.infer<typeof Tags>;
 
 export const LoginRequest = z.object({
@@ -88,10 +91,13 @@ export const TokenCreateResponse = RegistrationToken.extend({
 });
 export type TokenCreateResponse = z.infer<typeof TokenCreateResponse>;
 
+/** What people call a device; shown in terminals and pages, so never a control character. */
+export const DeviceName = printable(z.string()).min(1).max(128);
+
 export const RegisterRequest = z.object({
   token: z.string().min(1).max(256),
   csr: z.string().min(64).max(16384),
-  name: z.string().min(1).max(128).optional(),
+  name: DeviceName.optional(),
   facts: DeviceFacts.optional(),
 });
 export type RegisterRequest = z.infer<typeof RegisterRequest>;

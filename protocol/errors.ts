@@ -9,6 +9,8 @@ export const ERRORS = {
   NOT_FOUND: { http: 404, close: 4404, message: 'Not found' },
   CONFLICT: { http: 409, close: 4409, message: 'Conflicting change' },
   PAYLOAD_TOO_LARGE: { http: 413, close: 4413, message: 'The request body is too large' },
+  UNSUPPORTED_MEDIA_TYPE: { http: 415, close: 4405, message: 'The request body has a content type this endpoint does not take (use application/json)' },
+  CONTROL_CHARACTERS: { http: 400, close: 4406, message: 'Names, tags and user names must not contain control characters' },
   RATE_LIMITED: { http: 429, close: 4429, message: 'Too many requests' },
   INTERNAL: { http: 500, close: 1011, message: 'Internal error' },
 

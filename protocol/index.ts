@@ -12,3 +12,4 @@ export * from './jobs.js';
 export * from './console-csp.js';
 export * from './desktop.js';
 export * from './users.js';
+export * from './printable.js';

@@ -113,8 +113,7 @@ export function registerUserRoutes(api: ZodApi, deps: UserRouteDeps): void {
   api.post('/api/v1/users', { schema: { tags: ['users'], body: UserCreateRequest, response: { 200: UserInfo } } }, async (request) => {
     const { user: admin } = auth(request, 'admin');
     const { username, password, role, scope } = request.body;
-    const created = await users.add(username, password, role, scope ?? null);
-    audit.record(`user:${admin.username}`, 'user.create', `user:${username}`, { role, scope: scope ?? null });
+    const created = await users.add(username, password, role, scope ?? null, `user:${admin.username}`);
     return users.info(created.id);
   });
   api.patch('/api/v1/users/:id', { schema: { tags: ['users'], params: UserParams, body: UserUpdateRequest, response: { 200: UserInfo } } }, async (request) => {

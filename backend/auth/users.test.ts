@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { TetherError, type ErrorCode } from '../../protocol/index.js';
+import { AuditLog } from '../audit/audit-log.js';
 import { openDatabase } from '../store/db.js';
 import { MAIN_MIGRATIONS } from '../store/migrations.js';
 import { totpCode } from './totp.js';
@@ -18,18 +19,18 @@ async function codeOf(action: () => unknown): Promise<ErrorCode | 'ok'> {
 function setup() {
   const clock = { now: Date.UTC(2026, 0, 1, 12, 0, 0) };
   const db = openDatabase(':memory:', MAIN_MIGRATIONS);
-  const users = new UserService(db, () => clock.now);
+  const users = new UserService(db, new AuditLog(db, () => clock.now), () => clock.now);
   return { clock, db, users };
 }
 
 describe('UserService', () => {
   it('never removes or demotes the last admin, and allows it once another admin exists', async () => {
     const { users } = setup();
-    const admin = await users.add('root', 'password1', 'admin');
+    const admin = await users.add('root', 'password1', 'admin', null, 'test');
     expect(await codeOf(() => users.update(admin.id, { role: 'operator' }))).toBe('LAST_ADMIN');
     expect(await codeOf(() => users.remove(admin.id))).toBe('LAST_ADMIN');
     expect(users.info(admin.id).role).toBe('admin');
-    const second = await users.add('second', 'password2', 'admin');
+    const second = await users.add('second', 'password2', 'admin', null, 'test');
     expect((await users.update(admin.id, { role: 'viewer' })).role).toBe('viewer');
     expect(await codeOf(() => users.remove(second.id))).toBe('LAST_ADMIN');
     expect(await codeOf(() => users.remove(admin.id))).toBe('ok');
@@ -38,7 +39,7 @@ describe('UserService', () => {
 
   it('stores a scope and hands it out with the session user', async () => {
     const { users } = setup();
-    await users.add('ops', 'password1', 'operator', { site: 'berlin' });
+    await users.add('ops', 'password1', 'operator', { site: 'berlin' }, 'test');
     const session = await users.login({ username: 'ops', password: 'password1' });
     expect(users.authenticate(session.token)).toMatchObject({ username: 'ops', scope: { site: 'berlin' } });
     expect(users.list()[0]).toMatchObject({ scope: { site: 'berlin' }, totpEnabled: false });
@@ -46,8 +47,8 @@ describe('UserService', () => {
 
   it('ends the sessions of a user whose role or password changes, and tells listeners', async () => {
     const { users } = setup();
-    await users.add('root', 'password1', 'admin');
-    const op = await users.add('op', 'password1', 'operator');
+    await users.add('root', 'password1', 'admin', null, 'test');
+    const op = await users.add('op', 'password1', 'operator', null, 'test');
     const ended: number[] = [];
     users.onSessionsEnded((id) => ended.push(id));
     const session = await users.login({ username: 'op', password: 'password1' });
@@ -62,7 +63,7 @@ describe('UserService', () => {
 
   it('expires a session after the idle time, sliding with use, and at the absolute expiry whatever the use', async () => {
     const { users, clock, db } = setup();
-    await users.add('root', 'password1', 'admin');
+    await users.add('root', 'password1', 'admin', null, 'test');
     const idle = await users.login({ username: 'root', password: 'password1' });
     clock.now += SESSION_IDLE_MS - 1000;
     expect(users.authenticate(idle.token).username).toBe('root');
@@ -87,7 +88,7 @@ describe('UserService', () => {
 
   it('TOTP: pending until confirmed, then required, a code works once per window, a recovery code once', async () => {
     const { users, clock } = setup();
-    const user = await users.add('root', 'password1', 'admin');
+    const user = await users.add('root', 'password1', 'admin', null, 'test');
     const { secret, otpauthUrl } = users.totpSetup(user.id);
     expect(otpauthUrl).toMatch(/^otpauth:\/\/totp\/Tether:root\?/);
     // Pending: login still works with the password alone.

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { TetherError, type DeviceScope, type Role, type User, type UserInfo } from '../../protocol/index.js';
+import { DeviceScope, parseOrThrow, TetherError, Username, type Role, type User, type UserInfo } from '../../protocol/index.js';
+import type { AuditLog } from '../audit/audit-log.js';
 import type { Db } from '../store/db.js';
 import { hashPassword, hashSecret, newSecret, verifyPassword } from './secrets.js';
 import { newTotpSecret, totpStep, totpUrl } from './totp.js';
@@ -41,13 +42,13 @@ export interface UserServiceOptions {
   idleTtlMs?: number;
 }
 
-/** Users, their second factor and their login sessions. */
+/** Users, their second factor and their login sessions. Creating a user is audited here, for the API and the CLI alike. */
 export class UserService {
   private readonly sessionEnded = new Set<(userId: number) => void>();
   private readonly sessionTtlMs: number;
   private readonly idleTtlMs: number;
 
-  constructor(private readonly db: Db, private readonly now: () => number = Date.now, options: UserServiceOptions = {}) {
+  constructor(private readonly db: Db, private readonly audit: AuditLog, private readonly now: () => number = Date.now, options: UserServiceOptions = {}) {
     this.sessionTtlMs = options.sessionTtlMs ?? SESSION_TTL_MS;
     this.idleTtlMs = options.idleTtlMs ?? SESSION_IDLE_MS;
   }
@@ -56,14 +57,22 @@ export class UserService {
     return (this.db.prepare('SELECT count(*) AS n FROM users').get() as { n: number }).n;
   }
 
-  async add(username: string, password: string, role: Role, scope: DeviceScope = null): Promise<User> {
+  /** `actor` as the audit log names it: `user:<name>` for the API, `cli:<os user>` for the CLI, `system` for the first admin. */
+  async add(username: string, password: string, role: Role, scope: DeviceScope, actor: string): Promise<User> {
+    // Parsed here too: the CLI reaches this without the HTTP layer's schema.
+    parseOrThrow(Username, username, 'username');
+    parseOrThrow(DeviceScope, scope, 'scope');
     if (password.length < 8) throw new TetherError('BAD_REQUEST', 'The password needs at least 8 characters');
     const hash = await hashPassword(password);
     try {
-      const info = this.db
-        .prepare('INSERT INTO users(username, password_hash, role, created_at, scope) VALUES (?,?,?,?,?)')
-        .run(username, hash, role, this.now(), scopeText(scope));
-      return { id: Number(info.lastInsertRowid), username, role, scope };
+      // One transaction: a user never exists without its audit entry.
+      return this.db.transaction(() => {
+        const info = this.db
+          .prepare('INSERT INTO users(username, password_hash, role, created_at, scope) VALUES (?,?,?,?,?)')
+          .run(username, hash, role, this.now(), scopeText(scope));
+        this.audit.record(actor, 'user.create', `user:${username}`, { role, scope });
+        return { id: Number(info.lastInsertRowid), username, role, scope };
+      })();
     } catch (err) {
       if (err instanceof Error && /UNIQUE/.test(err.message)) throw new TetherError('CONFLICT', `User ${username} exists`);
       throw err;

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { type RegisterRequest, type RegisterResponse } from '../../protocol/index.js';
+import { DeviceName, type RegisterRequest, type RegisterResponse } from '../../protocol/index.js';
 import type { AuditLog } from '../audit/audit-log.js';
 import { hashSecret, newSecret } from '../auth/secrets.js';
 import type { DeviceRepo } from '../devices/device-repo.js';
@@ -38,7 +38,9 @@ export class EnrolmentService {
       const deviceId = newDeviceId();
       const cert = issueDeviceCert(ca, request.csr, deviceId);
       const status = token.requireApproval ? 'pending' : 'active';
-      const name = request.name ?? request.facts?.hostname ?? deviceId;
+      // The hostname names the device only when it would pass as a name itself (no control characters).
+      const hostname = DeviceName.safeParse(request.facts?.hostname);
+      const name = request.name ?? (hostname.success ? hostname.data : deviceId);
       devices.insert({
         id: deviceId, name, status, certFingerprint: cert.fingerprint256, telemetryTokenHash: hashSecret(telemetryToken),
         tags: token.tags, facts: request.facts ?? null, tokenId: token.id, createdAt: now,

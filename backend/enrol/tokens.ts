@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { TetherError, type RegistrationToken, type Tags, type TokenCreateRequest } from '../../protocol/index.js';
+import { parseOrThrow, TetherError, TokenCreateRequest, type RegistrationToken, type Tags } from '../../protocol/index.js';
+import type { AuditLog } from '../audit/audit-log.js';
 import { hashSecret, newSecret } from '../auth/secrets.js';
 import type { Db } from '../store/db.js';
 
@@ -15,19 +16,31 @@ function toToken(row: TokenRow): RegistrationToken {
   };
 }
 
-/** Registration tokens: created by admins, spent by devices at enrolment. Only hashes are stored. */
+/**
+ * Registration tokens: created by admins, spent by devices at enrolment. Only hashes are stored.
+ * Creating and revoking are audited here, so the API and the CLI record them alike.
+ */
 export class TokenService {
-  constructor(private readonly db: Db, private readonly now: () => number = Date.now) {}
+  constructor(private readonly db: Db, private readonly audit: AuditLog, private readonly now: () => number = Date.now) {}
 
-  create(request: TokenCreateRequest, createdBy: string): RegistrationToken & { token: string } {
+  /** `actor` as the audit log names it: `user:<name>` for the API, `cli:<os user>` for the CLI. */
+  create(input: TokenCreateRequest, actor: string): RegistrationToken & { token: string } {
+    // Parsed here too: the CLI reaches this without the HTTP layer's schema.
+    const request = parseOrThrow(TokenCreateRequest, input, 'token');
     const id = `tok_${randomBytes(8).toString('hex')}`;
     const token = newSecret('trt_');
     const createdAt = this.now();
     const expiresAt = request.ttlSeconds ? createdAt + request.ttlSeconds * 1000 : null;
-    this.db
-      .prepare('INSERT INTO registration_tokens(id, secret_hash, created_at, expires_at, max_uses, tags, require_approval, created_by) VALUES (?,?,?,?,?,?,?,?)')
-      .run(id, hashSecret(token), createdAt, expiresAt, request.uses ?? null, JSON.stringify(request.tags ?? {}), request.requireApproval ? 1 : 0, createdBy);
-    return { ...this.get(id), token };
+    // One transaction: a token never exists without its audit entry.
+    const created = this.db.transaction(() => {
+      this.db
+        .prepare('INSERT INTO registration_tokens(id, secret_hash, created_at, expires_at, max_uses, tags, require_approval, created_by) VALUES (?,?,?,?,?,?,?,?)')
+        .run(id, hashSecret(token), createdAt, expiresAt, request.uses ?? null, JSON.stringify(request.tags ?? {}), request.requireApproval ? 1 : 0, actor);
+      const row = this.get(id);
+      this.audit.record(actor, 'token.create', id, { uses: row.maxUses, expiresAt: row.expiresAt });
+      return row;
+    })();
+    return { ...created, token };
   }
 
   get(id: string): RegistrationToken {
@@ -40,9 +53,10 @@ export class TokenService {
     return (this.db.prepare('SELECT * FROM registration_tokens ORDER BY created_at DESC').all() as TokenRow[]).map(toToken);
   }
 
-  revoke(id: string): RegistrationToken {
+  revoke(id: string, actor: string): RegistrationToken {
     const info = this.db.prepare('UPDATE registration_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL').run(this.now(), id);
     if (info.changes === 0) this.get(id);
+    this.audit.record(actor, 'token.revoke', id);
     return this.get(id);
   }
 

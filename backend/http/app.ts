@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import type { Duplex } from 'node:stream';
+import fastifyHelmet from '@fastify/helmet';
 import fastifySwagger from '@fastify/swagger';
 import fastifyStatic from '@fastify/static';
 import Fastify, { LogController, type FastifyRequest } from 'fastify';
@@ -7,7 +8,7 @@ import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTyp
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import {
-  CONSOLE_CSP,
+  CONSOLE_CSP_DIRECTIVES,
   Device,
   DeviceId,
   DeviceList,
@@ -23,7 +24,7 @@ import {
   type Role,
 } from '../../protocol/index.js';
 import type { AuditLog } from '../audit/audit-log.js';
-import { authenticateRequest, requireRole } from '../auth/request-auth.js';
+import { requireRole } from '../auth/request-auth.js';
 import type { UserService } from '../auth/users.js';
 import type { DeviceAccess } from '../auth/device-access.js';
 import type { LoginThrottle } from '../auth/login-throttle.js';
@@ -50,6 +51,8 @@ import type { ShellService } from '../shell/shell-service.js';
 import { handleError } from './error-handler.js';
 import { refuseCrossSite } from './cross-site-guard.js';
 import { checkJsonDepth } from './json-depth.js';
+import { guardSessions } from './session-guard.js';
+import { HSTS_MAX_AGE_S, TLS_PROFILE } from './tls-profile.js';
 import type { MetricsRegistry } from '../ops/metrics-registry.js';
 import { registerOpsRoutes } from '../ops/ops-routes.js';
 import { registerInstallRoutes, type InstallRoutesDeps } from '../ops/install-routes.js';
@@ -94,7 +97,7 @@ export async function buildHttpApp(deps: HttpAppDeps) {
   const app = Fastify({
     // Slow clients (slowloris) are cut: a TLS handshake or a request's headers (the WebSocket
     // upgrade included) must arrive within 10 s, checked every 2 s (Node's defaults: 120 s, 60 s, 30 s).
-    https: { key: deps.tls.key, cert: deps.tls.cert, handshakeTimeout: SLOW_CLIENT_TIMEOUT_MS, connectionsCheckingInterval: 2_000 },
+    https: { key: deps.tls.key, cert: deps.tls.cert, ...TLS_PROFILE, handshakeTimeout: SLOW_CLIENT_TIMEOUT_MS, connectionsCheckingInterval: 2_000 },
     loggerInstance: deps.log,
     bodyLimit: 256 * 1024,
     requestTimeout: 30_000,
@@ -116,18 +119,26 @@ export async function buildHttpApp(deps: HttpAppDeps) {
     }
     parseJson(request, text, done);
   });
+  // The API takes JSON only: anything else is 415 UNSUPPORTED_MEDIA_TYPE (Fastify would parse text/plain).
+  app.removeContentTypeParser('text/plain');
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   app.setErrorHandler(handleError);
   app.setNotFoundHandler((request, reply) => {
     void reply.status(404).send({ code: 'NOT_FOUND', message: `No route ${request.method} ${request.url.split('?')[0] ?? ''}` });
   });
+  // Helmet's defaults (nosniff, no-referrer, same-origin COOP/CORP, ...) plus the console's CSP and
+  // HSTS. First of the onRequest hooks, so that the refusals after it (403, 401) carry them too.
+  await app.register(fastifyHelmet, {
+    contentSecurityPolicy: { useDefaults: false, directives: CONSOLE_CSP_DIRECTIVES },
+    strictTransportSecurity: { maxAge: HSTS_MAX_AGE_S, includeSubDomains: false },
+    xFrameOptions: { action: 'deny' },
+  });
   const allowedOrigins = deps.allowedOrigins;
   if (allowedOrigins) app.addHook('onRequest', async (request) => refuseCrossSite(request.raw, allowedOrigins));
-  app.addHook('onSend', async (_request, reply) => {
-    reply.header('x-content-type-options', 'nosniff');
-    reply.header('content-security-policy', CONSOLE_CSP);
-    reply.header('referrer-policy', 'no-referrer');
+  // API answers carry sessions, tokens and fleet data: never kept by a browser or proxy cache.
+  app.addHook('onSend', async (request, reply) => {
+    if (request.url.startsWith('/api/') && !reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
   });
 
   await app.register(fastifySwagger, {
@@ -140,8 +151,9 @@ export async function buildHttpApp(deps: HttpAppDeps) {
   });
 
   const api = app.withTypeProvider<ZodTypeProvider>();
+  const sessionOf = guardSessions(app, deps.users);
   const auth = (request: FastifyRequest, role: Role = 'viewer') => {
-    const session = authenticateRequest(deps.users, request.headers);
+    const session = sessionOf(request);
     requireRole(session.user, role);
     return session;
   };
@@ -201,14 +213,11 @@ export async function buildHttpApp(deps: HttpAppDeps) {
   api.post('/api/v1/tokens', { schema: { tags: ['tokens'], body: TokenCreateRequest, response: { 200: TokenCreateResponse } } }, async (request) => {
     const { user } = auth(request, 'admin');
     const created = deps.tokens.create(request.body, `user:${user.username}`);
-    deps.audit.record(`user:${user.username}`, 'token.create', created.id, { uses: created.maxUses, expiresAt: created.expiresAt });
     return { ...created, caPin: deps.caPin, installCommand: installCommand(deps.publicUrl(), created.token, deps.caPin) };
   });
   api.post('/api/v1/tokens/:id/revoke', { schema: { tags: ['tokens'], params: IdParams, response: { 200: RegistrationToken } } }, async (request) => {
     const { user } = auth(request, 'admin');
-    const token = deps.tokens.revoke(request.params.id);
-    deps.audit.record(`user:${user.username}`, 'token.revoke', token.id);
-    return token;
+    return deps.tokens.revoke(request.params.id, `user:${user.username}`);
   });
 
   registerConfigRoutes(api, { config: deps.config.service, delivery: deps.config.delivery, auth, authDevice, access: deps.access });

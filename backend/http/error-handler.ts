@@ -1,11 +1,11 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
-import { ERRORS, TetherError, type ErrorBody, type ErrorCode } from '../../protocol/index.js';
+import { ERRORS, escapeControlCharacters, issueErrorCode, issueMessage, TetherError, type ErrorBody, type ErrorCode } from '../../protocol/index.js';
 
 /** Maps Fastify's own failures to our stable codes. */
 const FASTIFY_CODES: Record<string, ErrorCode> = {
   FST_ERR_CTP_BODY_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
-  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'BAD_REQUEST',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
   FST_ERR_CTP_EMPTY_JSON_BODY: 'BAD_REQUEST',
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'BAD_REQUEST',
   FST_ERR_VALIDATION: 'BAD_REQUEST',
@@ -15,9 +15,13 @@ const FASTIFY_CODES: Record<string, ErrorCode> = {
 export function errorBody(err: unknown): { status: number; body: ErrorBody } {
   if (err instanceof TetherError) return { status: err.httpStatus, body: { code: err.code, message: err.message } };
   if (hasZodFastifySchemaValidationErrors(err)) {
-    const first = err.validation[0];
-    const where = first ? `${first.instancePath || '/'}: ${first.message ?? 'invalid'}` : 'invalid';
-    return { status: 400, body: { code: 'BAD_REQUEST', message: `${err.validationContext ?? 'request'} ${where}` } };
+    // An issue that carries its own code (control characters) wins over the first one.
+    const first = err.validation.find((v) => issueErrorCode(v.params) !== undefined) ?? err.validation[0];
+    const code = issueErrorCode(first?.params) ?? 'BAD_REQUEST';
+    const message = code === 'BAD_REQUEST' ? first?.message : issueMessage(first?.params);
+    // The path holds record keys as sent: never echo a control character back.
+    const where = first ? `${escapeControlCharacters(first.instancePath || '/')}: ${message ?? 'invalid'}` : 'invalid';
+    return { status: ERRORS[code].http, body: { code, message: `${err.validationContext ?? 'request'} ${where}` } };
   }
   // `throw null` or a thrown string is still an answer with a code, not a crash of the handler.
   const fastifyError: Partial<FastifyError> = typeof err === 'object' && err !== null ? err : {};

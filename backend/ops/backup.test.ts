@@ -1,9 +1,11 @@
-import { existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, writeSync, closeSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { TetherError } from '../../protocol/index.js';
+import { AuditLog } from '../audit/audit-log.js';
+import { UserService } from '../auth/users.js';
 import { openDatabase } from '../store/db.js';
 import { MAIN_MIGRATIONS, METRICS_MIGRATIONS } from '../store/migrations.js';
 import { backupHome, restoreHome } from './backup.js';
@@ -122,5 +124,96 @@ describe('backupHome / restoreHome', () => {
 
     rmSync(join(out, 'manifest.json'));
     expect(codeOf(() => restoreHome(home, out))).toBe('BACKUP_INVALID');
+  });
+
+  describe('under a permissive umask (022, then 000)', () => {
+    let umask: number;
+    beforeEach(() => {
+      umask = process.umask(0o022);
+    });
+    afterEach(() => {
+      process.umask(umask);
+    });
+
+    /** Every file and folder under `root` with its permission bits, symlinks left out. */
+    const modes = (root: string): Array<[string, number]> =>
+      readdirSync(root, { recursive: true, encoding: 'utf8' }).map((name) => [name, statSync(join(root, name)).mode & 0o777]);
+
+    it('creates the databases and their -wal/-shm 0600, and narrows existing 0644 ones', () => {
+      const home = temp('home');
+      const db = openDatabase(join(home, 'tether.db'), MAIN_MIGRATIONS);
+      db.exec('CREATE TABLE probe (n INTEGER); INSERT INTO probe VALUES (1)');
+      for (const file of ['tether.db', 'tether.db-wal', 'tether.db-shm']) expect([file, statSync(join(home, file)).mode & 0o777]).toEqual([file, 0o600]);
+      db.close();
+      process.umask(0o000);
+      writeFileSync(join(home, 'metrics.db'), '', { mode: 0o644 });
+      chmodSync(join(home, 'tether.db'), 0o644);
+      openDatabase(join(home, 'metrics.db'), METRICS_MIGRATIONS).close();
+      openDatabase(join(home, 'tether.db'), MAIN_MIGRATIONS).close();
+      expect(statSync(join(home, 'metrics.db')).mode & 0o777).toBe(0o600);
+      expect(statSync(join(home, 'tether.db')).mode & 0o777).toBe(0o600);
+    });
+
+    it('writes a directory backup, a .tar.gz and a restored home owner-only', async () => {
+      const { home, db, metrics } = makeHome();
+      writeFileSync(join(home, 'pki', 'ca.key'), 'KEY', { mode: 0o600 });
+      mkdirSync(join(home, 'recordings'));
+      writeFileSync(join(home, 'recordings', 's1.cast'), '{}');
+      process.umask(0o000);
+      const dirOut = join(temp('out'), 'b');
+      await backupHome(home, dirOut);
+      expect(statSync(dirOut).mode & 0o777).toBe(0o700);
+      const dirModes = modes(dirOut);
+      expect(dirModes.map(([name]) => name)).toEqual(expect.arrayContaining(['tether.db', 'metrics.db', 'pki/ca.key', 'pki/ca.crt', 'backend.json', 'recordings/s1.cast', 'manifest.json']));
+      for (const [name, mode] of dirModes) expect([name, mode]).toEqual([name, statSync(join(dirOut, name)).isDirectory() ? 0o700 : 0o600]);
+
+      const archive = join(temp('out'), 'b.tar.gz');
+      await backupHome(home, archive);
+      expect(statSync(archive).mode & 0o777).toBe(0o600);
+      db.close();
+      metrics.close();
+
+      const target = join(temp('restore'), 'home');
+      restoreHome(target, archive);
+      for (const file of ['tether.db', 'metrics.db', 'pki/ca.key']) expect([file, statSync(join(target, file)).mode & 0o777]).toEqual([file, 0o600]);
+    });
+  });
+
+  it('leaves login sessions out of a backup, and ends those an older backup still carries on restore', async () => {
+    const { home, db, metrics } = makeHome();
+    const users = new UserService(db, new AuditLog(db));
+    await users.add('alice', 'a long password', 'admin', null, 'test');
+    const { token } = await users.login({ username: 'alice', password: 'a long password' });
+    expect(users.authenticate(token).username).toBe('alice');
+    const out = join(temp('out'), 'b');
+    await backupHome(home, out);
+    // The live home keeps its sessions.
+    expect(users.authenticate(token).username).toBe('alice');
+    db.close();
+    metrics.close();
+    const sessionsIn = (file: string) => {
+      const copy = new Database(file, { readonly: true });
+      try {
+        return copy.prepare('SELECT count(*) FROM sessions').pluck().get();
+      } finally {
+        copy.close();
+      }
+    };
+    expect(sessionsIn(join(out, 'tether.db'))).toBe(0);
+
+    // A backup made before sessions were left out.
+    const copy = new Database(join(home, 'tether.db'));
+    const rows = copy.prepare('SELECT * FROM sessions').all() as Array<Record<string, unknown>>;
+    copy.close();
+    expect(rows).toHaveLength(1);
+    const old = new Database(join(out, 'tether.db'));
+    old.prepare('INSERT INTO sessions (token_hash, user_id, created_at, expires_at, last_seen_at) VALUES (@token_hash, @user_id, @created_at, @expires_at, @last_seen_at)').run(rows[0]);
+    old.close();
+    const target = join(temp('restore'), 'home');
+    restoreHome(target, out);
+    expect(sessionsIn(join(target, 'tether.db'))).toBe(0);
+    const restored = openDatabase(join(target, 'tether.db'), MAIN_MIGRATIONS);
+    expect(codeOf(() => new UserService(restored, new AuditLog(restored)).authenticate(token))).toBe('SESSION_INVALID');
+    restored.close();
   });
 });

@@ -1,9 +1,10 @@
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { z } from 'zod';
 import { TetherError } from '../../protocol/index.js';
+import { DATABASE_FILE_MODE, privateDatabaseFile } from '../store/db.js';
 import { runningBackendPid } from './pid-file.js';
 
 /** The databases of a backend home, in the order they are copied. */
@@ -32,6 +33,10 @@ const isArchive = (path: string) => /\.(tar\.gz|tgz)$/.test(path);
  * each database through SQLite's online backup API (better-sqlite3 `db.backup()`), which reads
  * a consistent snapshot while the backend keeps writing, then the PKI and recordings.
  * Every copy passes `PRAGMA integrity_check` before the backup counts as taken.
+ *
+ * The backup holds the CA private key and the users' password hashes: every file in it, and the
+ * archive, is owner-only (0600, folders 0700) whatever the umask. Login sessions are left out, so
+ * a restore never revives a session that was ended after the backup.
  */
 export async function backupHome(homeDir: string, outPath: string, now: () => number = Date.now): Promise<BackupSummary> {
   const home = resolve(homeDir);
@@ -41,6 +46,7 @@ export async function backupHome(homeDir: string, outPath: string, now: () => nu
   const archive = isArchive(out);
   const dir = archive ? mkdtempSync(join(dirname(out), '.tether-backup-')) : out;
   mkdirSync(dir, { recursive: true, mode: 0o700 });
+  chmodSync(dir, 0o700);
   try {
     const databases: Manifest['databases'] = [];
     for (const file of DATABASES) {
@@ -48,12 +54,24 @@ export async function backupHome(homeDir: string, outPath: string, now: () => nu
       databases.push({ file, ...(await backupDatabase(join(home, file), join(dir, file))) });
     }
     const extras = EXTRAS.filter((name) => existsSync(join(home, name)));
-    for (const name of extras) cpSync(join(home, name), join(dir, name), { recursive: true, preserveTimestamps: true });
+    for (const name of extras) {
+      cpSync(join(home, name), join(dir, name), { recursive: true, preserveTimestamps: true });
+      ownerOnly(join(dir, name));
+    }
     const manifest: Manifest = { format: 1, createdAt: now(), databases, extras };
     writeFileSync(join(dir, MANIFEST), `${JSON.stringify(manifest, null, 2)}\n`, { mode: 0o600 });
     if (archive) {
-      // The system tar: a backup archive must open with standard tools on any machine.
-      execFileSync('tar', ['-czf', out, '-C', dir, '.'], { stdio: ['ignore', 'ignore', 'pipe'] });
+      // The system tar: a backup archive must open with standard tools on any machine. It writes
+      // to a file created 0600 here, since tar's own would follow the umask.
+      const fd = openSync(out, 'wx', 0o600);
+      try {
+        execFileSync('tar', ['-czf', '-', '-C', dir, '.'], { stdio: ['ignore', fd, 'pipe'] });
+      } catch (err) {
+        rmSync(out, { force: true });
+        throw err;
+      } finally {
+        closeSync(fd);
+      }
     }
     return { out, manifest };
   } catch (err) {
@@ -65,6 +83,7 @@ export async function backupHome(homeDir: string, outPath: string, now: () => nu
 }
 
 async function backupDatabase(source: string, target: string): Promise<{ userVersion: number; pages: number }> {
+  privateDatabaseFile(target);
   const db = new Database(source, { fileMustExist: true });
   let pages = 0;
   try {
@@ -84,6 +103,7 @@ async function backupDatabase(source: string, target: string): Promise<{ userVer
   try {
     // One self-contained file: no -wal beside it to forget when the backup is moved.
     copy.pragma('journal_mode = DELETE');
+    endSessions(copy);
     checkIntegrity(copy, target);
     return { userVersion: copy.pragma('user_version', { simple: true }) as number, pages };
   } finally {
@@ -135,8 +155,19 @@ export function restoreHome(homeDir: string, fromPath: string, now: () => number
       for (const name of replaced) renameSync(join(home, name), join(previous, name));
     }
     for (const { file } of manifest.databases) {
-      cpSync(join(dir, file), join(home, `${file}.restoring`));
-      renameSync(join(home, `${file}.restoring`), join(home, file));
+      const restoring = join(home, `${file}.restoring`);
+      cpSync(join(dir, file), restoring);
+      chmodSync(restoring, DATABASE_FILE_MODE);
+      // A backup made before sessions were left out still carries them.
+      if (file === 'tether.db') {
+        const db = new Database(restoring, { fileMustExist: true });
+        try {
+          endSessions(db);
+        } finally {
+          db.close();
+        }
+      }
+      renameSync(restoring, join(home, file));
     }
     for (const name of manifest.extras) cpSync(join(dir, name), join(home, name), { recursive: true, preserveTimestamps: true });
     for (const { file } of manifest.databases) {
@@ -167,6 +198,25 @@ function readManifest(dir: string): Manifest {
     if (!(EXTRAS as readonly string[]).includes(name)) throw new TetherError('BACKUP_INVALID', `Unexpected entry ${name} in the manifest`);
   }
   return parsed.data;
+}
+
+/** Deletes every login session; `secure_delete` overwrites the freed rows rather than leaving them in free pages. */
+function endSessions(db: Database.Database): void {
+  const hasSessions = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sessions'").get() !== undefined;
+  if (!hasSessions) return;
+  db.pragma('secure_delete = ON');
+  db.prepare('DELETE FROM sessions').run();
+}
+
+/** chmod 0600 for files and 0700 for folders, recursively; a symlink is left alone (chmod would follow it out of the backup). */
+function ownerOnly(path: string): void {
+  const stat = lstatSync(path);
+  if (stat.isDirectory()) {
+    chmodSync(path, 0o700);
+    for (const name of readdirSync(path)) ownerOnly(join(path, name));
+  } else if (stat.isFile()) {
+    chmodSync(path, 0o600);
+  }
 }
 
 function checkIntegrity(db: Database.Database, label: string): void {

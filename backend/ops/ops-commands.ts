@@ -1,4 +1,5 @@
 import type { Command, Option } from 'commander';
+import { printOut } from '../terminal-output.js';
 import { backupHome, restoreHome } from './backup.js';
 
 /** `backup` and `restore` subcommands of `tether-backend`. */
@@ -11,10 +12,10 @@ export function addOpsCommands(program: Command, homeOption: () => Option): void
     .option('--json', 'print JSON')
     .action(async (opts: { home: string; out: string; json?: boolean }) => {
       const summary = await backupHome(opts.home, opts.out);
-      if (opts.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+      if (opts.json) printOut(`${JSON.stringify(summary, null, 2)}\n`);
       else {
         const dbs = summary.manifest.databases.map((d) => `${d.file} (schema ${d.userVersion}, ${d.pages} pages)`).join(', ');
-        process.stdout.write(`backup written to ${summary.out}: ${dbs}; integrity ok\n`);
+        printOut(`backup written to ${summary.out}: ${dbs}; integrity ok\n`);
       }
     });
 
@@ -26,10 +27,10 @@ export function addOpsCommands(program: Command, homeOption: () => Option): void
     .option('--json', 'print JSON')
     .action((opts: { home: string; from: string; json?: boolean }) => {
       const summary = restoreHome(opts.home, opts.from);
-      if (opts.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+      if (opts.json) printOut(`${JSON.stringify(summary, null, 2)}\n`);
       else {
-        process.stdout.write(`restored ${summary.manifest.databases.map((d) => d.file).join(', ')} into ${summary.home}; integrity ok\n`);
-        if (summary.previous) process.stdout.write(`the files it replaced are in ${summary.previous}\n`);
+        printOut(`restored ${summary.manifest.databases.map((d) => d.file).join(', ')} into ${summary.home}; integrity ok\n`);
+        if (summary.previous) printOut(`the files it replaced are in ${summary.previous}\n`);
       }
     });
 }

@@ -1,7 +1,7 @@
 import { renderToStaticMarkup } from 'react-dom/server';
 import { describe, expect, it, vi } from 'vitest';
 import { createStore, type StoreApi } from 'zustand/vanilla';
-import type { Device, User } from '../../protocol/index.js';
+import { hasControlCharacters, type Device, type User } from '../../protocol/index.js';
 import type { ApiClient } from '../api/api-client.js';
 import { ApiError } from '../api/api-client.js';
 import { createAuthStore } from '../auth/auth-store.js';
@@ -110,5 +110,17 @@ describe('App', () => {
     expect(textOf(html, 'fleet-count')).toBe('0');
     expect(html).not.toContain('data-testid="device-row"');
     expect(html).toContain('No devices enrolled yet.');
+  });
+
+  it('shows control characters in names, tags and user names escaped, never raw (data stored before the API refused them)', async () => {
+    const html = await scene({
+      user: { ...alice, username: 'eve\u001b[8m' },
+      devices: [device(1, { name: 'robot\u001b[2J\u009b31m', tags: { site: 'lab\u0007' } })],
+    });
+    expect(textOf(html, 'device-name')).toBe('robot\\u001b[2J\\u009b31m');
+    expect(textOf(html, 'device-tag')).toBe('site=lab\\u0007');
+    expect(textOf(html, 'current-user')).toBe('eve\\u001b[8m');
+    expect(html).toContain('aria-label="Select robot\\u001b[2J\\u009b31m"');
+    expect(hasControlCharacters(html.replace(/[\n\t]/g, ''))).toBe(false);
   });
 });

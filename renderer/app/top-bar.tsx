@@ -1,3 +1,4 @@
+import { escapeControlCharacters as visible } from '../../protocol/index.js';
 import { useCurrentUser, useLogout } from '../auth/auth-hooks.js';
 import { ConnectionIndicator } from '../live/connection-indicator.js';
 import { ConfigNavLinks } from '../config/config-nav.js';
@@ -21,7 +22,7 @@ export function TopBar() {
       <ThemeToggle />
       {user !== null && (
         <span className="user">
-          <span data-testid="current-user">{user.username}</span>
+          <span data-testid="current-user">{visible(user.username)}</span>
           <span className="role" data-testid="current-user-role">
             {user.role}
           </span>

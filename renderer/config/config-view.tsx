@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'react';
-import type { ConfigSelector } from '../../protocol/index.js';
+import { escapeControlCharacters as visible, type ConfigSelector } from '../../protocol/index.js';
 import { useConfig } from './config-hooks.js';
 import './config.css';
 
@@ -224,7 +224,7 @@ function FleetConfigStatus() {
           {status.map((d) => (
             <tr key={d.deviceId} data-testid="config-status-row" data-device-id={d.deviceId} data-drift={d.drift}>
               <td>
-                {d.name} <span className="muted">{d.online ? 'online' : 'offline'}</span>
+                {visible(d.name)} <span className="muted">{d.online ? 'online' : 'offline'}</span>
               </td>
               <td data-testid="config-desired">v{d.desiredVersion}</td>
               <td data-testid="config-reported">{d.reported === null ? '—' : `v${d.reported.version} ${d.reported.status}`}</td>
@@ -255,7 +255,7 @@ function EffectiveConfigView() {
   return (
     <div className="config-effective" data-testid="config-effective" data-device-id={effective.deviceId}>
       <h3>
-        Effective config of {effective.status.name} <span className="muted">v{effective.version}</span>
+        Effective config of {visible(effective.status.name)} <span className="muted">v{effective.version}</span>
       </h3>
       <table>
         <thead>

@@ -1,3 +1,4 @@
+import { escapeControlCharacters as visible } from '../../protocol/index.js';
 import { useCurrentUser } from '../auth/auth-hooks.js';
 import { CONFIG_HASH } from '../config/config-route.js';
 import { shellHash } from '../shell/shell-route.js';
@@ -18,9 +19,9 @@ export function DeviceDetails({ id, api }: { id: string; api: DevicesApi }) {
   if (device === undefined) return null;
   const facts = device.facts;
   return (
-    <aside className="device-details" data-testid="device-details" data-device-id={device.id} aria-label={`Device ${device.name}`}>
+    <aside className="device-details" data-testid="device-details" data-device-id={device.id} aria-label={`Device ${visible(device.name)}`}>
       <header>
-        <h3 data-testid="details-name">{device.name}</h3>
+        <h3 data-testid="details-name">{visible(device.name)}</h3>
         <button type="button" className="link" aria-label="Close" data-testid="details-close" onClick={() => ui.getState().openDetails(null)}>
           ×
         </button>
@@ -40,9 +41,9 @@ export function DeviceDetails({ id, api }: { id: string; api: DevicesApi }) {
         {facts !== null && (
           <>
             <dt>Host</dt>
-            <dd>{facts.hostname}</dd>
+            <dd>{visible(facts.hostname)}</dd>
             <dt>Release</dt>
-            <dd>{facts.release}</dd>
+            <dd>{visible(facts.release)}</dd>
             <dt>Hardware</dt>
             <dd>{`${facts.cpus} CPUs · ${(facts.memoryBytes / 2 ** 30).toFixed(1)} GiB`}</dd>
           </>

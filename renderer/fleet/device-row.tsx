@@ -1,5 +1,5 @@
 import { memo, useState, type CSSProperties, type MouseEvent } from 'react';
-import type { Device } from '../../protocol/index.js';
+import { escapeControlCharacters as visible, type Device } from '../../protocol/index.js';
 import { useRelativeTime } from '../time/time-hooks.js';
 import { DeviceGauges, type GaugeValues } from '../metrics/fleet-gauges.js';
 import { shellHash } from '../shell/shell-route.js';
@@ -54,10 +54,10 @@ export const DeviceRow = memo(function DeviceRow({ id, style, shown, gauges }: D
     >
       <div role="cell" className="check">
         {/* onChange would not see the shift key; the click handler does the work. */}
-        <input type="checkbox" data-testid="device-select" aria-label={`Select ${device.name}`} checked={selected} onClick={onCheck} onChange={() => undefined} />
+        <input type="checkbox" data-testid="device-select" aria-label={`Select ${visible(device.name)}`} checked={selected} onClick={onCheck} onChange={() => undefined} />
       </div>
       <div role="cell" className="device-name" title={device.id}>
-        <span data-testid="device-name">{device.name}</span>
+        <span data-testid="device-name">{visible(device.name)}</span>
         {device.online && (
           <>
             {' '}
@@ -107,7 +107,7 @@ export function TagList({ tags }: { tags: Device['tags'] }) {
     <ul className="tags">
       {entries.map(([key, value]) => (
         <li key={key} className="tag" data-testid="device-tag">
-          {value === '' ? key : `${key}=${value}`}
+          {visible(value === '' ? key : `${key}=${value}`)}
         </li>
       ))}
     </ul>

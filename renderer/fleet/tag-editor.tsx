@@ -1,5 +1,5 @@
 import { useState } from 'react';
-import type { Tags } from '../../protocol/index.js';
+import { escapeControlCharacters as visible, type Tags } from '../../protocol/index.js';
 import { toUiError } from '../api/ui-error.js';
 import type { DevicesApi } from './devices-api.js';
 import { parseTagAssignments, parseTagKeys } from './tag-input.js';
@@ -42,8 +42,8 @@ export function TagEditor({ ids, tags, api, testId }: { ids: readonly string[]; 
         <ul className="tags">
           {Object.entries(tags).map(([key, value]) => (
             <li key={key} className="tag" data-testid="tag-chip">
-              {value === '' ? key : `${key}=${value}`}{' '}
-              <button type="button" className="link" aria-label={`Remove tag ${key}`} data-testid="tag-remove" disabled={busy} onClick={() => void remove([key])}>
+              {visible(value === '' ? key : `${key}=${value}`)}{' '}
+              <button type="button" className="link" aria-label={`Remove tag ${visible(key)}`} data-testid="tag-remove" disabled={busy} onClick={() => void remove([key])}>
                 ×
               </button>
             </li>

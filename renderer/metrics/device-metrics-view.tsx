@@ -1,3 +1,4 @@
+import { escapeControlCharacters as visible } from '../../protocol/index.js';
 import { useEffect, useState } from 'react';
 import { useDevice } from '../fleet/fleet-hooks.js';
 import { CHART_RANGES, MetricChart, type ChartRange } from './metric-chart.js';
@@ -34,7 +35,7 @@ export function DeviceMetricsView({ deviceId }: { deviceId: string }) {
     <section className="device-metrics" data-testid="device-metrics" data-device-id={deviceId}>
       <div className="fleet-summary">
         <h2>
-          <a href="#/">Fleet</a> › {device?.name ?? deviceId}
+          <a href="#/">Fleet</a> › {visible(device?.name ?? deviceId)}
         </h2>
         <div className="range-picker" role="group" aria-label="Range">
           {CHART_RANGES.map((r) => (

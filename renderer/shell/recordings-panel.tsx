@@ -1,6 +1,6 @@
 import { Terminal } from '@xterm/xterm';
 import { useEffect, useRef, useState } from 'react';
-import { ShellSessionList, type ShellSessionInfo } from '../../protocol/index.js';
+import { escapeControlCharacters as visible, ShellSessionList, type ShellSessionInfo } from '../../protocol/index.js';
 import { parseCast, play } from './asciicast-player.js';
 import { mirrorInlineStyles } from './csp-style-mirror.js';
 import { onThemeColorsChange, readThemeColors, terminalTheme } from '../theme/theme-colors.js';
@@ -33,7 +33,7 @@ export function RecordingsPanel({ deviceId }: { deviceId: string }) {
       <ul>
         {sessions.map((s) => (
           <li key={s.id} data-testid="recording">
-            {new Date(s.startedAt).toLocaleString()} · {s.username} · {s.live ? 'live' : `ended${s.exitCode !== null ? ` (exit ${s.exitCode})` : s.endCode ? ` (${s.endCode})` : ''}`} · {s.outputBytes} bytes{' '}
+            {new Date(s.startedAt).toLocaleString()} · {visible(s.username)} · {s.live ? 'live' : `ended${s.exitCode !== null ? ` (exit ${s.exitCode})` : s.endCode ? ` (${s.endCode})` : ''}`} · {s.outputBytes} bytes{' '}
             {s.hasRecording && !s.live && (
               <>
                 <button type="button" data-testid="recording-play" onClick={() => setPlaying(s.id)}>Play</button>{' '}

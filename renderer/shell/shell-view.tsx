@@ -1,3 +1,4 @@
+import { escapeControlCharacters as visible } from '../../protocol/index.js';
 import { useState } from 'react';
 import { useDevice } from '../fleet/fleet-hooks.js';
 import { useConsoleHost } from '../host/host-context.js';
@@ -27,7 +28,7 @@ export function ShellView({ deviceId }: { deviceId: string }) {
     <section className="shell-view" data-testid="shell-view">
       <header className="shell-header">
         <a href="#/">← Fleet</a>
-        <h2>{device?.name ?? deviceId}</h2>
+        <h2>{visible(device?.name ?? deviceId)}</h2>
         <span className="muted">{device?.online === false ? 'offline' : ''}</span>
         {desktop !== null && (
           <button type="button" data-testid="terminal-pop-out" onClick={() => desktop.terminal.popOut(deviceId).catch((error: unknown) => console.warn('cannot pop out', error))}>

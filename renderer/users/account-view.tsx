@@ -1,3 +1,4 @@
+import { escapeControlCharacters as visible } from '../../protocol/index.js';
 import { useEffect, useState } from 'react';
 import { useAccount } from './access-hooks.js';
 
@@ -20,7 +21,7 @@ export function AccountView() {
 
   return (
     <section className="access-view" data-testid="account-view">
-      <h2>Account: {account.username}</h2>
+      <h2>Account: {visible(account.username)}</h2>
       <p>Role <strong data-testid="account-role">{account.role}</strong>; devices: {account.scope ? Object.entries(account.scope).map(([k, v]) => `${k}=${v}`).join(', ') : 'all'}</p>
       <h3>Two-factor sign-in</h3>
       <p data-testid="account-totp-state" data-enabled={account.totpEnabled}>{account.totpEnabled ? 'On: sign-in asks for a code from your authenticator app.' : 'Off.'}</p>

@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'react';
-import type { TokenCreateRequest } from '../../protocol/index.js';
+import { escapeControlCharacters as visible, type TokenCreateRequest } from '../../protocol/index.js';
 import { useTokens } from './access-hooks.js';
 import { parseScopeText } from './scope-text.js';
 
@@ -69,7 +69,7 @@ export function TokensView() {
               <td>{new Date(t.createdAt).toLocaleString()}</td>
               <td>{t.expiresAt === null ? 'never' : new Date(t.expiresAt).toLocaleString()}</td>
               <td>{t.uses}{t.maxUses === null ? '' : ` / ${t.maxUses}`}</td>
-              <td>{Object.entries(t.tags).map(([k, v]) => `${k}=${v}`).join(', ')}</td>
+              <td>{visible(Object.entries(t.tags).map(([k, v]) => `${k}=${v}`).join(', '))}</td>
               <td>{t.requireApproval ? 'yes' : 'no'}</td>
               <td data-testid="token-state">{t.revokedAt !== null ? 'revoked' : t.expiresAt !== null && t.expiresAt < Date.now() ? 'expired' : 'active'}</td>
               <td>{t.revokedAt === null && <button type="button" data-testid="token-revoke" onClick={() => void revoke(t.id)}>Revoke</button>}</td>

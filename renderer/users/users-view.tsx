@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'react';
-import { Role, type UserInfo } from '../../protocol/index.js';
+import { escapeControlCharacters as visible, Role, type UserInfo } from '../../protocol/index.js';
 import { useCurrentUser } from '../auth/auth-hooks.js';
 import { useUsers } from './access-hooks.js';
 import { parseScopeText, scopeText } from './scope-text.js';
@@ -54,19 +54,19 @@ function UserRow({ user }: { user: UserInfo }) {
   };
   return (
     <tr data-testid="user-row" data-username={user.username}>
-      <td>{user.username}{me?.id === user.id ? ' (you)' : ''}</td>
+      <td>{visible(user.username)}{me?.id === user.id ? ' (you)' : ''}</td>
       <td>
-        <select data-testid="user-role" aria-label={`Role of ${user.username}`} value={user.role} onChange={(e) => void update(user.id, { role: Role.parse(e.target.value) })}>
+        <select data-testid="user-role" aria-label={`Role of ${visible(user.username)}`} value={user.role} onChange={(e) => void update(user.id, { role: Role.parse(e.target.value) })}>
           {ROLES.map((r) => <option key={r}>{r}</option>)}
         </select>
       </td>
       <td>
-        <input data-testid="user-scope" aria-label={`Scope of ${user.username}`} value={scope} onChange={(e) => setScope(e.target.value)} onBlur={saveScope} placeholder="all devices" />
+        <input data-testid="user-scope" aria-label={`Scope of ${visible(user.username)}`} value={scope} onChange={(e) => setScope(e.target.value)} onBlur={saveScope} placeholder="all devices" />
       </td>
       <td data-testid="user-totp">{user.totpEnabled ? 'on' : 'off'}</td>
       <td>{new Date(user.createdAt).toLocaleDateString()}</td>
       <td>
-        <button type="button" data-testid="user-delete" onClick={() => { if (window.confirm(`Delete ${user.username}?`)) void remove(user.id); }}>Delete</button>
+        <button type="button" data-testid="user-delete" onClick={() => { if (window.confirm(`Delete ${visible(user.username)}?`)) void remove(user.id); }}>Delete</button>
       </td>
     </tr>
   );

@@ -1,7 +1,9 @@
 import { spawnSync } from 'node:child_process';
+import { userInfo } from 'node:os';
 import { join } from 'node:path';
+import { hasControlCharacters, type AuditPage } from '../../protocol/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ROOT, api, cleanup, registerAgent, startBackend, tempDir, type Backend } from '../harness.js';
+import { ROOT, api, cleanup, login, registerAgent, startBackend, tempDir, type Backend } from '../harness.js';
 
 function run(bin: string, args: string[], input?: string) {
   const result = spawnSync(process.execPath, [join(ROOT, 'bin', `${bin}.js`), ...args], { cwd: ROOT, encoding: 'utf8', input });
@@ -68,6 +70,52 @@ describe('the commands of ARCHITECTURE §9', () => {
     const again = run('tether-backend', ['user', 'add', '--home', backend.home, '--username', 'tech1', '--role', 'viewer'], 'another secret!\n');
     expect(again.code).toBe(1);
     expect(again.stderr).toContain('error CONFLICT');
+  });
+
+  it('token create and user add leave the same audit entries as the API, naming the OS user', async () => {
+    const admin = await login(backend);
+    const actor = `cli:${userInfo().username}`;
+    const created = JSON.parse(run('tether-backend', ['token', 'create', '--home', backend.home, '--uses', '3', '--json']).stdout) as { id: string; expiresAt: number };
+    expect(run('tether-backend', ['user', 'add', '--home', backend.home, '--username', 'audited', '--role', 'viewer'], 'a long enough secret\n').code).toBe(0);
+    const viaApi = (await api(backend, 'POST', '/api/v1/tokens', { token: admin, body: { uses: 3 } })).body as { id: string };
+    const entry = async (target: string) => {
+      const page = (await api(backend, 'GET', `/api/v1/audit?target=${encodeURIComponent(target)}`, { token: admin })).body as AuditPage;
+      expect(page.entries).toHaveLength(1);
+      const [{ actor: who, action, details }] = page.entries as [AuditPage['entries'][number]];
+      return { actor: who, action, details };
+    };
+    expect(await entry(created.id)).toEqual({ actor, action: 'token.create', details: { uses: 3, expiresAt: created.expiresAt } });
+    expect(await entry('user:audited')).toEqual({ actor, action: 'user.create', details: { role: 'viewer', scope: null } });
+    // The API's entry has the same shape, with the user as actor.
+    expect(await entry(viaApi.id)).toMatchObject({ actor: 'user:admin', action: 'token.create', details: { uses: 3 } });
+  });
+
+  it('refuses control characters in names and tags with CONTROL_CHARACTERS, and never prints one raw', () => {
+    const ESC = '\u001b';
+    const noRaw = (text: string) => expect(hasControlCharacters(text.replace(/[\n\t]/g, '')), JSON.stringify(text)).toBe(false);
+    const user = run('tether-backend', ['user', 'add', '--home', backend.home, '--username', `eve${ESC}[2J`, '--role', 'viewer'], 'a long enough secret\n');
+    expect(user.code).toBe(1);
+    expect(user.stderr).toContain('error CONTROL_CHARACTERS');
+    const tag = run('tether-backend', ['token', 'create', '--home', backend.home, '--tag', `site${ESC}]0;owned${ESC}\\=lab`]);
+    expect(tag.code).toBe(1);
+    expect(tag.stderr).toContain('error CONTROL_CHARACTERS');
+    expect(tag.stderr).toContain('\\u001b]0;owned');
+    const value = run('tether-backend', ['token', 'create', '--home', backend.home, '--tag', `site=lab\u009b31m`]);
+    expect(value.stderr).toContain('error CONTROL_CHARACTERS');
+    // Commander quotes a refused argument back; that goes through the same filter.
+    const role = run('tether-backend', ['user', 'add', '--home', backend.home, '--username', 'x', '--role', `${ESC}[31madmin`]);
+    expect(role.code).not.toBe(0);
+    expect(role.stderr).toContain('\\u001b[31madmin');
+    // A path from the command line, printed back in the summary.
+    const out = join(tempDir('backup'), `b${ESC}[31mred`);
+    dirs.push(join(out, '..'));
+    const backup = run('tether-backend', ['backup', '--home', backend.home, '--out', out]);
+    expect(backup.code, backup.stderr).toBe(0);
+    expect(backup.stdout).toContain('b\\u001b[31mred');
+    for (const res of [user, tag, value, role, backup]) {
+      noRaw(res.stdout);
+      noRaw(res.stderr);
+    }
   });
 
   it('agent status without state says what to do', () => {

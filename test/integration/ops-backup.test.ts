@@ -89,6 +89,9 @@ describe('online backup and restore', () => {
     // The restored home runs: same CA, same users, same devices.
     restoredBackend = await startBackend({ home });
     expect(restoredBackend.caPin).toBe(backend.caPin);
+    // Login sessions are not part of a backup: the admin's token from before it is refused.
+    const stale = await api(restoredBackend, 'GET', '/api/v1/auth/me', { token: admin });
+    expect([stale.status, (stale.body as { code?: string }).code]).toEqual([401, 'SESSION_INVALID']);
     const res = await api(restoredBackend, 'GET', '/api/v1/devices', { token: await login(restoredBackend) });
     expect((res.body as { devices: Array<{ id: string }> }).devices.map((d) => d.id)).toContain(deviceId);
   });

@@ -61,6 +61,39 @@ describe('UserService', () => {
     expect(ended).toEqual([op.id, op.id]);
   });
 
+  it('trusts an authenticated session for a few seconds without the database, and forgets it at once on log-out, role change or deletion', async () => {
+    const { users, clock, db } = setup();
+    await users.add('root', 'password1', 'admin', null, 'test');
+    const op = await users.add('op', 'password1', 'operator', null, 'test');
+    const login = () => users.login({ username: 'op', password: 'password1' });
+    const cached = await login();
+    users.authenticate(cached.token);
+    // A row deleted behind the service's back is only noticed once the cache entry is old.
+    db.prepare('DELETE FROM sessions').run();
+    expect(users.authenticate(cached.token).username).toBe('op');
+    clock.now += 5_000;
+    expect(await codeOf(() => users.authenticate(cached.token))).toBe('SESSION_INVALID');
+
+    const out = await login();
+    users.authenticate(out.token);
+    users.logout(out.token);
+    expect(await codeOf(() => users.authenticate(out.token))).toBe('SESSION_INVALID');
+
+    const demoted = await login();
+    expect(users.authenticate(demoted.token).role).toBe('operator');
+    await users.update(op.id, { role: 'viewer' });
+    expect(await codeOf(() => users.authenticate(demoted.token))).toBe('SESSION_INVALID');
+    const viewer = await login();
+    expect(users.authenticate(viewer.token).role).toBe('viewer');
+    users.endSessions(op.id);
+    expect(await codeOf(() => users.authenticate(viewer.token))).toBe('SESSION_INVALID');
+
+    const removed = await login();
+    users.authenticate(removed.token);
+    users.remove(op.id);
+    expect(await codeOf(() => users.authenticate(removed.token))).toBe('SESSION_INVALID');
+  });
+
   it('expires a session after the idle time, sliding with use, and at the absolute expiry whatever the use', async () => {
     const { users, clock, db } = setup();
     await users.add('root', 'password1', 'admin', null, 'test');

@@ -10,6 +10,21 @@ export const SESSION_TTL_MS = 12 * 3600 * 1000;
 export const SESSION_IDLE_MS = 2 * 3600 * 1000;
 /** last_seen_at is written at most this often, so an active console does not cost a write per request. */
 const SEEN_WRITE_INTERVAL_MS = 60_000;
+/**
+ * How long an authenticated session is trusted without reading the database again: every API
+ * request and socket authenticates, and a SELECT with a join per request is the hot path's cost.
+ * Log-out, "log out everywhere", role and scope changes and deletion go through this service and
+ * clear the cache at once; only a session row deleted behind its back lives on for this long.
+ */
+const AUTH_CACHE_MS = 5_000;
+const AUTH_CACHE_MAX = 10_000;
+
+interface CachedSession {
+  user: User;
+  expiresAt: number;
+  lastSeen: number;
+  checkedAt: number;
+}
 const RECOVERY_CODES = 10;
 
 interface UserRow {
@@ -47,6 +62,7 @@ export class UserService {
   private readonly sessionEnded = new Set<(userId: number) => void>();
   private readonly sessionTtlMs: number;
   private readonly idleTtlMs: number;
+  private readonly sessionCache = new Map<string, CachedSession>();
 
   constructor(private readonly db: Db, private readonly audit: AuditLog, private readonly now: () => number = Date.now, options: UserServiceOptions = {}) {
     this.sessionTtlMs = options.sessionTtlMs ?? SESSION_TTL_MS;
@@ -142,22 +158,37 @@ export class UserService {
   /** The user behind a session token, or SESSION_INVALID (unknown, past its absolute expiry or idle too long). */
   authenticate(token: string): User {
     const hash = hashSecret(token);
+    const key = hash.toString('base64');
+    const now = this.now();
+    const cached = this.sessionCache.get(key);
+    if (cached && now - cached.checkedAt < AUTH_CACHE_MS && cached.expiresAt > now && now - cached.lastSeen < SEEN_WRITE_INTERVAL_MS) return cached.user;
     const row = this.db
       .prepare('SELECT u.*, s.expires_at, s.last_seen_at FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ?')
       .get(hash) as (UserRow & { expires_at: number; last_seen_at: number | null }) | undefined;
-    if (!row) throw new TetherError('SESSION_INVALID');
-    const now = this.now();
-    const lastSeen = row.last_seen_at ?? 0;
-    if (row.expires_at <= now || now - lastSeen >= this.idleTtlMs) {
-      this.db.prepare('DELETE FROM sessions WHERE token_hash = ?').run(hash);
+    if (!row) {
+      this.sessionCache.delete(key);
       throw new TetherError('SESSION_INVALID');
     }
-    if (now - lastSeen >= SEEN_WRITE_INTERVAL_MS) this.db.prepare('UPDATE sessions SET last_seen_at = ? WHERE token_hash = ?').run(now, hash);
-    return toUser(row);
+    let lastSeen = row.last_seen_at ?? 0;
+    if (row.expires_at <= now || now - lastSeen >= this.idleTtlMs) {
+      this.db.prepare('DELETE FROM sessions WHERE token_hash = ?').run(hash);
+      this.sessionCache.delete(key);
+      throw new TetherError('SESSION_INVALID');
+    }
+    if (now - lastSeen >= SEEN_WRITE_INTERVAL_MS) {
+      this.db.prepare('UPDATE sessions SET last_seen_at = ? WHERE token_hash = ?').run(now, hash);
+      lastSeen = now;
+    }
+    const user = toUser(row);
+    if (this.sessionCache.size >= AUTH_CACHE_MAX) this.sessionCache.clear();
+    this.sessionCache.set(key, { user, expiresAt: row.expires_at, lastSeen, checkedAt: now });
+    return user;
   }
 
   logout(token: string): void {
-    this.db.prepare('DELETE FROM sessions WHERE token_hash = ?').run(hashSecret(token));
+    const hash = hashSecret(token);
+    this.db.prepare('DELETE FROM sessions WHERE token_hash = ?').run(hash);
+    this.sessionCache.delete(hash.toString('base64'));
   }
 
   /** Ends every session of a user (all devices and browsers) and tells listeners, which close live sockets. */
@@ -243,6 +274,7 @@ export class UserService {
   }
 
   private notifyEnded(userId: number): void {
+    for (const [key, cached] of this.sessionCache) if (cached.user.id === userId) this.sessionCache.delete(key);
     for (const listener of this.sessionEnded) listener(userId);
   }
 }

@@ -34,6 +34,7 @@ import { RunService } from './jobs/run-service.js';
 import { ShellRepo } from './shell/shell-repo.js';
 import { SHELL_SOCKET_MAX_PAYLOAD, ShellService, shellLimitsFromEnv } from './shell/shell-service.js';
 import { openDatabase } from './store/db.js';
+import { StoreHealth } from './store/store-health.js';
 import { MAIN_MIGRATIONS, METRICS_MIGRATIONS } from './store/migrations.js';
 import { TelemetryGateway } from './telemetry/telemetry-gateway.js';
 import { startMonitoring } from './metrics/monitoring.js';
@@ -77,7 +78,8 @@ export async function startBackend(config: BackendConfig, log: Logger = pino()):
     ingest: () => ({ ...monitoring.ingest.stats, queued: monitoring.ingest.queued }),
   });
   const control = new ControlGateway({ identity: pki.identity, caCertPem: pki.ca.certPem, devices: repo, presence, router, log, limits: config.control, counters: opsMetrics.counters });
-  const monitoring = startMonitoring({ metricsDb, devices: () => devices.list(), log, config: config.monitoring });
+  const storeHealth = new StoreHealth();
+  const monitoring = startMonitoring({ metricsDb, devices: () => devices.list(), log, config: config.monitoring, health: storeHealth });
   const telemetry = new TelemetryGateway({ devices: repo, presence, ingest: monitoring.ingest, log, counters: opsMetrics.counters });
   const devices = new DeviceService({ repo, presence, events, audit, connections: [router, telemetry] });
   const enrolment = new EnrolmentService({ db, tokens, devices: repo, presence, events, audit, ca: pki.ca });
@@ -107,7 +109,7 @@ export async function startBackend(config: BackendConfig, log: Logger = pino()):
     tls: { key: pki.server.keyPem, cert: pki.server.certPem + pki.ca.certPem },
     log, users, tokens, enrolment, devices, audit, caPin: pki.caPin,
     access, loginThrottle: new LoginThrottle(), auditQuery: new AuditQueryService(db),
-    publicUrl: () => publicUrl, consoleDir: config.consoleDir, ready: () => ready,
+    publicUrl: () => publicUrl, consoleDir: config.consoleDir, ready: () => ready, storeHealth,
     config: { service: configService, delivery: configDelivery },
     monitoring,
     shell: { service: shells, repo: shellRepo },

@@ -13,6 +13,8 @@ export const ERRORS = {
   CONTROL_CHARACTERS: { http: 400, close: 4406, message: 'Names, tags and user names must not contain control characters' },
   RATE_LIMITED: { http: 429, close: 4429, message: 'Too many requests' },
   INTERNAL: { http: 500, close: 1011, message: 'Internal error' },
+  /** The database refused a read or write it should take (disk full, I/O error, locked too long, unreachable): retry later. */
+  STORE_UNAVAILABLE: { http: 503, close: 1013, message: 'The database is unavailable; try again shortly' },
 
   LOGIN_FAILED: { http: 401, close: 4401, message: 'Wrong username or password' },
   SESSION_INVALID: { http: 401, close: 4401, message: 'The session is invalid or expired' },

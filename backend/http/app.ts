@@ -48,6 +48,7 @@ import type { RunService } from '../jobs/run-service.js';
 import type { ShellRepo } from '../shell/shell-repo.js';
 import { registerShellRoutes } from '../shell/shell-routes.js';
 import type { ShellService } from '../shell/shell-service.js';
+import type { StoreHealth } from '../store/store-health.js';
 import { handleError } from './error-handler.js';
 import { refuseCrossSite } from './cross-site-guard.js';
 import { checkJsonDepth } from './json-depth.js';
@@ -75,6 +76,8 @@ export interface HttpAppDeps {
   /** Built console (renderer/dist); `/` answers 503 with a hint when it has not been built. */
   consoleDir: string;
   ready: () => boolean;
+  /** The databases' health: /readyz is red while they fail, and request errors from an outage mark it. */
+  storeHealth: StoreHealth;
   shell: { service: ShellService; repo: ShellRepo };
   jobs: { runs: RunService; scheduler: JobScheduler; repo: RunRepo };
   config: { service: ConfigService; delivery: ConfigDelivery };
@@ -123,7 +126,7 @@ export async function buildHttpApp(deps: HttpAppDeps) {
   app.removeContentTypeParser('text/plain');
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
-  app.setErrorHandler(handleError);
+  app.setErrorHandler((err, request, reply) => handleError(err, request, reply, (outage) => deps.storeHealth.failed(outage)));
   app.setNotFoundHandler((request, reply) => {
     void reply.status(404).send({ code: 'NOT_FOUND', message: `No route ${request.method} ${request.url.split('?')[0] ?? ''}` });
   });
@@ -168,6 +171,8 @@ export async function buildHttpApp(deps: HttpAppDeps) {
   api.get('/healthz', { schema: { hide: true } }, async () => ({ ok: true }));
   api.get('/readyz', { schema: { hide: true } }, async (_request, reply) => {
     if (!deps.ready()) return reply.status(503).send({ ok: false });
+    const problem = deps.storeHealth.problem;
+    if (problem !== undefined) return reply.status(503).send({ ok: false, code: 'STORE_UNAVAILABLE', message: problem });
     return { ok: true };
   });
 

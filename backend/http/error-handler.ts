@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
+import { storeUnavailable } from '../store/store-health.js';
 import { ERRORS, escapeControlCharacters, issueErrorCode, issueMessage, TetherError, type ErrorBody, type ErrorCode } from '../../protocol/index.js';
 
 /** Maps Fastify's own failures to our stable codes. */
@@ -14,6 +15,8 @@ const FASTIFY_CODES: Record<string, ErrorCode> = {
 /** Every 4xx/5xx answer is `{code, message}` with a code from protocol/errors.ts. */
 export function errorBody(err: unknown): { status: number; body: ErrorBody } {
   if (err instanceof TetherError) return { status: err.httpStatus, body: { code: err.code, message: err.message } };
+  const outage = storeUnavailable(err);
+  if (outage) return { status: outage.httpStatus, body: { code: outage.code, message: outage.message } };
   if (hasZodFastifySchemaValidationErrors(err)) {
     // An issue that carries its own code (control characters) wins over the first one.
     const first = err.validation.find((v) => issueErrorCode(v.params) !== undefined) ?? err.validation[0];
@@ -33,8 +36,11 @@ export function errorBody(err: unknown): { status: number; body: ErrorBody } {
   return { status: 500, body: { code: 'INTERNAL', message: ERRORS.INTERNAL.message } };
 }
 
-export function handleError(err: unknown, request: FastifyRequest, reply: FastifyReply): void {
+/** The error handler; `onOutage` hears of each database outage a request ran into (readiness). */
+export function handleError(err: unknown, request: FastifyRequest, reply: FastifyReply, onOutage?: (err: TetherError) => void): void {
   const { status, body } = errorBody(err);
+  const outage = storeUnavailable(err);
+  if (outage) onOutage?.(outage);
   if (status >= 500) request.log.error({ err }, 'request failed');
   void reply.status(status).send(body);
 }

@@ -3,6 +3,7 @@ import type { Device } from '../../protocol/index.js';
 import { AlertService } from '../alerts/alert-service.js';
 import { LogSearch } from '../logs/log-search.js';
 import type { Db } from '../store/db.js';
+import type { StoreHealth } from '../store/store-health.js';
 import { IngestQueue, type IngestQueueOptions } from '../telemetry/ingest-queue.js';
 import { TelemetryStore } from '../telemetry/telemetry-store.js';
 import { LatestValues } from './latest-values.js';
@@ -37,11 +38,11 @@ export interface Monitoring {
 }
 
 /** Builds the monitoring services on the metrics database and starts their jobs. */
-export function startMonitoring(deps: { metricsDb: Db; devices: () => readonly Device[]; log: Logger; config?: MonitoringConfig }): Monitoring {
+export function startMonitoring(deps: { metricsDb: Db; devices: () => readonly Device[]; log: Logger; config?: MonitoringConfig; health?: StoreHealth }): Monitoring {
   const config = deps.config ?? {};
   const policy: RetentionPolicy = { ...DEFAULT_RETENTION, ...config.retention };
   const store = new MetricStore(deps.metricsDb);
-  const ingest = new IngestQueue(new TelemetryStore(store), deps.log, config.ingest);
+  const ingest = new IngestQueue(new TelemetryStore(store), deps.log, { ...config.ingest, health: deps.health });
   const latest = new LatestValues();
   latest.load(store, Date.now() - 10 * 60_000);
   const live = new MonitoringLive(latest);

@@ -4,6 +4,7 @@ import { TetherError, type TelemetryBatch } from '../../protocol/index.js';
 import { openDatabase } from '../store/db.js';
 import { METRICS_MIGRATIONS } from '../store/migrations.js';
 import { MetricStore } from '../metrics/metric-store.js';
+import { StoreHealth } from '../store/store-health.js';
 import { IngestQueue } from './ingest-queue.js';
 import { TelemetryStore } from './telemetry-store.js';
 
@@ -49,4 +50,41 @@ describe('IngestQueue', () => {
     await Promise.all(accepted);
     queue.close();
   });
+
+  it('keeps batches the database refuses (disk full), reports the outage, retries with backoff and stores each once when space returns', async () => {
+    const health = new StoreHealth();
+    const { db, queue } = setup({ flushIntervalMs: 1, retryMinMs: 5, retryMaxMs: 20, health });
+    const pages = db.pragma('page_count', { simple: true }) as number;
+    // No page beyond those in use: the next write that needs one fails with SQLITE_FULL.
+    db.pragma(`max_page_count = ${pages}`);
+    const big = (seq: number): TelemetryBatch => ({ type: 'batch', seq, metrics: Array.from({ length: 500 }, (_, i) => ({ ts: 1_000 + i, name: `m.${seq}.${i}`, value: i })), logs: [] });
+    let settled = 0;
+    const submitted = [0, 1, 2].map((seq) => queue.submit(DEV, big(seq)).finally(() => settled++));
+    await waitUntil(() => !health.healthy);
+    expect(health.problem).toMatch(/SQLITE_FULL/);
+    await new Promise((r) => setTimeout(r, 60));
+    expect(settled).toBe(0);
+    expect(queue.queued).toBe(3);
+    db.pragma('max_page_count = 1073741823');
+    expect(await Promise.all(submitted)).toEqual([true, true, true]);
+    expect(health.healthy).toBe(true);
+    expect(db.prepare('SELECT count(*) AS n FROM raw_head').get()).toEqual({ n: 1_500 });
+    queue.close();
+  });
+
+  it('rejects, not acks, what the database refuses at shutdown', async () => {
+    const { db, queue } = setup({ flushIntervalMs: 60_000 });
+    db.pragma(`max_page_count = ${db.pragma('page_count', { simple: true }) as number}`);
+    const pending = queue.submit(DEV, { type: 'batch', seq: 1, metrics: Array.from({ length: 2_000 }, (_, i) => ({ ts: i, name: `m${i}`, value: i })), logs: [] });
+    queue.close();
+    await expect(pending).rejects.toSatisfy((err) => err instanceof TetherError && err.code === 'STORE_UNAVAILABLE');
+  });
 });
+
+async function waitUntil(check: () => boolean, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}

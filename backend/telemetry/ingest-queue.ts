@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { TetherError, type TelemetryBatch } from '../../protocol/index.js';
+import { storeUnavailable, type StoreHealth } from '../store/store-health.js';
 import type { IncomingBatch, StoredBatch, TelemetryStore } from './telemetry-store.js';
 
 export interface IngestQueueOptions {
@@ -9,6 +10,11 @@ export interface IngestQueueOptions {
   maxBatchesPerFlush?: number;
   /** Batches waiting to be written; beyond this submit() refuses with RATE_LIMITED (the agent resends later). */
   maxPending?: number;
+  /** First and longest wait before writing again after the database refused a flush (disk full, I/O error). */
+  retryMinMs?: number;
+  retryMaxMs?: number;
+  /** Told of every outage and every successful flush (readiness). */
+  health?: StoreHealth;
 }
 
 interface Pending extends IncomingBatch {
@@ -31,14 +37,20 @@ export class IngestQueue {
   private readonly flushIntervalMs: number;
   private readonly maxBatchesPerFlush: number;
   private readonly maxPending: number;
+  private readonly retryMinMs: number;
+  private readonly retryMaxMs: number;
+  /** The wait before the next attempt while the database refuses writes; 0 while it takes them. */
+  private retryDelayMs = 0;
   private closed = false;
   /** Batches and samples written since start, for benchmarks and metrics. */
   readonly stats = { batches: 0, samples: 0, duplicates: 0, flushes: 0 };
 
-  constructor(private readonly store: TelemetryStore, private readonly log: Logger, options: IngestQueueOptions = {}) {
+  constructor(private readonly store: TelemetryStore, private readonly log: Logger, private readonly options: IngestQueueOptions = {}) {
     this.flushIntervalMs = options.flushIntervalMs ?? 20;
     this.maxBatchesPerFlush = options.maxBatchesPerFlush ?? 64;
     this.maxPending = options.maxPending ?? 50_000;
+    this.retryMinMs = options.retryMinMs ?? 100;
+    this.retryMaxMs = options.retryMaxMs ?? 5_000;
   }
 
   /** Resolves true when stored, false when it was a resend of a stored batch. */
@@ -47,7 +59,7 @@ export class IngestQueue {
     if (this.pending.length >= this.maxPending) return Promise.reject(new TetherError('RATE_LIMITED'));
     return new Promise((resolve, reject) => {
       this.pending.push({ deviceId, batch, resolve, reject });
-      if (!this.timer && !this.next) this.timer = setTimeout(() => this.flush(), this.flushIntervalMs);
+      if (!this.timer && !this.next) this.timer = setTimeout(() => this.flush(), Math.max(this.flushIntervalMs, this.retryDelayMs));
     });
   }
 
@@ -71,10 +83,23 @@ export class IngestQueue {
     try {
       results = this.store.storeAll(chunk);
     } catch (err) {
+      const outage = storeUnavailable(err);
+      if (outage && !this.closed) {
+        // Nothing of it was acked: keep the batches in order and try again later, backing off.
+        this.pending.unshift(...chunk);
+        this.retryDelayMs = Math.min(this.retryMaxMs, Math.max(this.retryMinMs, this.retryDelayMs * 2));
+        this.options.health?.failed(outage);
+        this.log.warn({ err, batches: this.pending.length, retryInMs: this.retryDelayMs }, 'telemetry flush refused by the database; retrying');
+        this.cancelScheduled();
+        this.timer = setTimeout(() => this.flush(), this.retryDelayMs);
+        return;
+      }
       this.log.error({ err, batches: chunk.length }, 'telemetry flush failed');
-      for (const p of chunk) p.reject(err);
+      for (const p of chunk) p.reject(outage ?? err);
       return;
     }
+    this.retryDelayMs = 0;
+    this.options.health?.succeeded();
     this.stats.flushes++;
     const stored: StoredBatch[] = [];
     chunk.forEach((p, i) => {
@@ -95,7 +120,10 @@ export class IngestQueue {
     }
   }
 
-  /** Writes everything still queued (shutdown), then refuses new batches. */
+  /**
+   * Writes everything still queued (shutdown), then refuses new batches. A batch the database
+   * refuses now is rejected, not acked: its agent still has it and sends it again.
+   */
   close(): void {
     this.closed = true;
     while (this.pending.length > 0) this.flush();

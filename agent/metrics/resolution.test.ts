@@ -8,7 +8,7 @@ describe('metric resolution', () => {
       ['disk.used_pct', 1], ['disk.root.used_pct', 1], ['disk.boot_efi.used_pct', 1], ['battery.level', 1], ['temp.cpu', 1],
       ['load.1', 2], ['load.5', 2], ['load.15', 2],
       ['mem.total', 0], ['mem.used', 0], ['swap.total', 0], ['swap.used', 0], ['disk.root.used', 0], ['disk.m_9data.size', 0],
-      ['net.rx_bps', 0], ['net.tx_bps', 0], ['proc.count', 0], ['battery.charging', 0], ['uptime', 0],
+      ['net.rx_bps', 0], ['net.tx_bps', 0], ['proc.count', 0], ['battery.charging', 0], ['uptime', 0], ['agent.spool.dropped', 0],
     ];
     for (const [name, decimals] of cases) expect([name, resolutionOf(name)]).toEqual([name, decimals]);
     expect(resolutionOf('app.custom')).toBeNull();

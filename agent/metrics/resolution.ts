@@ -19,6 +19,7 @@ import type { MetricSample } from '../../protocol/telemetry.js';
  * | mem.total, mem.used, swap.total, swap.used, disk.MOUNT.used, disk.MOUNT.size | bytes | 0 |
  * | net.rx_bps, net.tx_bps                 | bytes/s    | 0        |
  * | proc.count, battery.charging (0/1)     | count      | 0        |
+ * | agent.spool.dropped                    | batches    | 0        |
  * | uptime                                 | s          | 0        |
  *
  * Load averages keep two decimals because that is what the kernel publishes
@@ -35,6 +36,8 @@ export const METRIC_RESOLUTION: ReadonlyArray<{ readonly match: RegExp; readonly
   { match: /^disk\.[a-z][a-z0-9_]*\.(used|size)$/, decimals: 0, unit: 'bytes' },
   { match: /^net\.(rx|tx)_bps$/, decimals: 0, unit: 'bytes/s' },
   { match: /^(proc\.count|battery\.charging)$/, decimals: 0, unit: 'count' },
+  // Added by the telemetry client beside the sampler's output; a counter, whole by construction.
+  { match: /^agent\.spool\.dropped$/, decimals: 0, unit: 'batches' },
   { match: /^uptime$/, decimals: 0, unit: 's' },
 ];
 

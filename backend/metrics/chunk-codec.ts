@@ -1,7 +1,7 @@
 import { TetherError } from '../../protocol/index.js';
 
 /**
- * The metric chunk codec: the samples of one series (timestamps plus 1..8 value columns) in a
+ * The metric chunk codec: the samples of one series (timestamps plus up to 8 value columns) in a
  * compact, lossless byte string. Pure: no database, no I/O.
  *
  * Ideas from Prometheus's tsdb/chunkenc/xor.go (Gorilla: delta-of-delta timestamps, XOR
@@ -353,12 +353,10 @@ function readTimestamps(r: BitReader, out: Float64Array): void {
 function decimalExponent(values: Float64Array): number {
   let k = 0;
   for (let i = 0; i < values.length; i++) {
-    const v = values[i]!;
-    while (!isDecimalAt(v, POW10[k]!)) {
+    if (!isDecimalAt(values[i]!, POW10[k]!)) {
       if (++k > MAX_DECIMAL_EXPONENT) return -1;
       // Exactness at a smaller k does not strictly imply it at a larger one: recheck from the start.
       i = -1;
-      break;
     }
   }
   return k;

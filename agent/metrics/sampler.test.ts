@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { resolutionOf, roundTo } from './resolution.js';
 import { MetricSampler, mountSegment, type SystemSource } from './sampler.js';
 
 function fake(overrides: Partial<SystemSource> = {}): SystemSource {
@@ -87,6 +88,39 @@ describe('MetricSampler', () => {
     expect(second['cpu.total']).toBeGreaterThanOrEqual(0);
     expect(second['cpu.total']).toBeLessThanOrEqual(100);
     await sampler.settled();
+    // Every metric this machine reports has a resolution rule.
+    for (const name of Object.keys({ ...first, ...second, ...byName(await sampler.collect()) })) expect([name, resolutionOf(name)]).not.toEqual([name, null]);
+  });
+
+  it('reports every value at its metric resolution, the slow collectors included', async () => {
+    let now = 10_000;
+    let rx = 1_000;
+    const sampler = new MetricSampler(() => undefined, {
+      now: () => now,
+      source: fake({
+        currentLoad: async () => ({ currentLoad: 12.3456, cpus: [{ load: 10.04 }, { load: 99.96 }] }),
+        mem: async () => ({ total: 3_000.4, available: 1_000, swaptotal: 7, swapused: 1 }),
+        fsSize: async () => [{ mount: '/', size: 100.5, used: 40.4, use: 40.56 }],
+        networkStats: async () => [{ iface: 'eth0', rx_bytes: rx, tx_bytes: 0 }],
+        battery: async () => ({ hasBattery: true, percent: 55.55, isCharging: false }),
+        cpuTemperature: async () => ({ main: 48.25 }),
+        time: () => ({ uptime: 100.6 }),
+      }),
+    });
+    const first = await sampler.collect();
+    await sampler.settled();
+    now += 3_000;
+    rx += 4_001;
+    const samples = [...first, ...(await sampler.collect())];
+    expect(byName(samples)).toMatchObject({
+      'cpu.total': 12.3, 'cpu.core.0': 10, 'cpu.core.1': 100, 'mem.total': 3_000, 'mem.used': 2_000, 'mem.used_pct': 66.7,
+      'swap.used_pct': 14.3, 'net.rx_bps': 1_334, 'battery.level': 55.6, 'temp.cpu': 48.3, uptime: 101,
+      'disk.root.used_pct': 40.6, 'disk.root.used': 40, 'disk.root.size': 101,
+    });
+    for (const s of samples) {
+      const decimals = resolutionOf(s.name);
+      expect([s.name, decimals === null ? 'no rule' : roundTo(s.value, decimals)]).toEqual([s.name, s.value]);
+    }
   });
 
   it('names mounts as metric segments', () => {

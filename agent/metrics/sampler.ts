@@ -2,6 +2,7 @@ import { loadavg } from 'node:os';
 import type { MetricSample } from '../../protocol/telemetry.js';
 import { LibrarySource } from './library-source.js';
 import { LinuxSource } from './linux-source.js';
+import { ResolutionFilter } from './resolution.js';
 
 /** What the sampler reads, shaped as systeminformation's answers (tests may pass a fake). */
 export interface SystemSource {
@@ -52,6 +53,7 @@ export class MetricSampler {
   private readonly running = new Set<'disk' | 'slow'>();
   private readonly source: SystemSource;
   private readonly now: () => number;
+  private readonly resolution = new ResolutionFilter();
 
   constructor(private readonly onSamples: (samples: MetricSample[]) => void, private readonly options: SamplerOptions = {}) {
     this.intervalMs = options.intervalMs ?? DEFAULT_SAMPLE_INTERVAL_MS;
@@ -107,7 +109,8 @@ export class MetricSampler {
 
   /**
    * One sample of every cheap collector, all stamped with the same time, plus whatever the
-   * slow collectors finished since the last tick. Slow collectors run in the background so a
+   * slow collectors finished since the last tick, each rounded to its metric's resolution
+   * (resolution.ts). Slow collectors run in the background so a
    * `df` or a process walk on a busy machine never delays (or skips) the base-rate tick.
    */
   async collect(): Promise<MetricSample[]> {
@@ -164,7 +167,8 @@ export class MetricSampler {
     }
     add('uptime', Number(this.source.time().uptime));
     out.push(...this.late.splice(0));
-    return out;
+    // Every sample leaves through here, the slow collectors' too: the one place values are rounded.
+    return this.resolution.apply(out);
   }
 
   /** Runs a slow collector unless its previous run is still going. */

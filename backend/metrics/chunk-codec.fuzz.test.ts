@@ -32,6 +32,8 @@ const chunkArb = fc
           fc.array(valueArb, { minLength: n, maxLength: n }),
           valueArb.map((v) => new Array<number>(n).fill(v)),
           fc.integer({ min: 0, max: 100 }).map((start) => Array.from({ length: n }, (_, i) => (start + i) / 10)),
+          // Float sums of decimals (near-decimal columns).
+          fc.array(fc.integer({ min: -10000, max: 10000 }), { minLength: n, maxLength: n }).map((xs) => xs.map((x, i) => x / 100 + i / 100 + 0.07)),
         ),
         { minLength: c, maxLength: c },
       ),

@@ -1,7 +1,7 @@
 import { TetherError } from '../../protocol/index.js';
 
 /**
- * The metric chunk codec: the samples of one series (timestamps plus 1..8 value columns) in a
+ * The metric chunk codec: the samples of one series (timestamps plus up to 8 value columns) in a
  * compact, lossless byte string. Pure: no database, no I/O.
  *
  * Ideas from Prometheus's tsdb/chunkenc/xor.go (Gorilla: delta-of-delta timestamps, XOR
@@ -43,6 +43,15 @@ const KIND_PACKED = 2;
 const KIND_DELTA = 3;
 /** Gorilla XOR of the 64-bit patterns: any float64, NaN payloads included. */
 const KIND_XOR = 4;
+/**
+ * Near-decimal: decimals but for a few ulps of float arithmetic, such as a rollup's sum of
+ * 2-decimal values (12.34 + 56.78 is 69.12000000000001). Body: a decimal column (kind, k,
+ * body) of the values rounded to k decimals, then widths W, w0, w1 and per value, as in
+ * KIND_DELTA, the zigzag difference between its bit pattern and its rounded decimal's.
+ */
+const KIND_NEAR = 5;
+/** Beyond this a value is not "near" a decimal: XOR is as good. */
+const MAX_NEAR_ULPS = 2 ** 16;
 
 const MAX_DECIMAL_EXPONENT = 9;
 const POW10 = [1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9];
@@ -344,12 +353,10 @@ function readTimestamps(r: BitReader, out: Float64Array): void {
 function decimalExponent(values: Float64Array): number {
   let k = 0;
   for (let i = 0; i < values.length; i++) {
-    const v = values[i]!;
-    while (!isDecimalAt(v, POW10[k]!)) {
+    if (!isDecimalAt(values[i]!, POW10[k]!)) {
       if (++k > MAX_DECIMAL_EXPONENT) return -1;
       // Exactness at a smaller k does not strictly imply it at a larger one: recheck from the start.
       i = -1;
-      break;
     }
   }
   return k;
@@ -387,15 +394,68 @@ function planDelta(ints: Float64Array): Plan | null {
     hist[len]!++;
     if (len > wMax) wMax = len;
   }
-  let { w0, w1 } = chooseWidths(hist, wMax, n - 1, 2 + wMax);
-  const tiered = hist[w0]! * (1 + w0) + (hist[w1]! - hist[w0]!) * (2 + w1) + (n - 1 - hist[w1]!) * (2 + wMax);
-  // One width for all, without prefixes, when that is smaller: signalled by w0 = wMax.
-  if ((n - 1) * wMax <= tiered) w0 = w1 = wMax;
-  return { kind: KIND_DELTA, bits: 0, w0, w1, wMax, base };
+  return { kind: KIND_DELTA, bits: 0, base, ...planWidths(hist, wMax, n - 1) };
+}
+
+interface Widths {
+  w0: number;
+  w1: number;
+  wMax: number;
+}
+
+/**
+ * Widths for non-negative integers written as '0'+w0 · '10'+w1 · '11'+wMax bits, or all in
+ * wMax bits without prefixes (signalled by w0 = wMax) when that is smaller.
+ */
+function planWidths(hist: Float64Array, wMax: number, count: number): Widths {
+  let { w0, w1 } = chooseWidths(hist, wMax, count, 2 + wMax);
+  const tiered = hist[w0]! * (1 + w0) + (hist[w1]! - hist[w0]!) * (2 + w1) + (count - hist[w1]!) * (2 + wMax);
+  if (count * wMax <= tiered) w0 = w1 = wMax;
+  return { w0, w1, wMax };
+}
+
+function writeWidths(w: BitSink, p: Widths): void {
+  w.write(p.wMax, 6);
+  w.write(p.w0, 6);
+  w.write(p.w1, 6);
+}
+
+function writeTiered(w: BitSink, u: number, p: Widths): void {
+  if (p.w0 === p.wMax) {
+    w.write(u, p.wMax);
+    return;
+  }
+  const len = bitLength(u);
+  if (len <= p.w0) {
+    w.write(0, 1);
+    w.write(u, p.w0);
+  } else if (len <= p.w1) {
+    w.write(0b10, 2);
+    w.write(u, p.w1);
+  } else {
+    w.write(0b11, 2);
+    w.write(u, p.wMax);
+  }
+}
+
+function readWidths(r: BitReader, limit: number): Widths {
+  const wMax = r.read(6);
+  const w0 = r.read(6);
+  const w1 = r.read(6);
+  if (wMax > limit || w1 > wMax || w0 > w1) corrupt('widths out of range');
+  return { w0, w1, wMax };
+}
+
+function readTiered(r: BitReader, p: Widths): number {
+  if (p.w0 === p.wMax) return r.read(p.wMax);
+  if (r.bit() === 0) return r.read(p.w0);
+  return r.read(r.bit() === 0 ? p.w1 : p.wMax);
 }
 
 /** How many base-radix digits fit one 53-bit group, and radix^g. */
 function radixGroup(radix: number): { g: number; prod: number } {
+  // Callers check; a radix of 1 would never leave the loop.
+  if (!(radix >= 2)) throw new RangeError(`radix ${radix} is below 2`);
   let g = 0;
   let prod = 1;
   // The product is exact while below 2^53, and rounds to ≥ 2^53 otherwise.
@@ -407,7 +467,7 @@ function radixGroup(radix: number): { g: number; prod: number } {
 }
 
 function writeColumnBody(w: BitSink, plan: Plan, values: Float64Array, bits: Uint32Array, ints: Float64Array, k: number): void {
-  const n = values.length;
+  const n = plan.kind === KIND_CONST || plan.kind === KIND_XOR ? values.length : ints.length;
   w.write(plan.kind, 3);
   switch (plan.kind) {
     case KIND_CONST:
@@ -457,26 +517,8 @@ function writeColumnBody(w: BitSink, plan: Plan, values: Float64Array, bits: Uin
       w.write(k, 4);
       writeZigzagVarint(w, ints[0]!);
       writeZigzagVarint(w, plan.base);
-      w.write(plan.wMax, 6);
-      w.write(plan.w0, 6);
-      w.write(plan.w1, 6);
-      const fixed = plan.w0 === plan.wMax;
-      for (let i = 1; i < n; i++) {
-        const z = ints[i]! - ints[i - 1]! - plan.base;
-        const len = bitLength(z);
-        if (fixed) {
-          w.write(z, plan.wMax);
-        } else if (len <= plan.w0) {
-          w.write(0, 1);
-          w.write(z, plan.w0);
-        } else if (len <= plan.w1) {
-          w.write(0b10, 2);
-          w.write(z, plan.w1);
-        } else {
-          w.write(0b11, 2);
-          w.write(z, plan.wMax);
-        }
-      }
+      writeWidths(w, plan);
+      for (let i = 1; i < n; i++) writeTiered(w, ints[i]! - ints[i - 1]! - plan.base, plan);
       return;
     }
     case KIND_XOR:
@@ -545,9 +587,24 @@ function writeXor(w: BitSink, bits: Uint32Array, n: number): void {
   }
 }
 
-function readColumn(r: BitReader, out: Float64Array): number {
+function readColumn(r: BitReader, out: Float64Array, nested = false): number {
   const n = out.length;
   const kind = r.read(3);
+  if (nested && kind !== KIND_FOR && kind !== KIND_PACKED && kind !== KIND_DELTA) corrupt('a near-decimal column holds no decimal column');
+  if (kind === KIND_NEAR) {
+    readColumn(r, out, true);
+    const widths = readWidths(r, bitLength(2 * MAX_NEAR_ULPS));
+    const outBits = new Uint32Array(out.buffer, out.byteOffset, n * 2);
+    for (let i = 0; i < n; i++) {
+      const z = readTiered(r, widths);
+      const d = z % 2 === 1 ? -(z + 1) / 2 : z / 2;
+      const lo = outBits[2 * i + LO]! + d;
+      const carry = Math.floor(lo / POW2[32]!);
+      outBits[2 * i + LO] = lo - carry * POW2[32]!;
+      outBits[2 * i + HI] = outBits[2 * i + HI]! + carry;
+    }
+    return kind;
+  }
   if (kind === KIND_CONST) {
     const hi = r.read(32);
     const lo = r.read(32);
@@ -603,18 +660,10 @@ function readColumn(r: BitReader, out: Float64Array): number {
   } else {
     let m = readZigzagVarint(r);
     const base = readZigzagVarint(r);
-    const wMax = r.read(6);
-    const w0 = r.read(6);
-    const w1 = r.read(6);
-    if (wMax > 53 || w1 > wMax || w0 > w1) corrupt('widths out of range');
-    const fixed = w0 === wMax;
+    const widths = readWidths(r, 53);
     out[0] = checkedInt(m) / p;
     for (let i = 1; i < n; i++) {
-      let u: number;
-      if (fixed) u = r.read(wMax);
-      else if (r.bit() === 0) u = r.read(w0);
-      else u = r.read(r.bit() === 0 ? w1 : wMax);
-      m += base + u;
+      m += base + readTiered(r, widths);
       out[i] = checkedInt(m) / p;
     }
   }
@@ -680,6 +729,66 @@ function asFloat64(col: ArrayLike<number>): Float64Array {
   return col instanceof Float64Array ? col : Float64Array.from(col);
 }
 
+const scratchF64 = new Float64Array(1);
+const scratchU32 = new Uint32Array(scratchF64.buffer);
+
+/**
+ * The smallest k at which every value lies within MAX_NEAR_ULPS of a decimal m / 10^k of the
+ * same sign; the integers m and the zigzag bit-pattern differences. Null if there is none.
+ */
+function nearDecimal(values: Float64Array, bits: Uint32Array): { k: number; ints: Float64Array; zigzags: Float64Array } | null {
+  const n = values.length;
+  const ints = new Float64Array(n);
+  const zigzags = new Float64Array(n);
+  for (let k = 0; k <= MAX_DECIMAL_EXPONENT; k++) {
+    const p = POW10[k]!;
+    let i = 0;
+    for (; i < n; i++) {
+      const m = Math.round(values[i]! * p) + 0;
+      if (!(Math.abs(m) < TWO_53)) break;
+      scratchF64[0] = m / p;
+      const hi = bits[2 * i + HI]!;
+      const qHi = scratchU32[HI]!;
+      if ((hi ^ qHi) >>> 31 !== 0) break;
+      const d = (hi - qHi) * POW2[32]! + (bits[2 * i + LO]! - scratchU32[LO]!);
+      if (!(Math.abs(d) <= MAX_NEAR_ULPS)) break;
+      ints[i] = m;
+      zigzags[i] = d >= 0 ? 2 * d : -2 * d - 1;
+    }
+    if (i === n) return { k, ints, zigzags };
+  }
+  return null;
+}
+
+/** The cheapest integer encoding of a decimal column (kind, k and body), with its size. */
+function bestDecimalPlan(ints: Float64Array, k: number, counter: BitCounter): Plan {
+  const n = ints.length;
+  let min = Infinity;
+  let max = -Infinity;
+  for (let i = 0; i < n; i++) {
+    const m = ints[i]!;
+    if (m < min) min = m;
+    if (m > max) max = m;
+  }
+  const none = new Float64Array(0);
+  const candidates: Plan[] = [];
+  const range = max - min;
+  if (Number.isSafeInteger(range)) {
+    candidates.push({ kind: KIND_FOR, bits: 0, w0: 0, w1: 0, wMax: 0, base: 0 });
+    if (range >= 2 && range < TWO_53 - 1 && radixGroup(range + 1).g >= 2) candidates.push({ kind: KIND_PACKED, bits: 0, w0: 0, w1: 0, wMax: 0, base: 0 });
+  }
+  const delta = planDelta(ints);
+  if (delta) candidates.push(delta);
+  let best: Plan = { kind: KIND_XOR, bits: Infinity, w0: 0, w1: 0, wMax: 0, base: 0 };
+  for (const plan of candidates) {
+    counter.bits = 0;
+    writeColumnBody(counter, plan, none, new Uint32Array(0), ints, k);
+    plan.bits = counter.bits;
+    if (plan.bits < best.bits) best = plan;
+  }
+  return best;
+}
+
 function encodeColumn(w: BitWriter, col: ArrayLike<number>): void {
   // Bits are read through a Uint32Array view, so a Float64Array's NaN payloads survive exactly.
   const values = asFloat64(col);
@@ -695,45 +804,41 @@ function encodeColumn(w: BitWriter, col: ArrayLike<number>): void {
     return;
   }
   const counter = new BitCounter();
-  const cost = (plan: Plan, ints: Float64Array, k: number): Plan => {
-    counter.bits = 0;
-    writeColumnBody(counter, plan, values, bits, ints, k);
-    plan.bits = counter.bits;
-    return plan;
-  };
-  let best = cost({ kind: KIND_XOR, bits: 0, w0: 0, w1: 0, wMax: 0, base: 0 }, none, 0);
-  let bestInts = none;
+  const xor: Plan = { kind: KIND_XOR, bits: 0, w0: 0, w1: 0, wMax: 0, base: 0 };
+  writeColumnBody(counter, xor, values, bits, none, 0);
+  xor.bits = counter.bits;
   const k = decimalExponent(values);
   if (k >= 0) {
     const p = POW10[k]!;
     const ints = new Float64Array(n);
-    let min = Infinity;
-    let max = -Infinity;
-    for (let i = 0; i < n; i++) {
-      const m = Math.round(values[i]! * p) + 0;
-      ints[i] = m;
-      if (m < min) min = m;
-      if (m > max) max = m;
-    }
-    const candidates: Plan[] = [];
-    const range = max - min;
-    if (Number.isSafeInteger(range)) {
-      candidates.push({ kind: KIND_FOR, bits: 0, w0: 0, w1: 0, wMax: 0, base: 0 });
-      if (range >= 2 && range < TWO_53 - 1 && radixGroup(range + 1).g >= 2) candidates.push({ kind: KIND_PACKED, bits: 0, w0: 0, w1: 0, wMax: 0, base: 0 });
-    }
-    const delta = planDelta(ints);
-    if (delta) candidates.push(delta);
-    for (const plan of candidates) {
-      const c = cost(plan, ints, k);
-      if (c.bits < best.bits) {
-        best = c;
-        bestInts = ints;
-      }
-    }
-    writeColumnBody(w, best, values, bits, bestInts, k);
+    for (let i = 0; i < n; i++) ints[i] = Math.round(values[i]! * p) + 0;
+    const best = bestDecimalPlan(ints, k, counter);
+    if (best.bits < xor.bits) writeColumnBody(w, best, values, bits, ints, k);
+    else writeColumnBody(w, xor, values, bits, none, 0);
     return;
   }
-  writeColumnBody(w, best, values, bits, none, 0);
+  const near = nearDecimal(values, bits);
+  if (near) {
+    const inner = bestDecimalPlan(near.ints, near.k, counter);
+    const hist = new Float64Array(55);
+    let wMax = 0;
+    for (let i = 0; i < n; i++) {
+      const len = bitLength(near.zigzags[i]!);
+      hist[len]!++;
+      if (len > wMax) wMax = len;
+    }
+    const widths = planWidths(hist, wMax, n);
+    counter.bits = 0;
+    for (let i = 0; i < n; i++) writeTiered(counter, near.zigzags[i]!, widths);
+    if (3 + inner.bits + 18 + counter.bits < xor.bits) {
+      w.write(KIND_NEAR, 3);
+      writeColumnBody(w, inner, values, bits, near.ints, near.k);
+      writeWidths(w, widths);
+      for (let i = 0; i < n; i++) writeTiered(w, near.zigzags[i]!, widths);
+      return;
+    }
+  }
+  writeColumnBody(w, xor, values, bits, none, 0);
 }
 
 /** Encodes samples of one series; ts are integer ms (any order, duplicates allowed; order is preserved), columns are value columns of equal length (1 for raw samples; 4 for rollups: count, sum, min, max). */
@@ -764,8 +869,8 @@ export function decodeChunk(bytes: Uint8Array): { ts: Float64Array; columns: Flo
   return { ts, columns };
 }
 
-export type ChunkColumnEncoding = 'constant' | 'decimal-for' | 'decimal-packed' | 'decimal-delta' | 'xor';
-const KIND_NAMES: readonly ChunkColumnEncoding[] = ['constant', 'decimal-for', 'decimal-packed', 'decimal-delta', 'xor'];
+export type ChunkColumnEncoding = 'constant' | 'decimal-for' | 'decimal-packed' | 'decimal-delta' | 'xor' | 'near-decimal';
+const KIND_NAMES: readonly ChunkColumnEncoding[] = ['constant', 'decimal-for', 'decimal-packed', 'decimal-delta', 'xor', 'near-decimal'];
 
 /** The encoding the encoder chose for each column (diagnostics, tests, benchmarks); decodes the chunk to find them. */
 export function chunkColumnEncodings(bytes: Uint8Array): ChunkColumnEncoding[] {

@@ -2,8 +2,9 @@ import { existsSync } from 'node:fs';
 import type { Duplex } from 'node:stream';
 import fastifySwagger from '@fastify/swagger';
 import fastifyStatic from '@fastify/static';
+import fastifySwaggerUi from '@fastify/swagger-ui';
 import Fastify, { LogController, type FastifyRequest } from 'fastify';
-import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import { createJsonSchemaTransform, createJsonSchemaTransformObject, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import {
@@ -13,6 +14,7 @@ import {
   DeviceList,
   DeviceListQuery,
   ERRORS,
+  JsonValue,
   PROTOCOL_VERSION,
   RegisterRequest,
   RegisterResponse,
@@ -50,6 +52,7 @@ import type { ShellService } from '../shell/shell-service.js';
 import { handleError } from './error-handler.js';
 import { refuseCrossSite } from './cross-site-guard.js';
 import { checkJsonDepth } from './json-depth.js';
+import { documentOperations } from './openapi-docs.js';
 import type { MetricsRegistry } from '../ops/metrics-registry.js';
 import { registerOpsRoutes } from '../ops/ops-routes.js';
 import { registerInstallRoutes, type InstallRoutesDeps } from '../ops/install-routes.js';
@@ -130,13 +133,18 @@ export async function buildHttpApp(deps: HttpAppDeps) {
     reply.header('referrer-policy', 'no-referrer');
   });
 
+  // Schemas the document names as components: recursive ones cannot be inlined.
+  const namedSchemas = z.registry<{ id: string }>();
+  namedSchemas.add(JsonValue, { id: 'JsonValue' });
+  const withNamedSchemas = createJsonSchemaTransformObject({ schemaRegistry: namedSchemas });
   await app.register(fastifySwagger, {
     openapi: {
       info: { title: 'Tether API', version: `${PROTOCOL_VERSION}` },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
       security: [{ bearer: [] }],
     },
-    transform: jsonSchemaTransform,
+    transform: createJsonSchemaTransform({ schemaRegistry: namedSchemas }),
+    transformObject: (input) => documentOperations(withNamedSchemas(input)),
   });
 
   const api = app.withTypeProvider<ZodTypeProvider>();
@@ -153,6 +161,14 @@ export async function buildHttpApp(deps: HttpAppDeps) {
   };
 
   api.get('/api/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  // The rendered reference, for admins (the document itself stays public, as it always was).
+  // Swagger UI's page loads only its own scripts and styles, so the console's CSP holds; its
+  // standalone layout is not used because that top bar's logo is an inline <style> the CSP blocks.
+  await app.register(fastifySwaggerUi, {
+    routePrefix: '/api/docs',
+    uiConfig: { layout: 'BaseLayout', deepLinking: true },
+    uiHooks: { onRequest: async (request) => void auth(request, 'admin') },
+  });
   api.get('/healthz', { schema: { hide: true } }, async () => ({ ok: true }));
   api.get('/readyz', { schema: { hide: true } }, async (_request, reply) => {
     if (!deps.ready()) return reply.status(503).send({ ok: false });
@@ -230,7 +246,7 @@ export async function buildHttpApp(deps: HttpAppDeps) {
   if (existsSync(deps.consoleDir)) {
     await app.register(fastifyStatic, { root: deps.consoleDir, prefix: '/', index: 'index.html', wildcard: false });
   } else {
-    app.get('/', async () => {
+    app.get('/', { schema: { hide: true } }, async () => {
       throw new TetherError('NOT_FOUND', 'The console is not built: run `npm run build:console`');
     });
   }

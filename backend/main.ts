@@ -74,6 +74,7 @@ export async function startBackend(config: BackendConfig, log: Logger = pino()):
   const opsMetrics = createBackendMetrics({
     connectedAgents: () => router.connectedCount(),
     telemetrySockets: () => telemetry.socketCount,
+    openShells: () => shells.openCount,
     ingest: () => ({ ...monitoring.ingest.stats, queued: monitoring.ingest.queued }),
   });
   const control = new ControlGateway({ identity: pki.identity, caCertPem: pki.ca.certPem, devices: repo, presence, router, log, limits: config.control, counters: opsMetrics.counters });
@@ -112,7 +113,7 @@ export async function startBackend(config: BackendConfig, log: Logger = pino()):
     monitoring,
     shell: { service: shells, repo: shellRepo },
     jobs: { runs, scheduler: jobs, repo: runRepo },
-    metrics: opsMetrics.registry,
+    metrics: opsMetrics,
     install: { caCertPem: pki.ca.certPem, agentDistDir: config.agentDistDir ?? DEFAULT_AGENT_DIST_DIR },
     allowedOrigins,
   });

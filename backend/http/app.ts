@@ -53,7 +53,7 @@ import { handleError } from './error-handler.js';
 import { refuseCrossSite } from './cross-site-guard.js';
 import { checkJsonDepth } from './json-depth.js';
 import { documentOperations } from './openapi-docs.js';
-import type { MetricsRegistry } from '../ops/metrics-registry.js';
+import type { BackendMetrics } from '../ops/backend-metrics.js';
 import { registerOpsRoutes } from '../ops/ops-routes.js';
 import { registerInstallRoutes, type InstallRoutesDeps } from '../ops/install-routes.js';
 
@@ -79,8 +79,8 @@ export interface HttpAppDeps {
   jobs: { runs: RunService; scheduler: JobScheduler; repo: RunRepo };
   config: { service: ConfigService; delivery: ConfigDelivery };
   monitoring: Monitoring;
-  /** Prometheus registry served at /metrics. */
-  metrics: MetricsRegistry;
+  /** Served at /metrics; every answered request is timed into it. */
+  metrics: Pick<BackendMetrics, 'registry' | 'observeHttp'>;
   /** /install.sh, /ca.crt and the agent bundle. */
   install: Omit<InstallRoutesDeps, 'log'>;
   /** Origins of the console (filled in once the backend listens); state-changing requests from others are refused. */

@@ -117,6 +117,11 @@ export class ShellService {
     this.sweepRecordings();
   }
 
+  /** Sessions whose PTY is open, attached or within the resume grace period (for /metrics). */
+  get openCount(): number {
+    return this.sessions.size;
+  }
+
   /** For benchmarks and tests: the most output ever waiting on a console's ack, per live session. */
   stats(id: string): { pendingBytes: number; maxPendingBytes: number } | null {
     const s = this.sessions.get(id);

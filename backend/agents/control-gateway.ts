@@ -47,7 +47,7 @@ export interface ControlGatewayDeps {
   log: Logger;
   limits?: Partial<ControlChannelLimits>;
   /** /metrics counters this gateway moves. */
-  counters?: Pick<BackendCounters, 'controlFrames' | 'controlHandshakes'>;
+  counters?: Pick<BackendCounters, 'controlFrames' | 'controlHandshakes' | 'streamFramesDropped'>;
 }
 
 /** Closes a socket with a stable code: the WebSocket close code from ERRORS and the code string as reason. */
@@ -252,7 +252,7 @@ class AgentConnection implements DeviceLink {
 
   private onSessionStream(streamId: number, data: Buffer): void {
     this.shared.deps.presence.seen(this.deviceId);
-    this.streams?.deliver(streamId, data);
+    if (this.streams?.deliver(streamId, data) === false) this.shared.deps.counters?.streamFramesDropped.inc();
   }
 
   private onDeviceEvent(name: string, data: unknown): void {

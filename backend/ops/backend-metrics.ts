@@ -8,6 +8,8 @@ export interface BackendCounters {
   controlHandshakes: Counter<'result'>;
   /** Telemetry batches answered, by result (`acked`, `nacked`, `failed`). */
   telemetryBatches: Counter<'result'>;
+  /** Stream frames from devices that named no open stream of their own link. */
+  streamFramesDropped: Counter;
 }
 
 /** What the backend's composition root lends the registry to read at scrape time. */
@@ -52,6 +54,7 @@ export function createBackendMetrics(sources: BackendGaugeSources): BackendMetri
     controlFrames: new Counter({ name: 'tether_control_frames_total', help: 'Sealed control channel frames, by direction', labelNames: ['direction'], registers }),
     controlHandshakes: new Counter({ name: 'tether_control_handshakes_total', help: 'Control channel handshakes, by result', labelNames: ['result'], registers }),
     telemetryBatches: new Counter({ name: 'tether_telemetry_batches_total', help: 'Telemetry batches answered, by result (acked, nacked, failed)', labelNames: ['result'], registers }),
+    streamFramesDropped: new Counter({ name: 'tether_stream_frames_dropped_total', help: 'Stream frames from devices that named no open stream of their link (late output, or a confused or hostile device)', registers }),
   };
   const gaugeOf = (name: string, help: string, read: () => number) =>
     new Gauge({ name, help, registers, collect() {

@@ -32,7 +32,7 @@ import { JobScheduler } from './jobs/job-scheduler.js';
 import { RunRepo } from './jobs/run-repo.js';
 import { RunService } from './jobs/run-service.js';
 import { ShellRepo } from './shell/shell-repo.js';
-import { SHELL_SOCKET_MAX_PAYLOAD, ShellService, shellLimitsFromEnv } from './shell/shell-service.js';
+import { SHELL_SOCKET_MAX_PAYLOAD, ShellService } from './shell/shell-service.js';
 import { openDatabase } from './store/db.js';
 import { MAIN_MIGRATIONS, METRICS_MIGRATIONS } from './store/migrations.js';
 import { TelemetryGateway } from './telemetry/telemetry-gateway.js';
@@ -90,7 +90,7 @@ export async function startBackend(config: BackendConfig, log: Logger = pino()):
   const unsubscribeConfig = events.subscribe((event) => configDelivery.onFleetEvent(event));
 
   const shellRepo = new ShellRepo(db);
-  const shells = new ShellService({ router, repo: shellRepo, audit, recordingsDir: join(config.home, 'recordings'), log, limits: shellLimitsFromEnv() });
+  const shells = new ShellService({ router, repo: shellRepo, audit, recordingsDir: join(config.home, 'recordings'), log, limits: config.shell });
   // Ending a user's sessions also ends the sockets they opened with them.
   users.onSessionsEnded((userId) => {
     hub.closeUser(userId);

@@ -32,12 +32,6 @@ export const DEFAULT_CONTROL_LIMITS: ControlChannelLimits = {
   maxRekeysPerMinute: DEFAULT_MAX_REKEYS_PER_MINUTE,
 };
 
-/** Test knob, like the agent's TETHER_REKEY_* variables: TETHER_MAX_REKEYS_PER_MINUTE. */
-export function controlLimitsFromEnv(env: NodeJS.ProcessEnv = process.env): Partial<ControlChannelLimits> {
-  const rekeys = Number(env.TETHER_MAX_REKEYS_PER_MINUTE);
-  return Number.isInteger(rekeys) && rekeys > 0 ? { maxRekeysPerMinute: rekeys } : {};
-}
-
 export interface ControlGatewayDeps {
   identity: { certPem: string; keyPem: string };
   caCertPem: string;

@@ -378,17 +378,3 @@ function trimFront(chunks: Buffer[], bytes: number): void {
     }
   }
 }
-
-/** Test and operations knobs: TETHER_SHELL_GRACE_MS, TETHER_SHELL_IDLE_MS, TETHER_SHELL_RETENTION_DAYS. */
-export function shellLimitsFromEnv(env: NodeJS.ProcessEnv = process.env): Partial<ShellLimits> {
-  const num = (name: string): number | undefined => {
-    const n = Number(env[name]);
-    return env[name] && Number.isFinite(n) && n > 0 ? n : undefined;
-  };
-  const days = num('TETHER_SHELL_RETENTION_DAYS');
-  return {
-    ...(num('TETHER_SHELL_GRACE_MS') ? { graceMs: num('TETHER_SHELL_GRACE_MS') } : {}),
-    ...(num('TETHER_SHELL_IDLE_MS') ? { idleMs: num('TETHER_SHELL_IDLE_MS') } : {}),
-    ...(days ? { recordingRetentionMs: days * 24 * 3600_000 } : {}),
-  };
-}

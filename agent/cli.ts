@@ -1,9 +1,10 @@
 import { X509Certificate } from 'node:crypto';
-import { delimiter, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { pino } from 'pino';
 import { TetherError } from '../protocol/errors.js';
-import { runAgent, type AgentTuning } from './main.js';
+import { AGENT_ENV_HELP, agentTuning, readAgentEnv, type AgentEnv } from './env.js';
+import { runAgent } from './main.js';
 import { loadAgentState } from './state/agent-state.js';
 
 /** Exit code when the backend refused this device for good (revoked, unknown): do not restart blindly. */
@@ -11,33 +12,13 @@ export const EXIT_REFUSED = 3;
 
 const stateOption = () => new Option('--state <dir>', 'agent state directory').env('TETHER_AGENT_STATE').default('/var/lib/tether-agent');
 
-function envNumber(name: string): number | undefined {
-  const value = process.env[name];
-  if (value === undefined || value === '') return undefined;
-  const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0) throw new TetherError('BAD_REQUEST', `${name} must be a positive number`);
-  return n;
-}
-
-/** Test and benchmark knobs (ARCHITECTURE §3 defaults apply when unset). */
-function tuningFromEnv(): AgentTuning {
-  return {
-    rekeyAfterFrames: envNumber('TETHER_REKEY_AFTER_FRAMES'),
-    rekeyAfterMs: envNumber('TETHER_REKEY_AFTER_MS'),
-    heartbeatMs: envNumber('TETHER_HEARTBEAT_MS'),
-    silenceMs: envNumber('TETHER_SILENCE_MS'),
-    telemetryIntervalMs: envNumber('TETHER_TELEMETRY_INTERVAL_MS'),
-    backoffBaseMs: envNumber('TETHER_BACKOFF_BASE_MS'),
-    backoffMaxMs: envNumber('TETHER_BACKOFF_MAX_MS'),
-    logFiles: process.env.TETHER_LOG_FILES ? process.env.TETHER_LOG_FILES.split(delimiter).filter(Boolean) : undefined,
-    journal: process.env.TETHER_JOURNAL === '0' ? false : undefined,
-    spoolMaxBytes: envNumber('TETHER_SPOOL_MAX_BYTES'),
-    spoolMaxAgeMs: envNumber('TETHER_SPOOL_MAX_AGE_MS'),
-  };
-}
-
 export function agentProgram(): Command {
-  const program = new Command('tether-agent').description('Tether agent: connects this device to its backend').showHelpAfterError();
+  const program = new Command('tether-agent').description('Tether agent: connects this device to its backend').showHelpAfterError().addHelpText('after', AGENT_ENV_HELP);
+  // Read once, before any command runs (not for --help): a bad value stops every command alike.
+  let env: AgentEnv = {};
+  program.hook('preAction', () => {
+    env = readAgentEnv(process.env);
+  });
 
   program
     .command('register')
@@ -58,9 +39,10 @@ export function agentProgram(): Command {
     .command('run')
     .description('keep the control and telemetry channels up')
     .addOption(stateOption())
+    .addHelpText('after', AGENT_ENV_HELP)
     .action(async (opts: { state: string }) => {
       const log = pino();
-      const agent = runAgent(resolve(opts.state), tuningFromEnv(), log);
+      const agent = runAgent(resolve(opts.state), agentTuning(env), log);
       for (const signal of ['SIGTERM', 'SIGINT'] as const) {
         process.on(signal, () => {
           agent.stop();

@@ -4,11 +4,11 @@ import { TetherError, type ErrorCode } from '../protocol/errors.js';
 import { AGENT_METHODS } from '../protocol/methods.js';
 import type { RpcPeer } from '../channel/rpc.js';
 import { AgentSettingsStore } from './config/agent-settings.js';
-import { ConfigApplier, configApplierOptionsFromEnv } from './config/config-applier.js';
+import { ConfigApplier, configHookOptions } from './config/config-applier.js';
 import { registerConfigHandlers } from './config/config-handlers.js';
 import { ControlClient } from './control/control-client.js';
 import { RemoteAccess } from './shell/remote-access.js';
-import { shellConfigFromEnv } from './shell/shell-config.js';
+import { resolveShellConfig } from './shell/shell-config.js';
 import { loadAgentState } from './state/agent-state.js';
 import { collectFacts } from './system/facts.js';
 import { TelemetryClient } from './telemetry/telemetry-client.js';
@@ -28,6 +28,13 @@ export interface AgentTuning {
   journal?: boolean;
   spoolMaxBytes?: number;
   spoolMaxAgeMs?: number;
+  /** The shell program remote sessions run (TETHER_SHELL, else $SHELL). */
+  shell?: string;
+  /** The user remote sessions run as until remote settings name one (TETHER_SHELL_USER). */
+  shellUser?: string;
+  /** The config apply hook (TETHER_CONFIG_APPLY_HOOK) and its timeout (TETHER_CONFIG_HOOK_TIMEOUT_MS). */
+  configHook?: string;
+  configHookTimeoutMs?: number;
 }
 
 export interface RunningAgent {
@@ -58,9 +65,9 @@ export function runAgent(stateDir: string, tuning: AgentTuning = {}, log: Logger
   let reportFatal: (code: ErrorCode) => void = () => undefined;
   const fatal = new Promise<ErrorCode>((resolve) => (reportFatal = resolve));
   const settings = new AgentSettingsStore();
-  const configApplier = new ConfigApplier({ stateDir, log, settings, ...configApplierOptionsFromEnv(stateDir, process.env) });
+  const configApplier = new ConfigApplier({ stateDir, log, settings, ...configHookOptions(stateDir, { hook: tuning.configHook, timeoutMs: tuning.configHookTimeoutMs }) });
   configApplier.load();
-  const remote = new RemoteAccess({ config: shellConfigFromEnv(), send: (id, data) => control.sendStream(id, data), log });
+  const remote = new RemoteAccess({ config: resolveShellConfig({ shell: tuning.shell, user: tuning.shellUser }), send: (id, data) => control.sendStream(id, data), log });
   const control = new ControlClient({
     state, log,
     onConnected: (rpc) => {
@@ -86,7 +93,7 @@ export function runAgent(stateDir: string, tuning: AgentTuning = {}, log: Logger
   });
   settings.subscribe((next) => {
     try {
-      remote.shells.setConfig(shellConfigFromEnv(next.shellUser ? { ...process.env, TETHER_SHELL_USER: next.shellUser } : process.env));
+      remote.shells.setConfig(resolveShellConfig({ shell: tuning.shell, user: next.shellUser ?? tuning.shellUser }));
     } catch (err) {
       // An unknown user must not take the shell away: keep the last working one and say why.
       log.warn({ shellUser: next.shellUser, err: err instanceof Error ? err.message : String(err) }, 'shell user setting not applied');

@@ -9,7 +9,7 @@ import { installCommand } from './http/app.js';
 import { AuditLog } from './audit/audit-log.js';
 import { UserService } from './auth/users.js';
 import { DEFAULT_CONSOLE_DIR, parseListen } from './config.js';
-import { controlLimitsFromEnv } from './agents/control-gateway.js';
+import { BACKEND_ENV_HELP, readBackendEnv, type BackendEnv } from './env.js';
 import { TokenService } from './enrol/tokens.js';
 import { startBackend } from './main.js';
 import { addOpsCommands } from './ops/ops-commands.js';
@@ -66,7 +66,12 @@ async function readStdin(): Promise<string> {
 }
 
 export function backendProgram(): Command {
-  const program = safeCommanderOutput(new Command('tether-backend').description('Tether backend: the self-hosted fleet server').showHelpAfterError());
+  const program = safeCommanderOutput(new Command('tether-backend').description('Tether backend: the self-hosted fleet server').showHelpAfterError().addHelpText('after', BACKEND_ENV_HELP));
+  // Read once, before any command runs (not for --help): a bad value stops every command alike.
+  let env: BackendEnv = {};
+  program.hook('preAction', () => {
+    env = readBackendEnv(process.env);
+  });
 
   program
     .command('serve')
@@ -75,6 +80,7 @@ export function backendProgram(): Command {
     .addOption(new Option('--listen <host:port>', 'address to listen on').env('TETHER_LISTEN').default('0.0.0.0:8443'))
     .addOption(new Option('--public-url <url>', 'URL agents and browsers use to reach this backend').env('TETHER_PUBLIC_URL'))
     .option('--config <file>', 'JSON settings file (home, listen, publicUrl, agentDistDir, logLevel); flags and TETHER_* variables override it')
+    .addHelpText('after', BACKEND_ENV_HELP)
     .action(async (opts: { home: string; listen: string; publicUrl?: string; config?: string }, command: Command) => {
       const file = opts.config ? readServiceConfig(opts.config) : {};
       const source = (name: string) => command.getOptionValueSource(name) as OptionSource;
@@ -84,7 +90,16 @@ export function backendProgram(): Command {
       const log = pino({ level: file.logLevel ?? 'info' });
       const { host, port } = parseListen(listen);
       const backend = await startBackend(
-        { home, host, port, publicUrl, consoleDir: process.env.TETHER_CONSOLE_DIR ?? DEFAULT_CONSOLE_DIR, adminPassword: process.env.TETHER_ADMIN_PASSWORD, agentDistDir: file.agentDistDir, control: controlLimitsFromEnv() },
+        {
+          home, host, port, publicUrl, consoleDir: env.TETHER_CONSOLE_DIR ?? DEFAULT_CONSOLE_DIR, adminPassword: env.TETHER_ADMIN_PASSWORD, agentDistDir: file.agentDistDir,
+          // Only what is set: an undefined key would replace the service's default.
+          control: { ...(env.TETHER_MAX_REKEYS_PER_MINUTE !== undefined && { maxRekeysPerMinute: env.TETHER_MAX_REKEYS_PER_MINUTE }) },
+          shell: {
+            ...(env.TETHER_SHELL_GRACE_MS !== undefined && { graceMs: env.TETHER_SHELL_GRACE_MS }),
+            ...(env.TETHER_SHELL_IDLE_MS !== undefined && { idleMs: env.TETHER_SHELL_IDLE_MS }),
+            ...(env.TETHER_SHELL_RETENTION_DAYS !== undefined && { recordingRetentionMs: env.TETHER_SHELL_RETENTION_DAYS * 24 * 3600_000 }),
+          },
+        },
         log,
       );
       if (backend.generatedAdminPassword) {

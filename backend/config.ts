@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { TetherError } from '../protocol/index.js';
 import type { ControlChannelLimits } from './agents/control-gateway.js';
 import type { MonitoringConfig } from './metrics/monitoring.js';
+import type { ShellLimits } from './shell/shell-service.js';
 
 export interface BackendConfig {
   home: string;
@@ -15,6 +16,8 @@ export interface BackendConfig {
   /** Password of the first admin, created when there is no user yet; generated when absent. */
   adminPassword?: string;
   control?: Partial<ControlChannelLimits>;
+  /** Remote shell idle timeout, resume grace and recording retention. */
+  shell?: Partial<ShellLimits>;
   /** Retention, ingest flush and job intervals of metrics, logs and alerts. */
   monitoring?: MonitoringConfig;
   /** Folder of the agent bundle served to devices (default dist/agent, built on first download). */

@@ -32,7 +32,7 @@ import { JobScheduler } from './jobs/job-scheduler.js';
 import { RunRepo } from './jobs/run-repo.js';
 import { RunService } from './jobs/run-service.js';
 import { ShellRepo } from './shell/shell-repo.js';
-import { SHELL_SOCKET_MAX_PAYLOAD, ShellService, shellLimitsFromEnv } from './shell/shell-service.js';
+import { SHELL_SOCKET_MAX_PAYLOAD, ShellService } from './shell/shell-service.js';
 import { openDatabase } from './store/db.js';
 import { StoreHealth } from './store/store-health.js';
 import { MAIN_MIGRATIONS, METRICS_MIGRATIONS } from './store/migrations.js';
@@ -75,6 +75,7 @@ export async function startBackend(config: BackendConfig, log: Logger = pino()):
   const opsMetrics = createBackendMetrics({
     connectedAgents: () => router.connectedCount(),
     telemetrySockets: () => telemetry.socketCount,
+    openShells: () => shells.openCount,
     ingest: () => ({ ...monitoring.ingest.stats, queued: monitoring.ingest.queued }),
   });
   const control = new ControlGateway({ identity: pki.identity, caCertPem: pki.ca.certPem, devices: repo, presence, router, log, limits: config.control, counters: opsMetrics.counters });
@@ -91,7 +92,7 @@ export async function startBackend(config: BackendConfig, log: Logger = pino()):
   const unsubscribeConfig = events.subscribe((event) => configDelivery.onFleetEvent(event));
 
   const shellRepo = new ShellRepo(db);
-  const shells = new ShellService({ router, repo: shellRepo, audit, recordingsDir: join(config.home, 'recordings'), log, limits: shellLimitsFromEnv() });
+  const shells = new ShellService({ router, repo: shellRepo, audit, recordingsDir: join(config.home, 'recordings'), log, limits: config.shell });
   // Ending a user's sessions also ends the sockets they opened with them.
   users.onSessionsEnded((userId) => {
     hub.closeUser(userId);
@@ -114,7 +115,7 @@ export async function startBackend(config: BackendConfig, log: Logger = pino()):
     monitoring,
     shell: { service: shells, repo: shellRepo },
     jobs: { runs, scheduler: jobs, repo: runRepo },
-    metrics: opsMetrics.registry,
+    metrics: opsMetrics,
     install: { caCertPem: pki.ca.certPem, agentDistDir: config.agentDistDir ?? DEFAULT_AGENT_DIST_DIR },
     allowedOrigins,
   });

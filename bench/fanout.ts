@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { pino } from 'pino';
 import type { RpcPeer } from '../channel/rpc.js';
 import { RemoteAccess } from '../agent/shell/remote-access.js';
-import { shellConfigFromEnv } from '../agent/shell/shell-config.js';
+import { resolveShellConfig } from '../agent/shell/shell-config.js';
 import { AGENT_METHODS, type JobDetail, type JobList } from '../protocol/index.js';
 import { api, cleanup, login, startBackend } from '../test/harness.js';
 import { connectFleet, disconnectFleet, enrolFleet, type DeviceBehaviour, type SimulatedDevice } from './fleet.js';
@@ -28,7 +28,7 @@ function registerCannedRunner(rpc: RpcPeer, send: (id: number, data: Uint8Array)
 
 /** Simulated devices that run commands (canned, or with the agent's real RemoteAccess). */
 function runnerBehaviour(): DeviceBehaviour {
-  const config = shellConfigFromEnv();
+  const config = resolveShellConfig({ shell: process.env.TETHER_SHELL || process.env.SHELL });
   const spawnReal = process.env.BENCH_FANOUT_SPAWN === '1';
   const unameOutput = execFileSync('uname', ['-a']);
   return (_device, client) => {

@@ -8,7 +8,29 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
+import { z } from 'zod';
+import { AGENT_ENV_HELP, readAgentEnv } from '../agent/env.js';
+import { BACKEND_ENV_HELP, readBackendEnv } from '../backend/env.js';
 import { bundleElectronMain, electronBinary } from '../build/electron/bundle-main.js';
+import { envHelp, parseEnv, TetherError } from '../protocol/index.js';
+
+/** What `npm start` itself reads; the backend's and the agent's variables pass through to them. */
+export const StartEnv = z.object({
+  TETHER_HOME: z.string().optional().describe('home of the local backend; the agent\'s state is <home>/agent (default ./.tether)'),
+  TETHER_LISTEN: z.string().optional().describe('HOST:PORT the local backend listens on (default 127.0.0.1:8443)'),
+  TETHER_NO_ELECTRON: z.string().optional().describe('any value: do not open the desktop app, print the web console URL'),
+  DISPLAY: z.string().optional().describe('X display; without it (or WAYLAND_DISPLAY) on Linux the desktop app is not opened'),
+  WAYLAND_DISPLAY: z.string().optional().describe('Wayland display, as DISPLAY'),
+});
+
+export const START_HELP = `Usage: npm start [-- --help]
+
+Starts the backend (SQLite in TETHER_HOME), enrols this machine as a device, runs its agent and
+opens the console: the desktop app where an Electron binary and a display exist, else prints the
+web console URL.
+${envHelp(StartEnv)}
+The backend's variables (tether-backend serve):${BACKEND_ENV_HELP.replace(/^\nEnvironment variables[^\n]*/, '')}
+The agent's variables (tether-agent run):${AGENT_ENV_HELP.replace(/^\nEnvironment variables[^\n]*/, '')}`;
 
 const ROOT = resolve(import.meta.dirname, '..');
 const children: ChildProcess[] = [];
@@ -58,9 +80,27 @@ function waitForListening(child: ChildProcess): Promise<{ url: string; caPin: st
   });
 }
 
-export async function startStack(): Promise<void> {
-  const home = resolve(process.env.TETHER_HOME ?? join(ROOT, '.tether'));
-  const listen = process.env.TETHER_LISTEN ?? '127.0.0.1:8443';
+/** `npm start [-- --help]`; a bad variable prints `error CODE: message` and exits 1 before anything starts. */
+export async function runStart(argv: string[]): Promise<void> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(START_HELP);
+    return;
+  }
+  try {
+    // Every process's variables are checked here once, so a typo fails now rather than in a child.
+    readBackendEnv(process.env);
+    readAgentEnv(process.env);
+    await startStack(parseEnv(StartEnv, process.env));
+  } catch (err) {
+    if (!(err instanceof TetherError)) throw err;
+    process.stderr.write(`error ${err.code}: ${err.message}\n`);
+    process.exit(1);
+  }
+}
+
+export async function startStack(env: z.output<typeof StartEnv>): Promise<void> {
+  const home = resolve(env.TETHER_HOME ?? join(ROOT, '.tether'));
+  const listen = env.TETHER_LISTEN ?? '127.0.0.1:8443';
   const agentState = join(home, 'agent');
   process.on('SIGINT', () => stop(0));
   process.on('SIGTERM', () => stop(0));
@@ -82,7 +122,7 @@ export async function startStack(): Promise<void> {
   }
   run('agent', ['bin/tether-agent.js', 'run', '--state', agentState]).stdout?.resume();
 
-  const electron = process.platform === 'linux' && !process.env.DISPLAY && !process.env.WAYLAND_DISPLAY ? { reason: 'no display' } : electronBinary();
+  const electron = process.platform === 'linux' && !env.DISPLAY && !env.WAYLAND_DISPLAY ? { reason: 'no display' } : electronBinary(env);
   if ('path' in electron) {
     console.log('[start] opening the desktop console…');
     const main = await bundleElectronMain();

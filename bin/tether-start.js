@@ -3,5 +3,5 @@
 import { register } from 'tsx/esm/api';
 
 register();
-const { startStack } = await import('./start.ts');
-await startStack();
+const { runStart } = await import('./start.ts');
+await runStart(process.argv.slice(2));

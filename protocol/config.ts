@@ -30,8 +30,10 @@ export const AgentSettings = z
   .strict();
 export type AgentSettings = z.infer<typeof AgentSettings>;
 
+/** Any JSON value. One instance, so the API document can name it once (it is recursive). */
+export const JsonValue = z.json();
 /** A namespace's value: a JSON object. */
-export const ConfigObject = z.record(z.string().min(1).max(128), z.json());
+export const ConfigObject = z.record(z.string().min(1).max(128), JsonValue);
 /** A whole layer or effective config: namespace → JSON object. */
 export const ConfigValues = z.record(ConfigNamespace, ConfigObject);
 export type ConfigValues = z.infer<typeof ConfigValues>;
@@ -115,14 +117,14 @@ export type ConfigDiff = z.infer<typeof ConfigDiff>;
 export const ConfigSchemaEntry = z.object({
   namespace: ConfigNamespace,
   /** A JSON Schema (draft 2020-12 or 07) every layer's value of this namespace must satisfy. */
-  schema: z.record(z.string(), z.json()),
+  schema: z.record(z.string(), JsonValue),
   version: z.number().int().nonnegative(),
   builtIn: z.boolean(),
 });
 export type ConfigSchemaEntry = z.infer<typeof ConfigSchemaEntry>;
 export const ConfigSchemaList = z.object({ schemas: z.array(ConfigSchemaEntry) });
 export const ConfigSchemaWrite = z.object({
-  schema: z.record(z.string(), z.json()),
+  schema: z.record(z.string(), JsonValue),
   expectedVersion: z.number().int().nonnegative(),
   message: z.string().max(1024).default(''),
 });

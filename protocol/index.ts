@@ -8,6 +8,8 @@ export * from './console.js';
 export * from './config.js';
 export * from './monitoring.js';
 export * from './shell.js';
+export * from './asciicast.js';
+export * from './env.js';
 export * from './jobs.js';
 export * from './console-csp.js';
 export * from './desktop.js';

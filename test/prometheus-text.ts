@@ -1,5 +1,5 @@
 /**
- * A strict reader of the Prometheus text exposition format (0.0.4) for tests: every line is a
+ * A strict reader of the Prometheus text exposition format (0.0.4, what prom-client writes) for tests: every line is a
  * HELP/TYPE comment or a sample of a family declared before it, and values are numbers.
  */
 export interface PromSample { name: string; labels: Record<string, string>; value: number }
@@ -32,8 +32,10 @@ export function parsePrometheusText(text: string): Map<string, PromFamily> {
     const match = SAMPLE.exec(line);
     if (!match) throw fail('not a sample');
     const [, name = '', , labelText = '', valueText = ''] = match;
-    const value = valueText === '+Inf' ? Infinity : valueText === '-Inf' ? -Infinity : Number(valueText);
-    if (Number.isNaN(value) && valueText !== 'NaN') throw fail('value is not a number');
+    // As Prometheus reads values (Go's ParseFloat): NaN and Inf in any case; prom-client writes `Nan`.
+    const special = valueText.toLowerCase();
+    const value = special === '+inf' || special === 'inf' ? Infinity : special === '-inf' ? -Infinity : Number(valueText);
+    if (Number.isNaN(value) && special !== 'nan') throw fail('value is not a number');
     const labels: Record<string, string> = {};
     LABEL.lastIndex = 0;
     while (LABEL.lastIndex < labelText.length) {

@@ -23,12 +23,14 @@ export class ShellClient {
   readonly closed: Promise<{ code: number; reason: string }>;
   private waiters: Array<() => void> = [];
   private ackTimer: NodeJS.Timeout | null = null;
+  private lastOutputAt = Date.now();
 
   private constructor(readonly ws: WebSocket) {
     ws.on('message', (data: Buffer, isBinary: boolean) => {
       if (isBinary) {
         if (this.keepOutput) this.chunks.push(data);
         this.received += data.length;
+        this.lastOutputAt = Date.now();
         if (!this.holdAcks) this.scheduleAck();
       } else {
         const msg = ShellServerMessage.parse(JSON.parse(data.toString('utf8')));
@@ -113,6 +115,20 @@ export class ShellClient {
           wake();
         });
       });
+    }
+  }
+
+  /**
+   * Resolves once no output has arrived for `quietMs`: the stream has stalled (a paused PTY, or
+   * everything in flight delivered). Fails if output keeps flowing for `timeoutMs`.
+   */
+  async settled(quietMs: number, timeoutMs = 10_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const quietFor = Date.now() - this.lastOutputAt;
+      if (quietFor >= quietMs) return;
+      if (Date.now() >= deadline) throw new Error(`output kept flowing for ${timeoutMs} ms; ${this.received} bytes received`);
+      await new Promise((wake) => setTimeout(wake, quietMs - quietFor));
     }
   }
 

@@ -77,9 +77,9 @@ describe('ConfigApplier', () => {
 
   it('finds the hook in the env, else in the state dir', () => {
     const { stateDir } = setup();
-    expect(resolveHookPath(stateDir, {})).toBeNull();
+    expect(resolveHookPath(stateDir)).toBeNull();
     writeFileSync(join(stateDir, 'apply-hook'), '#!/bin/sh\n');
-    expect(resolveHookPath(stateDir, {})).toBe(join(stateDir, 'apply-hook'));
-    expect(resolveHookPath(stateDir, { TETHER_CONFIG_APPLY_HOOK: '/opt/hook' })).toBe('/opt/hook');
+    expect(resolveHookPath(stateDir)).toBe(join(stateDir, 'apply-hook'));
+    expect(resolveHookPath(stateDir, '/opt/hook')).toBe('/opt/hook');
   });
 });

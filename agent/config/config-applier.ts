@@ -31,21 +31,19 @@ export interface ConfigApplierOptions {
   hookTimeoutMs?: number;
 }
 
-/** The hook named by env, else `<state>/apply-hook` when present, else none. */
-export function resolveHookPath(stateDir: string, env: NodeJS.ProcessEnv): string | null {
-  const named = env.TETHER_CONFIG_APPLY_HOOK;
+/** The hook named (TETHER_CONFIG_APPLY_HOOK), else `<state>/apply-hook` when present, else none. */
+export function resolveHookPath(stateDir: string, named?: string): string | null {
   if (named) return named;
   const inState = join(stateDir, HOOK_FILE);
   return existsSync(inState) ? inState : null;
 }
 
 /**
- * The hook and its timeout from the environment: TETHER_CONFIG_APPLY_HOOK (path of an executable;
- * default `<state>/apply-hook` when present) and TETHER_CONFIG_HOOK_TIMEOUT_MS (default 30 s).
+ * The apply hook and its timeout: `hook` (TETHER_CONFIG_APPLY_HOOK, the path of an executable;
+ * default `<state>/apply-hook` when present) and `timeoutMs` (TETHER_CONFIG_HOOK_TIMEOUT_MS, default 30 s).
  */
-export function configApplierOptionsFromEnv(stateDir: string, env: NodeJS.ProcessEnv): Pick<ConfigApplierOptions, 'hookPath' | 'hookTimeoutMs'> {
-  const timeout = Number(env.TETHER_CONFIG_HOOK_TIMEOUT_MS);
-  return { hookPath: resolveHookPath(stateDir, env), hookTimeoutMs: Number.isFinite(timeout) && timeout > 0 ? timeout : DEFAULT_HOOK_TIMEOUT_MS };
+export function configHookOptions(stateDir: string, options: { hook?: string; timeoutMs?: number }): Pick<ConfigApplierOptions, 'hookPath' | 'hookTimeoutMs'> {
+  return { hookPath: resolveHookPath(stateDir, options.hook), hookTimeoutMs: options.timeoutMs ?? DEFAULT_HOOK_TIMEOUT_MS };
 }
 
 /**

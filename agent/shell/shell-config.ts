@@ -13,13 +13,14 @@ export interface ShellConfig {
 }
 
 /**
- * TETHER_SHELL (default $SHELL, else /bin/sh) and TETHER_SHELL_USER (default: the agent's user).
- * Resolved once at start so a bad setting fails loudly rather than on the first session.
+ * The shell program (TETHER_SHELL, else $SHELL, else /bin/sh) run as `user` (TETHER_SHELL_USER or
+ * the remote `shellUser` setting; default: the agent's user). Resolved when set, so a bad setting
+ * fails loudly rather than on the first session.
  */
-export function shellConfigFromEnv(env: NodeJS.ProcessEnv = process.env): ShellConfig {
-  const shell = env.TETHER_SHELL || env.SHELL || '/bin/sh';
+export function resolveShellConfig(options: { shell?: string; user?: string } = {}): ShellConfig {
+  const shell = options.shell ?? '/bin/sh';
   if (!existsSync(shell)) throw new Error(`TETHER_SHELL ${shell} does not exist`);
-  const user = env.TETHER_SHELL_USER;
+  const user = options.user;
   if (!user || user === userInfo().username) return { shell, args: [], cwd: homedir() };
   const id = (flag: string) => Number(execFileSync('id', [flag, user], { encoding: 'utf8' }).trim());
   const home = execFileSync('sh', ['-c', 'getent passwd "$1" | cut -d: -f6', 'sh', user], { encoding: 'utf8' }).trim();

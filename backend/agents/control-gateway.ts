@@ -32,12 +32,6 @@ export const DEFAULT_CONTROL_LIMITS: ControlChannelLimits = {
   maxRekeysPerMinute: DEFAULT_MAX_REKEYS_PER_MINUTE,
 };
 
-/** Test knob, like the agent's TETHER_REKEY_* variables: TETHER_MAX_REKEYS_PER_MINUTE. */
-export function controlLimitsFromEnv(env: NodeJS.ProcessEnv = process.env): Partial<ControlChannelLimits> {
-  const rekeys = Number(env.TETHER_MAX_REKEYS_PER_MINUTE);
-  return Number.isInteger(rekeys) && rekeys > 0 ? { maxRekeysPerMinute: rekeys } : {};
-}
-
 export interface ControlGatewayDeps {
   identity: { certPem: string; keyPem: string };
   caCertPem: string;
@@ -47,7 +41,7 @@ export interface ControlGatewayDeps {
   log: Logger;
   limits?: Partial<ControlChannelLimits>;
   /** /metrics counters this gateway moves. */
-  counters?: Pick<BackendCounters, 'controlFrames' | 'controlHandshakes'>;
+  counters?: Pick<BackendCounters, 'controlFrames' | 'controlHandshakes' | 'streamFramesDropped'>;
 }
 
 /** Closes a socket with a stable code: the WebSocket close code from ERRORS and the code string as reason. */
@@ -252,7 +246,7 @@ class AgentConnection implements DeviceLink {
 
   private onSessionStream(streamId: number, data: Buffer): void {
     this.shared.deps.presence.seen(this.deviceId);
-    this.streams?.deliver(streamId, data);
+    if (this.streams?.deliver(streamId, data) === false) this.shared.deps.counters?.streamFramesDropped.inc();
   }
 
   private onDeviceEvent(name: string, data: unknown): void {

@@ -3,8 +3,9 @@ import type { Duplex } from 'node:stream';
 import fastifyHelmet from '@fastify/helmet';
 import fastifySwagger from '@fastify/swagger';
 import fastifyStatic from '@fastify/static';
+import fastifySwaggerUi from '@fastify/swagger-ui';
 import Fastify, { LogController, type FastifyRequest } from 'fastify';
-import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import { createJsonSchemaTransform, createJsonSchemaTransformObject, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import {
@@ -14,6 +15,7 @@ import {
   DeviceList,
   DeviceListQuery,
   ERRORS,
+  JsonValue,
   PROTOCOL_VERSION,
   RegisterRequest,
   RegisterResponse,
@@ -54,7 +56,8 @@ import { refuseCrossSite } from './cross-site-guard.js';
 import { checkJsonDepth } from './json-depth.js';
 import { guardSessions } from './session-guard.js';
 import { HSTS_MAX_AGE_S, TLS_PROFILE } from './tls-profile.js';
-import type { MetricsRegistry } from '../ops/metrics-registry.js';
+import { documentOperations } from './openapi-docs.js';
+import type { BackendMetrics } from '../ops/backend-metrics.js';
 import { registerOpsRoutes } from '../ops/ops-routes.js';
 import { registerInstallRoutes, type InstallRoutesDeps } from '../ops/install-routes.js';
 
@@ -82,8 +85,8 @@ export interface HttpAppDeps {
   jobs: { runs: RunService; scheduler: JobScheduler; repo: RunRepo };
   config: { service: ConfigService; delivery: ConfigDelivery };
   monitoring: Monitoring;
-  /** Prometheus registry served at /metrics. */
-  metrics: MetricsRegistry;
+  /** Served at /metrics; every answered request is timed into it. */
+  metrics: Pick<BackendMetrics, 'registry' | 'observeHttp'>;
   /** /install.sh, /ca.crt and the agent bundle. */
   install: Omit<InstallRoutesDeps, 'log'>;
   /** Origins of the console (filled in once the backend listens); state-changing requests from others are refused. */
@@ -144,13 +147,18 @@ export async function buildHttpApp(deps: HttpAppDeps) {
     if (request.url.startsWith('/api/') && !reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
   });
 
+  // Schemas the document names as components: recursive ones cannot be inlined.
+  const namedSchemas = z.registry<{ id: string }>();
+  namedSchemas.add(JsonValue, { id: 'JsonValue' });
+  const withNamedSchemas = createJsonSchemaTransformObject({ schemaRegistry: namedSchemas });
   await app.register(fastifySwagger, {
     openapi: {
       info: { title: 'Tether API', version: `${PROTOCOL_VERSION}` },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
       security: [{ bearer: [] }],
     },
-    transform: jsonSchemaTransform,
+    transform: createJsonSchemaTransform({ schemaRegistry: namedSchemas }),
+    transformObject: (input) => documentOperations(withNamedSchemas(input)),
   });
 
   const api = app.withTypeProvider<ZodTypeProvider>();
@@ -168,6 +176,14 @@ export async function buildHttpApp(deps: HttpAppDeps) {
   };
 
   api.get('/api/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  // The rendered reference, for admins (the document itself stays public, as it always was).
+  // Swagger UI's page loads only its own scripts and styles, so the console's CSP holds; its
+  // standalone layout is not used because that top bar's logo is an inline <style> the CSP blocks.
+  await app.register(fastifySwaggerUi, {
+    routePrefix: '/api/docs',
+    uiConfig: { layout: 'BaseLayout', deepLinking: true },
+    uiHooks: { onRequest: async (request) => void auth(request, 'admin') },
+  });
   api.get('/healthz', { schema: { hide: true } }, async () => ({ ok: true }));
   api.get('/readyz', { schema: { hide: true } }, async (_request, reply) => {
     if (!deps.ready()) return reply.status(503).send({ ok: false });
@@ -244,7 +260,7 @@ export async function buildHttpApp(deps: HttpAppDeps) {
   if (existsSync(deps.consoleDir)) {
     await app.register(fastifyStatic, { root: deps.consoleDir, prefix: '/', index: 'index.html', wildcard: false });
   } else {
-    app.get('/', async () => {
+    app.get('/', { schema: { hide: true } }, async () => {
       throw new TetherError('NOT_FOUND', 'The console is not built: run `npm run build:console`');
     });
   }

@@ -2,7 +2,8 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { AsciicastRecorder, parseAsciicast, RECORDING_FLUSH_BYTES, RECORDING_FLUSH_MS } from './asciicast-recorder.js';
+import { parseAsciicast } from '../../protocol/index.js';
+import { AsciicastRecorder, RECORDING_FLUSH_BYTES, RECORDING_FLUSH_MS } from './asciicast-recorder.js';
 
 const dirs: string[] = [];
 function file(): string {
@@ -15,6 +16,9 @@ afterEach(() => {
   dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true }));
 });
 
+/** A recording's events as the file writes them, `[seconds, kind, data]`. */
+const eventsOf = (path: string) => parseAsciicast(readFileSync(path, 'utf8')).events.map((e) => [e.t, e.kind, e.data]);
+
 describe('AsciicastRecorder', () => {
   it('writes a v2 header, timed output and resize events, 0600', () => {
     let now = 1_000_000;
@@ -24,7 +28,8 @@ describe('AsciicastRecorder', () => {
     now += 1500;
     rec.resize(100, 30);
     rec.close();
-    const { header, events } = parseAsciicast(readFileSync(path, 'utf8'));
+    const { header } = parseAsciicast(readFileSync(path, 'utf8'));
+    const events = eventsOf(path);
     expect(header).toMatchObject({ version: 2, width: 80, height: 24, timestamp: 1000 });
     expect(events).toEqual([[0, 'o', '$ ls\r\n'], [1.5, 'r', '100x30']]);
     expect(statSync(path).mode & 0o777).toBe(0o600);
@@ -38,7 +43,7 @@ describe('AsciicastRecorder', () => {
     rec.output(bytes.subarray(1, 3));
     rec.output(bytes.subarray(3));
     rec.close();
-    const text = parseAsciicast(readFileSync(path, 'utf8')).events.map((e) => e[2]).join('');
+    const text = eventsOf(path).map((e) => e[2]).join('');
     expect(text).toBe('é✓');
   });
 
@@ -48,7 +53,7 @@ describe('AsciicastRecorder', () => {
     for (let i = 0; i < 100; i++) rec.output(Buffer.from('y\n'.repeat(10)));
     rec.close();
     expect(rec.truncated).toBe(true);
-    const { events } = parseAsciicast(readFileSync(path, 'utf8'));
+    const events = eventsOf(path);
     expect(events.at(-1)?.[1]).toBe('m');
     expect(statSync(path).size).toBeLessThan(600);
     expect(() => new AsciicastRecorder(path, { cols: 1, rows: 1, startedAt: 0 })).toThrow(/EEXIST/);
@@ -59,7 +64,7 @@ describe('AsciicastRecorder', () => {
     let now = 2_000_000;
     const path = file();
     const rec = new AsciicastRecorder(path, { cols: 80, rows: 24, startedAt: now }, undefined, () => now);
-    const events = () => parseAsciicast(readFileSync(path, 'utf8')).events;
+    const events = () => eventsOf(path);
     now += 250;
     rec.output(Buffer.from('one '));
     now += 10;

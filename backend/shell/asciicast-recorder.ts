@@ -1,6 +1,8 @@
 import { closeSync, openSync, writevSync } from 'node:fs';
+import type { AsciicastHeader } from '../../protocol/index.js';
 
-export interface AsciicastHeader {
+/** What a recording starts with: the terminal's size, when, and a title. */
+export interface RecordingStart {
   cols: number;
   rows: number;
   /** Milliseconds since the epoch. */
@@ -34,15 +36,20 @@ export class AsciicastRecorder {
   private held: Buffer[] = [];
   private heldBytes = 0;
   private flushTimer: NodeJS.Timeout | null = null;
+  private readonly startedAt: number;
 
   constructor(
     readonly path: string,
-    private readonly header: AsciicastHeader,
+    start: RecordingStart,
     private readonly maxBytes: number = DEFAULT_MAX_RECORDING_BYTES,
     private readonly now: () => number = Date.now,
   ) {
+    this.startedAt = start.startedAt;
     this.fd = openSync(path, 'wx', 0o600);
-    this.line({ version: 2, width: header.cols, height: header.rows, timestamp: Math.floor(header.startedAt / 1000), env: { TERM: 'xterm-256color' }, ...(header.title ? { title: header.title } : {}) });
+    const header: AsciicastHeader & { env: Record<string, string> } = {
+      version: 2, width: start.cols, height: start.rows, timestamp: Math.floor(start.startedAt / 1000), env: { TERM: 'xterm-256color' }, ...(start.title ? { title: start.title } : {}),
+    };
+    this.line(header);
     this.flush();
   }
 
@@ -75,7 +82,7 @@ export class AsciicastRecorder {
 
   private event(kind: 'o' | 'r', data: string): void {
     if (this.closed || this.full) return;
-    const t = Math.max(0, (this.now() - this.header.startedAt) / 1000);
+    const t = Math.max(0, (this.now() - this.startedAt) / 1000);
     const line = JSON.stringify([Number(t.toFixed(6)), kind, data]);
     if (this.written + line.length > this.maxBytes) {
       this.full = true;
@@ -110,11 +117,4 @@ export class AsciicastRecorder {
     this.held = [];
     this.heldBytes = 0;
   };
-}
-
-/** Parses an asciicast v2 file into its header and events (for tests and the console's player). */
-export function parseAsciicast(text: string): { header: Record<string, unknown>; events: Array<[number, string, string]> } {
-  const [first, ...rest] = text.split('\n').filter((l) => l.length > 0);
-  const header = JSON.parse(first ?? '{}') as Record<string, unknown>;
-  return { header, events: rest.map((l) => JSON.parse(l) as [number, string, string]) };
 }

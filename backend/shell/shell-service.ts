@@ -117,6 +117,11 @@ export class ShellService {
     this.sweepRecordings();
   }
 
+  /** Sessions whose PTY is open, attached or within the resume grace period (for /metrics). */
+  get openCount(): number {
+    return this.sessions.size;
+  }
+
   /** For benchmarks and tests: the most output ever waiting on a console's ack, per live session. */
   stats(id: string): { pendingBytes: number; maxPendingBytes: number } | null {
     const s = this.sessions.get(id);
@@ -372,18 +377,4 @@ function trimFront(chunks: Buffer[], bytes: number): void {
       left = 0;
     }
   }
-}
-
-/** Test and operations knobs: TETHER_SHELL_GRACE_MS, TETHER_SHELL_IDLE_MS, TETHER_SHELL_RETENTION_DAYS. */
-export function shellLimitsFromEnv(env: NodeJS.ProcessEnv = process.env): Partial<ShellLimits> {
-  const num = (name: string): number | undefined => {
-    const n = Number(env[name]);
-    return env[name] && Number.isFinite(n) && n > 0 ? n : undefined;
-  };
-  const days = num('TETHER_SHELL_RETENTION_DAYS');
-  return {
-    ...(num('TETHER_SHELL_GRACE_MS') ? { graceMs: num('TETHER_SHELL_GRACE_MS') } : {}),
-    ...(num('TETHER_SHELL_IDLE_MS') ? { idleMs: num('TETHER_SHELL_IDLE_MS') } : {}),
-    ...(days ? { recordingRetentionMs: days * 24 * 3600_000 } : {}),
-  };
 }

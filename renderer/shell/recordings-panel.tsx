@@ -1,7 +1,7 @@
 import { Terminal } from '@xterm/xterm';
 import { useEffect, useRef, useState } from 'react';
-import { escapeControlCharacters as visible, ShellSessionList, type ShellSessionInfo } from '../../protocol/index.js';
-import { parseCast, play } from './asciicast-player.js';
+import { escapeControlCharacters as visible, parseAsciicast, ShellSessionList, type ShellSessionInfo } from '../../protocol/index.js';
+import { play } from './asciicast-player.js';
 import { mirrorInlineStyles } from './csp-style-mirror.js';
 import { onThemeColorsChange, readThemeColors, terminalTheme } from '../theme/theme-colors.js';
 
@@ -60,7 +60,8 @@ function Player({ sessionId }: { sessionId: string }) {
     let stop: () => void = () => undefined;
     void fetch(`/api/v1/shell/sessions/${sessionId}/recording`, { credentials: 'same-origin' })
       .then((res) => res.text())
-      .then((text) => (stop = play(term, parseCast(text), 2)));
+      .then((text) => (stop = play(term, parseAsciicast(text), 2)))
+      .catch(() => term.write('This recording cannot be played.'));
     return () => {
       stopTheme();
       stop();

@@ -33,11 +33,16 @@ test('the fleet table and the device chart update live; a device log line reache
 
   await page.getByTestId('nav-logs').click();
   await expect(page.getByTestId('log-view')).toBeVisible();
-  const marker = `e2e-marker-${Date.now()}`;
-  // Give the tail subscription a moment to reach the backend before the line is written.
-  await page.waitForTimeout(500);
-  appendFileSync(stack.logFile, `WARNING battery bay ${marker} opened\n`);
-  await expect(page.getByTestId('log-tail').getByText(marker)).toBeVisible({ timeout: 15_000 });
+  // The tail shows lines stored after its subscription reached the backend, which the page does
+  // not signal: write numbered lines until one shows in the tail, then search for that one.
+  const base = `e2emarker${Date.now()}n`;
+  let written = 0;
+  let marker = '';
+  await expect.poll(async () => {
+    appendFileSync(stack.logFile, `WARNING battery bay ${base}${++written} opened\n`);
+    marker = new RegExp(`${base}\\d+`).exec((await page.getByTestId('log-tail').textContent()) ?? '')?.[0] ?? '';
+    return marker;
+  }, { timeout: 15_000 }).not.toBe('');
   await page.getByTestId('log-search-input').fill(marker);
   await page.getByTestId('log-search-submit').click();
   await expect(page.getByTestId('log-result')).toHaveCount(1);

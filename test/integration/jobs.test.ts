@@ -115,7 +115,8 @@ describe('fleet jobs over 20 real agents', () => {
       body: { selection: { deviceIds: [target.deviceId] }, command: { shell: 'echo back online' }, queueOffline: true, offlineExpiryMs: 60_000 },
     });
     const id = (res.body as JobDetail).id;
-    await new Promise((r) => setTimeout(r, 500));
+    // The scheduler decides before it answers: an offline device's run fails at once unless queued.
+    expect((res.body as JobDetail).runs[0]?.state).toBe('queued');
     expect((await job(id)).runs[0]?.state).toBe('queued');
     target.proc = startAgent(target.stateDir, target.env, target.name);
     await waitFor(async () => (await job(id)).state === 'completed', 30_000, 'the queued run');

@@ -30,6 +30,21 @@ describe('/metrics', () => {
     expect(before.get('tether_agents_connected')?.type).toBe('gauge');
 
     const admin = await login(backend);
+    await api(backend, 'GET', '/api/v1/devices/dev_nosuchdevicenosuchdevice', { token: admin });
+    await api(backend, 'GET', '/no/such/path/12345');
+    const timed = await scrape();
+    const latency = timed.get('tether_http_request_duration_seconds');
+    expect(latency?.type).toBe('histogram');
+    const same = (a: Record<string, string>, b: Record<string, string>) => JSON.stringify(Object.entries(a).sort()) === JSON.stringify(Object.entries(b).sort());
+    const count = (labels: Record<string, string>) => latency?.samples.find((s) => s.name.endsWith('_count') && same(s.labels, labels))?.value ?? 0;
+    expect(count({ method: 'POST', route: '/api/v1/auth/login', status_class: '2xx' })).toBe(1);
+    expect(count({ method: 'GET', route: '/api/v1/devices/:id', status_class: '4xx' })).toBe(1);
+    // Invented URLs share one series instead of adding one each.
+    expect(count({ method: 'GET', route: 'unmatched', status_class: '4xx' })).toBe(1);
+    const buckets = latency?.samples.filter((s) => s.name.endsWith('_bucket') && s.labels.route === '/api/v1/auth/login') ?? [];
+    expect(buckets.at(-1)?.labels.le).toBe('+Inf');
+    expect(buckets.map((b) => b.value)).toEqual([...buckets.map((b) => b.value)].sort((a, b) => a - b));
+
     agent = await enrolAndRun(backend, admin, 'metrics', { TETHER_TELEMETRY_INTERVAL_MS: '300', TETHER_JOURNAL: '0' });
     const first = await scrape();
     expect(sampleValue(first, 'tether_agents_connected')).toBe(1);

@@ -6,8 +6,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ControlClient } from '../../agent/control/control-client.js';
 import { DEFAULT_LOW_WATER_BYTES } from '../../agent/shell/flow-window.js';
 import { loadAgentState } from '../../agent/state/agent-state.js';
-import { SHELL_ACK_BATCH_BYTES } from '../../protocol/index.js';
+import { parseAsciicast, SHELL_ACK_BATCH_BYTES } from '../../protocol/index.js';
 import { api, cleanup, createToken, enrolAndRun, login, registerAgent, startBackend, tempDir, waitFor, type Backend, type Proc } from '../harness.js';
+import { parsePrometheusText, sampleValue } from '../prometheus-text.js';
 import { addUser, ShellClient } from '../shell-client.js';
 
 const PROMPT = 'PROMPT> ';
@@ -33,10 +34,12 @@ describe('remote shell through a real backend and real agents with real PTYs', (
   });
 
   const open = (cols = 80, rows = 24) => ShellClient.open(backend, admin, { deviceId: agent.deviceId, cols, rows });
+  const scrape = async (name: string) => sampleValue(parsePrometheusText(String((await api(backend, 'GET', '/metrics')).body)), name) ?? 0;
 
   it('round-trips typed input to the PTY and its output back', async () => {
     const term = await open();
     await term.waitFor(PROMPT);
+    expect(await scrape('tether_shell_sessions_open')).toBe(1);
     const from = term.received;
     term.type('echo round-$((20+22))-trip\r');
     await term.waitFor('round-42-trip', from);
@@ -44,6 +47,7 @@ describe('remote shell through a real backend and real agents with real PTYs', (
     const closed = await term.closed;
     expect(closed.code).toBe(1000);
     expect(term.ended).toMatchObject({ type: 'ended', exitCode: 0, code: null });
+    expect(await scrape('tether_shell_sessions_open')).toBe(0);
   });
 
   it('resizes the PTY: stty size answers the new rows and columns', async () => {
@@ -52,10 +56,13 @@ describe('remote shell through a real backend and real agents with real PTYs', (
     term.type('stty size\r');
     await term.waitFor('24 80');
     term.control({ type: 'resize', cols: 132, rows: 43 });
-    await new Promise((r) => setTimeout(r, 200));
-    const from = term.received;
-    term.type('stty size\r');
-    await term.waitFor('43 132', from);
+    // The resize goes to the device as a request, typed bytes as stream data: ask until the PTY has it.
+    await waitFor(async () => {
+      const from = term.received;
+      term.type('stty size\r');
+      await term.waitFor(PROMPT, from);
+      return term.text(from).includes('43 132');
+    }, 10_000, 'stty size to answer 43 132');
     term.close();
   });
 
@@ -67,11 +74,12 @@ describe('remote shell through a real backend and real agents with real PTYs', (
 
     // A console that stops drawing: the agent must stop within its window, not fill memory.
     term.holdAcks = true;
-    await new Promise((r) => setTimeout(r, 300));
+    const holdAt = term.received;
+    // What was in flight still arrives; then the stream must stall (it never would without flow control).
+    await term.settled(500, 10_000);
     const heldAt = term.received;
-    await new Promise((r) => setTimeout(r, 1000));
     const unacked = term.received - term.acked;
-    expect(term.received - heldAt).toBeLessThan(64 * 1024);
+    expect(heldAt - holdAt).toBeLessThan(256 * 1024);
     expect(unacked).toBeLessThan(256 * 1024);
 
     const list = await api(backend, 'GET', `/api/v1/shell/sessions?deviceId=${agent.deviceId}`, { token: admin });
@@ -87,7 +95,7 @@ describe('remote shell through a real backend and real agents with real PTYs', (
     };
     const stalledAt = term.received;
     ack(unacked - DEFAULT_LOW_WATER_BYTES - (SHELL_ACK_BATCH_BYTES - 1));
-    await new Promise((r) => setTimeout(r, 300));
+    await term.settled(300);
     expect(term.received).toBe(stalledAt);
     ack(SHELL_ACK_BATCH_BYTES - 1);
     await term.until(() => term.received > stalledAt, 2_000, 'a small ack to resume the PTY');
@@ -114,14 +122,13 @@ describe('remote shell through a real backend and real agents with real PTYs', (
     await term.closed;
     const res = await api(backend, 'GET', `/api/v1/shell/sessions/${term.sessionId}/recording`, { token: admin });
     expect(res.status).toBe(200);
-    const [header, ...lines] = String(res.body).split('\n').filter(Boolean);
-    expect(JSON.parse(header ?? '{}')).toMatchObject({ version: 2, width: 100, height: 30 });
-    const events = lines.map((l) => JSON.parse(l) as [number, string, string]);
-    const replayed = events.filter((e) => e[1] === 'o').map((e) => e[2]).join('');
+    const { header, events } = parseAsciicast(String(res.body));
+    expect(header).toMatchObject({ version: 2, width: 100, height: 30 });
+    const replayed = events.filter((e) => e.kind === 'o').map((e) => e.data).join('');
     expect(replayed).toBe(term.text());
     expect(replayed).toContain('café ✓ recorded');
-    expect(events.some((e) => e[1] === 'r' && e[2] === '90x20')).toBe(true);
-    const times = events.map((e) => e[0]);
+    expect(events.some((e) => e.kind === 'r' && e.data === '90x20')).toBe(true);
+    const times = events.map((e) => e.t);
     expect([...times].sort((a, b) => a - b)).toEqual(times);
   });
 
@@ -137,10 +144,10 @@ describe('remote shell through a real backend and real agents with real PTYs', (
     const before = term.received;
     term.type('echo held-$((6*7))\r');
     await term.until(() => /held-42\r?\n[\s\S]*PROMPT> $/.test(term.text(before)), 10_000, 'the output, then the prompt');
-    await new Promise((r) => setTimeout(r, 200));
+    await term.settled(200);
     const { acked, received } = term;
     term.ws.terminate();
-    await new Promise((r) => setTimeout(r, 500));
+    await term.closed;
     const again = await ShellClient.open(backend, admin, { sessionId: term.sessionId });
     expect(again.sessionId).toBe(term.sessionId);
     expect(again.opened).toMatchObject({ resumed: true, offset: acked });
@@ -151,7 +158,8 @@ describe('remote shell through a real backend and real agents with real PTYs', (
     await again.waitFor('still-here-7');
     again.close();
     // Past the grace period a session that nobody reattached is gone for good.
-    await new Promise((r) => setTimeout(r, 4500));
+    const live = async () => ((await api(backend, 'GET', `/api/v1/shell/sessions?deviceId=${agent.deviceId}`, { token: admin })).body as { sessions: Array<{ id: string; live: boolean }> }).sessions.find((s) => s.id === term.sessionId)?.live;
+    await waitFor(async () => (await live()) === false, 10_000, 'the session to end after the grace period');
     await expect(ShellClient.open(backend, admin, { sessionId: term.sessionId })).rejects.toMatchObject({ status: 410 });
   });
 
@@ -194,8 +202,11 @@ describe('remote shell through a real backend and real agents with real PTYs', (
       await waitFor(() => rogue.connected, 15_000, 'rogue connected');
       victim = await open();
       await victim.waitFor(PROMPT);
+      const dropped = () => scrape('tether_stream_frames_dropped_total');
+      const droppedBefore = await dropped();
       for (let id = 1; id <= 64; id++) expect(rogue.sendStream(id, Buffer.from(`touch ${marker}; echo INJECTED\r`))).toBe(true);
-      await new Promise((r) => setTimeout(r, 1000));
+      // Every frame has reached the backend and been refused by the rogue's own link.
+      await waitFor(async () => (await dropped()) >= droppedBefore + 64, 10_000, 'the rogue frames to be dropped');
       expect(victim.text()).not.toContain('INJECTED');
       expect(() => readFileSync(marker)).toThrow(/ENOENT/);
       // The victim's session is unharmed.

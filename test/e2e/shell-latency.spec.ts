@@ -80,6 +80,20 @@ test('a terminal shows its first prompt soon after the click, on the first open 
   await expect(row.getByTestId('device-status')).toHaveText('online', { timeout: 30_000 });
 
   const first = await openTerminal(page);
+  // The first session was opened at a guess from the viewport: its PTY has the fitted size, like a new tab's.
+  const sizes: string[] = [];
+  for (const open of [async () => undefined, () => page.getByTestId('terminal-new-tab').click()]) {
+    await open();
+    const pane = page.locator('[data-testid="terminal-pane"]:not([hidden])');
+    await expect(pane.locator('.xterm-rows')).toContainText(PROMPT.trim());
+    await pane.getByTestId('terminal').click();
+    await page.keyboard.type('echo "size:$(stty size):"');
+    await page.keyboard.press('Enter');
+    const size = pane.locator('.xterm-rows > div').filter({ hasText: /^size:\d+ \d+:/ });
+    await expect(size).toHaveCount(1);
+    sizes.push(await size.innerText());
+  }
+  expect(sizes[0]).toBe(sizes[1]);
   await page.goto(`${stack.url}#/`);
   await expect(page.getByTestId('fleet-table')).toBeVisible();
   const second = await openTerminal(page);

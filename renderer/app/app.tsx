@@ -3,7 +3,7 @@ import { LoginView } from '../auth/login-view.js';
 import { FleetView } from '../fleet/fleet-view.js';
 import { useConfigRoute } from '../config/config-route.js';
 import { parseMonitoringHash, useMonitoringHash } from '../metrics/monitoring-route.js';
-import { useRemoteRoute } from '../shell/shell-route.js';
+import { loadShellView, useRemoteRoute } from '../shell/shell-route.js';
 import { TopBar } from './top-bar.js';
 import { useAccessRoute } from '../users/access-route.js';
 import { lazy, Suspense, useLayoutEffect } from 'react';
@@ -15,7 +15,7 @@ import { discardEarlyTerminal, startEarlyTerminal } from '../shell/early-termina
 const ConfigView = lazy(async () => ({ default: (await import('../config/config-view.js')).ConfigView }));
 const MonitoringView = lazy(async () => ({ default: (await import('../metrics/monitoring-view.js')).MonitoringView }));
 const JobsView = lazy(async () => ({ default: (await import('../jobs/jobs-view.js')).JobsView }));
-const ShellView = lazy(async () => ({ default: (await import('../shell/shell-view.js')).ShellView }));
+const ShellView = lazy(async () => ({ default: (await loadShellView()).ShellView }));
 const AccessView = lazy(async () => ({ default: (await import('../users/access-view.js')).AccessView }));
 
 export function App() {

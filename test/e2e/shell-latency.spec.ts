@@ -106,3 +106,13 @@ test('a terminal shows its first prompt soon after the click, on the first open 
   expect(first.prompt).toBeLessThan(2000);
   expect(second.prompt).toBeLessThan(1500);
 });
+
+test('pointing at or focusing a terminal link loads the terminal view before the click', async ({ page }) => {
+  await logIn(page, stack.url);
+  const link = page.getByTestId('device-row').filter({ has: page.getByTestId('device-name').getByText(hostname()) }).getByTestId('device-terminal');
+  await expect(link).toBeVisible({ timeout: 30_000 });
+  const chunk = page.waitForRequest(/\/shell-view-[^/]*\.js$/, { timeout: 10_000 });
+  await link.hover();
+  await chunk;
+  expect(page.url()).not.toContain('/shell');
+});

@@ -6,9 +6,8 @@ import { parseMonitoringHash, useMonitoringHash } from '../metrics/monitoring-ro
 import { loadShellView, useRemoteRoute } from '../shell/shell-route.js';
 import { TopBar } from './top-bar.js';
 import { useAccessRoute } from '../users/access-route.js';
-import { lazy, Suspense, useLayoutEffect } from 'react';
-import { useConsoleHost } from '../host/host-context.js';
-import { discardEarlyTerminal, startEarlyTerminal } from '../shell/early-terminal.js';
+import { lazy, Suspense } from 'react';
+import { useEarlyTerminal } from '../shell/early-terminal.js';
 
 // The fleet is the first screen; the other views (xterm, chart.js and their code) load on first
 // visit, so the first screen compiles and evaluates a third of the bundle.
@@ -24,14 +23,7 @@ export function App() {
   const remoteRoute = useRemoteRoute();
   const monitoringRoute = parseMonitoringHash(useMonitoringHash());
   const accessRoute = useAccessRoute();
-  const host = useConsoleHost();
-  const shellDevice = phase === 'signed-in' && remoteRoute?.view === 'shell' ? remoteRoute.deviceId : null;
-  // A layout effect runs before the panes' effects of the same commit, so the first pane finds the session.
-  useLayoutEffect(() => {
-    if (shellDevice === null) return;
-    startEarlyTerminal(shellDevice, host);
-    return () => discardEarlyTerminal(shellDevice);
-  }, [shellDevice, host]);
+  useEarlyTerminal(phase === 'signed-in' && remoteRoute?.view === 'shell' ? remoteRoute.deviceId : null);
   switch (phase) {
     case 'restoring':
       return (

@@ -1,4 +1,6 @@
-import type { ConsoleHost } from '../host/host.js';
+import { use, useLayoutEffect } from 'react';
+import { ConsoleHostContext } from '../host/host-context.js';
+import { browserHost, type ConsoleHost } from '../host/host.js';
 import { TerminalConnection, type TerminalStatus } from './terminal-connection.js';
 
 /** Where a terminal's output and status go once its xterm exists. */
@@ -87,4 +89,19 @@ export function discardEarlyTerminal(deviceId?: string): void {
   if (!early || (deviceId !== undefined && early.deviceId !== deviceId)) return;
   early.conn.close();
   early = null;
+}
+
+/**
+ * Starts the session while `deviceId`'s shell route is shown (null: none), and ends it if the
+ * route is left before a pane took it. A layout effect runs before the panes' effects of the same
+ * commit, so the first pane finds the session even when the view's chunk was already loaded.
+ */
+export function useEarlyTerminal(deviceId: string | null): void {
+  // The context, not useConsoleHost: its browser fallback reads `window`, which the effect alone may.
+  const host = use(ConsoleHostContext);
+  useLayoutEffect(() => {
+    if (deviceId === null) return;
+    startEarlyTerminal(deviceId, host ?? browserHost(window.location));
+    return () => discardEarlyTerminal(deviceId);
+  }, [deviceId, host]);
 }

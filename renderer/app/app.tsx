@@ -3,17 +3,18 @@ import { LoginView } from '../auth/login-view.js';
 import { FleetView } from '../fleet/fleet-view.js';
 import { useConfigRoute } from '../config/config-route.js';
 import { parseMonitoringHash, useMonitoringHash } from '../metrics/monitoring-route.js';
-import { useRemoteRoute } from '../shell/shell-route.js';
+import { loadShellView, useRemoteRoute } from '../shell/shell-route.js';
 import { TopBar } from './top-bar.js';
 import { useAccessRoute } from '../users/access-route.js';
 import { lazy, Suspense } from 'react';
+import { useEarlyTerminal } from '../shell/early-terminal.js';
 
 // The fleet is the first screen; the other views (xterm, chart.js and their code) load on first
 // visit, so the first screen compiles and evaluates a third of the bundle.
 const ConfigView = lazy(async () => ({ default: (await import('../config/config-view.js')).ConfigView }));
 const MonitoringView = lazy(async () => ({ default: (await import('../metrics/monitoring-view.js')).MonitoringView }));
 const JobsView = lazy(async () => ({ default: (await import('../jobs/jobs-view.js')).JobsView }));
-const ShellView = lazy(async () => ({ default: (await import('../shell/shell-view.js')).ShellView }));
+const ShellView = lazy(async () => ({ default: (await loadShellView()).ShellView }));
 const AccessView = lazy(async () => ({ default: (await import('../users/access-view.js')).AccessView }));
 
 export function App() {
@@ -22,6 +23,7 @@ export function App() {
   const remoteRoute = useRemoteRoute();
   const monitoringRoute = parseMonitoringHash(useMonitoringHash());
   const accessRoute = useAccessRoute();
+  useEarlyTerminal(phase === 'signed-in' && remoteRoute?.view === 'shell' ? remoteRoute.deviceId : null);
   switch (phase) {
     case 'restoring':
       return (

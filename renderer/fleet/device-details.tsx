@@ -1,7 +1,7 @@
 import { escapeControlCharacters as visible } from '../../protocol/index.js';
 import { useCurrentUser } from '../auth/auth-hooks.js';
 import { CONFIG_HASH } from '../config/config-route.js';
-import { shellHash } from '../shell/shell-route.js';
+import { preloadShellView, shellHash } from '../shell/shell-route.js';
 import { useRelativeTime } from '../time/time-hooks.js';
 import type { DevicesApi } from './devices-api.js';
 import { useDevice } from './fleet-hooks.js';
@@ -57,7 +57,7 @@ export function DeviceDetails({ id, api }: { id: string; api: DevicesApi }) {
         <a href={`#/metrics/${device.id}`} data-testid="details-metrics">
           Metrics
         </a>
-        <a href={shellHash(device.id)} data-testid="details-shell">
+        <a href={shellHash(device.id)} onPointerEnter={preloadShellView} onFocus={preloadShellView} data-testid="details-shell">
           Shell and commands
         </a>
         <a href={CONFIG_HASH} data-testid="details-config">

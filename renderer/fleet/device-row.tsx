@@ -2,7 +2,7 @@ import { memo, useState, type CSSProperties, type MouseEvent } from 'react';
 import { escapeControlCharacters as visible, type Device } from '../../protocol/index.js';
 import { useRelativeTime } from '../time/time-hooks.js';
 import { DeviceGauges, type GaugeValues } from '../metrics/fleet-gauges.js';
-import { shellHash } from '../shell/shell-route.js';
+import { preloadShellView, shellHash } from '../shell/shell-route.js';
 import { useDevice } from './fleet-hooks.js';
 import { describePlatform } from './fleet-query.js';
 import { useFleetUiStore, useIsCursor, useIsSelected } from './fleet-ui-hooks.js';
@@ -61,7 +61,7 @@ export const DeviceRow = memo(function DeviceRow({ id, style, shown, gauges }: D
         {device.online && (
           <>
             {' '}
-            <a href={shellHash(device.id)} className="device-terminal-link" data-testid="device-terminal" title="Open a terminal">
+            <a href={shellHash(device.id)} onPointerEnter={preloadShellView} onFocus={preloadShellView} className="device-terminal-link" data-testid="device-terminal" title="Open a terminal">
               ⌨
             </a>
           </>

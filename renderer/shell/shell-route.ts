@@ -8,6 +8,17 @@ export const JOBS_HASH = '#/jobs';
 export const jobHash = (jobId: string): string => `${JOBS_HASH}/${encodeURIComponent(jobId)}`;
 export const shellHash = (deviceId: string): string => `#/devices/${encodeURIComponent(deviceId)}/shell`;
 
+let shellView: Promise<typeof import('./shell-view.js')> | null = null;
+/** The terminal view's chunk (xterm), loaded once: on the route, or earlier when a link to it is pointed at or focused. */
+export function loadShellView(): Promise<typeof import('./shell-view.js')> {
+  shellView ??= import('./shell-view.js').catch((error: unknown) => {
+    // A failed load (a dropped connection on hover) is tried again on the next one.
+    shellView = null;
+    throw error;
+  });
+  return shellView;
+}
+
 export function parseRemoteRoute(hash: string): RemoteRoute {
   if (hash === JOBS_HASH) return { view: 'jobs' };
   const job = /^#\/jobs\/([0-9a-f-]{36})$/.exec(hash);
@@ -25,4 +36,9 @@ function subscribe(onChange: () => void): () => void {
 export function useRemoteRoute(): RemoteRoute {
   const hash = useSyncExternalStore(subscribe, () => window.location.hash, () => '');
   return parseRemoteRoute(hash);
+}
+
+/** For a link's onPointerEnter/onFocus: a click usually follows within the time the chunk takes to load. */
+export function preloadShellView(): void {
+  void loadShellView();
 }

@@ -72,6 +72,22 @@ describe('TerminalConnection', () => {
     expect(s.sent.at(-1)).toEqual(new TextEncoder().encode('ls\r'));
   });
 
+  it('sends a size set while the session was opening once it is open, and nothing when it did not change', () => {
+    const { conn, sockets } = setup();
+    const s = sockets[0] as FakeSocket;
+    s.readyState = 1; // the socket is open, the backend has not answered `opened` yet
+    conn.resize(120, 40);
+    expect(s.json()).toEqual([]);
+    s.serverText({ type: 'opened', sessionId: SID, deviceId: 'dev_0123456789abcdefghij', resumed: false });
+    expect(s.json()).toEqual([{ type: 'resize', cols: 120, rows: 40 }]);
+    conn.resize(100, 30);
+    expect(s.json()).toEqual([{ type: 'resize', cols: 120, rows: 40 }, { type: 'resize', cols: 100, rows: 30 }]);
+
+    const unchanged = setup();
+    (unchanged.sockets[0] as FakeSocket).serverText({ type: 'opened', sessionId: SID, deviceId: 'dev_0123456789abcdefghij', resumed: false });
+    expect((unchanged.sockets[0] as FakeSocket).json()).toEqual([]);
+  });
+
   it('batches acks for a flood, and acks its tail when output pauses', () => {
     const { conn, sockets, timers } = setup();
     const s = sockets[0] as FakeSocket;

@@ -50,6 +50,8 @@ export class TerminalConnection {
   private ackScheduled = false;
   private droppedAt = 0;
   private attempt = 0;
+  /** The size the PTY was opened with (it may be asked for before the terminal is fitted). */
+  private openedSize = '';
   private readonly encoder = new TextEncoder();
 
   constructor(private readonly opts: TerminalConnectionOptions) {
@@ -69,7 +71,8 @@ export class TerminalConnection {
   resize(cols: number, rows: number): void {
     this.opts.cols = cols;
     this.opts.rows = rows;
-    this.control({ type: 'resize', cols, rows });
+    // Before `opened` the backend has no session to apply it to: it is sent with `opened` instead.
+    if (this.status === 'open') this.control({ type: 'resize', cols, rows });
   }
 
   /** xterm has drawn `bytes` more output. */
@@ -108,6 +111,7 @@ export class TerminalConnection {
   }
 
   private connect(): void {
+    if (!this.sessionId) this.openedSize = `${this.opts.cols}x${this.opts.rows}`;
     const query: Record<string, string> = this.sessionId
       ? { sessionId: this.sessionId }
       : { deviceId: this.opts.deviceId, cols: String(this.opts.cols), rows: String(this.opts.rows) };
@@ -136,7 +140,8 @@ export class TerminalConnection {
         this.acked = msg.offset ?? this.drawn;
         this.skip = msg.offset === undefined ? 0 : Math.max(0, this.received - msg.offset);
         this.setStatus('open');
-        if (msg.resumed) this.control({ type: 'resize', cols: this.opts.cols, rows: this.opts.rows });
+        // A resize while the socket was opening could not be sent: the PTY gets its size now.
+        if (msg.resumed || this.openedSize !== `${this.opts.cols}x${this.opts.rows}`) this.control({ type: 'resize', cols: this.opts.cols, rows: this.opts.rows });
       } else {
         this.setStatus('ended', msg.code ?? `exit ${msg.exitCode ?? '?'}`);
       }

@@ -5,6 +5,7 @@ import '@xterm/xterm/css/xterm.css';
 import { useEffect, useRef, useState } from 'react';
 import { useConsoleHost } from '../host/host-context.js';
 import { mirrorInlineStyles } from './csp-style-mirror.js';
+import { rememberTerminalSize, takeEarlyTerminal, type TerminalSinks } from './early-terminal.js';
 import { TerminalConnection, type TerminalStatus } from './terminal-connection.js';
 import { onThemeColorsChange, readThemeColors, terminalTheme } from '../theme/theme-colors.js';
 
@@ -35,15 +36,28 @@ export function TerminalPane({ deviceId, active }: { deviceId: string; active: b
     fitAddon.fit();
     fit.current = fitAddon;
     search.current = searchAddon;
-    const conn = new TerminalConnection({
+    rememberTerminalSize(term.cols, term.rows);
+    const sinks: TerminalSinks = {
+      onOutput: (data) => term.write(data, () => conn.written(data.length)),
+      onStatus: (s, detail) => setStatus({ status: s, detail }),
+    };
+    // The view's first terminal takes the session its route started while this chunk loaded.
+    const early = takeEarlyTerminal(deviceId);
+    const conn = early?.conn ?? new TerminalConnection({
       deviceId, cols: term.cols, rows: term.rows,
       url: (query) => host.socketUrl('/api/v1/shell', query),
       createSocket: (url) => new WebSocket(url),
-      onOutput: (data) => term.write(data, () => conn.written(data.length)),
-      onStatus: (s, detail) => setStatus({ status: s, detail }),
+      ...sinks,
     });
+    if (early) {
+      early.attach(sinks);
+      conn.resize(term.cols, term.rows);
+    }
     const typed = term.onData((text) => conn.input(text));
-    const resized = term.onResize(({ cols, rows }) => conn.resize(cols, rows));
+    const resized = term.onResize(({ cols, rows }) => {
+      rememberTerminalSize(cols, rows);
+      conn.resize(cols, rows);
+    });
     term.attachCustomKeyEventHandler((ev) => {
       if (ev.type !== 'keydown' || !ev.ctrlKey || !ev.shiftKey) return true;
       if (ev.code === 'KeyC') {

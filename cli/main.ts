@@ -32,7 +32,6 @@ interface ErrorStyle {
 export function tetherProgram(io: CliIo, style: ErrorStyle, exit: (status: number) => void): Command {
   const program = new Command('tether')
     .description("Tether operators' CLI: log in to a backend, list devices, run commands and jobs, open shells")
-    .enablePositionalOptions()
     .showHelpAfterError()
     .configureOutput({ writeOut: (s) => io.stdout.write(terminalSafe(s)), writeErr: (s) => io.stderr.write(terminalSafe(s)) });
   const json = (opts: { json?: boolean }): void => {
@@ -76,7 +75,6 @@ export function tetherProgram(io: CliIo, style: ErrorStyle, exit: (status: numbe
     .addOption(timeoutOption())
     .option('--raw', 'write the output as it is, even to a terminal (control characters are escaped otherwise)')
     .option('--json', 'print the finished run as JSON (state, exitCode, stdout, stderr) instead of streaming')
-    .passThroughOptions()
     .action(async (device: string, words: string[], opts: CommandOptions) => {
       json(opts);
       exit(await exec(io, device, words, opts));
@@ -104,7 +102,6 @@ export function tetherProgram(io: CliIo, style: ErrorStyle, exit: (status: numbe
     .option('--cwd <dir>', 'working directory on the devices')
     .addOption(timeoutOption())
     .option('--json', 'print the finished job with its runs as JSON')
-    .passThroughOptions()
     .action(async (words: string[], opts: JobRunOptions) => {
       json(opts);
       exit(await jobsRun(io, words, opts));

@@ -167,7 +167,7 @@ describe('tether CLI', () => {
   const PROMPT = /[$#] $/;
 
   /** `tether ARGS` under a real pseudo-terminal, as an operator types into it. */
-  function underPty(args: string[]): { output: () => string; write(text: string): void; exited: Promise<number>; waitFor(needle: string | RegExp): Promise<void> } {
+  function underPty(args: string[]): { output: () => string; write(text: string): void; resize(cols: number, rows: number): void; exited: Promise<number>; waitFor(needle: string | RegExp): Promise<void> } {
     let output = '';
     const pty = nodePty.spawn(process.execPath, [TETHER, ...args], { name: 'xterm', cols: 100, rows: 30, cwd: ROOT, env: { ...process.env, XDG_CONFIG_HOME: config } as Record<string, string> });
     pty.onData((d) => (output += d));
@@ -176,6 +176,7 @@ describe('tether CLI', () => {
     return {
       output: () => output,
       write: (text) => pty.write(text),
+      resize: (cols, rows) => pty.resize(cols, rows),
       exited,
       waitFor: async (needle) => {
         try {
@@ -195,6 +196,23 @@ describe('tether CLI', () => {
     term.write('~.');
     expect(await term.exited).toBe(255);
     expect(term.output()).toContain('Connection to cli-robot closed.');
+  });
+
+  it('shell: resizes with the local terminal, and acknowledges output so a flood gets through', async () => {
+    const term = underPty(['shell', 'cli-robot']);
+    await term.waitFor(PROMPT);
+    term.resize(123, 41);
+    // SIGWINCH reaches the CLI, which sends the size; the remote PTY reports it.
+    await waitFor(async () => {
+      term.write('stty size\r');
+      await new Promise((r) => setTimeout(r, 200));
+      return term.output().includes('41 123');
+    }, 20_000, 'the remote PTY to take the new size');
+    // 2 MB, far past the agent's 160 KB high-water mark: it only gets through if acks flow back.
+    term.write("head -c 2000000 /dev/zero | tr '\\0' a; echo; echo flood-$((1+1))\r");
+    await term.waitFor('flood-2');
+    term.write('\r~.');
+    expect(await term.exited).toBe(255);
   });
 
   it('shell: exits with the remote shell exit status', async () => {

@@ -146,7 +146,8 @@ export async function runTetherCli(argv: string[]): Promise<void> {
   try {
     await tetherProgram(io, style, (s) => (status = s)).parseAsync(argv);
   } catch (err) {
-    const error = CliError.from(err);
+    let error = CliError.from(err);
+    if (error.code === 'SESSION_INVALID' && !style.json) error = new CliError(error.code, `${error.message}: run \`tether login\` again`, error.exitCode);
     io.stderr.write(style.json ? `${JSON.stringify(error)}\n` : terminalSafe(`error ${error.code}: ${error.message}\n`));
     status = error.exitCode;
   } finally {

@@ -139,6 +139,23 @@ describe('tether CLI', () => {
     expect(endedAt - sawFirstAt).toBeGreaterThan(1500);
   });
 
+  it('Ctrl-C cancels the command on the device and exits 130', async () => {
+    const child = spawn(process.execPath, [TETHER, 'exec', 'cli-robot', '--', 'sh', '-c', 'echo started; exec sleep 30'], { cwd: ROOT, env: { ...process.env, XDG_CONFIG_HOME: config }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
+    child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+    const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
+    // Printed from the polling loop, so the CLI is following the run (and handles Ctrl-C) by then.
+    await waitFor(() => stdout.includes('started'), 20_000, 'the command to start');
+    child.kill('SIGINT');
+    expect(await closed).toBe(130);
+    expect(stderr).toContain('cancelling');
+    const admin = await login(backend);
+    const { runs } = (await api(backend, 'GET', `/api/v1/devices/${agent.deviceId}/runs?limit=1`, { token: admin })).body as { runs: Run[] };
+    expect(runs[0]).toMatchObject({ state: 'cancelled' });
+  });
+
   it('exec --json prints the finished run; an unknown device is DEVICE_UNKNOWN', async () => {
     const res = await tether(['exec', 'cli-robot', '--json', '--', 'sh', '-c', 'echo hi; exit 2']);
     expect(res.code).toBe(2);

@@ -27,9 +27,12 @@ export class Prompter {
 
   /** A password or code: not echoed on a terminal. */
   async secret(question: string): Promise<string> {
-    this.output.write(question);
-    if (!this.input.isTTY) return this.line();
-    const answer = await readHidden(this.input);
+    if (!this.input.isTTY) {
+      this.output.write(question);
+      return this.line();
+    }
+    // Echo is off before the prompt shows, so nothing typed after it can be echoed.
+    const answer = await readHidden(this.input, () => this.output.write(question));
     this.output.write('\n');
     return answer;
   }
@@ -68,11 +71,12 @@ export class Prompter {
 }
 
 /** Reads keys in raw mode until Enter; Ctrl-C or Ctrl-D abort, Backspace and Ctrl-U edit. */
-function readHidden(input: NodeJS.ReadStream): Promise<string> {
+function readHidden(input: NodeJS.ReadStream, prompt: () => void): Promise<string> {
   return new Promise((resolve, reject) => {
     let answer = '';
     const wasRaw = input.isRaw;
     input.setRawMode(true);
+    prompt();
     input.resume();
     const done = (error: CliError | null): void => {
       input.off('data', onData);

@@ -184,9 +184,9 @@ describe('tether CLI', () => {
   const PROMPT = /[$#] $/;
 
   /** `tether ARGS` under a real pseudo-terminal, as an operator types into it. */
-  function underPty(args: string[]): { output: () => string; write(text: string): void; resize(cols: number, rows: number): void; exited: Promise<number>; waitFor(needle: string | RegExp): Promise<void> } {
+  function underPty(args: string[], configDir = config): { output: () => string; write(text: string): void; resize(cols: number, rows: number): void; exited: Promise<number>; waitFor(needle: string | RegExp): Promise<void> } {
     let output = '';
-    const pty = nodePty.spawn(process.execPath, [TETHER, ...args], { name: 'xterm', cols: 100, rows: 30, cwd: ROOT, env: { ...process.env, XDG_CONFIG_HOME: config } as Record<string, string> });
+    const pty = nodePty.spawn(process.execPath, [TETHER, ...args], { name: 'xterm', cols: 100, rows: 30, cwd: ROOT, env: { ...process.env, XDG_CONFIG_HOME: configDir } as Record<string, string> });
     pty.onData((d) => (output += d));
     if (process.env.DEBUG_PTY) pty.onData((d) => process.stderr.write(`[pty] ${JSON.stringify(d)}\n`));
     const exited = new Promise<number>((resolve) => pty.onExit(({ exitCode }) => resolve(exitCode)));
@@ -244,6 +244,17 @@ describe('tether CLI', () => {
     expect(await term.exited).toBe(0);
     expect(term.output()).toContain('\\u001b]0;pwned\\u0007x');
     expect(term.output()).not.toContain('\x1b]0;');
+  });
+
+  it('login on a terminal asks for the password without echoing it', async () => {
+    const otherConfig = tempDir('cli-config');
+    dirs.push(otherConfig);
+    const term = underPty(loginArgs(), otherConfig);
+    await term.waitFor('Password for admin@');
+    term.write(`${ADMIN_PASSWORD}\r`);
+    expect(await term.exited).toBe(0);
+    expect(term.output()).toContain('Logged in to');
+    expect(term.output()).not.toContain(ADMIN_PASSWORD);
   });
 
   it('login asks for a TOTP code when the account has one', async () => {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Device, DEVICE_PAGE_MAX, DeviceList, type DeviceList as DeviceListValue, FINAL_RUN_STATES, JobDetail, JobList, LoginResponse, Run, type CommandSpec, type DeviceSelection, type Job } from '../protocol/index.js';
+import { Device, DEVICE_PAGE_MAX, missingCase, DeviceList, type DeviceList as DeviceListValue, FINAL_RUN_STATES, JobDetail, JobList, LoginResponse, Run, type CommandSpec, type DeviceSelection, type Job } from '../protocol/index.js';
 import { ApiClient } from './api-client.js';
 import { CliError } from './cli-error.js';
 import { loadCredentials, removeCredentials, saveCredentials, type Credentials } from './credentials.js';
@@ -211,6 +211,8 @@ export async function shell(io: CliIo, deviceRef: string): Promise<number> {
       return 255;
     case 'error':
       throw new CliError(end.error.code, end.error.message, 255);
+    default:
+      return missingCase(end);
   }
 }
 

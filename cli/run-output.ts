@@ -1,5 +1,5 @@
 import { constants } from 'node:os';
-import type { Run } from '../protocol/index.js';
+import { missingCase, type Run } from '../protocol/index.js';
 
 /**
  * The API gives a live run's output so far as one string (`GET /api/v1/runs/:id`); this turns
@@ -51,5 +51,7 @@ export function exitStatusOf(run: Pick<Run, 'state' | 'exitCode' | 'signal' | 'e
       if (run.error?.startsWith('SPAWN_FAILED')) return EXIT_SPAWN_FAILED;
       return EXIT_REMOTE_FAILURE;
     }
+    default:
+      return missingCase(run.state);
   }
 }

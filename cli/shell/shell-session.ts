@@ -1,5 +1,5 @@
 import WebSocket from 'ws';
-import { ERRORS, isErrorCode, SHELL_ACK_BATCH_BYTES, SHELL_ACK_DELAY_MS, ShellServerMessage, TermSize, type ShellClientMessage } from '../../protocol/index.js';
+import { ERRORS, isErrorCode, missingCase, SHELL_ACK_BATCH_BYTES, SHELL_ACK_DELAY_MS, ShellServerMessage, TermSize, type ShellClientMessage } from '../../protocol/index.js';
 import { CliError } from '../cli-error.js';
 import type { Credentials } from '../credentials.js';
 import { ESCAPE_HELP, EscapeScanner } from './escape-scanner.js';
@@ -77,6 +77,8 @@ export function runShell(credentials: Credentials, deviceId: string, term: Shell
           case 'leave':
             finish({ type: 'left' });
             return;
+          default:
+            missingCase(action);
         }
       }
     };

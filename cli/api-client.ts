@@ -30,8 +30,8 @@ export class ApiClient {
   }
 
   /** For answers without a body (204). */
-  async send(method: 'POST', path: string, body?: unknown): Promise<void> {
-    const { status, json } = await this.raw(method, path, body);
+  async send(method: 'POST', path: string, body?: unknown, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<void> {
+    const { status, json } = await this.raw(method, path, body, timeoutMs);
     if (status < 200 || status >= 300) throw CliError.fromBody(status, json);
   }
 

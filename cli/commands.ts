@@ -64,9 +64,20 @@ export async function login(io: CliIo, url: string, opts: LoginOptions): Promise
     answer = await attempt(/^\d{6}$/.test(code) ? { totp: code } : { recoveryCode: code });
   }
   const session = answer.value;
+  const previous = storedOrNull(io.credentialsPath);
   saveCredentials(io.credentialsPath, { url: origin.origin, caPin: opts.caPin, caCertPem, username: session.user.username, token: session.token, expiresAt: session.expiresAt });
+  // The session this login replaces would otherwise stay valid, unseen, until it expires.
+  if (previous) await client(previous).send('POST', '/api/v1/auth/logout', undefined, 5_000).catch(() => undefined);
   if (opts.json) io.stdout.write(`${JSON.stringify({ url: origin.origin, user: session.user, expiresAt: session.expiresAt })}\n`);
   else print(io.stderr, `Logged in to ${origin.origin} as ${session.user.username} (${session.user.role}); session kept in ${io.credentialsPath}\n`);
+}
+
+function storedOrNull(path: string): Credentials | null {
+  try {
+    return loadCredentials(path);
+  } catch {
+    return null;
+  }
 }
 
 /** Ends the session on the backend and deletes the file; the file goes even when the backend cannot be told. */

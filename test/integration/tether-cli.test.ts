@@ -100,6 +100,12 @@ describe('tether CLI', () => {
     expect(stored.caPin).toBe(backend.caPin);
     expect(stored.caCertPem.trim()).toBe(backend.caCertPem.trim());
     expect((await api(backend, 'GET', '/api/v1/auth/me', { token: stored.token })).status).toBe(200);
+    // Logging in again replaces the session: the one it replaces is ended, not left behind.
+    expect((await tether(loginArgs(), { input: `${ADMIN_PASSWORD}\n` })).code).toBe(0);
+    const again = JSON.parse(readFileSync(credentials, 'utf8')) as { token: string };
+    expect(again.token).not.toBe(stored.token);
+    expect((await api(backend, 'GET', '/api/v1/auth/me', { token: stored.token })).body).toMatchObject({ code: 'SESSION_INVALID' });
+    expect((await api(backend, 'GET', '/api/v1/auth/me', { token: again.token })).status).toBe(200);
   });
 
   it('devices --json prints the API list; the table and --query filter', async () => {

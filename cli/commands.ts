@@ -9,7 +9,7 @@ import { backendOrigin, fetchPinnedCa } from './pinned-ca.js';
 import type { Prompter } from './prompt.js';
 import { exitStatusOf, OutputFollower } from './run-output.js';
 import { runShell } from './shell/shell-session.js';
-import { ago, formatTable, terminalSafe } from './terminal-text.js';
+import { ago, formatTable, jsonLine, terminalSafe } from './terminal-text.js';
 
 /** What the commands read and write: the process's streams in production, injectable for tests. */
 export interface CliIo {
@@ -68,7 +68,7 @@ export async function login(io: CliIo, url: string, opts: LoginOptions): Promise
   saveCredentials(io.credentialsPath, { url: origin.origin, caPin: opts.caPin, caCertPem, username: session.user.username, token: session.token, expiresAt: session.expiresAt });
   // The session this login replaces would otherwise stay valid, unseen, until it expires.
   if (previous) await client(previous).send('POST', '/api/v1/auth/logout', undefined, 5_000).catch(() => undefined);
-  if (opts.json) io.stdout.write(`${JSON.stringify({ url: origin.origin, user: session.user, expiresAt: session.expiresAt })}\n`);
+  if (opts.json) io.stdout.write(jsonLine({ url: origin.origin, user: session.user, expiresAt: session.expiresAt }));
   else print(io.stderr, `Logged in to ${origin.origin} as ${session.user.username} (${session.user.role}); session kept in ${io.credentialsPath}\n`);
 }
 
@@ -129,7 +129,7 @@ export async function devices(io: CliIo, opts: { query?: string; json?: boolean 
   const query = opts.query;
   const listed = (await allDevices(api)).filter(({ device }) => query === undefined || matchesQuery(device, query));
   if (opts.json) {
-    io.stdout.write(`${JSON.stringify({ devices: listed.map((d) => d.json), nextAfter: null })}\n`);
+    io.stdout.write(jsonLine({ devices: listed.map((d) => d.json), nextAfter: null }));
     return;
   }
   const now = io.now();
@@ -197,7 +197,7 @@ export async function exec(io: CliIo, deviceRef: string, words: string[], opts: 
     },
   );
   if (opts.json) {
-    io.stdout.write(`${JSON.stringify(final.json)}\n`);
+    io.stdout.write(jsonLine(final.json));
     return exitStatusOf(final.run);
   }
   const { run } = final;
@@ -282,7 +282,7 @@ export async function jobsRun(io: CliIo, words: string[], opts: JobRunOptions): 
   const { value: detail, json } = await api.call(JobDetail, 'GET', `/api/v1/jobs/${jobId}`);
   const ok = detail.state === 'completed' && detail.runs.every((r) => r.state === 'succeeded');
   if (opts.json) {
-    io.stdout.write(`${JSON.stringify(json)}\n`);
+    io.stdout.write(jsonLine(json));
     return ok ? 0 : 1;
   }
   const rows = detail.runs.map((r) => [r.deviceId, r.state, r.exitCode === null ? '-' : String(r.exitCode), firstLine(r.error ?? r.stderr)]);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { progressLine } from './job-progress.js';
-import { formatTable, terminalSafe } from './terminal-text.js';
+import { formatTable, jsonLine, terminalSafe } from './terminal-text.js';
 
 describe('progressLine', () => {
   it('counts final runs and lists each state that has runs', () => {
@@ -14,6 +14,13 @@ describe('progressLine', () => {
 describe('terminal text', () => {
   it('escapes control characters from the server, keeping newlines and tabs', () => {
     expect(terminalSafe('a\x1b[31mred\x07\n\tb')).toBe('a\\u001b[31mred\\u0007\n\tb');
+  });
+
+  it('JSON output escapes DEL and C1 controls too, and stays the same JSON', () => {
+    const value = { name: 'a\u009b31mb\u007f\u001b' };
+    const line = jsonLine(value);
+    expect(line).toBe('{"name":"a\\u009b31mb\\u007f\\u001b"}\n');
+    expect(JSON.parse(line)).toEqual(value);
   });
 
   it('formats a table with escaped cells', () => {

@@ -4,7 +4,7 @@ import { CliError } from './cli-error.js';
 import { devices, exec, jobsRun, login, logout, shell, type CliIo, type CommandOptions, type JobRunOptions } from './commands.js';
 import { credentialsPath } from './credentials.js';
 import { Prompter } from './prompt.js';
-import { terminalSafe } from './terminal-text.js';
+import { jsonLine, terminalSafe } from './terminal-text.js';
 
 function positiveInt(value: string): number {
   const n = Number(value);
@@ -148,7 +148,7 @@ export async function runTetherCli(argv: string[]): Promise<void> {
   } catch (err) {
     let error = CliError.from(err);
     if (error.code === 'SESSION_INVALID' && !style.json) error = new CliError(error.code, `${error.message}: run \`tether login\` again`, error.exitCode);
-    io.stderr.write(style.json ? `${JSON.stringify(error)}\n` : terminalSafe(`error ${error.code}: ${error.message}\n`));
+    io.stderr.write(style.json ? jsonLine(error) : terminalSafe(`error ${error.code}: ${error.message}\n`));
     status = error.exitCode;
   } finally {
     io.prompter.close();

@@ -28,3 +28,12 @@ export function ago(then: number | null, now: number): string {
   if (s < 86_400) return `${Math.floor(s / 3600)} h ago`;
   return `${Math.floor(s / 86_400)} d ago`;
 }
+
+/**
+ * One line of JSON for `--json`. JSON.stringify escapes C0 controls but leaves DEL and the C1
+ * controls (U+009B is a CSI to some terminals) as they are; they can only occur inside strings,
+ * where `\u009b` means the same, so they are escaped too.
+ */
+export function jsonLine(value: unknown): string {
+  return `${JSON.stringify(value).replace(/[\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)}\n`;
+}

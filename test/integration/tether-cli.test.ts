@@ -12,6 +12,7 @@ import { Secret, TOTP } from 'otpauth';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JobDetail, Run, TotpSetupResponse } from '../../protocol/index.js';
 import { ADMIN_PASSWORD, api, cleanup, enrolAndRun, login, ROOT, startBackend, tempDir, waitFor, type Backend, type Proc } from '../harness.js';
+import { startTcpProxy } from '../hardening/tcp-proxy.js';
 import { addUser } from '../shell-client.js';
 
 const nodePty = createRequire(import.meta.url)('node-pty') as typeof NodePty;
@@ -236,6 +237,29 @@ describe('tether CLI', () => {
     await term.waitFor('flood-2');
     term.write('\r~.');
     expect(await term.exited).toBe(255);
+  });
+
+  it('shell: a dropped connection reattaches to the same shell', async () => {
+    const proxy = await startTcpProxy({ host: '127.0.0.1', port: backend.port });
+    const viaProxy = tempDir('cli-config');
+    dirs.push(viaProxy);
+    try {
+      const login = await tether(['login', `https://127.0.0.1:${proxy.port}`, '--ca-pin', backend.caPin, '--username', 'admin'], { input: `${ADMIN_PASSWORD}\n`, configDir: viaProxy });
+      expect(login.code).toBe(0);
+      const term = underPty(['shell', 'cli-robot'], viaProxy);
+      await term.waitFor(PROMPT);
+      term.write('X=41; echo ready-$((X+1))\r');
+      await term.waitFor('ready-42');
+      proxy.cutAll();
+      await term.waitFor('[tether: reconnected]');
+      // The variable set before the drop is still there: the same shell, not a new one.
+      term.write('echo still-$X-$((X+1))\r');
+      await term.waitFor('still-41-42');
+      term.write('\r~.');
+      expect(await term.exited).toBe(255);
+    } finally {
+      await proxy.close();
+    }
   });
 
   it('shell: exits with the remote shell exit status', async () => {

@@ -21,12 +21,13 @@ const noNodeBuiltins = (message, extraPaths) => ['error', {
  * test/lint/import-rules.test.ts proves each rule fires.
  */
 export const layerZones = [
-  { target: './protocol', from: ['./channel', './backend', './agent', './renderer', './electron', './test', './bench', './build', './bin'], message: 'protocol/ imports nothing of ours.' },
-  { target: './channel', from: ['./backend', './agent', './renderer', './electron', './test', './bench', './build', './bin'], message: 'channel/ imports only protocol/.' },
-  { target: './backend', from: ['./agent', './renderer', './electron', './test', './bench', './build', './bin'], message: 'backend/ imports protocol/ and channel/ only, never agent/.' },
-  { target: './agent', from: ['./backend', './renderer', './electron', './test', './bench', './build', './bin'], message: 'agent/ imports protocol/ and channel/ only, never backend/.' },
-  { target: './renderer', from: ['./channel', './backend', './agent', './electron', './test', './bench', './build', './bin'], message: 'renderer/ imports only protocol/.' },
-  { target: './electron', from: ['./channel', './backend', './agent', './renderer', './test', './bench', './build', './bin'], message: 'electron/ imports protocol/ and never renderer/ code (it loads the built bundle).' },
+  { target: './protocol', from: ['./channel', './backend', './agent', './cli', './renderer', './electron', './test', './bench', './build', './bin'], message: 'protocol/ imports nothing of ours.' },
+  { target: './channel', from: ['./backend', './agent', './cli', './renderer', './electron', './test', './bench', './build', './bin'], message: 'channel/ imports only protocol/.' },
+  { target: './backend', from: ['./agent', './cli', './renderer', './electron', './test', './bench', './build', './bin'], message: 'backend/ imports protocol/ and channel/ only, never agent/.' },
+  { target: './agent', from: ['./backend', './cli', './renderer', './electron', './test', './bench', './build', './bin'], message: 'agent/ imports protocol/ and channel/ only, never backend/.' },
+  { target: './renderer', from: ['./channel', './backend', './agent', './cli', './electron', './test', './bench', './build', './bin'], message: 'renderer/ imports only protocol/.' },
+  { target: './electron', from: ['./channel', './backend', './agent', './cli', './renderer', './test', './bench', './build', './bin'], message: 'electron/ imports protocol/ and never renderer/ code (it loads the built bundle).' },
+  { target: './cli', from: ['./channel', './backend', './agent', './renderer', './electron', './test', './bench', './build', './bin'], message: 'cli/ is a client of the public API: it imports only protocol/.' },
 ];
 
 export default tseslint.config(

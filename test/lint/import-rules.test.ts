@@ -21,6 +21,12 @@ const cases: Array<{ file: string; source: string; allowed: boolean }> = [
   { file: 'renderer/x.ts', source: "import '../protocol/index.js';", allowed: true },
   { file: 'electron/x.ts', source: "import '../renderer/main.js';", allowed: false },
   { file: 'electron/x.ts', source: "import '../protocol/index.js';", allowed: true },
+  { file: 'cli/x.ts', source: "import '../backend/main.js';", allowed: false },
+  { file: 'cli/x.ts', source: "import '../agent/enrol/pinned-ca.js';", allowed: false },
+  { file: 'cli/x.ts', source: "import '../channel/pin.js';", allowed: false },
+  { file: 'cli/x.ts', source: "import '../renderer/shell/terminal-connection.js';", allowed: false },
+  { file: 'cli/x.ts', source: "import '../protocol/index.js'; import 'node:fs';", allowed: true },
+  { file: 'backend/x.ts', source: "import '../cli/main.js';", allowed: false },
   { file: 'backend/x.ts', source: 'export const f = (v: any) => v;', allowed: false },
 ];
 

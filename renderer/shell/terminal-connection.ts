@@ -1,4 +1,4 @@
-import { SHELL_ACK_BATCH_BYTES, SHELL_ACK_DELAY_MS, ShellServerMessage, type ShellClientMessage } from '../../protocol/index.js';
+import { SHELL_ACK_BATCH_BYTES, SHELL_ACK_DELAY_MS, SHELL_CLOSE_DELIBERATE, ShellServerMessage, type ShellClientMessage } from '../../protocol/index.js';
 
 export type TerminalStatus = 'connecting' | 'open' | 'reconnecting' | 'ended';
 
@@ -88,11 +88,12 @@ export class TerminalConnection {
     }, SHELL_ACK_DELAY_MS);
   }
 
+  /** The tab closed: the backend ends the PTY at once instead of keeping it for a reattach. */
   close(): void {
     this.setStatus('ended', 'closed');
     const socket = this.socket;
     this.socket = null;
-    socket?.close(1000, 'closed');
+    socket?.close(SHELL_CLOSE_DELIBERATE, 'closed');
   }
 
   private flushAck(): void {

@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import type { Page } from '@playwright/test';
 import { expect, test } from './console-test.js';
+import { ADMIN_PASSWORD, api } from '../harness.js';
 import { logIn, startStack, type Stack } from './stack.js';
 
 let stack: Stack;
@@ -54,8 +55,18 @@ test('open a terminal on this machine, type a command and see its output; a seco
   await page.screenshot({ path: 'test-results/shell-terminal.png' });
   expect(violations).toEqual([]);
 
+  // Closing the second tab ends its session on the device at once, not after the resume grace period.
+  const login = await api(stack, 'POST', '/api/v1/auth/login', { body: { username: 'admin', password: ADMIN_PASSWORD } });
+  const token = (login.body as { token: string }).token;
+  const deviceId = /#\/devices\/([^/]+)\/shell/.exec(page.url())?.[1] ?? '';
+  const sessions = async () => ((await api(stack, 'GET', `/api/v1/shell/sessions?deviceId=${deviceId}`, { token })).body as { sessions: Array<{ live: boolean; endCode: string | null }> }).sessions;
+  expect((await sessions()).filter((s) => s.live)).toHaveLength(2);
+  await page.getByTestId('terminal-tab').nth(1).getByTestId('terminal-close').click();
+  await expect(page.getByTestId('terminal-tab')).toHaveCount(1);
+  await expect.poll(async () => (await sessions()).filter((s) => s.live).length, { timeout: 3_000 }).toBe(1);
+  expect((await sessions()).filter((s) => s.endCode === 'SHELL_CLOSED')).toHaveLength(1);
+
   // End the first session, then play its recording back in the console.
-  await page.getByTestId('terminal-tab').first().getByRole('button', { name: 'Terminal 1', exact: true }).click();
   const first = page.locator('[data-testid="terminal-pane"]:not([hidden])');
   await first.getByTestId('terminal').click();
   await page.keyboard.type('exit');
@@ -63,7 +74,8 @@ test('open a terminal on this machine, type a command and see its output; a seco
   await expect(first).toHaveAttribute('data-status', 'ended');
   await page.reload();
   await page.getByTestId('recordings').locator('summary').click();
-  await page.getByTestId('recording-play').first().click();
+  // The first session ended by `exit`; the closed tab's recording is listed too.
+  await page.getByTestId('recording').filter({ hasText: 'exit 0' }).getByTestId('recording-play').click();
   await expect(page.getByTestId('recording-player').locator('.xterm-rows')).toContainText('e2e-42-ok', { timeout: 10_000 });
 });
 

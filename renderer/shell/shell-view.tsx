@@ -27,7 +27,7 @@ export function ShellView({ deviceId }: { deviceId: string }) {
     <section className="shell-view" data-testid="shell-view">
       <header className="shell-header">
         <a href="#/">← Fleet</a>
-        <h2>{device?.name ?? deviceId}</h2>
+        <h2 title={device?.name ?? deviceId} data-testid="shell-device-name">{device?.name ?? deviceId}</h2>
         <span className="muted">{device?.online === false ? 'offline' : ''}</span>
         {desktop !== null && (
           <button type="button" data-testid="terminal-pop-out" onClick={() => desktop.terminal.popOut(deviceId).catch((error: unknown) => console.warn('cannot pop out', error))}>
@@ -35,13 +35,13 @@ export function ShellView({ deviceId }: { deviceId: string }) {
           </button>
         )}
       </header>
-      <nav className="terminal-tabs" role="tablist">
+      <nav className="terminal-tabs" aria-label="Terminals">
         {tabs.map((tab) => (
-          <span key={tab} className="terminal-tab" role="tab" aria-selected={tab === active} data-testid="terminal-tab">
-            <button type="button" onClick={() => setActive(tab)}>
+          <span key={tab} className={`terminal-tab${tab === active ? ' is-active' : ''}`} data-testid="terminal-tab" data-active={tab === active}>
+            <button type="button" aria-current={tab === active ? 'true' : undefined} onClick={() => setActive(tab)}>
               Terminal {tab}
             </button>
-            <button type="button" aria-label={`Close terminal ${tab}`} onClick={() => close(tab)}>
+            <button type="button" aria-label={`Close terminal ${tab}`} data-testid="terminal-close" onClick={() => close(tab)}>
               ×
             </button>
           </span>

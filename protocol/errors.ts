@@ -107,6 +107,8 @@ export class TetherError extends Error {
 export interface ErrorBody {
   code: ErrorCode;
   message: string;
+  /** Validation errors: the offending field of the body, as a JSON pointer (`/username`), so a form can show the message beside its input. */
+  field?: string;
 }
 
 /** For `switch` statements over discriminated unions: adding a case breaks the build where it is not handled. */

@@ -17,7 +17,8 @@ export function errorBody(err: unknown): { status: number; body: ErrorBody } {
   if (hasZodFastifySchemaValidationErrors(err)) {
     const first = err.validation[0];
     const where = first ? `${first.instancePath || '/'}: ${first.message ?? 'invalid'}` : 'invalid';
-    return { status: 400, body: { code: 'BAD_REQUEST', message: `${err.validationContext ?? 'request'} ${where}` } };
+    const field = err.validationContext === 'body' && first?.instancePath ? { field: first.instancePath } : {};
+    return { status: 400, body: { code: 'BAD_REQUEST', message: `${err.validationContext ?? 'request'} ${where}`, ...field } };
   }
   // `throw null` or a thrown string is still an answer with a code, not a crash of the handler.
   const fastifyError: Partial<FastifyError> = typeof err === 'object' && err !== null ? err : {};

@@ -1,25 +1,44 @@
 import { useEffect, useState } from 'react';
 import type { ConfigSelector } from '../../protocol/index.js';
+import { useDevice } from '../fleet/fleet-hooks.js';
 import { useConfig } from './config-hooks.js';
+import { CONFIG_HASH } from './config-route.js';
 import './config.css';
 
 /** How often desired vs reported is refreshed while the view is open. */
 const STATUS_POLL_MS = 2_000;
 
-export function ConfigView() {
+/** The fleet's configuration, or (with `deviceId`) one device's: its override layer, status and effective config. */
+export function ConfigView({ deviceId = null }: { deviceId?: string | null }) {
   const loadLayers = useConfig((s) => s.loadLayers);
   const loadStatus = useConfig((s) => s.loadStatus);
   const loadError = useConfig((s) => s.loadError);
+  const select = useConfig((s) => s.select);
+  const showEffective = useConfig((s) => s.showEffective);
+  const device = useDevice(deviceId ?? '');
   useEffect(() => {
-    void loadLayers();
+    void loadLayers().then(() => {
+      if (deviceId === null) return;
+      select(`device:${deviceId}`);
+      void showEffective(deviceId);
+    });
     void loadStatus();
     const timer = setInterval(() => void loadStatus(), STATUS_POLL_MS);
     return () => clearInterval(timer);
-  }, [loadLayers, loadStatus]);
+  }, [loadLayers, loadStatus, select, showEffective, deviceId]);
 
   return (
-    <section className="config" aria-labelledby="config-heading" data-testid="config-view">
-      <h2 id="config-heading">Configuration</h2>
+    <section className="config" aria-labelledby="config-heading" data-testid="config-view" data-device-id={deviceId ?? undefined}>
+      {deviceId === null ? (
+        <h2 id="config-heading">Configuration</h2>
+      ) : (
+        <h2 id="config-heading" className="crumbs">
+          <a href={CONFIG_HASH}>Configuration</a> ›{' '}
+          <span className="ellipsis" title={device?.name ?? deviceId} data-testid="config-device-name">
+            {device?.name ?? deviceId}
+          </span>
+        </h2>
+      )}
       {loadError !== null && (
         <p className="banner" role="alert" data-testid="config-load-error" data-code={loadError.code}>
           {loadError.message}
@@ -30,7 +49,7 @@ export function ConfigView() {
         <LayerEditor />
         <LayerHistory />
       </div>
-      <FleetConfigStatus />
+      <FleetConfigStatus deviceId={deviceId} />
       <EffectiveConfigView />
     </section>
   );
@@ -60,7 +79,7 @@ function LayerList() {
         {layers.map((layer) => (
           <li key={layer.id}>
             <button type="button" data-testid="config-layer" data-layer-id={layer.id} aria-pressed={layer.id === selectedId} onClick={() => select(layer.id)}>
-              {layer.id}
+              <LayerLabel id={layer.id} />
               {layer.kind === 'group' && <span className="muted"> {Object.entries(layer.selector).map(([k, v]) => `${k}=${v}`).join(',')} · p{layer.priority}</span>}
               <span className="muted"> v{layer.version}</span>
             </button>
@@ -79,6 +98,14 @@ function LayerList() {
       </fieldset>
     </nav>
   );
+}
+
+/** A layer as people name it: `fleet`, `group:site-a`, or `device: <the device's name>` (the id in the tooltip). */
+function LayerLabel({ id }: { id: string }) {
+  const deviceId = id.startsWith('device:') ? id.slice('device:'.length) : '';
+  const device = useDevice(deviceId);
+  if (deviceId === '') return <>{id}</>;
+  return <span title={id}>device: {device?.name ?? deviceId}</span>;
 }
 
 function parseSelector(text: string): ConfigSelector | null {
@@ -108,7 +135,10 @@ function LayerEditor() {
   return (
     <div className="config-editor">
       <h3>
-        <span data-testid="config-editor-layer">{selectedId}</span> <span className="muted">editing from v{baseVersion}</span>
+        <span data-testid="config-editor-layer" data-layer-id={selectedId} title={selectedId}>
+          <LayerLabel id={selectedId} />
+        </span>{' '}
+        <span className="muted">editing from v{baseVersion}</span>
       </h3>
       <textarea
         data-testid="config-editor"
@@ -198,8 +228,9 @@ function LayerHistory() {
   );
 }
 
-function FleetConfigStatus() {
-  const status = useConfig((s) => s.status);
+function FleetConfigStatus({ deviceId }: { deviceId: string | null }) {
+  const all = useConfig((s) => s.status);
+  const status = deviceId === null ? all : all.filter((d) => d.deviceId === deviceId);
   const showEffective = useConfig((s) => s.showEffective);
   const select = useConfig((s) => s.select);
   const drifting = status.filter((d) => d.drift).length;
@@ -223,7 +254,7 @@ function FleetConfigStatus() {
         <tbody>
           {status.map((d) => (
             <tr key={d.deviceId} data-testid="config-status-row" data-device-id={d.deviceId} data-drift={d.drift}>
-              <td>
+              <td title={d.name}>
                 {d.name} <span className="muted">{d.online ? 'online' : 'offline'}</span>
               </td>
               <td data-testid="config-desired">v{d.desiredVersion}</td>
@@ -255,7 +286,7 @@ function EffectiveConfigView() {
   return (
     <div className="config-effective" data-testid="config-effective" data-device-id={effective.deviceId}>
       <h3>
-        Effective config of {effective.status.name} <span className="muted">v{effective.version}</span>
+        Effective config of <span className="ellipsis" title={effective.deviceId}>{effective.status.name}</span> <span className="muted">v{effective.version}</span>
       </h3>
       <table>
         <thead>

@@ -30,6 +30,11 @@ export function RecordingsPanel({ deviceId }: { deviceId: string }) {
     <details className="recordings" data-testid="recordings">
       <summary>Recorded sessions ({sessions.length})</summary>
       {error && <p role="alert">{error}</p>}
+      {error === null && !sessions.some((s) => s.hasRecording && !s.live) && (
+        <p className="muted" data-testid="recordings-empty">
+          Every terminal session is recorded. When one ends, it can be played back here (with pause, speed and seek) or downloaded as an asciicast file.
+        </p>
+      )}
       <ul>
         {sessions.map((s) => (
           <li key={s.id} data-testid="recording">

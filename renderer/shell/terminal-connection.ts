@@ -31,6 +31,7 @@ export interface TerminalConnectionOptions {
   now?: () => number;
 }
 
+const CONNECTING = 0;
 const OPEN = 1;
 
 /**
@@ -93,7 +94,10 @@ export class TerminalConnection {
     this.setStatus('ended', 'closed');
     const socket = this.socket;
     this.socket = null;
-    socket?.close(SHELL_CLOSE_DELIBERATE, 'closed');
+    if (socket === null) return;
+    // Closing a socket still connecting fails it (1006 at the backend, a drop): let it open, then close it on purpose.
+    if (socket.readyState === CONNECTING) socket.onopen = () => socket.close(SHELL_CLOSE_DELIBERATE, 'closed');
+    else socket.close(SHELL_CLOSE_DELIBERATE, 'closed');
   }
 
   private flushAck(): void {

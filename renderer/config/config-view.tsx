@@ -1,8 +1,10 @@
-import { useEffect, useState } from 'react';
+import { useEffect, useMemo, useRef, useState } from 'react';
 import type { ConfigSelector } from '../../protocol/index.js';
 import { useDevice } from '../fleet/fleet-hooks.js';
 import { useConfig } from './config-hooks.js';
 import { CONFIG_HASH } from './config-route.js';
+import type { DraftCheck } from './config-store.js';
+import { lineOf, pointerLines, syntaxErrorLine } from './json-lines.js';
 import './config.css';
 
 /** How often desired vs reported is refreshed while the view is open. */
@@ -140,19 +142,8 @@ function LayerEditor() {
         </span>{' '}
         <span className="muted">editing from v{baseVersion}</span>
       </h3>
-      <textarea
-        data-testid="config-editor"
-        aria-label={`Values of ${selectedId}`}
-        spellCheck={false}
-        rows={16}
-        value={draft}
-        onChange={(e) => setDraft(e.target.value)}
-      />
-      <p className={`config-check ${check.state}`} data-testid="config-validation" data-state={check.state} data-code={check.state === 'invalid' ? check.code : undefined} role="status">
-        {check.state === 'ok' && 'Valid'}
-        {check.state === 'checking' && 'Checking…'}
-        {check.state === 'invalid' && check.errors.map((e) => `${e.path || '/'} ${e.message}`).join('; ')}
-      </p>
+      <CodeEditor label={`Values of ${selectedId}`} text={draft} check={check} onChange={setDraft} />
+      <DraftPreview />
       <div className="config-save">
         <input placeholder="What changed and why" value={message} onChange={(e) => setMessage(e.target.value)} data-testid="config-message" aria-label="Change message" />
         <button
@@ -176,6 +167,124 @@ function LayerEditor() {
         </p>
       )}
     </div>
+  );
+}
+
+/** Each error of the draft with the line it is at (a JSON syntax error, or the key a schema error names). */
+function errorsByLine(text: string, check: DraftCheck): Array<{ line: number | null; path: string; message: string }> {
+  if (check.state !== 'invalid') return [];
+  if (check.code === 'JSON') return check.errors.map((e) => ({ ...e, line: syntaxErrorLine(text, e.message) }));
+  let lines: Map<string, number>;
+  try {
+    JSON.parse(text);
+    lines = pointerLines(text);
+  } catch {
+    return check.errors.map((e) => ({ ...e, line: null }));
+  }
+  return check.errors.map((e) => ({ ...e, line: lineOf(lines, e.path) }));
+}
+
+/**
+ * The layer's JSON with line numbers, its errors marked at their lines (checked against the
+ * layer's schema as one types, by the store), and a Format button.
+ */
+function CodeEditor({ label, text, check, onChange }: { label: string; text: string; check: DraftCheck; onChange: (text: string) => void }) {
+  const area = useRef<HTMLTextAreaElement>(null);
+  const gutter = useRef<HTMLOListElement>(null);
+  const errors = useMemo(() => errorsByLine(text, check), [text, check]);
+  const errorLines = useMemo(() => new Map(errors.flatMap((e) => (e.line === null ? [] : [[e.line, e.message] as const]))), [errors]);
+  const lineCount = text.split('\n').length;
+  const parsed = useMemo(() => {
+    try {
+      return { ok: true as const, value: JSON.parse(text) as unknown };
+    } catch {
+      return { ok: false as const };
+    }
+  }, [text]);
+  const goTo = (line: number) => {
+    const el = area.current;
+    if (!el) return;
+    const start = text.split('\n').slice(0, line - 1).join('\n').length + (line > 1 ? 1 : 0);
+    el.focus();
+    el.setSelectionRange(start, start);
+  };
+  return (
+    <>
+      <div className="config-code">
+        <ol className="config-gutter" ref={gutter} aria-hidden="true">
+          {Array.from({ length: lineCount }, (_, i) => (
+            <li key={i} className={errorLines.has(i + 1) ? 'has-error' : undefined} title={errorLines.get(i + 1)} data-testid={errorLines.has(i + 1) ? 'config-error-line' : undefined} data-line={i + 1}>
+              {i + 1}
+            </li>
+          ))}
+        </ol>
+        <textarea
+          ref={area}
+          data-testid="config-editor"
+          aria-label={label}
+          aria-invalid={check.state === 'invalid' || undefined}
+          aria-describedby="config-validation"
+          spellCheck={false}
+          wrap="off"
+          rows={16}
+          value={text}
+          onChange={(e) => onChange(e.target.value)}
+          onScroll={(e) => gutter.current && (gutter.current.scrollTop = e.currentTarget.scrollTop)}
+        />
+      </div>
+      <div className="config-tools">
+        <button type="button" data-testid="config-format" disabled={!parsed.ok} onClick={() => parsed.ok && onChange(`${JSON.stringify(parsed.value, null, 2)}\n`)}>
+          Format
+        </button>
+      </div>
+      <div id="config-validation" className={`config-check ${check.state}`} data-testid="config-validation" data-state={check.state} data-code={check.state === 'invalid' ? check.code : undefined} role="status">
+        {check.state === 'ok' && 'Valid'}
+        {check.state === 'checking' && 'Checking…'}
+        {check.state === 'invalid' && (
+          <ul className="config-errors">
+            {errors.map((e, i) => (
+              <li key={i} data-testid="config-error" data-line={e.line ?? undefined}>
+                {e.line !== null && (
+                  <button type="button" className="link" onClick={() => goTo(e.line ?? 1)}>
+                    Line {e.line}
+                  </button>
+                )}{' '}
+                {e.path !== '' && <code>{e.path}</code>} {e.message}
+              </li>
+            ))}
+          </ul>
+        )}
+      </div>
+    </>
+  );
+}
+
+/** What saving the draft would give a device, before saving: its whole effective config, changed values marked. */
+function DraftPreview() {
+  const preview = useConfig((s) => s.preview);
+  const check = useConfig((s) => s.draftCheck);
+  const current = useConfig((s) => s.effective);
+  const device = useDevice(preview?.deviceId ?? '');
+  if (preview === null || check.state !== 'ok') return null;
+  const before = current?.deviceId === preview.deviceId ? current.config : null;
+  const changed = Object.keys(preview.sources).filter((pointer) => before === null || JSON.stringify(valueAt(before, pointer)) !== JSON.stringify(valueAt(preview.config, pointer)));
+  return (
+    <details className="config-preview" data-testid="config-preview" data-device-id={preview.deviceId} open>
+      <summary>
+        After saving, <span className="ellipsis" title={preview.deviceId}>{device?.name ?? preview.deviceId}</span> gets{' '}
+        {before === null ? 'this effective config' : <span data-testid="config-preview-changes">{changed.length === 0 ? 'no change' : `${changed.length} changed value${changed.length === 1 ? '' : 's'}`}</span>}
+      </summary>
+      {before !== null && changed.length > 0 && (
+        <ul className="config-preview-changes">
+          {changed.map((pointer) => (
+            <li key={pointer} data-testid="config-preview-change" data-path={pointer}>
+              <code>{pointer}</code>: <code>{JSON.stringify(valueAt(before, pointer)) ?? '—'}</code> → <code>{JSON.stringify(valueAt(preview.config, pointer))}</code>
+            </li>
+          ))}
+        </ul>
+      )}
+      <pre className="config-preview-json" data-testid="config-preview-json">{JSON.stringify(preview.config, null, 2)}</pre>
+    </details>
   );
 }
 

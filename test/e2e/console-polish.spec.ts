@@ -59,6 +59,7 @@ async function deviceIdOf(name: string): Promise<string> {
 }
 
 test('pages with nothing in them say what they are for and offer the first action', async ({ page }, testInfo) => {
+  test.setTimeout(120_000);
   // A backend of its own, as after a fresh install: `npm start` already made a token to enrol this machine.
   const fresh = await startBackend();
   try {
@@ -234,4 +235,39 @@ test("the server's validation message shows beside the input it is about", async
   await expect(error).not.toHaveText('');
   await expect(page.getByTestId('user-new-name')).toHaveAttribute('aria-invalid', 'true');
   await snap(page, testInfo, 'users-validation');
+});
+
+test('the config editor marks errors at their line, formats, and shows the effective result before saving', async ({ page }, testInfo) => {
+  const id = await deviceIdOf(hostname());
+  await logIn(page, stack.url);
+  await page.goto(`${stack.url}#/devices/${id}/config`);
+  await expect(page.getByTestId('config-editor-layer')).toHaveAttribute('data-layer-id', `device:${id}`);
+  await expect(page.getByTestId('config-effective')).toBeVisible();
+  const editor = page.getByTestId('config-editor');
+  const check = page.getByTestId('config-validation');
+
+  // A schema error is shown at the line of the key it names.
+  await editor.fill('{\n  "agent": {\n    "samplingIntervalMs": 1\n  }\n}\n');
+  await expect(check).toHaveAttribute('data-code', 'CONFIG_SCHEMA_VIOLATION');
+  await expect(page.getByTestId('config-error')).toHaveAttribute('data-line', '3');
+  await expect(page.locator('[data-testid="config-error-line"]')).toHaveAttribute('data-line', '3');
+  await snap(page, testInfo, 'config-error-line');
+
+  // Broken JSON: at its line too (where the engine says), and nothing to format.
+  await editor.fill('{\n  "app": {\n    "a": 1,\n  }\n}\n');
+  await expect(check).toHaveAttribute('data-code', 'JSON');
+  await expect(page.getByTestId('config-error')).toHaveAttribute('data-line', '4');
+  await expect(page.getByTestId('config-format')).toBeDisabled();
+
+  // Format pretty-prints; the preview shows what the device would get, before any save.
+  await editor.fill('{"app":{"greeting":"from the preview"}}');
+  await page.getByTestId('config-format').click();
+  await expect(editor).toHaveValue('{\n  "app": {\n    "greeting": "from the preview"\n  }\n}\n');
+  await expect(check).toHaveAttribute('data-state', 'ok');
+  const preview = page.getByTestId('config-preview');
+  await expect(preview).toHaveAttribute('data-device-id', id);
+  await expect(preview.getByTestId('config-preview-json')).toContainText('"greeting": "from the preview"');
+  await expect(preview.getByTestId('config-preview-change')).toHaveAttribute('data-path', '/app/greeting');
+  await expect(page.getByTestId('config-effective')).not.toContainText('from the preview');
+  await snap(page, testInfo, 'config-preview');
 });

@@ -78,6 +78,17 @@ for (const theme of ['light', 'dark'] as const) {
     await page.getByTestId('command-panel').locator('summary').click();
     await page.getByTestId('recordings').locator('summary').click();
     found.push(...(await audit(page, 'shell', theme, testInfo)));
+    // A recording playing in its dialog (the first tab's session, ended by `exit`).
+    await page.locator('[data-testid="terminal-pane"]:not([hidden])').getByTestId('terminal').click();
+    await page.keyboard.type('exit');
+    await page.keyboard.press('Enter');
+    await expect(page.locator('[data-testid="terminal-pane"]:not([hidden])')).toHaveAttribute('data-status', 'ended');
+    await page.reload();
+    await page.getByTestId('recordings').locator('summary').click();
+    await page.getByTestId('recording').filter({ hasText: 'exit 0' }).first().getByTestId('recording-play').click();
+    await expect(page.getByTestId('recording-toggle')).toHaveText('Play', { timeout: 20_000 });
+    found.push(...(await audit(page, 'recording', theme, testInfo)));
+    await page.getByTestId('recording-close').click();
 
     const views: Array<[string, string, string]> = [
       ['metrics', `#/metrics/${deviceId}`, 'device-metrics'],
@@ -99,6 +110,14 @@ for (const theme of ['light', 'dark'] as const) {
       if (view === 'jobs') {
         await page.getByTestId('job-row').first().getByRole('button', { name: 'Details' }).click();
         await expect(page.getByTestId('job-run-output').first()).toContainText('job-output', { timeout: 15_000 });
+        await page.getByTestId('job-command').fill('true');
+        await page.getByTestId('job-query').fill(hostname());
+        await page.getByTestId('job-review').click();
+        await expect(page.getByTestId('job-confirm')).toBeVisible();
+      }
+      if (view === 'config') {
+        await page.getByTestId('config-editor').fill('{\n  "agent": { "samplingIntervalMs": 1 }\n}\n');
+        await expect(page.getByTestId('config-error-line')).toBeVisible();
       }
       if (view === 'logs-search') {
         // The lines reach the store with the agent's next telemetry batch: search until they are there.

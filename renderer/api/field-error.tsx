@@ -12,7 +12,8 @@ export function FieldError({ error, form, field }: { error: UiError | null; form
   if (error?.field !== field) return null;
   return (
     <span className="field-error" id={idOf(form, field)} role="alert" data-testid="field-error" data-field={field} data-code={error.code}>
-      {error.message}
+      {/* Beside its input the field need not be named again: "body /username: must match…" reads "must match…". */}
+      {error.message.replace(`body ${field}: `, '')}
     </span>
   );
 }

@@ -10,7 +10,7 @@ describe('toUiError', () => {
   it("shows a validation error's own message and its field, for the form to put beside the input", () => {
     expect(toUiError(new ApiError('BAD_REQUEST', 'body /username: letters, digits and _ . @ - only', 400, '/username'))).toEqual({
       code: 'BAD_REQUEST',
-      message: 'letters, digits and _ . @ - only',
+      message: 'body /username: letters, digits and _ . @ - only',
       field: '/username',
     });
     expect(toUiError(new ApiError('CONFIG_SCHEMA_VIOLATION', '/agent/samplingIntervalMs must be >= 1000', 422))).toEqual({ code: 'CONFIG_SCHEMA_VIOLATION', message: '/agent/samplingIntervalMs must be >= 1000' });

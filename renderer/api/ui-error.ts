@@ -26,9 +26,7 @@ export function toUiError(error: unknown): UiError {
   if (error instanceof ApiError) {
     if (!isErrorCode(error.code)) return { code: error.code, message: CLIENT_MESSAGES[error.code] };
     if (VALIDATION_STATUSES.has(error.status) && error.message.trim() !== '') {
-      // The field is shown by the input itself: "body /username: must match…" reads "must match…" there.
-      const message = error.field === undefined ? error.message : error.message.replace(`body ${error.field}: `, '');
-      return { code: error.code, message, ...(error.field !== undefined && { field: error.field }) };
+      return { code: error.code, message: error.message, ...(error.field !== undefined && { field: error.field }) };
     }
     return { code: error.code, message: ERRORS[error.code].message };
   }

@@ -110,7 +110,7 @@ export function AlertsView() {
           <p>Add the first rule with the form above. Firing alerts also show as desktop notifications in the desktop app.</p>
         </div>
       ) : (
-        <table className="fleet-table" data-testid="alert-rules">
+        <table className="data-table" data-testid="alert-rules">
           <thead>
             <tr>
               <th scope="col">Rule</th>

@@ -101,7 +101,7 @@ export function JobsView({ jobId }: { jobId?: string } = {}) {
           <p>Write a command above and choose the devices, then <em>Review…</em> shows how many it touches before anything runs. You can also select devices in the fleet and run a command on the selection.</p>
         </div>
       ) : (
-      <table className="jobs-table">
+      <table className="data-table jobs-table">
         <thead><tr><th>Started</th><th>Command</th><th>State</th><th>Progress</th><th /></tr></thead>
         <tbody>
           {jobs.map((job) => (
@@ -138,7 +138,7 @@ function Progress({ job }: { job: Job }) {
 
 function JobRuns({ job }: { job: JobDetail }) {
   return (
-    <table className="job-runs" data-testid="job-runs">
+    <table className="data-table job-runs" data-testid="job-runs">
       <thead><tr><th>Batch</th><th>Device</th><th>State</th><th>Exit</th><th>Output</th></tr></thead>
       <tbody>
         {job.runs.map((run) => (

@@ -137,7 +137,12 @@ function Progress({ job }: { job: Job }) {
 }
 
 function JobRuns({ job }: { job: JobDetail }) {
+  const command = 'shell' in job.command.command ? job.command.command.shell : job.command.command.argv.join(' ');
   return (
+    <>
+    <h3 className="job-title" data-testid="job-title" title={job.id}>
+      <code>{command}</code> <span className="muted">· started {new Date(job.createdAt).toLocaleString()} · {countNoun(job.total, 'device')} · {job.state}</span>
+    </h3>
     <table className="data-table job-runs" data-testid="job-runs">
       <thead><tr><th>Batch</th><th>Device</th><th>State</th><th>Exit</th><th>Output</th></tr></thead>
       <tbody>
@@ -154,6 +159,7 @@ function JobRuns({ job }: { job: JobDetail }) {
         ))}
       </tbody>
     </table>
+    </>
   );
 }
 

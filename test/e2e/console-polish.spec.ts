@@ -214,12 +214,20 @@ test('names, rounded values and units where people read them', async ({ page }, 
   await page.getByTestId('alert-rule-create').click();
   await expect(page.getByTestId('alert-rule-condition')).toHaveText('CPU > 92.5 %');
   await expect(page.getByTestId('alert-rule-condition')).toHaveAttribute('title', 'cpu.total');
+  // A rule that fires at once: its event names the device and rounds the value, with its unit.
+  expect((await api(stack, 'POST', '/api/v1/alerts/rules', { token, body: { name: 'Always', condition: { kind: 'metric', metric: 'cpu.total', comparison: '>=', threshold: 0 }, forMs: 0 } })).status).toBeLessThan(300);
+  await page.reload();
+  const event = page.getByTestId('alert-event').filter({ hasText: 'Always' }).first();
+  await expect(event.getByTestId('alert-event-device')).toHaveText(hostname(), { timeout: 20_000 });
+  await expect(event.getByTestId('alert-event-value')).toHaveText(/^ \(\d+(\.\d)? %\)$/);
+  await snap(page, testInfo, 'alerts');
 
   // A job's runs name their device.
   const job = await api(stack, 'POST', '/api/v1/jobs', { token, body: { command: { shell: 'echo named' }, selection: { deviceIds: [id] } } });
   await page.goto(`${stack.url}#/jobs/${(job.body as { id: string }).id}`);
   await expect(page.getByTestId('job-run-device')).toHaveText(hostname());
   await expect(page.getByTestId('job-run-device')).toHaveAttribute('title', id);
+  await expect(page.getByTestId('job-title')).toContainText('echo named');
 });
 
 test("the server's validation message shows beside the input it is about", async ({ page }, testInfo) => {

@@ -194,6 +194,10 @@ describe('remote shell through a real backend and real agents with real PTYs', (
     await waitFor(async () => (await session(dropped.sessionId))?.live === false, 2_000, 'the session to end');
     expect(Date.now() - t0).toBeLessThan(2_000);
     expect(await session(dropped.sessionId)).toMatchObject({ live: false, endCode: 'SHELL_CLOSED', endedAt: expect.any(Number) });
+    // The recording is closed with the session: complete and downloadable at once.
+    const recording = await api(backend, 'GET', `/api/v1/shell/sessions/${dropped.sessionId}/recording`, { token: admin });
+    expect(recording.status).toBe(200);
+    expect(String(recording.body)).toContain(`PID=${droppedPid}`);
     await expect(ShellClient.open(backend, admin, { sessionId: dropped.sessionId })).rejects.toMatchObject({ status: 410 });
   });
 

@@ -1,5 +1,6 @@
 import { useEffect, useMemo, useRef, useState } from 'react';
 import type { ConfigSelector } from '../../protocol/index.js';
+import { DeviceLinks } from '../fleet/device-links.js';
 import { useDevice } from '../fleet/fleet-hooks.js';
 import { useConfig } from './config-hooks.js';
 import { CONFIG_HASH } from './config-route.js';
@@ -41,6 +42,7 @@ export function ConfigView({ deviceId = null }: { deviceId?: string | null }) {
           </span>
         </h2>
       )}
+      {deviceId !== null && <DeviceLinks deviceId={deviceId} current="config" />}
       {loadError !== null && (
         <p className="banner" role="alert" data-testid="config-load-error" data-code={loadError.code}>
           {loadError.message}

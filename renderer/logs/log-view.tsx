@@ -3,6 +3,7 @@ import type { StoredLogLine } from '../../protocol/index.js';
 import { toUiError, type UiError } from '../api/ui-error.js';
 import { useAppStores } from '../app/app-stores.js';
 import { deviceConfigHash } from '../config/config-route.js';
+import { DeviceLinks } from '../fleet/device-links.js';
 import { useDevice } from '../fleet/fleet-hooks.js';
 import { useMonitoring } from '../metrics/monitoring-context.js';
 
@@ -91,6 +92,7 @@ export function LogView({ deviceId = null }: { deviceId?: string | null }) {
           </span>
         </h2>
       )}
+      {deviceId !== null && <DeviceLinks deviceId={deviceId} current="logs" />}
       {deviceId !== null && hasLines === false && (
         <div className="empty-state" data-testid="logs-no-sources">
           <p>

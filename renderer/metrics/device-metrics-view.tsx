@@ -1,4 +1,5 @@
 import { useEffect, useState } from 'react';
+import { DeviceLinks } from '../fleet/device-links.js';
 import { useDevice } from '../fleet/fleet-hooks.js';
 import { CHART_RANGES, MetricChart, type ChartRange } from './metric-chart.js';
 import { useMonitoring } from './monitoring-context.js';
@@ -40,6 +41,7 @@ export function DeviceMetricsView({ deviceId }: { deviceId: string }) {
             {device?.name ?? deviceId}
           </span>
         </h2>
+        <DeviceLinks deviceId={deviceId} current="metrics" />
         <div className="range-picker" role="group" aria-label="Range">
           {CHART_RANGES.map((r) => (
             <button key={r.label} type="button" data-testid={`range-${r.label.replace(' ', '')}`} aria-pressed={r === range} onClick={() => setRange(r)}>

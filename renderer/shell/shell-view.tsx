@@ -1,4 +1,5 @@
 import { useState } from 'react';
+import { DeviceLinks } from '../fleet/device-links.js';
 import { useDevice } from '../fleet/fleet-hooks.js';
 import { useConsoleHost } from '../host/host-context.js';
 import { CommandPanel } from './command-panel.js';
@@ -29,6 +30,7 @@ export function ShellView({ deviceId }: { deviceId: string }) {
         <a href="#/">← Fleet</a>
         <h2 title={device?.name ?? deviceId} data-testid="shell-device-name">{device?.name ?? deviceId}</h2>
         <span className="muted">{device?.online === false ? 'offline' : ''}</span>
+        <DeviceLinks deviceId={deviceId} current="shell" />
         {desktop !== null && (
           <button type="button" data-testid="terminal-pop-out" onClick={() => desktop.terminal.popOut(deviceId).catch((error: unknown) => console.warn('cannot pop out', error))}>
             Open in new window

@@ -193,6 +193,14 @@ test("a device's Logs and Config links open that device's logs and config; fleet
   await expect(page.getByTestId('config-effective')).toHaveAttribute('data-device-id', id);
   await expect(page.getByTestId('config-status-row')).toHaveCount(1);
   await snap(page, testInfo, 'config-device');
+
+  // Every device page links to this device's other views, not the fleet-wide ones.
+  await page.goto(`${stack.url}#/devices/${id}/shell`);
+  await page.getByTestId('device-link-logs').click();
+  await expect(page).toHaveURL(new RegExp(`#/devices/${id}/logs$`));
+  await page.getByTestId('device-link-config').click();
+  await expect(page).toHaveURL(new RegExp(`#/devices/${id}/config$`));
+  await expect(page.getByTestId('device-link-config')).toHaveAttribute('aria-current', 'page');
 });
 
 test('names, rounded values and units where people read them', async ({ page }, testInfo) => {

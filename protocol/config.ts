@@ -168,11 +168,18 @@ export const EffectiveConfig = z.object({
 });
 export type EffectiveConfig = z.infer<typeof EffectiveConfig>;
 
-export const ConfigValidateRequest = z.object({ layerId: ConfigLayerId, values: z.unknown() });
+export const ConfigValidateRequest = z.object({
+  layerId: ConfigLayerId,
+  values: z.unknown(),
+  /** Also answer what this device's effective config would become with these values saved (before saving). */
+  previewDeviceId: DeviceId.optional(),
+});
 export const ConfigValidateResponse = z.object({
   ok: z.boolean(),
   code: z.string().optional(),
   errors: z.array(z.object({ path: z.string(), message: z.string() })),
+  /** With `previewDeviceId` and valid values: the device's effective config as it would be after the save. */
+  effective: z.object({ deviceId: DeviceId, config: ConfigValues, sources: z.record(z.string(), ConfigLayerId), layers: z.array(ConfigLayerId) }).optional(),
 });
 export type ConfigValidateResponse = z.infer<typeof ConfigValidateResponse>;
 

@@ -64,6 +64,7 @@ export const ERRORS = {
   SHELL_LIMIT: { http: 429, close: 4470, message: 'Too many shell sessions' },
   SHELL_ENDED: { http: 410, close: 4471, message: 'The shell session has ended' },
   SHELL_IDLE: { http: 408, close: 4472, message: 'The shell session was idle too long' },
+  SHELL_CLOSED: { http: 410, close: 4475, message: 'The terminal was closed' },
   SPAWN_FAILED: { http: 422, close: 4473, message: 'The process could not be started on the device' },
   SELECTION_EMPTY: { http: 400, close: 4474, message: 'The selection matches no device' },
   BATCH_TOO_LARGE: { http: 413, close: 4462, message: 'The telemetry batch exceeds the size limit' },
@@ -112,6 +113,8 @@ export class TetherError extends Error {
 export interface ErrorBody {
   code: ErrorCode;
   message: string;
+  /** Validation errors: the offending field of the body, as a JSON pointer (`/username`), so a form can show the message beside its input. */
+  field?: string;
 }
 
 /** For `switch` statements over discriminated unions: adding a case breaks the build where it is not handled. */

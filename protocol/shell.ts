@@ -79,6 +79,14 @@ export const SHELL_ACK_BATCH_BYTES = 16 * 1024;
 export const SHELL_ACK_DELAY_MS = 20;
 
 /**
+ * The close code by which a console closes its shell socket on purpose (its terminal tab was
+ * closed): the backend ends the PTY and the recording at once. Any other close (1001 on page
+ * unload, 1005/1006 on a dropped connection) keeps the session for the resume grace period.
+ * RFC 6455's Normal Closure: "the purpose for which the connection was established has been fulfilled".
+ */
+export const SHELL_CLOSE_DELIBERATE = 1000;
+
+/**
  * Console ↔ backend over `/api/v1/shell`: binary frames are raw terminal bytes (input one
  * way, output the other); text frames are these JSON control messages.
  */

@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import WebSocket from 'ws';
-import { SHELL_ACK_BATCH_BYTES, SHELL_ACK_DELAY_MS, ShellServerMessage, type ShellClientMessage } from '../protocol/index.js';
+import { SHELL_ACK_BATCH_BYTES, SHELL_ACK_DELAY_MS, SHELL_CLOSE_DELIBERATE, ShellServerMessage, type ShellClientMessage } from '../protocol/index.js';
 import { api, ROOT, type Backend } from './harness.js';
 
 export class ShellClient {
@@ -137,8 +137,14 @@ export class ShellClient {
     await this.until(() => this.text(from).includes(needle), timeoutMs, JSON.stringify(needle));
   }
 
+  /** Closes the socket without a status code, which the backend treats like a lost connection (grace period). */
   close(): void {
     this.ws.close();
+  }
+
+  /** Closes as the console does when its tab is closed: the backend ends the session at once. */
+  closeTab(): void {
+    this.ws.close(SHELL_CLOSE_DELIBERATE, 'closed');
   }
 }
 

@@ -81,6 +81,18 @@ export class ConfigDelivery {
     return { deviceId: device.id, version: state?.desired_version ?? 0, config: merged.config, sources: merged.sources, layers: merged.layers, status: statusOf(device, state) };
   }
 
+  /** What a device's effective config would be with layer `layerId` holding `values` (a draft not saved yet). */
+  preview(deviceId: string, layerId: string, values: ConfigLayer['values']): MergedConfig & { deviceId: string } {
+    const device = this.deps.devices.get(deviceId);
+    const current = this.layers();
+    const existing = current.find((l) => l.id === layerId);
+    const kind = layerId === 'fleet' ? 'fleet' : layerId.startsWith('group:') ? 'group' : 'device';
+    // A new group layer has no selector yet, so it applies to no device until saved with one.
+    const draft: ConfigLayer = existing ? { ...existing, values } : { id: layerId, kind, selector: {}, priority: 0, values, version: 0, updatedAt: null, updatedBy: null };
+    const layers = orderLayers([...current.filter((l) => l.id !== layerId), draft]);
+    return { deviceId: device.id, ...mergeForDevice(layers, device.id, device.tags) };
+  }
+
   fleetStatus(): ConfigFleetStatus {
     const states = this.deps.repo.deviceStates();
     return { devices: this.deps.devices.list().filter((d) => d.status !== 'revoked').map((d) => statusOf(d, states.get(d.id))) };

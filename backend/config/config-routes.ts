@@ -18,6 +18,7 @@ import {
   ConfigSchemaWrite,
   ConfigValidateRequest,
   ConfigValidateResponse,
+  ConfigValues,
   DeviceId,
   EffectiveConfig,
   TetherError,
@@ -88,7 +89,11 @@ export function registerConfigRoutes(api: ZodApi, deps: ConfigRouteDeps): void {
   }));
   api.post('/api/v1/config/validate', { schema: { tags, body: ConfigValidateRequest, response: { 200: ConfigValidateResponse } } }, async (request) => {
     authLayer(request, 'viewer', request.body.layerId, false);
-    return deps.config.validate(request.body.layerId, request.body.values);
+    const result = deps.config.validate(request.body.layerId, request.body.values);
+    const deviceId = request.body.previewDeviceId;
+    if (!result.ok || deviceId === undefined) return result;
+    deps.authDevice(request, 'viewer', deviceId);
+    return { ...result, effective: deps.delivery.preview(deviceId, request.body.layerId, ConfigValues.parse(request.body.values)) };
   });
 
   api.get('/api/v1/config/history', {

@@ -24,7 +24,8 @@ export function errorBody(err: unknown): { status: number; body: ErrorBody } {
     const message = code === 'BAD_REQUEST' ? first?.message : issueMessage(first?.params);
     // The path holds record keys as sent: never echo a control character back.
     const where = first ? `${escapeControlCharacters(first.instancePath || '/')}: ${message ?? 'invalid'}` : 'invalid';
-    return { status: ERRORS[code].http, body: { code, message: `${err.validationContext ?? 'request'} ${where}` } };
+    const field = err.validationContext === 'body' && first?.instancePath ? { field: escapeControlCharacters(first.instancePath) } : {};
+    return { status: ERRORS[code].http, body: { code, message: `${err.validationContext ?? 'request'} ${where}`, ...field } };
   }
   // `throw null` or a thrown string is still an answer with a code, not a crash of the handler.
   const fastifyError: Partial<FastifyError> = typeof err === 'object' && err !== null ? err : {};

@@ -8,6 +8,7 @@ import {
   SHELL_ACK_BATCH_BYTES,
   SHELL_ACK_DELAY_MS,
   SHELL_AGENT_EVENTS,
+  SHELL_CLOSE_DELIBERATE,
   ShellClientMessage,
   TetherError,
   missingCase,
@@ -88,8 +89,9 @@ class Session {
 
 /**
  * Interactive sessions: opens PTYs on devices, relays bytes between a console WebSocket and the
- * device stream, relays flow-control acks, records every session as asciicast, and keeps a
- * session alive for a grace period when the console's socket drops.
+ * device stream, relays flow-control acks, records every session as asciicast, ends a session
+ * the console closes on purpose (SHELL_CLOSE_DELIBERATE) and keeps one alive for a grace
+ * period when the console's socket drops.
  */
 export class ShellService {
   private readonly limits: ShellLimits;
@@ -157,11 +159,12 @@ export class ShellService {
       return;
     }
     // Input typed before the PTY exists has nowhere to go; the console waits for `opened`.
-    let closedEarly = false;
-    ws.once('close', () => (closedEarly = true));
+    let closedEarly: number | null = null;
+    ws.once('close', (code: number) => (closedEarly = code));
     this.open(user, query.deviceId, query.cols, query.rows).then(
       (session) => {
-        if (closedEarly) this.detach(session, ws);
+        if (closedEarly === SHELL_CLOSE_DELIBERATE) this.end(session, null, 'SHELL_CLOSED');
+        else if (closedEarly !== null) this.detach(session, ws);
         else this.attach(session, ws, false);
       },
       (err: unknown) => {
@@ -226,7 +229,11 @@ export class ShellService {
       if (!message) return closeWith(ws, 'MESSAGE_MALFORMED');
       this.control(session, message);
     });
-    ws.on('close', () => this.detach(session, ws));
+    ws.on('close', (code: number) => {
+      // A closed tab ends the PTY now; only a lost connection waits for a reattach.
+      if (code === SHELL_CLOSE_DELIBERATE && session.ws === ws) this.end(session, null, 'SHELL_CLOSED');
+      else this.detach(session, ws);
+    });
   }
 
   private control(session: Session, message: ShellClientMessage): void {

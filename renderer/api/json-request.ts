@@ -11,6 +11,8 @@ export class ApiError extends Error {
     message: string,
     /** HTTP status, or 0 when no answer arrived. */
     readonly status: number,
+    /** Validation errors: the offending field of the request body (a JSON pointer such as `/username`). */
+    readonly field?: string,
   ) {
     super(message);
     this.name = 'ApiError';
@@ -22,7 +24,7 @@ export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 /** Parses an answer body, or throws ApiError BAD_RESPONSE when it is not what the schema says. */
 export type JsonRequest = <T>(schema: z.ZodType<T, unknown>, method: HttpMethod, path: string, body?: unknown) => Promise<T>;
 
-const ErrorBody = z.object({ code: z.string(), message: z.string() });
+const ErrorBody = z.object({ code: z.string(), message: z.string(), field: z.string().max(256).optional() });
 
 /**
  * The one way feature clients call the REST API: same-origin with the session cookie, a
@@ -55,7 +57,7 @@ export function createJsonRequest(options: { fetch?: typeof fetch; timeoutMs?: n
     }
     if (!response.ok) {
       const error = ErrorBody.safeParse(json);
-      if (error.success && isErrorCode(error.data.code)) throw new ApiError(error.data.code, error.data.message, response.status);
+      if (error.success && isErrorCode(error.data.code)) throw new ApiError(error.data.code, error.data.message, response.status, error.data.field);
       throw new ApiError('BAD_RESPONSE', `The backend answered HTTP ${response.status}`, response.status);
     }
     const parsed = schema.safeParse(json);

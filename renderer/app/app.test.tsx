@@ -97,7 +97,8 @@ describe('App', () => {
     expect(rows[0]).toContain('data-device-id="dev_00000000000000000001"');
     expect(textOf(rows[0] ?? '', 'device-name')).toBe('robot-1');
     expect(textOf(rows[0] ?? '', 'device-status')).toBe('online');
-    expect(textOf(rows[0] ?? '', 'device-last-seen')).toBe('12 s ago');
+    // Online: "online", which stays true, not a "12 s ago" that ages until the next reconnect.
+    expect(textOf(rows[0] ?? '', 'device-last-seen')).toBe('online');
     expect(textOf(rows[1] ?? '', 'device-status')).toBe('offline');
     expect(textOf(rows[1] ?? '', 'device-last-seen')).toBe('never');
     expect(rows[1]).toContain('>pending<');

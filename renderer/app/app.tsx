@@ -19,7 +19,7 @@ const AccessView = lazy(async () => ({ default: (await import('../users/access-v
 
 export function App() {
   const phase = useAuthPhase();
-  const showConfig = useConfigRoute();
+  const configRoute = useConfigRoute();
   const remoteRoute = useRemoteRoute();
   const monitoringRoute = parseMonitoringHash(useMonitoringHash());
   const accessRoute = useAccessRoute();
@@ -37,7 +37,7 @@ export function App() {
           <TopBar />
           <main className="content">
             <Suspense fallback={<div className="splash" aria-busy="true">Loading…</div>}>
-            {accessRoute !== null ? <AccessView route={accessRoute} /> : remoteRoute?.view === 'shell' ? <ShellView key={remoteRoute.deviceId} deviceId={remoteRoute.deviceId} /> : remoteRoute?.view === 'jobs' ? <JobsView jobId={remoteRoute.jobId} /> : monitoringRoute !== null ? <MonitoringView route={monitoringRoute} /> : showConfig ? <ConfigView /> : <FleetView />}
+            {accessRoute !== null ? <AccessView route={accessRoute} /> : remoteRoute?.view === 'shell' ? <ShellView key={remoteRoute.deviceId} deviceId={remoteRoute.deviceId} /> : remoteRoute?.view === 'jobs' ? <JobsView jobId={remoteRoute.jobId} /> : monitoringRoute !== null ? <MonitoringView route={monitoringRoute} /> : configRoute !== null ? <ConfigView key={configRoute.deviceId ?? 'fleet'} deviceId={configRoute.deviceId} /> : <FleetView />}
             </Suspense>
           </main>
         </div>

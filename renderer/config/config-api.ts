@@ -17,7 +17,8 @@ export interface ConfigApi {
   putLayer(id: string, write: ConfigLayerWrite): Promise<ConfigLayer>;
   deleteLayer(id: string, expectedVersion: number): Promise<void>;
   rollback(id: string, toVersion: number, expectedVersion: number): Promise<ConfigLayer | null>;
-  validate(layerId: string, values: unknown): Promise<ConfigValidateResponse>;
+  /** With `previewDeviceId`, the answer also holds that device's effective config as it would be after the save. */
+  validate(layerId: string, values: unknown, previewDeviceId?: string): Promise<ConfigValidateResponse>;
   history(target: string): Promise<ConfigHistory>;
   diff(target: string, from: number, to: number): Promise<ConfigDiff>;
   status(): Promise<ConfigFleetStatus>;
@@ -36,7 +37,7 @@ export function createConfigApi(options: { fetch?: typeof fetch; timeoutMs?: num
       await call(z.object({ version: z.number() }), 'DELETE', `${layerPath(id)}?expectedVersion=${expectedVersion}`);
     },
     rollback: async (id, toVersion, expectedVersion) => (await call(z.object({ layer: ConfigLayer.nullable() }), 'POST', `${layerPath(id)}/rollback`, { toVersion, expectedVersion })).layer,
-    validate: (layerId, values) => call(ConfigValidateResponse, 'POST', '/validate', { layerId, values }),
+    validate: (layerId, values, previewDeviceId) => call(ConfigValidateResponse, 'POST', '/validate', { layerId, values, ...(previewDeviceId !== undefined && { previewDeviceId }) }),
     history: (target) => call(ConfigHistory, 'GET', `/history?target=${encodeURIComponent(target)}&limit=50`),
     diff: (target, from, to) => call(ConfigDiff, 'GET', `/diff?target=${encodeURIComponent(target)}&from=${from}&to=${to}`),
     status: () => call(ConfigFleetStatus, 'GET', '/status'),

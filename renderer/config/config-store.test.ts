@@ -39,7 +39,21 @@ describe('config store', () => {
     store.getState().setDraft('{ "app": { "a": 2 } }');
     expect(store.getState().draftCheck.state).toBe('checking');
     await vi.waitFor(() => expect(store.getState().draftCheck).toMatchObject({ state: 'invalid', code: 'CONFIG_SCHEMA_VIOLATION' }));
-    expect(validate).toHaveBeenCalledWith('fleet', { app: { a: 2 } });
+    expect(validate).toHaveBeenCalledWith('fleet', { app: { a: 2 } }, undefined);
+  });
+
+  it("asks for the edited device's effective config with the draft in place, and keeps it as the preview", async () => {
+    const device = 'dev_0123456789abcdefghij';
+    const effective = { deviceId: device, config: { app: { a: 9 } }, sources: { '/app/a': `device:${device}` }, layers: ['fleet', `device:${device}`] };
+    const validate = vi.fn(async () => ({ ok: true, errors: [], effective }));
+    const store = createConfigStore({ api: fakeApi({ validate }), validateDelayMs: 0 });
+    await store.getState().loadLayers();
+    store.getState().select(`device:${device}`);
+    store.getState().setDraft('{ "app": { "a": 9 } }');
+    await vi.waitFor(() => expect(store.getState().preview).toEqual(effective));
+    expect(validate).toHaveBeenCalledWith(`device:${device}`, { app: { a: 9 } }, device);
+    store.getState().setDraft('{ nope');
+    expect(store.getState().preview).toBeNull();
   });
 
   it('saves with the base version, and on a conflict keeps the draft and shows the code', async () => {

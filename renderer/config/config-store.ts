@@ -1,5 +1,5 @@
 import { createStore, type StoreApi } from 'zustand/vanilla';
-import type { ConfigDeviceStatus, ConfigDiff, ConfigHistory, ConfigLayer, ConfigSelector, EffectiveConfig } from '../../protocol/index.js';
+import type { ConfigDeviceStatus, ConfigDiff, ConfigHistory, ConfigLayer, ConfigSelector, ConfigValidateResponse, EffectiveConfig } from '../../protocol/index.js';
 import { toUiError, type UiError } from '../api/ui-error.js';
 import type { ConfigApi } from './config-api.js';
 
@@ -22,6 +22,8 @@ export interface ConfigState {
   diff: ConfigDiff | null;
   status: readonly ConfigDeviceStatus[];
   effective: EffectiveConfig | null;
+  /** The draft's result before saving: a device's effective config with the draft in place (the edited device, or the one whose effective config is shown). */
+  preview: NonNullable<ConfigValidateResponse['effective']> | null;
   loadError: UiError | null;
 
   loadLayers(): Promise<void>;
@@ -58,6 +60,7 @@ export function createConfigStore({ api, validateDelayMs = VALIDATE_DELAY_MS }: 
     diff: null,
     status: [],
     effective: null,
+    preview: null,
     loadError: null,
 
     async loadLayers() {
@@ -84,6 +87,7 @@ export function createConfigStore({ api, validateDelayMs = VALIDATE_DELAY_MS }: 
         saveError: null,
         diff: null,
         history: [],
+        preview: null,
       });
       void get().loadHistory();
     },
@@ -96,17 +100,18 @@ export function createConfigStore({ api, validateDelayMs = VALIDATE_DELAY_MS }: 
       try {
         values = JSON.parse(text);
       } catch (error) {
-        set({ draft: text, draftCheck: { state: 'invalid', code: 'JSON', errors: [{ path: '', message: error instanceof Error ? error.message : 'Not JSON' }] } });
+        set({ draft: text, preview: null, draftCheck: { state: 'invalid', code: 'JSON', errors: [{ path: '', message: error instanceof Error ? error.message : 'Not JSON' }] } });
         return;
       }
       set({ draft: text, draftCheck: { state: 'checking' } });
       const layerId = get().selectedId;
       if (layerId === null) return;
       validateTimer = setTimeout(() => {
-        api.validate(layerId, values).then(
+        const previewDeviceId = layerId.startsWith('device:') ? layerId.slice('device:'.length) : get().effective?.deviceId;
+        api.validate(layerId, values, previewDeviceId).then(
           (result) => {
             if (mine !== draftGeneration) return;
-            set({ draftCheck: result.ok ? { state: 'ok' } : { state: 'invalid', code: result.code ?? 'CONFIG_INVALID', errors: result.errors } });
+            set({ preview: result.effective ?? null, draftCheck: result.ok ? { state: 'ok' } : { state: 'invalid', code: result.code ?? 'CONFIG_INVALID', errors: result.errors } });
           },
           (error: unknown) => {
             if (mine !== draftGeneration) return;

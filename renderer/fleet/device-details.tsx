@@ -1,8 +1,9 @@
 import { escapeControlCharacters as visible } from '../../protocol/index.js';
 import { useCurrentUser } from '../auth/auth-hooks.js';
-import { CONFIG_HASH } from '../config/config-route.js';
+import { deviceConfigHash } from '../config/config-route.js';
+import { deviceLogsHash } from '../metrics/monitoring-route.js';
 import { preloadShellView, shellHash } from '../shell/shell-route.js';
-import { useRelativeTime } from '../time/time-hooks.js';
+import { useLastSeen } from '../time/time-hooks.js';
 import type { DevicesApi } from './devices-api.js';
 import { useDevice } from './fleet-hooks.js';
 import { describePlatform } from './fleet-query.js';
@@ -14,14 +15,16 @@ import { TagList } from './device-row.js';
 export function DeviceDetails({ id, api }: { id: string; api: DevicesApi }) {
   const device = useDevice(id);
   const ui = useFleetUiStore();
-  const lastSeen = useRelativeTime(device?.lastSeen ?? null);
+  const lastSeen = useLastSeen(device?.online ?? false, device?.lastSeen ?? null);
   const canEdit = useCurrentUser()?.role !== 'viewer';
   if (device === undefined) return null;
   const facts = device.facts;
   return (
     <aside className="device-details" data-testid="device-details" data-device-id={device.id} aria-label={`Device ${visible(device.name)}`}>
       <header>
-        <h3 data-testid="details-name">{visible(device.name)}</h3>
+        <h3 data-testid="details-name" title={visible(device.name)}>
+          {visible(device.name)}
+        </h3>
         <button type="button" className="link" aria-label="Close" data-testid="details-close" onClick={() => ui.getState().openDetails(null)}>
           ×
         </button>
@@ -33,7 +36,7 @@ export function DeviceDetails({ id, api }: { id: string; api: DevicesApi }) {
           {device.status !== 'active' && ` · ${device.status}`}
         </dd>
         <dt>Last seen</dt>
-        <dd>{lastSeen}</dd>
+        <dd data-testid="details-last-seen">{device.online || device.lastSeen === null ? lastSeen : `last seen ${lastSeen}`}</dd>
         <dt>Id</dt>
         <dd className="mono">{device.id}</dd>
         <dt>Platform</dt>
@@ -60,10 +63,10 @@ export function DeviceDetails({ id, api }: { id: string; api: DevicesApi }) {
         <a href={shellHash(device.id)} onPointerEnter={preloadShellView} onFocus={preloadShellView} data-testid="details-shell">
           Shell and commands
         </a>
-        <a href={CONFIG_HASH} data-testid="details-config">
+        <a href={deviceConfigHash(device.id)} data-testid="details-config">
           Config
         </a>
-        <a href="#/logs" data-testid="details-logs">
+        <a href={deviceLogsHash(device.id)} data-testid="details-logs">
           Logs
         </a>
       </nav>

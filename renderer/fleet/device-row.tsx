@@ -1,6 +1,6 @@
 import { memo, useState, type CSSProperties, type MouseEvent } from 'react';
 import { escapeControlCharacters as visible, type Device } from '../../protocol/index.js';
-import { useRelativeTime } from '../time/time-hooks.js';
+import { useLastSeen } from '../time/time-hooks.js';
 import { DeviceGauges, type GaugeValues } from '../metrics/fleet-gauges.js';
 import { preloadShellView, shellHash } from '../shell/shell-route.js';
 import { useDevice } from './fleet-hooks.js';
@@ -56,7 +56,7 @@ export const DeviceRow = memo(function DeviceRow({ id, style, shown, gauges }: D
         {/* onChange would not see the shift key; the click handler does the work. */}
         <input type="checkbox" data-testid="device-select" aria-label={`Select ${visible(device.name)}`} checked={selected} onClick={onCheck} onChange={() => undefined} />
       </div>
-      <div role="cell" className="device-name" title={device.id}>
+      <div role="cell" className="device-name" title={`${visible(device.name)}\n${device.id}`}>
         <span data-testid="device-name">{visible(device.name)}</span>
         {device.online && (
           <>
@@ -73,7 +73,7 @@ export const DeviceRow = memo(function DeviceRow({ id, style, shown, gauges }: D
       <div role="cell" data-testid="device-enrolment">
         {device.status !== 'active' && <span className={`badge badge-${device.status}`}>{device.status}</span>}
       </div>
-      <LastSeenCell lastSeen={device.lastSeen} />
+      <LastSeenCell lastSeen={device.lastSeen} online={device.online} />
       <div role="cell" className="muted ellipsis">
         {describePlatform(device)}
       </div>
@@ -86,12 +86,12 @@ export const DeviceRow = memo(function DeviceRow({ id, style, shown, gauges }: D
 });
 
 /**
- * "12 s ago", with the exact time as a tooltip. The tooltip's text is made on the first hover:
+ * "online", or "12 s ago" for a device offline, with the exact time as a tooltip. The tooltip's text is made on the first hover:
  * a page's first `toLocaleString` loads the locale's date data (~40 ms), too much to spend on
  * the first screen for text nobody may look at.
  */
-function LastSeenCell({ lastSeen }: { lastSeen: number | null }) {
-  const text = useRelativeTime(lastSeen);
+function LastSeenCell({ lastSeen, online }: { lastSeen: number | null; online: boolean }) {
+  const text = useLastSeen(online, lastSeen);
   const [hovered, setHovered] = useState(false);
   return (
     <div role="cell" data-testid="device-last-seen" title={hovered && lastSeen !== null ? new Date(lastSeen).toLocaleString() : undefined} onPointerEnter={() => setHovered(true)}>

@@ -1,5 +1,7 @@
 import { useCallback, useEffect, useState } from 'react';
 import type { Job, JobCreateRequestInput, JobDetail, RunState } from '../../protocol/index.js';
+import { useDevice } from '../fleet/fleet-hooks.js';
+import { countNoun } from '../format/count-noun.js';
 import { createJobsApi } from './jobs-api.js';
 import { EMPTY_JOB_FORM, requestOf, type JobFormValues } from './job-form.js';
 import '../shell/shell.css';
@@ -87,13 +89,19 @@ export function JobsView({ jobId }: { jobId?: string } = {}) {
       {pending && (
         <div className="job-confirm" role="dialog" aria-label="Confirm job" data-testid="job-confirm">
           <p data-testid="job-confirm-count">
-            This job will run on <strong>{pending.count}</strong> device{pending.count === 1 ? '' : 's'} ({pending.online} online now).
+            This job will run on <strong>{countNoun(pending.count, 'device')}</strong> ({pending.online} online now).
           </p>
-          <button type="button" data-testid="job-start" onClick={() => void start()}>Run on {pending.count} devices</button>{' '}
+          <button type="button" data-testid="job-start" onClick={() => void start()}>Run on {countNoun(pending.count, 'device')}</button>{' '}
           <button type="button" onClick={() => setPending(null)}>Cancel</button>
         </div>
       )}
-      <table className="jobs-table">
+      {jobs.length === 0 ? (
+        <div className="empty-state" data-testid="jobs-empty">
+          <p><strong>No jobs yet.</strong> A job runs one command on many devices at once — chosen by tags or a search — in batches, with a failure limit, and shows each device&apos;s output and exit code.</p>
+          <p>Write a command above and choose the devices, then <em>Review…</em> shows how many it touches before anything runs. You can also select devices in the fleet and run a command on the selection.</p>
+        </div>
+      ) : (
+      <table className="data-table jobs-table">
         <thead><tr><th>Started</th><th>Command</th><th>State</th><th>Progress</th><th /></tr></thead>
         <tbody>
           {jobs.map((job) => (
@@ -110,6 +118,7 @@ export function JobsView({ jobId }: { jobId?: string } = {}) {
           ))}
         </tbody>
       </table>
+      )}
       {selected && <JobRuns job={selected} />}
     </section>
   );
@@ -119,7 +128,7 @@ function Progress({ job }: { job: Job }) {
   const done = job.total - (job.counts.queued ?? 0) - (job.counts.running ?? 0);
   return (
     <span className="job-progress-wrap" data-testid="job-progress" data-done={done} data-total={job.total}>
-      <span className="job-progress" role="progressbar" aria-valuemin={0} aria-valuemax={job.total} aria-valuenow={done}>
+      <span className="job-progress" role="progressbar" aria-label={`${done} of ${countNoun(job.total, 'device')} done`} aria-valuemin={0} aria-valuemax={job.total} aria-valuenow={done}>
         {BAR_STATES.map((state) => (job.counts[state] ?? 0) > 0 && <span key={state} className={state} style={{ width: `${((job.counts[state] ?? 0) / job.total) * 100}%` }} title={`${job.counts[state]} ${state}`} />)}
       </span>{' '}
       {done}/{job.total}
@@ -128,14 +137,19 @@ function Progress({ job }: { job: Job }) {
 }
 
 function JobRuns({ job }: { job: JobDetail }) {
+  const command = 'shell' in job.command.command ? job.command.command.shell : job.command.command.argv.join(' ');
   return (
-    <table className="job-runs" data-testid="job-runs">
+    <>
+    <h3 className="job-title" data-testid="job-title" title={job.id}>
+      <code>{command}</code> <span className="muted">· started {new Date(job.createdAt).toLocaleString()} · {countNoun(job.total, 'device')} · {job.state}</span>
+    </h3>
+    <table className="data-table job-runs" data-testid="job-runs">
       <thead><tr><th>Batch</th><th>Device</th><th>State</th><th>Exit</th><th>Output</th></tr></thead>
       <tbody>
         {job.runs.map((run) => (
           <tr key={run.id} data-testid="job-run" data-state={run.state}>
             <td>{(run.batch ?? 0) + 1}</td>
-            <td title={run.deviceId}>{run.deviceId}</td>
+            <DeviceNameCell id={run.deviceId} />
             <td>{run.state}</td>
             <td>{run.exitCode ?? run.signal ?? ''}</td>
             <td>
@@ -145,5 +159,16 @@ function JobRuns({ job }: { job: JobDetail }) {
         ))}
       </tbody>
     </table>
+    </>
+  );
+}
+
+/** A device's name where people read it; the id in the tooltip (a device removed since shows its id). */
+function DeviceNameCell({ id }: { id: string }) {
+  const name = useDevice(id)?.name;
+  return (
+    <td className="ellipsis" title={id} data-testid="job-run-device">
+      {name ?? id}
+    </td>
   );
 }

@@ -1,5 +1,6 @@
 import { CategoryScale, Chart, Legend, LineController, LineElement, LinearScale, PointElement, Tooltip } from 'chart.js';
 import { useEffect, useRef, useState } from 'react';
+import { formatValue, metricInfo } from './metric-format.js';
 import { useMonitoring } from './monitoring-context.js';
 import { onThemeColorsChange, readThemeColors } from '../theme/theme-colors.js';
 
@@ -36,7 +37,7 @@ function timeLabel(ms: number, spanMs: number): string {
  * from the console socket are appended to the chart's own datasets and drawn with
  * `chart.update('none')` — never through React state, which would re-render at sample rate.
  */
-export function MetricChart({ deviceId, title, names, range, unit }: { deviceId: string; title: string; names: string[]; range: ChartRange; unit?: string }) {
+export function MetricChart({ deviceId, title, names, range }: { deviceId: string; title: string; names: string[]; range: ChartRange }) {
   const { api, feed } = useMonitoring();
   const canvas = useRef<HTMLCanvasElement>(null);
   const [error, setError] = useState<string | null>(null);
@@ -47,9 +48,11 @@ export function MetricChart({ deviceId, title, names, range, unit }: { deviceId:
     if (element === null) return;
     const wanted = namesKey.split(',');
     const colors = readThemeColors();
+    // One unit per chart (its series are grouped so); the axis and the tooltip format with it.
+    const unit = metricInfo(wanted[0] ?? '').unit;
     const chart = new Chart(element, {
       type: 'line',
-      data: { datasets: wanted.map((name, i) => ({ label: name, data: [] as Array<{ x: number; y: number }>, borderColor: COLORS[i % COLORS.length], pointRadius: 0, borderWidth: 1.5, tension: 0 })) },
+      data: { datasets: wanted.map((name, i) => ({ label: metricInfo(name).label, data: [] as Array<{ x: number; y: number }>, borderColor: COLORS[i % COLORS.length], pointRadius: 0, borderWidth: 1.5, tension: 0 })) },
       options: {
         animation: false,
         responsive: true,
@@ -58,9 +61,18 @@ export function MetricChart({ deviceId, title, names, range, unit }: { deviceId:
         normalized: true,
         scales: {
           x: { type: 'linear', grid: { color: colors.grid }, ticks: { color: colors.muted, maxTicksLimit: 6, callback: (v) => timeLabel(Number(v), range.spanMs) } },
-          y: { beginAtZero: true, grid: { color: colors.grid }, ticks: { color: colors.muted, callback: (v) => `${Number(v).toLocaleString()}${unit ?? ''}` } },
+          y: { beginAtZero: true, grid: { color: colors.grid }, ticks: { color: colors.muted, callback: (v) => formatValue(Number(v), unit) } },
         },
-        plugins: { legend: { display: wanted.length > 1, labels: { color: colors.text } }, tooltip: { mode: 'nearest', intersect: false } },
+        plugins: { legend: { display: false, labels: { color: colors.text } }, tooltip: {
+            mode: 'nearest',
+            intersect: false,
+            callbacks: {
+              title: (items) => (items[0] ? new Date(items[0].parsed.x ?? 0).toLocaleString() : ''),
+              // The human label with the agent's metric name, for alert rules and the API.
+              label: (item) => `${item.dataset.label ?? ''}: ${formatValue(item.parsed.y ?? 0, unit)} (${wanted[item.datasetIndex] ?? ''})`,
+            },
+          },
+        },
       },
     });
     const dataOf = (name: string) => chart.data.datasets[wanted.indexOf(name)]?.data as Array<{ x: number; y: number }> | undefined;
@@ -119,11 +131,22 @@ export function MetricChart({ deviceId, title, names, range, unit }: { deviceId:
       unsubscribe();
       chart.destroy();
     };
-  }, [api, feed, deviceId, namesKey, range, unit]);
+  }, [api, feed, deviceId, namesKey, range]);
 
   return (
     <figure className="metric-chart" data-testid="metric-chart" data-metric={namesKey}>
-      <figcaption>{title}</figcaption>
+      <figcaption title={names.join(', ')}>
+        {title}
+        <span className="visually-hidden"> ({names.map((n) => metricInfo(n).label).join(', ')})</span>
+      </figcaption>
+      <ul className="chart-legend" data-testid="chart-legend">
+        {names.map((n, i) => (
+          <li key={n} title={n} data-metric={n}>
+            <span className="chart-swatch" style={{ background: COLORS[i % COLORS.length] }} aria-hidden="true" />
+            {metricInfo(n).label}
+          </li>
+        ))}
+      </ul>
       <div className="metric-chart-canvas">
         <canvas ref={canvas} data-testid="metric-chart-canvas" data-points="0" />
       </div>

@@ -7,7 +7,7 @@ export function MonitoringNavLinks() {
     <nav className="top-nav" aria-label="Monitoring">
       <a href="#/logs" data-testid="nav-logs" aria-current={hash === '#/logs' ? 'page' : undefined}>
         Logs
-      </a>{' '}
+      </a>
       <a href="#/alerts" data-testid="nav-alerts" aria-current={hash === '#/alerts' ? 'page' : undefined}>
         Alerts
       </a>

@@ -10,7 +10,7 @@ export function MonitoringView({ route }: { route: NonNullable<MonitoringRoute> 
     case 'metrics':
       return <DeviceMetricsView deviceId={route.deviceId} />;
     case 'logs':
-      return <LogView />;
+      return <LogView key={route.deviceId ?? 'fleet'} deviceId={route.deviceId} />;
     case 'alerts':
       return <AlertsView />;
     default:

@@ -78,13 +78,19 @@ describe('early terminal', () => {
   });
 
   it('ends a session nobody took when its route is left, or another device\'s route is entered', () => {
+    // A socket still connecting is closed on purpose (1000) as soon as it opens, so the backend ends its PTY at once.
+    const whenOpen = (socket: FakeSocket) => {
+      socket.readyState = 1;
+      socket.onopen?.({} as Event);
+      return socket.closed;
+    };
     startEarlyTerminal(DEV, host);
     discardEarlyTerminal(DEV);
-    expect((FakeSocket.made[0] as FakeSocket).closed).toBe(1000);
+    expect(whenOpen(FakeSocket.made[0] as FakeSocket)).toBe(1000);
     expect(takeEarlyTerminal(DEV)).toBeNull();
     startEarlyTerminal(DEV, host);
     startEarlyTerminal('dev_other0123456789abcdef', host);
-    expect((FakeSocket.made[1] as FakeSocket).closed).toBe(1000);
+    expect(whenOpen(FakeSocket.made[1] as FakeSocket)).toBe(1000);
   });
 
   it('opens at the size the last terminal was fitted to', () => {

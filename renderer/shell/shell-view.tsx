@@ -1,5 +1,6 @@
 import { escapeControlCharacters as visible } from '../../protocol/index.js';
 import { useState } from 'react';
+import { DeviceLinks } from '../fleet/device-links.js';
 import { useDevice } from '../fleet/fleet-hooks.js';
 import { useConsoleHost } from '../host/host-context.js';
 import { CommandPanel } from './command-panel.js';
@@ -28,21 +29,22 @@ export function ShellView({ deviceId }: { deviceId: string }) {
     <section className="shell-view" data-testid="shell-view">
       <header className="shell-header">
         <a href="#/">← Fleet</a>
-        <h2>{visible(device?.name ?? deviceId)}</h2>
+        <h2 title={visible(device?.name ?? deviceId)} data-testid="shell-device-name">{visible(device?.name ?? deviceId)}</h2>
         <span className="muted">{device?.online === false ? 'offline' : ''}</span>
+        <DeviceLinks deviceId={deviceId} current="shell" />
         {desktop !== null && (
           <button type="button" data-testid="terminal-pop-out" onClick={() => desktop.terminal.popOut(deviceId).catch((error: unknown) => console.warn('cannot pop out', error))}>
             Open in new window
           </button>
         )}
       </header>
-      <nav className="terminal-tabs" role="tablist">
+      <nav className="terminal-tabs" aria-label="Terminals">
         {tabs.map((tab) => (
-          <span key={tab} className="terminal-tab" role="tab" aria-selected={tab === active} data-testid="terminal-tab">
-            <button type="button" onClick={() => setActive(tab)}>
+          <span key={tab} className={`terminal-tab${tab === active ? ' is-active' : ''}`} data-testid="terminal-tab" data-active={tab === active}>
+            <button type="button" aria-current={tab === active ? 'true' : undefined} onClick={() => setActive(tab)}>
               Terminal {tab}
             </button>
-            <button type="button" aria-label={`Close terminal ${tab}`} onClick={() => close(tab)}>
+            <button type="button" aria-label={`Close terminal ${tab}`} data-testid="terminal-close" onClick={() => close(tab)}>
               ×
             </button>
           </span>

@@ -12,7 +12,9 @@ class FakeSocket implements TerminalSocket {
   send(data: string | ArrayBufferLike | ArrayBufferView): void {
     this.sent.push(typeof data === 'string' ? data : new Uint8Array(data as ArrayBuffer));
   }
-  close(): void {
+  closedWith: number | null = null;
+  close(code?: number): void {
+    this.closedWith = code ?? 1005;
     this.readyState = 3;
   }
   serverText(msg: unknown): void {
@@ -54,6 +56,22 @@ function setup() {
 const SID = '6f1c0f8e-0a4b-4c39-9d0e-2b8e5f1b2c3d';
 
 describe('TerminalConnection', () => {
+  it('closes on purpose (the code that ends the PTY at once), waiting for a socket still connecting to open', () => {
+    const { conn, sockets } = setup();
+    const s = sockets[0] as FakeSocket;
+    conn.close();
+    expect(s.closedWith).toBeNull();
+    s.readyState = 1;
+    s.onopen?.({} as Event);
+    expect(s.closedWith).toBe(1000);
+
+    const open = setup();
+    const o = open.sockets[0] as FakeSocket;
+    o.serverText({ type: 'opened', sessionId: SID, deviceId: 'dev_0123456789abcdefghij', resumed: false, offset: 0 });
+    open.conn.close();
+    expect(o.closedWith).toBe(1000);
+  });
+
   it('opens a session, passes binary output through and acks what xterm wrote', () => {
     const { conn, sockets, output, timers } = setup();
     const s = sockets[0] as FakeSocket;

@@ -1,4 +1,4 @@
-import { SHELL_ACK_BATCH_BYTES, SHELL_ACK_DELAY_MS, ShellServerMessage, type ShellClientMessage } from '../../protocol/index.js';
+import { SHELL_ACK_BATCH_BYTES, SHELL_ACK_DELAY_MS, SHELL_CLOSE_DELIBERATE, ShellServerMessage, type ShellClientMessage } from '../../protocol/index.js';
 
 export type TerminalStatus = 'connecting' | 'open' | 'reconnecting' | 'ended';
 
@@ -31,6 +31,7 @@ export interface TerminalConnectionOptions {
   now?: () => number;
 }
 
+const CONNECTING = 0;
 const OPEN = 1;
 
 /**
@@ -91,11 +92,15 @@ export class TerminalConnection {
     }, SHELL_ACK_DELAY_MS);
   }
 
+  /** The tab closed: the backend ends the PTY at once instead of keeping it for a reattach. */
   close(): void {
     this.setStatus('ended', 'closed');
     const socket = this.socket;
     this.socket = null;
-    socket?.close(1000, 'closed');
+    if (socket === null) return;
+    // Closing a socket still connecting fails it (1006 at the backend, a drop): let it open, then close it on purpose.
+    if (socket.readyState === CONNECTING) socket.onopen = () => socket.close(SHELL_CLOSE_DELIBERATE, 'closed');
+    else socket.close(SHELL_CLOSE_DELIBERATE, 'closed');
   }
 
   private flushAck(): void {

@@ -2,6 +2,7 @@ import { useEffect, useState } from 'react';
 import { escapeControlCharacters as visible, type TokenCreateRequest } from '../../protocol/index.js';
 import { useTokens } from './access-hooks.js';
 import { parseScopeText } from './scope-text.js';
+import { tokenState } from './token-state.js';
 
 /** Admins: registration tokens. A new token and its install command are shown once, with a copy button. */
 export function TokensView() {
@@ -60,23 +61,33 @@ export function TokensView() {
           <button type="button" onClick={dismiss}>Done</button>
         </div>
       )}
+      {tokens.length === 0 ? (
+        <div className="empty-state" data-testid="tokens-empty">
+          <p><strong>No registration tokens.</strong> A token lets new devices enrol themselves: the agent presents it once with the backend&apos;s CA pin, and the device appears in the fleet (tagged, or waiting for your approval, as the token says).</p>
+          <p>Create one with the form above; its one-line install command is shown once, to copy to the device.</p>
+        </div>
+      ) : (
       <table className="access-table">
         <thead><tr><th>Id</th><th>Created</th><th>Expires</th><th>Uses</th><th>Tags</th><th>Approval</th><th>State</th><th /></tr></thead>
         <tbody>
-          {tokens.map((t) => (
-            <tr key={t.id} data-testid="token-row" data-token-id={t.id}>
+          {tokens.map((t) => {
+            const state = tokenState(t, Date.now());
+            return (
+            <tr key={t.id} data-testid="token-row" data-token-id={t.id} data-state={state}>
               <td><code>{t.id}</code></td>
               <td>{new Date(t.createdAt).toLocaleString()}</td>
               <td>{t.expiresAt === null ? 'never' : new Date(t.expiresAt).toLocaleString()}</td>
               <td>{t.uses}{t.maxUses === null ? '' : ` / ${t.maxUses}`}</td>
               <td>{visible(Object.entries(t.tags).map(([k, v]) => `${k}=${v}`).join(', '))}</td>
               <td>{t.requireApproval ? 'yes' : 'no'}</td>
-              <td data-testid="token-state">{t.revokedAt !== null ? 'revoked' : t.expiresAt !== null && t.expiresAt < Date.now() ? 'expired' : 'active'}</td>
-              <td>{t.revokedAt === null && <button type="button" data-testid="token-revoke" onClick={() => void revoke(t.id)}>Revoke</button>}</td>
+              <td data-testid="token-state"><span className={`badge badge-token-${state.replace(' ', '-')}`}>{state}</span></td>
+              <td>{state === 'active' && <button type="button" data-testid="token-revoke" onClick={() => void revoke(t.id)}>Revoke</button>}</td>
             </tr>
-          ))}
+            );
+          })}
         </tbody>
       </table>
+      )}
     </section>
   );
 }

@@ -1,5 +1,6 @@
 import { useEffect, useState } from 'react';
 import { escapeControlCharacters as visible, Role, type UserInfo } from '../../protocol/index.js';
+import { FieldError, fieldProps } from '../api/field-error.js';
 import { useCurrentUser } from '../auth/auth-hooks.js';
 import { useUsers } from './access-hooks.js';
 import { parseScopeText, scopeText } from './scope-text.js';
@@ -28,13 +29,13 @@ export function UsersView() {
     <section className="access-view" data-testid="users-view">
       <h2>Users</h2>
       <form className="access-form" onSubmit={(e) => { e.preventDefault(); void submit(); }}>
-        <label>Username<input data-testid="user-new-name" value={form.username} onChange={(e) => setForm({ ...form, username: e.target.value })} autoComplete="off" /></label>
-        <label>Password (8+)<input data-testid="user-new-password" type="password" value={form.password} onChange={(e) => setForm({ ...form, password: e.target.value })} autoComplete="new-password" /></label>
+        <label>Username<input data-testid="user-new-name" value={form.username} onChange={(e) => setForm({ ...form, username: e.target.value })} autoComplete="off" {...fieldProps(error, 'user-new', '/username')} /><FieldError error={error} form="user-new" field="/username" /></label>
+        <label>Password (8+)<input data-testid="user-new-password" type="password" value={form.password} onChange={(e) => setForm({ ...form, password: e.target.value })} autoComplete="new-password" {...fieldProps(error, 'user-new', '/password')} /><FieldError error={error} form="user-new" field="/password" /></label>
         <label>Role<select data-testid="user-new-role" value={form.role} onChange={(e) => setForm({ ...form, role: Role.parse(e.target.value) })}>{ROLES.map((r) => <option key={r}>{r}</option>)}</select></label>
         <label>Scope (tags, empty = all)<input data-testid="user-new-scope" value={form.scope} onChange={(e) => setForm({ ...form, scope: e.target.value })} placeholder="site=berlin" /></label>
         <button type="submit" data-testid="user-add">Add user</button>
       </form>
-      {(formError ?? error) && <p role="alert" className="error" data-testid="users-error" data-code={error?.code}>{formError ?? error?.message}</p>}
+      {(formError ?? (error?.field === undefined ? error : null)) && <p role="alert" className="error" data-testid="users-error" data-code={error?.code}>{formError ?? error?.message}</p>}
       <table className="access-table">
         <thead><tr><th>User</th><th>Role</th><th>Scope</th><th>2FA</th><th>Created</th><th /></tr></thead>
         <tbody>{users.map((u) => <UserRow key={u.id} user={u} />)}</tbody>

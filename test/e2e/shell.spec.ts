@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import type { Page } from '@playwright/test';
 import { expect, test } from './console-test.js';
+import { ADMIN_PASSWORD, api } from '../harness.js';
 import { logIn, startStack, type Stack } from './stack.js';
 
 let stack: Stack;
@@ -19,7 +20,7 @@ async function signIn(page: Page): Promise<void> {
   await expect(page.getByTestId('fleet-table')).toBeVisible();
 }
 
-test('open a terminal on this machine, type a command and see its output; a second tab is its own session', async ({ page }) => {
+test('open a terminal on this machine, type a command and see its output; a second tab is its own session', async ({ page }, testInfo) => {
   const violations: string[] = [];
   page.on('console', (msg) => {
     // xterm inserts <style> elements, which the strict CSP blocks and reports; their rules reach
@@ -54,8 +55,18 @@ test('open a terminal on this machine, type a command and see its output; a seco
   await page.screenshot({ path: 'test-results/shell-terminal.png' });
   expect(violations).toEqual([]);
 
+  // Closing the second tab ends its session on the device at once, not after the resume grace period.
+  const login = await api(stack, 'POST', '/api/v1/auth/login', { body: { username: 'admin', password: ADMIN_PASSWORD } });
+  const token = (login.body as { token: string }).token;
+  const deviceId = /#\/devices\/([^/]+)\/shell/.exec(page.url())?.[1] ?? '';
+  const sessions = async () => ((await api(stack, 'GET', `/api/v1/shell/sessions?deviceId=${deviceId}`, { token })).body as { sessions: Array<{ live: boolean; endCode: string | null }> }).sessions;
+  expect((await sessions()).filter((s) => s.live)).toHaveLength(2);
+  await page.getByTestId('terminal-tab').nth(1).getByTestId('terminal-close').click();
+  await expect(page.getByTestId('terminal-tab')).toHaveCount(1);
+  await expect.poll(async () => (await sessions()).filter((s) => s.live).length, { timeout: 3_000 }).toBe(1);
+  expect((await sessions()).filter((s) => s.endCode === 'SHELL_CLOSED')).toHaveLength(1);
+
   // End the first session, then play its recording back in the console.
-  await page.getByTestId('terminal-tab').first().getByRole('button', { name: 'Terminal 1', exact: true }).click();
   const first = page.locator('[data-testid="terminal-pane"]:not([hidden])');
   await first.getByTestId('terminal').click();
   await page.keyboard.type('exit');
@@ -63,8 +74,44 @@ test('open a terminal on this machine, type a command and see its output; a seco
   await expect(first).toHaveAttribute('data-status', 'ended');
   await page.reload();
   await page.getByTestId('recordings').locator('summary').click();
-  await page.getByTestId('recording-play').first().click();
-  await expect(page.getByTestId('recording-player').locator('.xterm-rows')).toContainText('e2e-42-ok', { timeout: 10_000 });
+  // The first session ended by `exit`; the closed tab's recording is listed too.
+  const live = page.locator('[data-testid="terminal-pane"]:not([hidden])');
+  await expect(live).toHaveAttribute('data-status', 'open', { timeout: 15_000 });
+  const before = await live.boundingBox();
+  await page.getByTestId('recording').filter({ hasText: 'exit 0' }).getByTestId('recording-play').click();
+  const screen = page.getByTestId('recording-player').locator('.xterm-rows');
+  await expect(screen).toContainText('e2e-42-ok', { timeout: 10_000 });
+
+  // Playback fits the window and leaves the shell page's layout as it was.
+  const dialog = page.getByTestId('recording-dialog');
+  const box = await dialog.boundingBox();
+  const viewport = page.viewportSize();
+  expect(box && viewport && box.x >= 0 && box.y >= 0 && box.x + box.width <= viewport.width && box.y + box.height <= viewport.height).toBe(true);
+  expect(await live.boundingBox()).toEqual(before);
+  expect(await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)).toBeLessThanOrEqual(0);
+
+  // Pause, seek, speed, and a visible length.
+  await expect(page.getByTestId('recording-duration')).toHaveText(/^\d+:\d\d$/);
+  await expect(page.getByTestId('recording-toggle')).toHaveText('Play', { timeout: 20_000 });
+  const duration = Number(await page.getByTestId('recording-seek').getAttribute('max'));
+  expect(duration).toBeGreaterThan(0);
+  await page.getByTestId('recording-seek').fill('0');
+  await expect(screen).not.toContainText('e2e-42-ok');
+  await expect(page.getByTestId('recording-time')).toHaveText('0:00');
+  await page.getByTestId('recording-speed').selectOption('8');
+  await page.getByTestId('recording-toggle').click();
+  await expect(page.getByTestId('recording-toggle')).toHaveText('Pause');
+  await expect(screen).toContainText('e2e-42-ok', { timeout: 10_000 });
+  await page.getByTestId('recording-seek').fill(String(duration));
+  await expect(page.getByTestId('recording-toggle')).toHaveText('Play');
+  for (const theme of ['light', 'dark'] as const) {
+    await page.evaluate((t) => document.documentElement.setAttribute('data-theme', t), theme);
+    const path = testInfo.outputPath(`recording-${theme}.png`);
+    await page.screenshot({ path });
+    await testInfo.attach(`recording-${theme}`, { path, contentType: 'image/png' });
+  }
+  await page.getByTestId('recording-close').click();
+  await expect(dialog).toHaveCount(0);
 });
 
 test('run a job from the console: confirm how many devices it touches, then watch it complete', async ({ page }) => {

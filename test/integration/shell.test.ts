@@ -163,6 +163,52 @@ describe('remote shell through a real backend and real agents with real PTYs', (
     await expect(ShellClient.open(backend, admin, { sessionId: term.sessionId })).rejects.toMatchObject({ status: 410 });
   });
 
+  it('a deliberate close ends the PTY at once; an abrupt drop keeps it for a reattach', async () => {
+    const session = async (id: string) => {
+      const res = await api(backend, 'GET', `/api/v1/shell/sessions?deviceId=${agent.deviceId}`, { token: admin });
+      return (res.body as { sessions: Array<{ id: string; live: boolean; endedAt: number | null; endCode: string | null }> }).sessions.find((s) => s.id === id);
+    };
+    const alive = (pid: number) => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    const shellPid = async (term: ShellClient) => {
+      const from = term.received;
+      term.type('echo "PID=$$"\r');
+      await term.until(() => /PID=\d+/.test(term.text(from)), 10_000, 'the shell pid');
+      return Number(/PID=(\d+)/.exec(term.text(from))?.[1]);
+    };
+
+    // Abrupt drop: the PTY lives on through the grace period and the console can reattach to it.
+    const dropped = await open();
+    await dropped.waitFor(PROMPT);
+    const droppedPid = await shellPid(dropped);
+    dropped.ws.terminate();
+    await dropped.closed;
+    const resumed = await ShellClient.open(backend, admin, { sessionId: dropped.sessionId });
+    expect(resumed.opened).toMatchObject({ resumed: true });
+    expect(await shellPid(resumed)).toBe(droppedPid);
+    expect(alive(droppedPid)).toBe(true);
+    expect(await session(dropped.sessionId)).toMatchObject({ live: true, endedAt: null });
+
+    // Deliberate close (the console's closed tab): well within the grace period the PTY is gone and the row ended.
+    const t0 = Date.now();
+    resumed.closeTab();
+    await waitFor(() => !alive(droppedPid), 2_000, 'the PTY to exit');
+    await waitFor(async () => (await session(dropped.sessionId))?.live === false, 2_000, 'the session to end');
+    expect(Date.now() - t0).toBeLessThan(2_000);
+    expect(await session(dropped.sessionId)).toMatchObject({ live: false, endCode: 'SHELL_CLOSED', endedAt: expect.any(Number) });
+    // The recording is closed with the session: complete and downloadable at once.
+    const recording = await api(backend, 'GET', `/api/v1/shell/sessions/${dropped.sessionId}/recording`, { token: admin });
+    expect(recording.status).toBe(200);
+    expect(String(recording.body)).toContain(`PID=${droppedPid}`);
+    await expect(ShellClient.open(backend, admin, { sessionId: dropped.sessionId })).rejects.toMatchObject({ status: 410 });
+  });
+
   it('ends a session that had no input for the idle timeout', async () => {
     const term = await open();
     await term.waitFor(PROMPT);

@@ -33,11 +33,11 @@ function readJson<T>(file: string): Record<string, T> {
   }
 }
 
-/** The commit measured, marked dirty when the tree had uncommitted changes. */
+/** The commit measured, marked dirty when the tree had uncommitted changes (results files aside). */
 function currentCommit(): string {
   try {
     const git = (...args: string[]) => execFileSync('git', args, { cwd: import.meta.dirname, encoding: 'utf8' }).trim();
-    return `${git('rev-parse', 'HEAD')}${git('status', '--porcelain', '--untracked-files=no') ? '-dirty' : ''}`;
+    return `${git('rev-parse', 'HEAD')}${git('status', '--porcelain', '--untracked-files=no', '--', '.', ':!bench/results') ? '-dirty' : ''}`;
   } catch {
     return 'unknown';
   }

@@ -42,31 +42,6 @@ test('a reload resumes the session from the cookie with one /auth/me and shows t
   expect(await page.evaluate(() => (window as unknown as { cspViolations: string[] }).cspViolations)).toEqual([]);
 });
 
-test('a signed-in load draws the fleet with its rows in the first render, from compressed scripts', async ({ page }) => {
-  await logIn(page, stack.url);
-  await expect(page.getByTestId('device-row')).toHaveCount(1, { timeout: 30_000 });
-  // What the page's DOM showed before the first row: the splash and the empty table are each a React commit and a layout the load waits through.
-  await page.addInitScript(() => {
-    const shown: string[] = [];
-    Object.assign(window, { shownBeforeRows: shown });
-    new MutationObserver((_, observer) => {
-      if (document.querySelector('[data-testid="device-row"]')) return observer.disconnect();
-      for (const id of ['app-loading', 'fleet-empty']) if (document.querySelector(`[data-testid="${id}"]`) && !shown.includes(id)) shown.push(id);
-    }).observe(document, { childList: true, subtree: true });
-  });
-  const encodings = new Map<string, string | undefined>();
-  page.on('response', (response) => {
-    const { pathname } = new URL(response.url());
-    if (/^\/assets\/.+\.(js|css)$/.test(pathname)) encodings.set(pathname, response.headers()['content-encoding']);
-  });
-  await page.reload();
-  await expect(page.getByTestId('device-row')).toHaveCount(1);
-  expect(await page.evaluate(() => (window as unknown as { shownBeforeRows: string[] }).shownBeforeRows)).toEqual([]);
-  // The page's scripts and stylesheet arrive Brotli-compressed (the console's first screen: 420 KB of script as ~110 KB).
-  expect([...encodings.keys()].filter((path) => path.startsWith('/assets/console-')).length).toBe(2);
-  for (const [path, encoding] of encodings) expect(encoding, path).toBe('br');
-});
-
 test('log in and see this machine come online, then go offline live when revoked', async ({ page }) => {
   await logIn(page, stack.url);
 

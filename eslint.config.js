@@ -61,6 +61,12 @@ export default tseslint.config(
     },
   },
   {
+    // The console's build configuration runs in Node (Vite), not in the browser.
+    files: ['renderer/vite.config.ts'],
+    languageOptions: { globals: { ...globals.node } },
+    rules: { 'no-restricted-imports': 'off' },
+  },
+  {
     files: ['channel/**/*.ts'],
     rules: { 'no-restricted-imports': ['error', { paths: ['electron', 'react', 'react-dom'] }] },
   },

@@ -117,6 +117,12 @@ try {
       }
     }
   }
+  // Each turn loads every build within a few seconds, so the ratio to the first build in the same turn cancels much of the machine's swing between turns.
+  const first = backends[0];
+  for (const b of backends.slice(1)) {
+    const ratios = b.results.map((ms, i) => ms / (first?.results[i] ?? ms)).sort((x, y) => x - y);
+    process.stderr.write(`${b.dir} / ${first?.dir}: firstRow ratio per turn ${ratios.map((r) => r.toFixed(2)).join(' ')}; median ${ratios[Math.floor(ratios.length / 2)]?.toFixed(2)}\n`);
+  }
   for (const b of backends) {
     const sorted = [...b.results].sort((x, y) => x - y);
     const painted = [...b.painted].sort((x, y) => x - y);

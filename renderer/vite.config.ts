@@ -1,3 +1,6 @@
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
 import { defineConfig, type HtmlTagDescriptor, type Plugin, type Rollup } from 'vite';
 import { CONSOLE_CSP_META } from '../protocol/console-csp.js';
 
@@ -55,13 +58,42 @@ function preloadConsole(): Plugin {
   };
 }
 
+/**
+ * Writes a Brotli and a gzip copy beside each script, stylesheet and page, which the backend
+ * serves to browsers that accept them (@fastify/static `preCompressed`). The first screen's
+ * 420 KB of script is ~130 KB so: fewer TLS records for the backend to encrypt on its one thread
+ * and less to receive before the console can start; compressed once at build time, at the
+ * highest levels, rather than per request.
+ */
+function precompress(): Plugin {
+  return {
+    name: 'tether-precompress',
+    apply: 'build',
+    writeBundle: {
+      sequential: true,
+      order: 'post',
+      handler(options) {
+        const outDir = options.dir;
+        if (outDir === undefined) return;
+        for (const entry of readdirSync(outDir, { recursive: true, withFileTypes: true })) {
+          if (!entry.isFile() || !/\.(js|css|html)$/.test(entry.name)) continue;
+          const file = join(entry.parentPath, entry.name);
+          const data = readFileSync(file);
+          writeFileSync(`${file}.br`, brotliCompressSync(data, { params: { [constants.BROTLI_PARAM_QUALITY]: constants.BROTLI_MAX_QUALITY, [constants.BROTLI_PARAM_SIZE_HINT]: data.length } }));
+          writeFileSync(`${file}.gz`, gzipSync(data, { level: constants.Z_BEST_COMPRESSION }));
+        }
+      },
+    },
+  };
+}
+
 export default defineConfig({
   root: import.meta.dirname,
   // Relative asset URLs, so the same build works from the backend's `/` and from an app bundle.
   base: './',
   // No React plugin: Oxc compiles JSX with the automatic runtime (no Fast Refresh in dev).
   oxc: { jsx: { runtime: 'automatic', importSource: 'react' } },
-  plugins: [cspMeta(), preloadConsole()],
+  plugins: [cspMeta(), preloadConsole(), precompress()],
   build: {
     outDir: 'dist',
     emptyOutDir: true,

@@ -258,7 +258,9 @@ export async function buildHttpApp(deps: HttpAppDeps) {
   );
 
   if (existsSync(deps.consoleDir)) {
-    await app.register(fastifyStatic, { root: deps.consoleDir, prefix: '/', index: 'index.html', wildcard: false });
+    // The console build writes .br and .gz copies (renderer/vite.config.ts); a browser that accepts one gets it.
+    // `index` as a list: with preCompressed, @fastify/static looks the index up only in a list and answers `/` with 404 otherwise.
+    await app.register(fastifyStatic, { root: deps.consoleDir, prefix: '/', index: ['index.html'], wildcard: false, preCompressed: true });
   } else {
     app.get('/', { schema: { hide: true } }, async () => {
       throw new TetherError('NOT_FOUND', 'The console is not built: run `npm run build:console`');

@@ -42,6 +42,19 @@ test('a reload resumes the session from the cookie with one /auth/me and shows t
   expect(await page.evaluate(() => (window as unknown as { cspViolations: string[] }).cspViolations)).toEqual([]);
 });
 
+test('the console\'s scripts and styles arrive Brotli-compressed', async ({ page }) => {
+  const encodings = new Map<string, string | undefined>();
+  page.on('response', (response) => {
+    const { pathname } = new URL(response.url());
+    if (/^\/assets\/.+\.(js|css)$/.test(pathname)) encodings.set(pathname, response.headers()['content-encoding']);
+  });
+  await logIn(page, stack.url);
+  await expect(page.getByTestId('device-row')).toHaveCount(1, { timeout: 30_000 });
+  // The first screen's chunk and stylesheet among them: 420 KB of script travels as ~110 KB.
+  expect([...encodings.keys()].filter((path) => path.startsWith('/assets/console-')).length).toBe(2);
+  for (const [path, encoding] of encodings) expect(encoding, path).toBe('br');
+});
+
 test('log in and see this machine come online, then go offline live when revoked', async ({ page }) => {
   await logIn(page, stack.url);
 

@@ -87,7 +87,7 @@ export async function startBackend(config: BackendConfig, log: Logger = pino()):
   const access = new DeviceAccess(directory);
   const hub = new ConsoleHub({ events, router, log, monitoring: monitoring.live, access });
   const configRepo = new ConfigRepo(db);
-  const configDelivery = new ConfigDelivery({ repo: configRepo, devices, router, log });
+  const configDelivery = new ConfigDelivery({ repo: configRepo, devices: directory, router, log });
   const configService = new ConfigService({ repo: configRepo, validator: new SchemaValidator(), audit, deviceExists: (id) => directory.has(id), onChange: () => configDelivery.refreshAll() });
   const unsubscribeConfig = events.subscribe((event) => configDelivery.onFleetEvent(event));
 

@@ -135,6 +135,21 @@ describe('ConfigDelivery', () => {
     expect([...repo.deviceStates().values()].every((s) => s.reported_version === second.version)).toBe(true);
   });
 
+  it('under a stream of changes each landing mid-pass, goes on where the last pass stopped so every device is reached', async () => {
+    const slices = steppedSlices();
+    const { service, received } = await fleet(1_000, { defer: slices.defer, clock: tickingClock().clock });
+    let version = 0;
+    // Each change leaves time for a fifth of the fleet before the next one lands.
+    for (let change = 0; change < 8; change++) {
+      version = service.putLayer('fleet', { values: { app: { change } }, expectedVersion: version }, 'user:a').version;
+      for (let i = 0; i < 10 && slices.queued > 0; i++) slices.step();
+    }
+    expect([...received.values()].every((list) => list.length > 0)).toBe(true);
+    while (slices.queued > 0) slices.step();
+    await settle();
+    expect([...received.values()].every((list) => list.at(-1)?.version === version)).toBe(true);
+  });
+
   it('keeps a tag change made mid-pass instead of overwriting it with the config of the old tags', async () => {
     const slices = steppedSlices();
     const { service, events, received, repo } = await fleet(1_000, { defer: slices.defer, clock: tickingClock().clock });

@@ -41,7 +41,9 @@ function hashOf(config: MergedConfig['config']): string {
 /** A fleet-wide refresh in progress: the devices it still has to visit, and what is stored for each. */
 interface Pass {
   version: number;
+  /** The directory's ids, rotated to begin at `offset`. */
   ids: string[];
+  offset: number;
   next: number;
   /** Desired hash per device as stored: read at the start, kept current by every write since. */
   desired: Map<string, string>;
@@ -59,8 +61,9 @@ interface Pass {
  *
  * A change to the layers is worked through in time-boxed slices with the event loop free in
  * between, so the request that made it answers at once and nothing else stalls on a large
- * fleet. A change arriving during a pass abandons it and starts over from the newest layers:
- * every config pushed in a slice is the newest there is when it is sent.
+ * fleet. A change arriving during a pass abandons it and starts a new one over every device from
+ * the newest layers, beginning where the old one stopped: every config pushed in a slice is the
+ * newest there is when it is sent.
  */
 export class ConfigDelivery {
   private ordered: ConfigLayer[] | null = null;
@@ -76,8 +79,10 @@ export class ConfigDelivery {
   private pass: Pass | null = null;
   private sliceScheduled = false;
   private retryTimer: NodeJS.Timeout | undefined;
-  /** Milliseconds per changed device of writing and sending, measured: a slice leaves room for them. */
-  private sendCostMs = 0;
+  /** Where in the directory's order the next pass begins: where an abandoned one stopped. */
+  private resumeAt = 0;
+  /** Milliseconds per changed device of writing and sending, measured (the prior is a sealed frame's order of magnitude): a slice leaves room for them. */
+  private sendCostMs = 0.05;
   private readonly idleWaiters = new Set<() => void>();
 
   constructor(private readonly deps: ConfigDeliveryDeps) {
@@ -107,7 +112,13 @@ export class ConfigDelivery {
    */
   refreshAll(): void {
     this.ordered = null;
-    this.pass = null;
+    if (this.pass) {
+      // The next pass goes on from here and comes round to the start last, so a stream of changes
+      // each landing mid-pass still reaches every device in turn instead of only the first ones.
+      const { offset, next, ids } = this.pass;
+      this.resumeAt = ids.length > 0 ? (offset + next) % ids.length : 0;
+      this.pass = null;
+    }
     this.passDue = true;
     this.scheduleSlice();
   }
@@ -235,7 +246,11 @@ export class ConfigDelivery {
     const states = this.deps.repo.deviceStates();
     const desired = new Map<string, string>();
     for (const [id, state] of states) desired.set(id, state.desired_hash);
-    return { version: this.deps.repo.latestVersion(), ids: this.deps.devices.ids(), next: 0, desired, changed: 0, pushed: 0, slices: 0, startedAt: this.clock() };
+    const all = this.deps.devices.ids();
+    const offset = Math.min(this.resumeAt, all.length);
+    this.resumeAt = 0;
+    const ids = offset === 0 ? all : [...all.slice(offset), ...all.slice(0, offset)];
+    return { version: this.deps.repo.latestVersion(), ids, offset, next: 0, desired, changed: 0, pushed: 0, slices: 0, startedAt: this.clock() };
   }
 
   /**

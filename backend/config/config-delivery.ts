@@ -81,7 +81,7 @@ export class ConfigDelivery {
   private retryTimer: NodeJS.Timeout | undefined;
   /** Where in the directory's order the next pass begins: where an abandoned one stopped. */
   private resumeAt = 0;
-  /** Milliseconds per changed device of writing and sending, measured (the prior is a sealed frame's order of magnitude): a slice leaves room for them. */
+  /** Measured ms per changed device of writing and sending, which a slice leaves room for; the prior is a sealed frame's order of magnitude. */
   private sendCostMs = 0.05;
   private readonly idleWaiters = new Set<() => void>();
 

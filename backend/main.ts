@@ -90,6 +90,8 @@ export async function startBackend(config: BackendConfig, log: Logger = pino()):
   const configDelivery = new ConfigDelivery({ repo: configRepo, devices: directory, router, log });
   const configService = new ConfigService({ repo: configRepo, validator: new SchemaValidator(), audit, deviceExists: (id) => directory.has(id), onChange: () => configDelivery.refreshAll() });
   const unsubscribeConfig = events.subscribe((event) => configDelivery.onFleetEvent(event));
+  // Finishes a change whose sliced delivery a crash cut short, for devices that stay offline too.
+  configDelivery.refreshAll();
 
   const shellRepo = new ShellRepo(db);
   const shells = new ShellService({ router, repo: shellRepo, audit, recordingsDir: join(config.home, 'recordings'), log, limits: shellLimitsFromEnv() });

@@ -19,8 +19,8 @@ interface Received {
 }
 
 /** A config service and delivery over `count` connected devices whose links answer config.apply as an agent would. */
-async function fleet(count: number, options: { defer?: (next: () => void) => void; clock?: () => number; holdAnswers?: boolean } = {}) {
-  const db = new Database(':memory:');
+async function fleet(count: number, options: { defer?: (next: () => void) => void; clock?: () => number; holdAnswers?: boolean; db?: Database.Database } = {}) {
+  const db = options.db ?? new Database(':memory:');
   migrate(db, MAIN_MIGRATIONS);
   const repo = new ConfigRepo(db);
   const events = new FleetEvents();
@@ -47,7 +47,7 @@ async function fleet(count: number, options: { defer?: (next: () => void) => voi
   events.subscribe((event) => delivery.onFleetEvent(event));
   const service = new ConfigService({ repo, validator: new SchemaValidator(), audit: new AuditLog(db), deviceExists: (id) => directory.has(id), onChange: () => delivery.refreshAll() });
   const pushes = () => [...received.values()].reduce((n, list) => n + list.length, 0);
-  return { repo, events, directory, entries, delivery, service, received, held, pushes };
+  return { db, repo, events, directory, entries, delivery, service, received, held, pushes };
 }
 
 /** Slices queued instead of run, so a test steps through a pass itself. */
@@ -185,6 +185,19 @@ describe('ConfigDelivery', () => {
     expect(devices.every((d) => d.desiredVersion === layer.version)).toBe(true);
     // Brought up to date early, it was not sent the same config a second time.
     expect(received.get('dev_00500')).toHaveLength(1);
+  });
+
+  it('finishes at the next start a change whose pass a crash cut short', async () => {
+    const crashed = steppedSlices();
+    const before = await fleet(500, { defer: crashed.defer, clock: tickingClock().clock });
+    const layer = before.service.putLayer('fleet', { values: { app: { n: 2 } }, expectedVersion: 0 }, 'user:a');
+    crashed.step();
+    expect(before.repo.deviceStates().size).toBeLessThan(500);
+    // The process dies here; on the next start, delivery refreshes once before any device connects.
+    const after = await fleet(500, { db: before.db });
+    after.delivery.refreshAll();
+    const status = await after.delivery.fleetStatus();
+    expect(status.devices.every((d) => d.desiredVersion === layer.version)).toBe(true);
   });
 
   it('on the real event loop, the request returns before any device is visited and the pass completes', async () => {

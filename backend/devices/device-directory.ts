@@ -35,7 +35,12 @@ export class DeviceDirectory {
     const early: FleetEvent[] = [];
     let loaded = false;
     directory.unsubscribe = events.subscribe((event) => (loaded ? directory.apply(event) : early.push(event)));
-    for (const entry of await source.list()) directory.put(entry);
+    try {
+      for (const entry of await source.list()) directory.put(entry);
+    } catch (err) {
+      directory.close();
+      throw err;
+    }
     loaded = true;
     for (const event of early) directory.apply(event);
     return directory;

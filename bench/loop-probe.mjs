@@ -5,7 +5,6 @@
  * signal as one JSON line on stdout (beside pino's) and starts a new window, so a benchmark can
  * bracket exactly the operation it measures. Plain JavaScript: it loads before tsx is registered.
  */
-import { writeSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 
 const delay = monitorEventLoopDelay({ resolution: 1 });
@@ -16,5 +15,6 @@ const ms = (ns) => Math.round(ns / 1e4) / 100;
 process.on('SIGUSR2', () => {
   const line = { msg: 'event loop delay', window: window++, maxMs: ms(delay.max), p99Ms: ms(delay.percentile(99)), samples: delay.count };
   delay.reset();
-  writeSync(1, `${JSON.stringify(line)}\n`);
+  // Not writeSync: the backend's log can fill the pipe, and a non-blocking fd then answers EAGAIN.
+  process.stdout.write(`${JSON.stringify(line)}\n`);
 });

@@ -200,6 +200,16 @@ describe('ConfigDelivery', () => {
     expect(status.devices.every((d) => d.desiredVersion === layer.version)).toBe(true);
   });
 
+  it('writes the reports that arrive together in one transaction, not one each', async () => {
+    const { service, delivery, repo } = await fleet(2_000);
+    const writes = vi.spyOn(repo, 'setReported');
+    const layer = service.putLayer('fleet', { values: { app: { n: 3 } }, expectedVersion: 0 }, 'user:a');
+    await delivery.idle(30_000);
+    const status = await delivery.fleetStatus();
+    expect(status.devices.every((d) => d.state === 'applied' && d.reported?.version === layer.version)).toBe(true);
+    expect(writes.mock.calls.length).toBeLessThan(2_000 / 10);
+  });
+
   it('on the real event loop, the request returns before any device is visited and the pass completes', async () => {
     const { service, delivery, received, pushes } = await fleet(3_000);
     const layer = service.putLayer('fleet', { values: { app: { n: 1 } }, expectedVersion: 0 }, 'user:a');

@@ -84,6 +84,8 @@ export class ConfigDelivery {
   /** Measured ms per changed device of writing and sending, which a slice leaves room for; the prior is a sealed frame's order of magnitude. */
   private sendCostMs = 0.05;
   private readonly idleWaiters = new Set<() => void>();
+  private readonly reports = new Map<string, ConfigReport & { at: number }>();
+  private reportsScheduled = false;
 
   constructor(private readonly deps: ConfigDeliveryDeps) {
     this.now = deps.now ?? Date.now;
@@ -151,6 +153,7 @@ export class ConfigDelivery {
     const entry = this.deps.devices.get(deviceId);
     if (!entry) throw new TetherError('DEVICE_UNKNOWN', `No device ${deviceId}`);
     if (entry.status !== 'revoked') this.refreshDevice(entry, false);
+    this.flushReports();
     const merged = mergeForDevice(this.layers(), entry.id, entry.tags);
     const state = this.deps.repo.deviceState(entry.id);
     return { deviceId: entry.id, version: state?.desired_version ?? 0, config: merged.config, sources: merged.sources, layers: merged.layers, status: this.statusOf(entry, state) };
@@ -159,6 +162,7 @@ export class ConfigDelivery {
   /** Every device's delivery state; waits (a bounded time) for a refresh in progress, so no device shows a half-applied change. */
   async fleetStatus(): Promise<ConfigFleetStatus> {
     await this.idle(STATUS_WAIT_MS);
+    this.flushReports();
     const states = this.deps.repo.deviceStates();
     const devices: ConfigDeviceStatus[] = [];
     for (const entry of this.deps.devices.values()) if (entry.status !== 'revoked') devices.push(this.statusOf(entry, states.get(entry.id)));
@@ -166,6 +170,7 @@ export class ConfigDelivery {
   }
 
   close(): void {
+    this.flushReports();
     this.closed = true;
     this.pass = null;
     this.passDue = false;
@@ -278,6 +283,35 @@ export class ConfigDelivery {
     return statusOf(entry, this.deps.router.isConnected(entry.id), state);
   }
 
+  /**
+   * Reports arrive in bursts (a slice's worth of devices answer together, and one poll of the
+   * event loop reads them all), so they are written in one transaction per turn of the loop
+   * rather than one each; reads flush them first.
+   */
+  private queueReport(deviceId: string, report: ConfigReport): void {
+    this.reports.set(deviceId, { ...report, at: this.now() });
+    if (this.reportsScheduled) return;
+    this.reportsScheduled = true;
+    setImmediate(() => this.flushReports());
+  }
+
+  private flushReports(): void {
+    this.reportsScheduled = false;
+    if (this.reports.size === 0) return;
+    const reports = [...this.reports];
+    this.reports.clear();
+    try {
+      this.deps.repo.setReported(reports.map(([deviceId, report]) => ({ deviceId, ...report })));
+    } catch (err) {
+      this.deps.log.error({ err, reports: reports.length }, 'config reports not stored');
+      return;
+    }
+    for (const [deviceId, report] of reports) {
+      // Applied is the normal case: one line per device per change would be the bulk of the log.
+      this.deps.log[report.status === 'applied' ? 'debug' : 'warn']({ deviceId, ...report }, 'config reported');
+    }
+  }
+
   /** Computed at send time, so what goes out after an apply in flight is the newest desired config with its version. */
   private latestFor(deviceId: string): { version: number; config: EffectiveConfig['config'] } | undefined {
     const entry = this.deps.devices.get(deviceId);
@@ -301,9 +335,7 @@ export class ConfigDelivery {
         const report = ConfigReport.safeParse(result);
         if (!report.success) throw new TetherError('MESSAGE_MALFORMED', 'config.apply answered with something that is not a report');
         if (this.closed) return;
-        this.deps.repo.setReported(deviceId, report.data, this.now());
-        const level = report.data.status === 'applied' ? 'info' : 'warn';
-        this.deps.log[level]({ deviceId, ...report.data }, 'config reported');
+        this.queueReport(deviceId, report.data);
       })
       .catch((err: unknown) => {
         // Offline: the device gets the newest config when it reconnects.

@@ -17,6 +17,7 @@ import { ConfigRepo } from './config/config-repo.js';
 import { ConfigService } from './config/config-service.js';
 import { SchemaValidator } from './config/schema-validator.js';
 import { ConsoleHub } from './console/console-hub.js';
+import { DeviceDirectory } from './devices/device-directory.js';
 import { DeviceRepo } from './devices/device-repo.js';
 import { LocalDeviceRouter } from './devices/device-router.js';
 import { DeviceService } from './devices/device-service.js';
@@ -69,6 +70,8 @@ export async function startBackend(config: BackendConfig, log: Logger = pino()):
   const tokens = new TokenService(db, audit);
   const events = new FleetEvents();
   const repo = new DeviceRepo(db);
+  // Names and tags for per-message and per-request checks, kept current by fleet events.
+  const directory = await DeviceDirectory.load(repo, events);
   const presence = new Presence(repo, events);
   const router = new LocalDeviceRouter();
   // Gauges read the services below at scrape time, after all of them exist.
@@ -78,18 +81,20 @@ export async function startBackend(config: BackendConfig, log: Logger = pino()):
     openShells: () => shells.openCount,
     ingest: () => ({ ...monitoring.ingest.stats, queued: monitoring.ingest.queued }),
   });
-  const control = new ControlGateway({ identity: pki.identity, caCertPem: pki.ca.certPem, devices: repo, presence, router, log, limits: config.control, counters: opsMetrics.counters });
+  const control = new ControlGateway({ identity: pki.identity, caCertPem: pki.ca.certPem, devices: repo, onFacts: (id, facts) => devices.recordFacts(id, facts), presence, router, log, limits: config.control, counters: opsMetrics.counters });
   const storeHealth = new StoreHealth();
   const monitoring = startMonitoring({ metricsDb, devices: () => devices.list(), log, config: config.monitoring, health: storeHealth });
   const telemetry = new TelemetryGateway({ devices: repo, presence, ingest: monitoring.ingest, log, counters: opsMetrics.counters });
   const devices = new DeviceService({ repo, presence, events, audit, connections: [router, telemetry] });
   const enrolment = new EnrolmentService({ db, tokens, devices: repo, presence, events, audit, ca: pki.ca });
-  const access = new DeviceAccess({ tagsOf: (id) => repo.find(id)?.tags });
+  const access = new DeviceAccess(directory);
   const hub = new ConsoleHub({ events, router, log, monitoring: monitoring.live, access });
   const configRepo = new ConfigRepo(db);
-  const configDelivery = new ConfigDelivery({ repo: configRepo, devices, router, log });
-  const configService = new ConfigService({ repo: configRepo, validator: new SchemaValidator(), audit, deviceExists: (id) => repo.find(id) !== undefined, onChange: () => configDelivery.refreshAll() });
+  const configDelivery = new ConfigDelivery({ repo: configRepo, devices: directory, router, log });
+  const configService = new ConfigService({ repo: configRepo, validator: new SchemaValidator(), audit, deviceExists: (id) => directory.has(id), onChange: () => configDelivery.refreshAll() });
   const unsubscribeConfig = events.subscribe((event) => configDelivery.onFleetEvent(event));
+  // Finishes a change whose sliced delivery a crash cut short, for devices that stay offline too.
+  configDelivery.refreshAll();
 
   const shellRepo = new ShellRepo(db);
   const shells = new ShellService({ router, repo: shellRepo, audit, recordingsDir: join(config.home, 'recordings'), log, limits: config.shell });
@@ -172,6 +177,7 @@ export async function startBackend(config: BackendConfig, log: Logger = pino()):
         ready = false;
         clearInterval(flushTimer);
         unsubscribeConfig();
+        directory.close();
         configDelivery.close();
         control.close();
         telemetry.close();

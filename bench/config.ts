@@ -3,14 +3,17 @@
  * through the real API and connected with the real agent code (ControlClient: handshake, sealed
  * session, RPC), then one change to the fleet layer. `allAppliedMs` is the time from sending the
  * change until the last agent has answered `config.apply` as applied for the new version;
- * `statusConfirmedMs` until the backend's status API shows every device applied.
+ * `statusConfirmedMs` until the backend's status API shows every device applied. `eventLoopMaxMs`
+ * is the backend's longest event-loop stall from just before the change until every agent has
+ * applied it, measured inside the backend at 1 ms resolution (bench/loop-probe.mjs).
  *
  * The simulated agents validate each config with the agent's own schemas (ConfigApplyParams,
  * AgentSettings) but do not write files or run a hook: 10,000 fsyncs would measure this disk,
  * not the delivery path. ConfigApplier's own cost is covered by its unit tests.
  */
+import { fileURLToPath } from 'node:url';
 import { AGENT_SETTINGS_NAMESPACE, AgentSettings, ConfigApplyParams, ConfigFleetStatus, type ConfigReport } from '../protocol/index.js';
-import { api, cleanup, login, startBackend, waitFor } from '../test/harness.js';
+import { api, cleanup, login, startBackend, waitFor, type Backend } from '../test/harness.js';
 import { connectFleet, enrolFleet, type DeviceBehaviour, type SimulatedDevice } from './fleet.js';
 
 /** Each device answers `config.apply` as the agent would validate it, and reports what version it applied when. */
@@ -28,9 +31,19 @@ function configBehaviour(onApplied: (deviceId: string, version: number) => void)
   });
 }
 
+const LOOP_PROBE = fileURLToPath(new URL('./loop-probe.mjs', import.meta.url));
+
+/** Ends the probe's current window in the backend and returns its longest event-loop delay (ms). */
+async function loopWindow(backend: Backend): Promise<number> {
+  const from = backend.proc.json().length;
+  backend.proc.child.kill('SIGUSR2');
+  const line = await backend.proc.waitForLog((e) => e.msg === 'event loop delay', 30_000, from);
+  return Number(line.maxMs);
+}
+
 export async function config(): Promise<Record<string, number>> {
   const count = Number(process.env.BENCH_AGENTS ?? 10_000);
-  const backend = await startBackend();
+  const backend = await startBackend({ env: { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import ${LOOP_PROBE}`.trim() } });
   const devices: SimulatedDevice[] = [];
   try {
     const admin = await login(backend);
@@ -40,6 +53,8 @@ export async function config(): Promise<Record<string, number>> {
     // Every device gets its effective config on connect; wait for those so they do not overlap the change.
     await waitFor(() => applied.size === count, 120_000, 'initial configs');
 
+    // A new window opens here: the stall figure covers the change and nothing before it.
+    await loopWindow(backend);
     const started = performance.now();
     const res = await api(backend, 'PUT', '/api/v1/config/layers/fleet', {
       token: admin,
@@ -51,12 +66,13 @@ export async function config(): Promise<Record<string, number>> {
     const done = () => [...applied.values()].every((a) => a.version === version);
     await waitFor(done, 300_000, 'every agent applied the change');
     const allAppliedMs = Math.max(...[...applied.values()].map((a) => a.at)) - started;
+    const eventLoopMaxMs = await loopWindow(backend);
     await waitFor(async () => {
       const status = ConfigFleetStatus.parse((await api(backend, 'GET', '/api/v1/config/status', { token: admin })).body);
       return status.devices.length === count && status.devices.every((d) => d.state === 'applied' && d.desiredVersion === version);
     }, 300_000, 'status shows every device applied');
     const statusConfirmedMs = performance.now() - started;
-    return { agents: count, putMs: Math.round(putMs), allAppliedMs: Math.round(allAppliedMs), statusConfirmedMs: Math.round(statusConfirmedMs) };
+    return { agents: count, putMs: Math.round(putMs), allAppliedMs: Math.round(allAppliedMs), eventLoopMaxMs, statusConfirmedMs: Math.round(statusConfirmedMs) };
   } finally {
     for (const device of devices) device.client?.stop();
     await backend.stop();

@@ -5,7 +5,7 @@ import type { RawData, WebSocket } from 'ws';
 import { ServerHandshake, type Established } from '../../channel/handshake.js';
 import { RpcPeer } from '../../channel/rpc.js';
 import { DEFAULT_MAX_REKEYS_PER_MINUTE, SecureSession, type SessionTransport } from '../../channel/secure-session.js';
-import { AGENT_EVENTS, ERRORS, TetherError, type ControlMessage, type ErrorCode } from '../../protocol/index.js';
+import { AGENT_EVENTS, ERRORS, TetherError, type ControlMessage, type DeviceFacts, type ErrorCode } from '../../protocol/index.js';
 import type { DeviceLink, LocalDeviceRouter } from '../devices/device-router.js';
 import { LinkStreams } from '../devices/link-streams.js';
 import type { DeviceRepo } from '../devices/device-repo.js';
@@ -35,7 +35,9 @@ export const DEFAULT_CONTROL_LIMITS: ControlChannelLimits = {
 export interface ControlGatewayDeps {
   identity: { certPem: string; keyPem: string };
   caCertPem: string;
-  devices: DeviceRepo;
+  devices: Pick<DeviceRepo, 'find'>;
+  /** Where the facts a device reports go (stored, and announced when they changed). */
+  onFacts(deviceId: string, facts: DeviceFacts): void;
   presence: Presence;
   router: LocalDeviceRouter;
   log: Logger;
@@ -250,10 +252,10 @@ class AgentConnection implements DeviceLink {
   }
 
   private onDeviceEvent(name: string, data: unknown): void {
-    const { devices, router } = this.shared.deps;
+    const { onFacts, router } = this.shared.deps;
     if (name === 'device.facts') {
       const facts = AGENT_EVENTS['device.facts'].safeParse(data);
-      if (facts.success) devices.setFacts(this.deviceId, facts.data);
+      if (facts.success) onFacts(this.deviceId, facts.data);
     }
     router.deliver(this.deviceId, name, data);
   }

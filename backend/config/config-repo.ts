@@ -132,7 +132,10 @@ export class ConfigRepo {
     })();
   }
 
-  setReported(deviceId: string, report: { version: number; status: ConfigApplyStatus; error: string | null }, at: number): void {
-    this.report.run(report.version, report.status, report.error, at, deviceId);
+  /** Records many devices' reports in one transaction. */
+  setReported(reports: Iterable<{ deviceId: string; version: number; status: ConfigApplyStatus; error: string | null; at: number }>): void {
+    this.db.transaction(() => {
+      for (const r of reports) this.report.run(r.version, r.status, r.error, r.at, r.deviceId);
+    })();
   }
 }

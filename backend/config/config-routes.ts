@@ -124,7 +124,7 @@ export function registerConfigRoutes(api: ZodApi, deps: ConfigRouteDeps): void {
 
   api.get('/api/v1/config/status', { schema: { tags, response: { 200: ConfigFleetStatus } } }, async (request) => {
     const { user } = deps.auth(request);
-    const status = deps.delivery.fleetStatus();
+    const status = await deps.delivery.fleetStatus();
     return { devices: deps.access.filter(user, status.devices, (d) => d.deviceId) };
   });
   api.get('/api/v1/config/devices/:id/effective', { schema: { tags, params: z.object({ id: DeviceId }), response: { 200: EffectiveConfig } } }, async (request) => {

@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3';
+import { Ajv2020 } from 'ajv/dist/2020.js';
 import { describe, expect, it, vi } from 'vitest';
 import { AuditLog } from '../audit/audit-log.js';
 import { migrate } from '../store/db.js';
@@ -64,5 +65,20 @@ describe('ConfigService', () => {
     expect(config.rollback('group:a', { toVersion: 0, expectedVersion: 3 }, 'user:x')).toBeNull();
     expect(code(() => config.layer('group:a'))).toBe('NOT_FOUND');
     expect(config.history({ target: 'group:a' }).revisions.map((r) => r.action)).toEqual(['layer.rollback', 'layer.rollback', 'layer.put', 'layer.put']);
+  });
+
+  it('compiles the namespace schemas when it starts, so the first write after a start compiles nothing', () => {
+    const { db, config } = service();
+    config.putSchema('net', { schema: { type: 'object', properties: { port: { type: 'integer' } } }, expectedVersion: 0 }, 'user:x');
+    const compile = vi.spyOn(Ajv2020.prototype, 'compile');
+    try {
+      const restarted = new ConfigService({ repo: new ConfigRepo(db), validator: new SchemaValidator(), audit: new AuditLog(db), deviceExists: () => false, onChange: () => undefined });
+      expect(compile).toHaveBeenCalledTimes(2);
+      compile.mockClear();
+      restarted.putLayer('fleet', { values: { agent: { samplingIntervalMs: 10_000 }, net: { port: 80 } }, expectedVersion: 0 }, 'user:x');
+      expect(compile).not.toHaveBeenCalled();
+    } finally {
+      compile.mockRestore();
+    }
   });
 });

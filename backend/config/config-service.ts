@@ -68,6 +68,14 @@ export class ConfigService {
 
   constructor(private readonly deps: ConfigServiceDeps) {
     this.now = deps.now ?? Date.now;
+    // Compiled at start, not inside the first write after it: ajv's first compile holds the event loop for a few hundred ms.
+    for (const { schema } of this.schemas()) {
+      try {
+        deps.validator.compile(schema as Record<string, unknown>);
+      } catch {
+        // A stored schema that no longer compiles is reported by the write that needs it.
+      }
+    }
   }
 
   layers(): ConfigLayer[] {

@@ -1,4 +1,5 @@
-import type { Device, DeviceList, DeviceListQuery, ErrorCode, Tags } from '../../protocol/index.js';
+import { isDeepStrictEqual } from 'node:util';
+import type { Device, DeviceFacts, DeviceList, DeviceListQuery, ErrorCode, Tags } from '../../protocol/index.js';
 import type { AuditLog } from '../audit/audit-log.js';
 import type { DeviceRepo } from './device-repo.js';
 import type { FleetEvents } from './fleet-events.js';
@@ -93,6 +94,18 @@ export class DeviceService {
       this.deps.events.emit({ type: 'device.upsert', device });
       return device;
     });
+  }
+
+  /**
+   * Stores the facts a device reports when it connects. Only a change is written and announced:
+   * consoles and the device directory hear of every change of a device record, and a fleet
+   * reconnecting with the same facts costs no write.
+   */
+  recordFacts(id: string, facts: DeviceFacts): void {
+    const record = this.deps.repo.find(id);
+    if (!record || isDeepStrictEqual(record.facts, facts)) return;
+    this.deps.repo.setFacts(id, facts);
+    this.deps.events.emit({ type: 'device.upsert', device: this.deps.presence.view({ ...record, facts }) });
   }
 
   /** Accepts a device that enrolled with a token requiring approval. */

@@ -14,11 +14,6 @@ export const DEFAULT_APPLY_TIMEOUT_MS = 60_000;
  * 50 ms the loop may be held at most, leaving room for one device's overrun and a GC pause.
  */
 export const DEFAULT_SLICE_BUDGET_MS = 20;
-/**
- * Most devices a slice sends to. Their answers come back together and one poll of the event loop
- * reads them all, so this also bounds the burst of reports that the loop handles at once.
- */
-export const MAX_SENDS_PER_SLICE = 256;
 /** How long a status read waits for a fleet-wide refresh in progress before answering with what is stored. */
 const STATUS_WAIT_MS = 10_000;
 /** Pause before a refresh that failed (the store refused a write) is tried again from the start. */
@@ -226,7 +221,7 @@ export class ConfigDelivery {
       const changed: Array<{ deviceId: string; version: number; hash: string; config: EffectiveConfig['config'] }> = [];
       let visited = 0;
       while (pass.next < pass.ids.length) {
-        if (visited > 0 && (changed.length >= MAX_SENDS_PER_SLICE || this.clock() - started + changed.length * this.sendCostMs >= this.budgetMs)) break;
+        if (visited > 0 && this.clock() - started + changed.length * this.sendCostMs >= this.budgetMs) break;
         const id = pass.ids[pass.next++] ?? '';
         visited++;
         const entry = this.deps.devices.get(id);

@@ -27,7 +27,7 @@ export const layerZones = [
   { target: './agent', from: ['./backend', './cli', './renderer', './electron', './test', './bench', './build', './bin'], message: 'agent/ imports protocol/ and channel/ only, never backend/.' },
   { target: './renderer', from: ['./channel', './backend', './agent', './cli', './electron', './test', './bench', './build', './bin'], message: 'renderer/ imports only protocol/.' },
   { target: './electron', from: ['./channel', './backend', './agent', './cli', './renderer', './test', './bench', './build', './bin'], message: 'electron/ imports protocol/ and never renderer/ code (it loads the built bundle).' },
-  { target: './cli', from: ['./channel', './backend', './agent', './renderer', './electron', './test', './bench', './build', './bin'], message: 'cli/ is a client of the public API: it imports only protocol/.' },
+  { target: './cli', from: ['./backend', './agent', './renderer', './electron', './test', './bench', './build', './bin'], message: 'cli/ is a client of the public API: it imports protocol/, and channel/ for the CA pin check, only.' },
 ];
 
 export default tseslint.config(

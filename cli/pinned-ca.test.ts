@@ -1,8 +1,14 @@
 import { generateKeyPairSync, X509Certificate } from 'node:crypto';
 import forge from 'node-forge';
 import { describe, expect, it } from 'vitest';
+import { caPin } from '../channel/pin.js';
+import { pinnedCaOf as pinnedCaOfHost } from '../channel/pinned-ca.js';
+import { TetherError } from '../protocol/index.js';
 import { CliError } from './cli-error.js';
-import { backendOrigin, pinnedCaOf, spkiPin } from './pinned-ca.js';
+import { backendOrigin } from './pinned-ca.js';
+
+const spkiPin = (cert: X509Certificate) => caPin(cert.toString());
+const pinnedCaOf = (chain: X509Certificate[], pin: string) => pinnedCaOfHost(chain, pin, 'fleet.example.com');
 
 // cli/ may not import backend/pki, so a small CA is made here with forge, as the backend does.
 
@@ -39,12 +45,12 @@ function codeOf(fn: () => unknown): string | undefined {
   try {
     fn();
   } catch (err) {
-    return err instanceof CliError ? err.code : 'not a CliError';
+    return err instanceof CliError || err instanceof TetherError ? err.code : 'not a coded error';
   }
   return undefined;
 }
 
-describe('pinnedCaOf (the agent enrolment check, in cli/)', () => {
+describe('pinnedCaOf (the CA pin check the CLI shares with the agent)', () => {
   const pin = spkiPin(ca);
 
   it('the pin is sha256 of the SPKI, and the CA of a proper chain is returned', () => {

@@ -4,7 +4,7 @@ import { postJson } from '../net/https-json.js';
 import { isRegistered, saveAgentState, type AgentState } from '../state/agent-state.js';
 import { collectFacts } from '../system/facts.js';
 import { createDeviceKeyAndCsr } from './csr.js';
-import { fetchPinnedCa } from './pinned-ca.js';
+import { fetchPinnedCa } from '../../channel/pinned-ca.js';
 
 export interface RegisterOptions {
   backendUrl: string;

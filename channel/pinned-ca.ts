@@ -1,9 +1,9 @@
 import { X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
 import { connect, type DetailedPeerCertificate } from 'node:tls';
-import { caPin } from '../../channel/pin.js';
-import { CA_PIN_PATTERN } from '../../protocol/api.js';
-import { TetherError } from '../../protocol/errors.js';
+import { CA_PIN_PATTERN } from '../protocol/api.js';
+import { TetherError } from '../protocol/errors.js';
+import { caPin } from './pin.js';
 
 const DEFAULT_HTTPS_PORT = 443;
 /** A backend sends two certificates (leaf, CA); anything much longer is not one of ours. */
@@ -16,7 +16,7 @@ interface Target {
 }
 
 /**
- * Trust on first use, checked against a pin: connects to the backend, finds the CA whose
+ * Trust on first use, checked against a pin (the agent's enrolment and the operators' CLI): connects to the backend, finds the CA whose
  * `caPin()` is `pin` in the certificate chain the backend sends, checks that the backend's
  * own certificate is a TLS server certificate issued and signed by that CA, and returns the
  * CA certificate as PEM (LF line ends) for later connections to trust (`ca:`).
@@ -36,7 +36,7 @@ export async function fetchPinnedCa(backendUrl: string, pin: string, timeoutMs =
   }
   if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new RangeError('timeoutMs must be a positive number');
   const chain = await fetchPeerChain(target, timeoutMs);
-  return pinnedCaOf(chain, pin, target).toString();
+  return pinnedCaOf(chain, pin, target.host).toString();
 }
 
 function parseBackendUrl(backendUrl: string): Target {
@@ -105,9 +105,13 @@ function peerChain(leaf: DetailedPeerCertificate): X509Certificate[] {
   return chain;
 }
 
-function pinnedCaOf(chain: readonly X509Certificate[], pin: string, target: Target): X509Certificate {
+/**
+ * The CA in `chain` (leaf first) whose pin is `pin`, after checking that the leaf is a TLS server
+ * certificate it issued and signed; CA_PIN_MISMATCH otherwise. `host` names the backend in errors.
+ */
+export function pinnedCaOf(chain: readonly X509Certificate[], pin: string, host: string): X509Certificate {
   const leaf = chain[0];
-  if (leaf === undefined) throw new TetherError('CA_PIN_MISMATCH', `The backend at ${target.host} presented no certificate`);
+  if (leaf === undefined) throw new TetherError('CA_PIN_MISMATCH', `The backend at ${host} presented no certificate`);
   const pins = chain.map((cert) => caPin(cert.toString()));
   const ca = chain[pins.indexOf(pin)];
   if (ca === undefined) {

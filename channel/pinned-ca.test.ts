@@ -5,11 +5,11 @@ import { createServer as createTcpServer, type AddressInfo, type Server } from '
 import { promisify } from 'node:util';
 import forge from 'node-forge';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { caPin } from '../../channel/pin.js';
-import { TetherError } from '../../protocol/index.js';
+import { TetherError } from '../protocol/index.js';
+import { caPin } from './pin.js';
 import { fetchPinnedCa } from './pinned-ca.js';
 
-// agent/ may not import backend/pki, so these tests make their own small CA with forge, as the backend does.
+// channel/ may not import backend/pki, so these tests make their own small CA with forge, as the backend does.
 
 interface KeyPair {
   publicKeyPem: string;

@@ -75,8 +75,6 @@ export class MetricStore {
   private readonly rawHeadBefore;
   private readonly dropRawHeadBefore;
   private readonly rawHeadOfDevice;
-  private readonly newestRawHead;
-  private readonly newestRawChunk;
   private readonly recentNames;
   private readonly putRollupRow;
   private readonly rollupHeadInRange;
@@ -100,8 +98,6 @@ export class MetricStore {
     this.rawHeadOfDevice = db.prepare<[string, number, number]>(
       'SELECT h.series_id, h.ts, h.value FROM series s JOIN raw_head h ON h.series_id = s.id WHERE s.device_id = ? AND h.ts >= ? AND h.ts < ?',
     ).raw();
-    this.newestRawHead = db.prepare<[number]>('SELECT ts, value FROM raw_head WHERE series_id = ? ORDER BY ts DESC LIMIT 1').raw();
-    this.newestRawChunk = db.prepare<[number]>('SELECT data FROM raw_chunks WHERE series_id = ? ORDER BY start DESC LIMIT 1').pluck();
     this.recentNames = db.prepare<[string, number, number]>(`SELECT name FROM series s WHERE device_id = ?
       AND (EXISTS (SELECT 1 FROM raw_head WHERE series_id = s.id AND ts >= ?) OR EXISTS (SELECT 1 FROM raw_chunks WHERE series_id = s.id AND start > ?))
       ORDER BY name`).pluck();
@@ -258,22 +254,6 @@ export class MetricStore {
       out.set(id, mergeRollups(chunks.get(id) ?? [], (heads.get(id) ?? []).sort((a, b) => a.bucket - b.bucket)));
     }
     return out;
-  }
-
-  /** The newest raw sample of a series. */
-  latest(seriesId: number): { ts: number; value: number } | undefined {
-    const head = this.newestRawHead.get(seriesId) as [number, number] | undefined;
-    let best = head ? { ts: head[0], value: head[1] } : undefined;
-    const data = this.newestRawChunk.get(seriesId) as Buffer | undefined;
-    if (data) {
-      const chunk = decodeChunk(data);
-      const values = chunk.columns[0] as Float64Array;
-      for (let i = 0; i < chunk.ts.length; i++) {
-        const t = chunk.ts[i] as number;
-        if (!best || t >= best.ts) best = { ts: t, value: values[i] as number };
-      }
-    }
-    return best;
   }
 
   /** Names of a device's metrics with a raw sample at or after `since`. */

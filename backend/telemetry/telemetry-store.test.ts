@@ -11,7 +11,8 @@ const DEV_B = 'dev_bbbbbbbbbbbbbbbbbbbb';
 
 function setup() {
   const db = openDatabase(':memory:', METRICS_MIGRATIONS);
-  return { db, store: new TelemetryStore(new MetricStore(db), () => T0) };
+  const metrics = new MetricStore(db);
+  return { db, metrics, store: new TelemetryStore(metrics, () => T0) };
 }
 
 function batch(seq: number, metrics: MetricSample[], logs: TelemetryBatch['logs'] = []): TelemetryBatch {
@@ -66,15 +67,16 @@ describe('TelemetryStore', () => {
   });
 
   it('forgets series ids created by a flush that rolled back, so the next flush does not use them', () => {
-    const { db, store } = setup();
+    const { db, metrics, store } = setup();
     // A log line that violates NOT NULL makes the whole flush fail after its series were interned.
     const bad = { type: 'batch', seq: 1, metrics: [{ ts: T0, name: 'new.metric', value: 1 }], logs: [{ ts: T0, level: 'info', source: null, message: 'x' }] } as unknown as TelemetryBatch;
     expect(() => store.storeAll([{ deviceId: DEV_A, batch: bad }])).toThrow();
     expect(db.prepare('SELECT count(*) AS n FROM series').get()).toEqual({ n: 0 });
     store.store(DEV_B, batch(1, [{ ts: T0, name: 'other', value: 2 }]));
     store.store(DEV_A, batch(2, [{ ts: T0, name: 'new.metric', value: 3 }]));
-    expect(store.latest(DEV_A, 'new.metric')).toEqual({ ts: T0, value: 3 });
-    expect(store.latest(DEV_B, 'other')).toEqual({ ts: T0, value: 2 });
+    const values = (device: string, name: string) => metrics.readRaw(metrics.existingSeriesId(device, name) ?? -1, 0, T0 + 1).values;
+    expect(values(DEV_A, 'new.metric')).toEqual([3]);
+    expect(values(DEV_B, 'other')).toEqual([2]);
   });
 
   it('returns stored log lines with their row ids', () => {

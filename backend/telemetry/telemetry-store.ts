@@ -84,10 +84,4 @@ export class TelemetryStore {
   store(deviceId: string, batch: TelemetryBatch): boolean {
     return this.storeAll([{ deviceId, batch }])[0] !== null;
   }
-
-  /** The newest value of a metric, for the API and tests. */
-  latest(deviceId: string, name: string): { ts: number; value: number } | undefined {
-    const id = this.metrics.existingSeriesId(deviceId, name);
-    return id === undefined ? undefined : this.metrics.latest(id);
-  }
 }

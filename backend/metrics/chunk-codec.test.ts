@@ -43,7 +43,7 @@ function risingWalk(n: number): number[] {
 
 const SPECIALS = [NaN, Infinity, -Infinity, -0, 0, Number.MIN_VALUE, -Number.MIN_VALUE, 2.2250738585072014e-308 / 3, Number.MAX_VALUE, -Number.MAX_VALUE, Number.EPSILON];
 
-/** Values of every shape the codec distinguishes: any float, decimals, repeats, counters, specials. */
+/** Values of every shape the codec distinguishes (every kind of float, decimals, repeats, counters, specials). */
 function columnArb(n: number): fc.Arbitrary<number[]> {
   const fixed = (item: fc.Arbitrary<number>) => fc.array(item, { minLength: n, maxLength: n });
   return fc.oneof(
@@ -85,7 +85,7 @@ const seriesArb = fc
   .chain(([n, c]) => fc.tuple(timestampsArb(n), fc.array(columnArb(n), { minLength: c, maxLength: c })));
 
 describe('chunk codec round trip', () => {
-  it('is lossless for random series: any floats, decimals, repeats, irregular, out-of-order and duplicate timestamps, 1..4 mixed columns', () => {
+  it('is lossless for random series (every kind of float), decimals, repeats, irregular, out-of-order and duplicate timestamps, 1..4 mixed columns', () => {
     const seen = new Set<ChunkColumnEncoding>();
     fc.assert(
       fc.property(seriesArb, ([ts, columns]) => {

@@ -41,7 +41,7 @@ const KIND_PACKED = 2;
  * '11'+W bits, or in W bits with no prefix when w0 = W.
  */
 const KIND_DELTA = 3;
-/** Gorilla XOR of the 64-bit patterns: any float64, NaN payloads included. */
+/** Gorilla XOR of the 64-bit patterns (every float64, NaN payloads included). */
 const KIND_XOR = 4;
 /**
  * Near-decimal: decimals but for a few ulps of float arithmetic, such as a rollup's sum of

@@ -47,7 +47,7 @@ export class IngestQueue {
 
   constructor(private readonly store: TelemetryStore, private readonly log: Logger, private readonly options: IngestQueueOptions = {}) {
     this.flushIntervalMs = options.flushIntervalMs ?? 20;
-    this.maxBatchesPerFlush = options.maxBatchesPerFlush ?? 64;
+    this.maxBatchesPerFlush = options.maxBatchesPerFlush ?? 32;
     this.maxPending = options.maxPending ?? 50_000;
     this.retryMinMs = options.retryMinMs ?? 100;
     this.retryMaxMs = options.retryMaxMs ?? 5_000;

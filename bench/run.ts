@@ -37,7 +37,7 @@ function readJson<T>(file: string): Record<string, T> {
 function currentCommit(): string {
   try {
     const git = (...args: string[]) => execFileSync('git', args, { cwd: import.meta.dirname, encoding: 'utf8' }).trim();
-    return `${git('rev-parse', 'HEAD')}${git('status', '--porcelain', '--untracked-files=no', '--', '.', ':!bench/results') ? '-dirty' : ''}`;
+    return `${git('rev-parse', 'HEAD')}${git('status', '--porcelain', '--untracked-files=no', '--', ':(top)', ':(top,exclude)bench/results') ? '-dirty' : ''}`;
   } catch {
     return 'unknown';
   }

@@ -43,9 +43,11 @@ describe('MetricStore', () => {
     store.appendRaw([[id, T0 + 1_000, 1], [id, T0 + 3_000, 3]]);
     store.compact(T0 + W + 5 * MINUTE_MS, 10_000);
     store.appendRaw([[id, T0 + 2_000, 2]]);
-    // Readable at once, before compaction.
+    // Readable at once, before compaction, and still in the head until the next window closes.
     expect(store.readRaw(id, T0, T0 + W)).toEqual({ ts: [T0 + 1_000, T0 + 2_000, T0 + 3_000], values: [1, 2, 3] });
-    store.compact(T0 + W + 5 * MINUTE_MS, 10_000);
+    expect(store.compact(T0 + W + 6 * MINUTE_MS, 10_000).chunks).toBe(0);
+    expect(count(db, 'raw_head')).toBe(1);
+    store.compact(T0 + 2 * W + 5 * MINUTE_MS, 10_000);
     expect(count(db, 'raw_chunks')).toBe(1);
     expect(count(db, 'raw_head')).toBe(0);
     expect(store.readRaw(id, T0, T0 + W)).toEqual({ ts: [T0 + 1_000, T0 + 2_000, T0 + 3_000], values: [1, 2, 3] });

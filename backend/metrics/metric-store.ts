@@ -82,8 +82,11 @@ export class MetricStore {
   private readonly dropRollupHeadBefore;
   private readonly rollupHeadOfDevice;
   private readonly tiers: Record<StoredTier, TierStatements>;
-  /** Where the last compaction pass stopped, per tier: it goes round the series in slices. */
+  /** Where the compaction pass in progress stopped, per tier (0: none in progress): it goes round the series in slices. */
   private readonly cursors = { raw: 0, '1m': 0, '1h': 0 };
+  /** The cutoff of each tier's pass in progress, and of its last completed one. */
+  private readonly passCutoff: Record<StoredTier, number> = { raw: -Infinity, '1m': -Infinity, '1h': -Infinity };
+  private readonly compactedTo: Record<StoredTier, number> = { raw: -Infinity, '1m': -Infinity, '1h': -Infinity };
 
   constructor(readonly db: Db) {
     this.internSeries = db.prepare<[string, string]>('INSERT OR IGNORE INTO series(device_id, name) VALUES (?, ?)');
@@ -275,17 +278,26 @@ export class MetricStore {
    * Moves head rows of closed windows into chunks (merging with a chunk already there, for
    * late samples), tier by tier, series by series, in transactions of `seriesPerTx` series,
    * until done or `budgetMs` is spent. Returns the chunks written and whether work remains.
+   * A tier is only gone through when its cutoff has moved since its last complete pass (every
+   * 10 min for raw, 2 h and 5 days for the rollups): rows that arrive late below an old cutoff
+   * stay readable in the head until then. Nothing but the clock decides, so any node may run it.
    */
   compact(now: number, budgetMs = 20, seriesPerTx = 100): { chunks: number; more: boolean } {
     const started = performance.now();
     let chunks = 0;
     for (const tier of ['raw', '1m', '1h'] as const) {
       const window = CHUNK_WINDOW_MS[tier];
-      const cutoff = Math.floor((now - COMPACT_GRACE_MS[tier]) / window) * window;
+      if (this.cursors[tier] === 0) {
+        const cutoff = Math.floor((now - COMPACT_GRACE_MS[tier]) / window) * window;
+        if (cutoff <= this.compactedTo[tier]) continue;
+        this.passCutoff[tier] = cutoff;
+      }
+      const cutoff = this.passCutoff[tier];
       for (;;) {
         const ids = this.seriesAfter.all(this.cursors[tier], seriesPerTx) as number[];
         if (ids.length === 0) {
           this.cursors[tier] = 0;
+          this.compactedTo[tier] = cutoff;
           break;
         }
         chunks += this.db.transaction(() => ids.reduce((n, id) => n + this.compactSeries(tier, id, cutoff), 0))();

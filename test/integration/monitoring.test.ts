@@ -57,8 +57,10 @@ describe('monitoring with a real agent on this machine', () => {
     let result: MetricsQueryResult | undefined;
     await waitFor(async () => {
       result = await query(backend, admin, agent.deviceId, ['mem.total', 'uptime', 'cpu.total', 'battery.level', 'agent.spool.dropped'], since);
-      return (result.series.find((s) => s.name === 'uptime')?.points.length ?? 0) >= 3;
-    }, 20_000, 'three uptime samples');
+      // Uptime is reported in whole seconds (docs/metrics.md): samples 500 ms apart must span 2 s to grow for sure.
+      const uptime = result.series.find((s) => s.name === 'uptime')?.points ?? [];
+      return uptime.length >= 3 && (uptime.at(-1)?.[0] ?? 0) - (uptime[0]?.[0] ?? 0) >= 2_000;
+    }, 20_000, 'uptime samples over 2 s');
     const series = (name: string) => result?.series.find((s) => s.name === name)?.points ?? [];
     const memKb = Number(/^MemTotal:\s+(\d+) kB/m.exec(readFileSync('/proc/meminfo', 'utf8'))?.[1]);
     expect(series('mem.total').at(-1)?.[1]).toBe(memKb * 1024);

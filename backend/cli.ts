@@ -15,8 +15,7 @@ import { startBackend } from './main.js';
 import { addOpsCommands } from './ops/ops-commands.js';
 import { printErr, printOut, safeCommanderOutput } from './terminal-output.js';
 import { pickSetting, readServiceConfig, type OptionSource } from './ops/service-config.js';
-import { openDatabase } from './store/db.js';
-import { MAIN_MIGRATIONS } from './store/migrations.js';
+import { openStore, sqliteOnly, type OpenedStore } from './store/open-store.js';
 
 const DURATION = /^(\d+)(s|m|h|d)$/;
 const UNIT_SECONDS = { s: 1, m: 60, h: 3600, d: 86400 } as const;
@@ -56,6 +55,16 @@ function readBackendInfo(home: string): { publicUrl?: string } {
     return JSON.parse(readFileSync(join(home, 'backend.json'), 'utf8')) as { publicUrl?: string };
   } catch {
     return {};
+  }
+}
+
+/** Opens the home's store for one command and closes it after, whatever happens. */
+async function withStore<T>(home: string, fn: (store: OpenedStore) => Promise<T>): Promise<T> {
+  const store = await openStore({ home });
+  try {
+    return await fn(store);
+  } finally {
+    await store.close();
   }
 }
 
@@ -133,14 +142,9 @@ export function backendProgram(): Command {
     .option('--json', 'print JSON')
     .action(async (opts: { home: string; ttl: number; uses: number; tag: Tags; approval?: boolean; json?: boolean }) => {
       const home = resolve(opts.home);
-      const db = openDatabase(join(home, 'tether.db'), MAIN_MIGRATIONS);
       const pin = caPin(readFileSync(join(home, 'pki', 'ca.crt'), 'utf8'));
-      let created;
-      try {
-        created = new TokenService(db, new AuditLog(db)).create({ ttlSeconds: opts.ttl, uses: opts.uses, tags: opts.tag, requireApproval: opts.approval ?? false }, cliActor());
-      } finally {
-        db.close();
-      }
+      const created = await withStore(home, ({ stores }) =>
+        new TokenService(stores, new AuditLog(stores)).create({ ttlSeconds: opts.ttl, uses: opts.uses, tags: opts.tag, requireApproval: opts.approval ?? false }, cliActor()));
       const command = installCommand(readBackendInfo(home).publicUrl ?? 'https://localhost:8443', created.token, pin);
       if (opts.json) {
         printOut(`${JSON.stringify({ ...created, caPin: pin, installCommand: command }, null, 2)}\n`);
@@ -169,13 +173,8 @@ export function backendProgram(): Command {
     .addOption(new Option('--role <role>', 'role').choices(Role.options).makeOptionMandatory())
     .action(async (opts: { home: string; username: string; role: Role }) => {
       const password = await readStdin();
-      const db = openDatabase(join(resolve(opts.home), 'tether.db'), MAIN_MIGRATIONS);
-      let user;
-      try {
-        user = await new UserService(db, new AuditLog(db)).add(opts.username, password, opts.role, null, cliActor());
-      } finally {
-        db.close();
-      }
+      const user = await withStore(resolve(opts.home), (store) =>
+        new UserService(sqliteOnly(store), new AuditLog(store.stores)).add(opts.username, password, opts.role, null, cliActor()));
       printOut(`added ${user.username} (${user.role})\n`);
     });
 

@@ -20,6 +20,8 @@ export interface BackendConfig {
   shell?: Partial<ShellLimits>;
   /** Retention, ingest flush and job intervals of metrics, logs and alerts. */
   monitoring?: MonitoringConfig;
+  /** postgres://…: keep state in PostgreSQL instead of SQLite files in the home. */
+  databaseUrl?: string;
   /** Folder of the agent bundle served to devices (default dist/agent, built on first download). */
   agentDistDir?: string;
 }

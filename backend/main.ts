@@ -34,9 +34,8 @@ import { RunRepo } from './jobs/run-repo.js';
 import { RunService } from './jobs/run-service.js';
 import { ShellRepo } from './shell/shell-repo.js';
 import { SHELL_SOCKET_MAX_PAYLOAD, ShellService } from './shell/shell-service.js';
-import { openDatabase } from './store/db.js';
+import { openStore, sqliteOnly } from './store/open-store.js';
 import { StoreHealth } from './store/store-health.js';
-import { MAIN_MIGRATIONS, METRICS_MIGRATIONS } from './store/migrations.js';
 import { TelemetryGateway } from './telemetry/telemetry-gateway.js';
 import { startMonitoring } from './metrics/monitoring.js';
 import { createBackendMetrics } from './ops/backend-metrics.js';
@@ -61,13 +60,15 @@ const PRESENCE_FLUSH_MS = 60_000;
 export async function startBackend(config: BackendConfig, log: Logger = pino()): Promise<RunningBackend> {
   mkdirSync(config.home, { recursive: true, mode: 0o700 });
   const pki = await loadOrCreatePki(config.home, certificateHostnames(config));
-  const db = openDatabase(join(config.home, 'tether.db'), MAIN_MIGRATIONS);
-  const metricsDb = openDatabase(join(config.home, 'metrics.db'), METRICS_MIGRATIONS);
+  const store = await openStore({ home: config.home, databaseUrl: config.databaseUrl });
+  const { stores } = store;
+  const db = sqliteOnly(store);
+  const metricsDb = store.sqlite?.metricsDb ?? db;
 
-  const audit = new AuditLog(db);
+  const audit = new AuditLog(stores);
   const users = new UserService(db, audit);
   const firstAdmin = await ensureFirstAdmin(users, config.adminPassword);
-  const tokens = new TokenService(db, audit);
+  const tokens = new TokenService(stores, audit);
   const events = new FleetEvents();
   const repo = new DeviceRepo(db);
   // Names and tags for per-message and per-request checks, kept current by fleet events.
@@ -86,7 +87,7 @@ export async function startBackend(config: BackendConfig, log: Logger = pino()):
   const monitoring = startMonitoring({ metricsDb, devices: () => devices.list(), log, config: config.monitoring, health: storeHealth });
   const telemetry = new TelemetryGateway({ devices: repo, presence, ingest: monitoring.ingest, log, counters: opsMetrics.counters });
   const devices = new DeviceService({ repo, presence, events, audit, connections: [router, telemetry] });
-  const enrolment = new EnrolmentService({ db, tokens, devices: repo, presence, events, audit, ca: pki.ca });
+  const enrolment = new EnrolmentService({ stores, tokens, presence, events, audit, ca: pki.ca });
   const access = new DeviceAccess(directory);
   const hub = new ConsoleHub({ events, router, log, monitoring: monitoring.live, access });
   const configRepo = new ConfigRepo(db);
@@ -114,7 +115,7 @@ export async function startBackend(config: BackendConfig, log: Logger = pino()):
     // The chain (leaf + CA) lets agents find the CA to check against their pin.
     tls: { key: pki.server.keyPem, cert: pki.server.certPem + pki.ca.certPem },
     log, users, tokens, enrolment, devices, audit, caPin: pki.caPin,
-    access, loginThrottle: new LoginThrottle(), auditQuery: new AuditQueryService(db),
+    access, loginThrottle: new LoginThrottle(), auditQuery: new AuditQueryService(stores.audit),
     publicUrl: () => publicUrl, consoleDir: config.consoleDir, ready: () => ready, storeHealth,
     config: { service: configService, delivery: configDelivery },
     monitoring,
@@ -189,8 +190,7 @@ export async function startBackend(config: BackendConfig, log: Logger = pino()):
         await app.close();
         monitoring.close();
         presence.flush();
-        db.close();
-        metricsDb.close();
+        await store.close();
         opsMetrics.close();
         removePidFile();
       })()),

@@ -22,7 +22,7 @@ import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from '@playwright/test';
 import { MAIN_MIGRATIONS } from '../backend/store/migrations.js';
-import { openDatabase } from '../backend/store/db.js';
+import { openDatabase } from '../backend/store/sqlite/db.js';
 import { ADMIN_PASSWORD, ROOT, cleanup, login, startBackend, tempDir, type Backend } from '../test/harness.js';
 
 const DEVICES = 10_000;

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { pino } from 'pino';
 import type { TelemetryBatch } from '../protocol/index.js';
-import { openDatabase } from '../backend/store/db.js';
+import { openDatabase } from '../backend/store/sqlite/db.js';
 import { METRICS_MIGRATIONS } from '../backend/store/migrations.js';
 import { MetricStore } from '../backend/metrics/metric-store.js';
 import { IngestQueue } from '../backend/telemetry/ingest-queue.js';

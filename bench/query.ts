@@ -13,7 +13,7 @@
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openDatabase } from '../backend/store/db.js';
+import { openDatabase } from '../backend/store/sqlite/db.js';
 import { METRICS_MIGRATIONS } from '../backend/store/migrations.js';
 import { CHUNK_WINDOW_MS, COMPACT_GRACE_MS, MetricStore, encodeRollups, type RollupPoint, type StoredTier } from '../backend/metrics/metric-store.js';
 import { encodeChunk } from '../backend/metrics/chunk-codec.js';

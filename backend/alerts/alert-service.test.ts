@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { AlertEvent, Device } from '../../protocol/index.js';
 import { LatestValues } from '../metrics/latest-values.js';
-import { openDatabase } from '../store/db.js';
+import { openDatabase } from '../store/sqlite/db.js';
 import { METRICS_MIGRATIONS } from '../store/migrations.js';
 import { AlertService } from './alert-service.js';
 

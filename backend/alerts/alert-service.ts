@@ -1,6 +1,6 @@
 import { TetherError, missingCase, type AlertCondition, type AlertEvent, type AlertRule, type AlertRuleInput, type Device } from '../../protocol/index.js';
 import type { LatestValues } from '../metrics/latest-values.js';
-import type { Db } from '../store/db.js';
+import type { Db } from '../store/sqlite/db.js';
 
 interface RuleRow { id: number; name: string; condition: string; for_ms: number; scope: string; enabled: number; created_at: number }
 interface EventRow { id: number; rule_id: number; rule_name: string; device_id: string; state: 'firing' | 'resolved'; ts: number; value: number | null }

@@ -1,13 +1,11 @@
-import type { Db } from '../store/db.js';
+import type { AuditStore } from './audit-store.js';
 
 /** Append-only record of every mutating action. */
 export class AuditLog {
-  private readonly insert;
-  constructor(db: Db, private readonly now: () => number = Date.now) {
-    this.insert = db.prepare('INSERT INTO audit_log(ts, actor, action, target, details) VALUES (?,?,?,?,?)');
-  }
+  constructor(private readonly store: { audit: AuditStore }, private readonly now: () => number = Date.now) {}
 
-  record(actor: string, action: string, target: string | null, details: Record<string, unknown> = {}): void {
-    this.insert.run(this.now(), actor, action, target, JSON.stringify(details));
+  /** Records through `tx` (a transaction's ports) when given, so the entry commits or rolls back with the action. */
+  record(actor: string, action: string, target: string | null, details: Record<string, unknown> = {}, tx: { audit: AuditStore } = this.store): Promise<void> {
+    return tx.audit.append({ ts: this.now(), actor, action, target, details });
   }
 }

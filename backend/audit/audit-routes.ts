@@ -10,7 +10,7 @@ import type { AuditQueryService } from './audit-query.js';
 type ZodApi = FastifyInstance<Server, IncomingMessage, ServerResponse, Logger, ZodTypeProvider>;
 
 export interface AuditRouteDeps {
-  db: AuditQueryService;
+  query: AuditQueryService;
   audit: AuditLog;
   auth(request: FastifyRequest, role?: Role): { user: User };
 }
@@ -21,14 +21,14 @@ const ExportQuery = AuditQuery.omit({ limit: true });
 export function registerAuditRoutes(api: ZodApi, deps: AuditRouteDeps): void {
   api.get('/api/v1/audit', { schema: { tags: ['audit'], querystring: AuditQuery, response: { 200: AuditPage } } }, async (request) => {
     deps.auth(request, 'admin');
-    return deps.db.page(request.query);
+    return deps.query.page(request.query);
   });
   api.get('/api/v1/audit/export', { schema: { tags: ['audit'], querystring: ExportQuery } }, async (request, reply) => {
     const { user } = deps.auth(request, 'admin');
     // Who took a copy of the log is itself worth keeping.
-    deps.audit.record(`user:${user.username}`, 'audit.export', null, { ...request.query });
+    await deps.audit.record(`user:${user.username}`, 'audit.export', null, { ...request.query });
     void reply.header('content-type', 'application/x-ndjson; charset=utf-8');
     void reply.header('content-disposition', 'attachment; filename="tether-audit.jsonl"');
-    return reply.send(deps.db.exportLines(request.query));
+    return reply.send(deps.query.exportLines(request.query));
   });
 }

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { TetherError, type ErrorCode } from '../../protocol/index.js';
 import { AuditLog } from '../audit/audit-log.js';
-import { openDatabase } from '../store/db.js';
+import { storesOnSqlite } from '../store/open-store.js';
+import { openDatabase } from '../store/sqlite/db.js';
 import { MAIN_MIGRATIONS } from '../store/migrations.js';
 import { totpCode } from './totp.js';
 import { SESSION_IDLE_MS, SESSION_TTL_MS, UserService } from './users.js';
@@ -19,7 +20,7 @@ async function codeOf(action: () => unknown): Promise<ErrorCode | 'ok'> {
 function setup() {
   const clock = { now: Date.UTC(2026, 0, 1, 12, 0, 0) };
   const db = openDatabase(':memory:', MAIN_MIGRATIONS);
-  const users = new UserService(db, new AuditLog(db, () => clock.now), () => clock.now);
+  const users = new UserService(db, new AuditLog(storesOnSqlite(db), () => clock.now), () => clock.now);
   return { clock, db, users };
 }
 

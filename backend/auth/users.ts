@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { DeviceScope, parseOrThrow, TetherError, Username, type Role, type User, type UserInfo } from '../../protocol/index.js';
 import type { AuditLog } from '../audit/audit-log.js';
-import type { Db } from '../store/db.js';
+import type { Db } from '../store/sqlite/db.js';
 import { hashPassword, hashSecret, newSecret, verifyPassword } from './secrets.js';
 import { newTotpSecret, totpStep, totpUrl } from './totp.js';
 
@@ -81,14 +81,11 @@ export class UserService {
     if (password.length < 8) throw new TetherError('BAD_REQUEST', 'The password needs at least 8 characters');
     const hash = await hashPassword(password);
     try {
-      // One transaction: a user never exists without its audit entry.
-      return this.db.transaction(() => {
-        const info = this.db
-          .prepare('INSERT INTO users(username, password_hash, role, created_at, scope) VALUES (?,?,?,?,?)')
-          .run(username, hash, role, this.now(), scopeText(scope));
-        this.audit.record(actor, 'user.create', `user:${username}`, { role, scope });
-        return { id: Number(info.lastInsertRowid), username, role, scope };
-      })();
+      const info = this.db
+        .prepare('INSERT INTO users(username, password_hash, role, created_at, scope) VALUES (?,?,?,?,?)')
+        .run(username, hash, role, this.now(), scopeText(scope));
+      await this.audit.record(actor, 'user.create', `user:${username}`, { role, scope });
+      return { id: Number(info.lastInsertRowid), username, role, scope };
     } catch (err) {
       if (err instanceof Error && /UNIQUE/.test(err.message)) throw new TetherError('CONFLICT', `User ${username} exists`);
       throw err;

@@ -3,10 +3,11 @@ import { pino } from 'pino';
 import { describe, expect, it, vi } from 'vitest';
 import { ConfigApplyParams, type ConfigReport } from '../../protocol/index.js';
 import { AuditLog } from '../audit/audit-log.js';
+import { storesOnSqlite } from '../store/open-store.js';
 import { DeviceDirectory, type DeviceEntry } from '../devices/device-directory.js';
 import { LocalDeviceRouter } from '../devices/device-router.js';
 import { FleetEvents } from '../devices/fleet-events.js';
-import { migrate } from '../store/db.js';
+import { migrate } from '../store/sqlite/db.js';
 import { MAIN_MIGRATIONS } from '../store/migrations.js';
 import { ConfigDelivery, DEFAULT_SLICE_BUDGET_MS } from './config-delivery.js';
 import { ConfigRepo } from './config-repo.js';
@@ -45,7 +46,7 @@ async function fleet(count: number, options: { defer?: (next: () => void) => voi
   }
   const delivery = new ConfigDelivery({ repo, devices: directory, router, log: pino({ level: 'silent' }), defer: options.defer, clock: options.clock });
   events.subscribe((event) => delivery.onFleetEvent(event));
-  const service = new ConfigService({ repo, validator: new SchemaValidator(), audit: new AuditLog(db), deviceExists: (id) => directory.has(id), onChange: () => delivery.refreshAll() });
+  const service = new ConfigService({ repo, validator: new SchemaValidator(), audit: new AuditLog(storesOnSqlite(db)), deviceExists: (id) => directory.has(id), onChange: () => delivery.refreshAll() });
   const pushes = () => [...received.values()].reduce((n, list) => n + list.length, 0);
   return { db, repo, events, directory, entries, delivery, service, received, held, pushes };
 }

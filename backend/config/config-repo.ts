@@ -1,5 +1,5 @@
 import type { ConfigApplyStatus, ConfigLayer, ConfigLayerKind, ConfigRevision, ConfigValues, Tags } from '../../protocol/index.js';
-import type { Db } from '../store/db.js';
+import type { Db } from '../store/sqlite/db.js';
 
 interface LayerRow { id: string; kind: ConfigLayerKind; selector: string; priority: number; vals: string; version: number; updated_at: number; updated_by: string }
 interface RevisionRow { version: number; ts: number; author: string; message: string; action: ConfigRevision['action']; target: string; before: string | null; after: string | null }

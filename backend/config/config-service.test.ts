@@ -2,7 +2,8 @@ import Database from 'better-sqlite3';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { describe, expect, it, vi } from 'vitest';
 import { AuditLog } from '../audit/audit-log.js';
-import { migrate } from '../store/db.js';
+import { storesOnSqlite } from '../store/open-store.js';
+import { migrate } from '../store/sqlite/db.js';
 import { MAIN_MIGRATIONS } from '../store/migrations.js';
 import { ConfigRepo } from './config-repo.js';
 import { ConfigService } from './config-service.js';
@@ -12,7 +13,7 @@ function service() {
   const db = new Database(':memory:');
   migrate(db, MAIN_MIGRATIONS);
   const onChange = vi.fn();
-  const config = new ConfigService({ repo: new ConfigRepo(db), validator: new SchemaValidator(), audit: new AuditLog(db), deviceExists: () => false, onChange });
+  const config = new ConfigService({ repo: new ConfigRepo(db), validator: new SchemaValidator(), audit: new AuditLog(storesOnSqlite(db)), deviceExists: () => false, onChange });
   return { db, config, onChange };
 }
 
@@ -72,7 +73,7 @@ describe('ConfigService', () => {
     config.putSchema('net', { schema: { type: 'object', properties: { port: { type: 'integer' } } }, expectedVersion: 0 }, 'user:x');
     const compile = vi.spyOn(Ajv2020.prototype, 'compile');
     try {
-      const restarted = new ConfigService({ repo: new ConfigRepo(db), validator: new SchemaValidator(), audit: new AuditLog(db), deviceExists: () => false, onChange: () => undefined });
+      const restarted = new ConfigService({ repo: new ConfigRepo(db), validator: new SchemaValidator(), audit: new AuditLog(storesOnSqlite(db)), deviceExists: () => false, onChange: () => undefined });
       expect(compile).toHaveBeenCalledTimes(2);
       compile.mockClear();
       restarted.putLayer('fleet', { values: { agent: { samplingIntervalMs: 10_000 }, net: { port: 80 } }, expectedVersion: 0 }, 'user:x');

@@ -3,13 +3,14 @@ import forge from 'node-forge';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { ConsoleServerMessage, DeviceFacts, User } from '../../protocol/index.js';
 import { AuditLog } from '../audit/audit-log.js';
+import { storesOnSqlite } from '../store/open-store.js';
 import { scopeConsoleMessage } from '../auth/console-scope.js';
 import { DeviceAccess } from '../auth/device-access.js';
 import { EnrolmentService } from '../enrol/enrolment.js';
 import { TokenService } from '../enrol/tokens.js';
 import { createCa, type CertifiedKey } from '../pki/ca.js';
 import { generateRsaKeyPair, type RsaKeyPairPem } from '../pki/keys.js';
-import { migrate } from '../store/db.js';
+import { migrate } from '../store/sqlite/db.js';
 import { MAIN_MIGRATIONS } from '../store/migrations.js';
 import { DeviceDirectory, type DeviceEntry } from './device-directory.js';
 import { DeviceRepo } from './device-repo.js';
@@ -35,22 +36,23 @@ function counting<T extends object>(target: T): { repo: T; calls: Map<string, nu
   return { repo, calls };
 }
 
-function fleet(seed: number) {
+async function fleet(seed: number) {
   const db = new Database(':memory:');
   migrate(db, MAIN_MIGRATIONS);
   const { repo, calls } = counting(new DeviceRepo(db));
   const events = new FleetEvents();
   const presence = new Presence(repo, events);
-  const audit = new AuditLog(db);
+  const stores = storesOnSqlite(db);
+  const audit = new AuditLog(stores);
   const devices = new DeviceService({ repo, presence, events, audit, connections: [] });
-  const tokenId = new TokenService(db, audit).create({}, 'test').id;
+  const tokenId = (await new TokenService(stores, audit).create({}, 'test')).id;
   for (let i = 0; i < seed; i++) {
     repo.insert({
       id: `dev_${i}`, name: `robot-${i}`, status: 'active', certFingerprint: 'x', telemetryTokenHash: Buffer.from(`t${i}`),
       tags: { site: i % 2 === 0 ? 'berlin' : 'paris' }, facts: null, tokenId, createdAt: i,
     });
   }
-  return { db, repo, calls, events, presence, audit, devices };
+  return { db, stores, repo, calls, events, presence, audit, devices };
 }
 
 let ca: CertifiedKey;
@@ -69,7 +71,7 @@ function csr(): string {
 
 describe('DeviceDirectory', () => {
   it('loads every device once and answers names, tags and status from memory', async () => {
-    const { repo, calls, events } = fleet(3);
+    const { repo, calls, events } = await fleet(3);
     const directory = await DeviceDirectory.load(repo, events);
     expect(calls.get('list')).toBe(1);
     expect(directory.size).toBe(3);
@@ -81,13 +83,13 @@ describe('DeviceDirectory', () => {
   });
 
   it('follows enrolment, tag edits, approval, revocation, facts and removal', async () => {
-    const { db, repo, calls, events, presence, audit, devices } = fleet(1);
+    const { stores, repo, calls, events, presence, audit, devices } = await fleet(1);
     const directory = await DeviceDirectory.load(repo, events);
-    const tokens = new TokenService(db, audit);
-    const enrolment = new EnrolmentService({ db, tokens, devices: repo, presence, events, audit, ca });
+    const tokens = new TokenService(stores, audit);
+    const enrolment = new EnrolmentService({ stores, tokens, presence, events, audit, ca });
 
-    const token = tokens.create({ tags: { site: 'lyon' }, requireApproval: true }, 'test');
-    const { deviceId } = enrolment.register({ token: token.token, csr: csr(), name: 'newcomer', facts: FACTS });
+    const token = await tokens.create({ tags: { site: 'lyon' }, requireApproval: true }, 'test');
+    const { deviceId } = await enrolment.register({ token: token.token, csr: csr(), name: 'newcomer', facts: FACTS });
     expect(directory.get(deviceId)).toEqual({ id: deviceId, name: 'newcomer', status: 'pending', tags: { site: 'lyon' } });
 
     devices.approve(deviceId, 'user:a');
@@ -130,7 +132,7 @@ describe('DeviceDirectory', () => {
   });
 
   it('stops following events once closed', async () => {
-    const { repo, events } = fleet(1);
+    const { repo, events } = await fleet(1);
     const directory = await DeviceDirectory.load(repo, events);
     directory.close();
     events.emit({ type: 'device.removed', id: 'dev_0' });
@@ -138,7 +140,7 @@ describe('DeviceDirectory', () => {
   });
 
   it('scopes a stream of pushed messages without reading the store per message', async () => {
-    const { repo, calls, events } = fleet(100);
+    const { repo, calls, events } = await fleet(100);
     const directory = await DeviceDirectory.load(repo, events);
     const access = new DeviceAccess(directory);
     const berlin: User = { id: 2, username: 'b', role: 'viewer', scope: { site: 'berlin' } };

@@ -1,5 +1,5 @@
 import { TetherError, type DeviceFacts, type DeviceStatus, type Tags } from '../../protocol/index.js';
-import type { Db } from '../store/db.js';
+import type { Db } from '../store/sqlite/db.js';
 
 export interface DeviceRecord {
   id: string;

@@ -27,7 +27,7 @@ export class RegisterLimiter {
   }
 
   /** Runs `register` for `ip` unless the IP is locked out; the error carries `retryAfterS`. */
-  async guard<T>(ip: string, register: () => T): Promise<T> {
+  async guard<T>(ip: string, register: () => Promise<T>): Promise<T> {
     const state = await this.limiter.get(ip);
     if (state !== null && state.remainingPoints <= 0) {
       // Guessing on while locked out turns the rest of the window into a `blockSeconds` block.
@@ -35,7 +35,7 @@ export class RegisterLimiter {
       throw limited(res instanceof RateLimiterRes ? res.msBeforeNext : state.msBeforeNext);
     }
     try {
-      return register();
+      return await register();
     } catch (err) {
       if (err instanceof TetherError && GUESS_CODES.has(err.code)) {
         await this.limiter.consume(ip).catch((res: unknown) => {

@@ -196,7 +196,7 @@ export async function buildHttpApp(deps: HttpAppDeps) {
   registerInstallRoutes(api, { ...deps.install, log: deps.log });
 
   registerUserRoutes(api, { users: deps.users, audit: deps.audit, throttle: deps.loginThrottle, auth });
-  registerAuditRoutes(api, { db: deps.auditQuery, audit: deps.audit, auth });
+  registerAuditRoutes(api, { query: deps.auditQuery, audit: deps.audit, auth });
 
   // ── devices ──
   registerDeviceRoutes(api, {
@@ -229,11 +229,11 @@ export async function buildHttpApp(deps: HttpAppDeps) {
   // ── registration tokens ──
   api.get('/api/v1/tokens', { schema: { tags: ['tokens'], response: { 200: z.object({ tokens: z.array(RegistrationToken) }) } } }, async (request) => {
     auth(request, 'admin');
-    return { tokens: deps.tokens.list() };
+    return { tokens: await deps.tokens.list() };
   });
   api.post('/api/v1/tokens', { schema: { tags: ['tokens'], body: TokenCreateRequest, response: { 200: TokenCreateResponse } } }, async (request) => {
     const { user } = auth(request, 'admin');
-    const created = deps.tokens.create(request.body, `user:${user.username}`);
+    const created = await deps.tokens.create(request.body, `user:${user.username}`);
     return { ...created, caPin: deps.caPin, installCommand: installCommand(deps.publicUrl(), created.token, deps.caPin) };
   });
   api.post('/api/v1/tokens/:id/revoke', { schema: { tags: ['tokens'], params: IdParams, response: { 200: RegistrationToken } } }, async (request) => {

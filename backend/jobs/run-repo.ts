@@ -1,5 +1,5 @@
 import { CommandRequest, FINAL_RUN_STATES, JobState, type Job, type JobCounts, type Run, type RunState } from '../../protocol/index.js';
-import type { Db } from '../store/db.js';
+import type { Db } from '../store/sqlite/db.js';
 
 interface RunRow {
   id: string; job_id: string | null; device_id: string; state: RunState; command: string; batch: number | null;

@@ -1,5 +1,5 @@
 import type { LogSearchQuery, StoredLogLine } from '../../protocol/index.js';
-import type { Db } from '../store/db.js';
+import type { Db } from '../store/sqlite/db.js';
 
 interface Row { id: number; device_id: string; ts: number; level: StoredLogLine['level']; source: string; message: string }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { openDatabase } from '../store/db.js';
+import { openDatabase } from '../store/sqlite/db.js';
 import { METRICS_MIGRATIONS } from '../store/migrations.js';
 import { aggregate, decimalPlaces, exactSum, mergeAggregates } from './aggregate.js';
 import { CHUNK_WINDOW_MS, MINUTE_MS, MetricStore } from './metric-store.js';

@@ -1,5 +1,5 @@
 import type { Statement } from 'better-sqlite3';
-import type { Db } from '../store/db.js';
+import type { Db } from '../store/sqlite/db.js';
 import type { Aggregate } from './aggregate.js';
 import { decodeChunk, encodeChunk } from './chunk-codec.js';
 

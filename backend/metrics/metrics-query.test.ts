@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { TetherError } from '../../protocol/index.js';
-import { openDatabase } from '../store/db.js';
+import { openDatabase } from '../store/sqlite/db.js';
 import { METRICS_MIGRATIONS } from '../store/migrations.js';
 import { TelemetryStore } from '../telemetry/telemetry-store.js';
 import { MetricStore } from './metric-store.js';

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { Device } from '../../protocol/index.js';
 import { AlertService } from '../alerts/alert-service.js';
 import { LogSearch } from '../logs/log-search.js';
-import type { Db } from '../store/db.js';
+import type { Db } from '../store/sqlite/db.js';
 import type { StoreHealth } from '../store/store-health.js';
 import { IngestQueue, type IngestQueueOptions } from '../telemetry/ingest-queue.js';
 import { TelemetryStore } from '../telemetry/telemetry-store.js';

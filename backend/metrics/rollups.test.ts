@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { TelemetryBatch } from '../../protocol/index.js';
-import { openDatabase } from '../store/db.js';
+import { openDatabase } from '../store/sqlite/db.js';
 import { METRICS_MIGRATIONS } from '../store/migrations.js';
 import { TelemetryStore } from '../telemetry/telemetry-store.js';
 import { MetricStore, type RollupPoint } from './metric-store.js';

@@ -5,8 +5,9 @@ import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { TetherError } from '../../protocol/index.js';
 import { AuditLog } from '../audit/audit-log.js';
+import { storesOnSqlite } from '../store/open-store.js';
 import { UserService } from '../auth/users.js';
-import { openDatabase } from '../store/db.js';
+import { openDatabase } from '../store/sqlite/db.js';
 import { MAIN_MIGRATIONS, METRICS_MIGRATIONS } from '../store/migrations.js';
 import { backupHome, restoreHome } from './backup.js';
 import { runningBackendPid, writePidFile } from './pid-file.js';
@@ -181,7 +182,7 @@ describe('backupHome / restoreHome', () => {
 
   it('leaves login sessions out of a backup, and ends those an older backup still carries on restore', async () => {
     const { home, db, metrics } = makeHome();
-    const users = new UserService(db, new AuditLog(db));
+    const users = new UserService(db, new AuditLog(storesOnSqlite(db)));
     await users.add('alice', 'a long password', 'admin', null, 'test');
     const { token } = await users.login({ username: 'alice', password: 'a long password' });
     expect(users.authenticate(token).username).toBe('alice');
@@ -213,7 +214,7 @@ describe('backupHome / restoreHome', () => {
     restoreHome(target, out);
     expect(sessionsIn(join(target, 'tether.db'))).toBe(0);
     const restored = openDatabase(join(target, 'tether.db'), MAIN_MIGRATIONS);
-    expect(codeOf(() => new UserService(restored, new AuditLog(restored)).authenticate(token))).toBe('SESSION_INVALID');
+    expect(codeOf(() => new UserService(restored, new AuditLog(storesOnSqlite(restored))).authenticate(token))).toBe('SESSION_INVALID');
     restored.close();
   });
 });

@@ -4,7 +4,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { z } from 'zod';
 import { TetherError } from '../../protocol/index.js';
-import { DATABASE_FILE_MODE, privateDatabaseFile } from '../store/db.js';
+import { DATABASE_FILE_MODE, privateDatabaseFile } from '../store/sqlite/db.js';
 import { runningBackendPid } from './pid-file.js';
 
 /** The databases of a backend home, in the order they are copied. */

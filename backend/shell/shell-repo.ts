@@ -1,5 +1,5 @@
 import type { ShellSessionInfo } from '../../protocol/index.js';
-import type { Db } from '../store/db.js';
+import type { Db } from '../store/sqlite/db.js';
 
 interface Row {
   id: string; device_id: string; username: string; started_at: number; ended_at: number | null;

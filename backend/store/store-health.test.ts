@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { TetherError } from '../../protocol/index.js';
 import { errorBody } from '../http/error-handler.js';
-import { openDatabase } from './db.js';
+import { openDatabase } from './sqlite/db.js';
 import { MAIN_MIGRATIONS } from './migrations.js';
 import { StoreHealth, storeUnavailable } from './store-health.js';
 

@@ -6,14 +6,24 @@ import { TetherError } from '../../protocol/index.js';
  * too long, the file cannot be opened or written. Constraint violations and misuse are not
  * among them: those are bugs or bad input, not an outage.
  */
-const UNAVAILABLE = /^SQLITE_(FULL|IOERR|BUSY|LOCKED|CANTOPEN|READONLY|NOMEM|PROTOCOL)(_|$)/;
+const SQLITE_UNAVAILABLE = /^SQLITE_(FULL|IOERR|BUSY|LOCKED|CANTOPEN|READONLY|NOMEM|PROTOCOL)(_|$)/;
+/**
+ * PostgreSQL SQLSTATEs (pg puts them in `err.code`) and Node socket errors with the same meaning:
+ * connection exceptions (08), serialization failure and deadlock (40001, 40P01), insufficient
+ * resources such as a full disk (53), operator intervention such as a server shutting down (57P),
+ * system errors (58), and a refused, reset or timed-out connection.
+ */
+const POSTGRES_UNAVAILABLE = /^(08...|40001|40P01|53...|57P0[1-4]|58...|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|EHOSTUNREACH|ENOTFOUND)$/;
+/** pg's own messages when it has no connection to give or the one it had is gone. */
+const POSTGRES_CONNECTION_LOST = /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error)/;
 
 /** The coded error for a database failure that is an outage, or undefined for any other error. */
 export function storeUnavailable(err: unknown): TetherError | undefined {
   if (err instanceof TetherError) return err.code === 'STORE_UNAVAILABLE' ? err : undefined;
   const code = typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string' ? err.code : '';
-  if (!UNAVAILABLE.test(code)) return undefined;
-  return new TetherError('STORE_UNAVAILABLE', `The database is unavailable (${code}); try again shortly`);
+  const message = err instanceof Error ? err.message : '';
+  if (!SQLITE_UNAVAILABLE.test(code) && !POSTGRES_UNAVAILABLE.test(code) && !POSTGRES_CONNECTION_LOST.test(message)) return undefined;
+  return new TetherError('STORE_UNAVAILABLE', `The database is unavailable (${code || message}); try again shortly`);
 }
 
 /**

@@ -1,7 +1,7 @@
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { TetherError, type TelemetryBatch } from '../../protocol/index.js';
-import { openDatabase } from '../store/db.js';
+import { openDatabase } from '../store/sqlite/db.js';
 import { METRICS_MIGRATIONS } from '../store/migrations.js';
 import { MetricStore } from '../metrics/metric-store.js';
 import { StoreHealth } from '../store/store-health.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { MetricSample, TelemetryBatch } from '../../protocol/index.js';
-import { openDatabase } from '../store/db.js';
+import { openDatabase } from '../store/sqlite/db.js';
 import { METRICS_MIGRATIONS } from '../store/migrations.js';
 import { MetricStore } from '../metrics/metric-store.js';
 import { TelemetryStore } from './telemetry-store.js';

@@ -1,6 +1,6 @@
 import { chmodSync, closeSync, existsSync, openSync, statSync } from 'node:fs';
 import Database from 'better-sqlite3';
-import type { Migration } from './migrations.js';
+import type { Migration } from '../migrations.js';
 
 export type Db = Database.Database;
 

@@ -1,0 +1,20 @@
+import type { Kysely } from 'kysely';
+import type { Engine, SqlContext } from '../engine.js';
+import type { StoreSchema } from '../schema.js';
+import type { Stores } from '../stores.js';
+import { SqlAuditStore } from './audit-store.js';
+import { SqlDeviceStore } from './device-store.js';
+import { SqlTokenStore } from './token-store.js';
+
+/** The ports over Kysely, the same code for both engines; `inTransaction` makes nested calls join. */
+export function createSqlStores(db: Kysely<StoreSchema>, engine: Engine, inTransaction = false): Stores {
+  const ctx: SqlContext = { db, engine };
+  const stores: Stores = {
+    engine,
+    tokens: new SqlTokenStore(ctx),
+    audit: new SqlAuditStore(ctx),
+    devices: new SqlDeviceStore(ctx),
+    transaction: (fn) => (inTransaction ? fn(stores) : db.transaction().execute((trx) => fn(createSqlStores(trx, engine, true)))),
+  };
+  return stores;
+}

@@ -2,12 +2,13 @@ import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { ERRORS, TetherError, type ErrorCode } from '../../protocol/index.js';
+import { storeUnavailable } from '../store/store-health.js';
 
-/** One WebSocket endpoint: authenticate the upgrade request (throw TetherError to refuse), then take the socket. */
+/** One WebSocket endpoint: authenticate the upgrade request (throw or reject with a TetherError to refuse), then take the socket. */
 export interface UpgradeEndpoint<T> {
   path: string;
   maxPayload: number;
-  authenticate(request: IncomingMessage): T;
+  authenticate(request: IncomingMessage): T | Promise<T>;
   accept(ws: WebSocket, auth: T, request: IncomingMessage): void;
 }
 
@@ -25,18 +26,27 @@ export function routeUpgrades(server: Server, endpoints: Array<UpgradeEndpoint<u
     const path = new URL(request.url ?? '/', 'https://tether.invalid').pathname;
     const match = servers.find((s) => s.endpoint.path === path);
     if (!match) return refuse(socket, 'NOT_FOUND');
-    let auth: unknown;
+    const upgrade = (auth: unknown) => {
+      // The client may have gone while authentication waited for the database.
+      if (socket.destroyed) return;
+      match.wss.handleUpgrade(request, socket, head, (ws) => {
+        // ws handles socket errors from here on; ours would keep this request alive for the
+        // connection's lifetime (measured: ~1 KB per connected agent).
+        socket.off('error', destroyOnError);
+        match.endpoint.accept(ws, auth, request);
+      });
+    };
+    const fail = (err: unknown) => {
+      const coded = err instanceof TetherError ? err : storeUnavailable(err);
+      refuse(socket, coded?.code ?? 'INTERNAL', coded?.message);
+    };
     try {
-      auth = match.endpoint.authenticate(request);
+      const auth = match.endpoint.authenticate(request);
+      if (auth instanceof Promise) auth.then(upgrade, fail);
+      else upgrade(auth);
     } catch (err) {
-      return refuse(socket, err instanceof TetherError ? err.code : 'INTERNAL', err instanceof TetherError ? err.message : undefined);
+      fail(err);
     }
-    match.wss.handleUpgrade(request, socket, head, (ws) => {
-      // ws handles socket errors from here on; ours would keep this request alive for the
-      // connection's lifetime (measured: ~1 KB per connected agent).
-      socket.off('error', destroyOnError);
-      match.endpoint.accept(ws, auth, request);
-    });
   });
   return { close: () => servers.forEach((s) => s.wss.close()) };
 }

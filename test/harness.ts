@@ -7,8 +7,14 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import Database from 'better-sqlite3';
+import { Kysely, SqliteDialect } from 'kysely';
 import WebSocket from 'ws';
 import { ConsoleServerMessage, type ConsoleClientMessage } from '../protocol/index.js';
+import type { Engine } from '../backend/store/engine.js';
+import { openPostgres } from '../backend/store/postgres/pool.js';
+import type { StoreSchema } from '../backend/store/schema.js';
+import { createTestDatabase } from './store/test-database.js';
 
 export const ROOT = resolve(import.meta.dirname, '..');
 export const ADMIN_PASSWORD = 'correct horse battery staple';
@@ -103,6 +109,45 @@ function spawnBin(bin: 'tether-backend' | 'tether-agent', args: string[], env: R
   return new Proc(child, label);
 }
 
+/**
+ * The engine integration tests run the backend on: `TETHER_TEST_STORE=postgres` gives every backend
+ * home its own PostgreSQL database (created on first start, kept across restarts of that home,
+ * dropped when the test file ends); SQLite otherwise. `npm test` runs the suite on both.
+ */
+export const TEST_STORE: Engine = process.env.TETHER_TEST_STORE === 'postgres' ? 'postgres' : 'sqlite';
+
+const homeDatabases = new Map<string, { url: string; drop(): Promise<void> }>();
+
+/** Drops the databases this test file's backends used (test/integration/setup.ts runs it after each file). */
+export async function dropTestDatabases(): Promise<void> {
+  for (const database of homeDatabases.values()) await database.drop();
+  homeDatabases.clear();
+}
+
+/** The environment that points a backend (or a one-off command) on `home` at its test database. */
+export async function storeEnv(home: string): Promise<Record<string, string>> {
+  if (TEST_STORE === 'sqlite') return {};
+  let database = homeDatabases.get(home);
+  if (!database) {
+    database = await createTestDatabase();
+    homeDatabases.set(home, database);
+  }
+  return { TETHER_DATABASE_URL: database.url };
+}
+
+/**
+ * The database behind a test backend, for assertions on what it stored: on SQLite the home's
+ * tether.db or metrics.db (read-only), on PostgreSQL the home's database (both parts in one).
+ */
+export async function backendDb(backend: Pick<Backend, 'home'>, part: 'main' | 'metrics'): Promise<Kysely<StoreSchema>> {
+  if (TEST_STORE === 'sqlite') {
+    const file = join(backend.home, part === 'main' ? 'tether.db' : 'metrics.db');
+    return new Kysely<StoreSchema>({ dialect: new SqliteDialect({ database: new Database(file, { readonly: true }) }) });
+  }
+  const url = (await storeEnv(backend.home)).TETHER_DATABASE_URL ?? '';
+  return (await openPostgres({ url, max: 2 })).db;
+}
+
 export interface Backend {
   proc: Proc;
   home: string;
@@ -116,7 +161,8 @@ export interface Backend {
 /** Starts `tether-backend serve` and waits for its `listening` log line. */
 export async function startBackend(options: { home?: string; port?: number; env?: Record<string, string> } = {}): Promise<Backend> {
   const home = options.home ?? tempDir('backend');
-  const proc = spawnBin('tether-backend', ['serve', '--home', home, '--listen', `127.0.0.1:${options.port ?? 0}`], { TETHER_ADMIN_PASSWORD: ADMIN_PASSWORD, ...options.env }, 'backend');
+  const env = { TETHER_ADMIN_PASSWORD: ADMIN_PASSWORD, ...(await storeEnv(home)), ...options.env };
+  const proc = spawnBin('tether-backend', ['serve', '--home', home, '--listen', `127.0.0.1:${options.port ?? 0}`], env, 'backend');
   const listening = await proc.waitForLog((e) => e.msg === 'listening', 60_000);
   const url = String(listening.url);
   return {

@@ -1,9 +1,7 @@
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Run } from '../../protocol/index.js';
-import { api, cleanup, enrolAndRun, login, startBackend, waitFor, type Backend, type Proc } from '../harness.js';
+import { api, backendDb, cleanup, enrolAndRun, login, startBackend, waitFor, type Backend, type Proc } from '../harness.js';
 
 /** Running, not a zombie left for a slow reaper. */
 function alive(pid: number): boolean {
@@ -78,10 +76,10 @@ describe('commands on a real agent', () => {
     expect(again.body).toMatchObject({ code: 'CONFLICT' });
   });
 
-  it('puts every command and cancel in the audit log', () => {
-    const db = new Database(join(backend.home, 'tether.db'), { readonly: true });
-    const actions = (db.prepare("SELECT action FROM audit_log WHERE action LIKE 'command.%'").all() as Array<{ action: string }>).map((r) => r.action);
-    db.close();
+  it('puts every command and cancel in the audit log', async () => {
+    const db = await backendDb(backend, 'main');
+    const actions = (await db.selectFrom('audit_log').select('action').where('action', 'like', 'command.%').execute()).map((r) => r.action);
+    await db.destroy();
     expect(actions.filter((a) => a === 'command.run').length).toBeGreaterThanOrEqual(5);
     expect(actions).toContain('command.cancel');
   });

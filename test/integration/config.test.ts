@@ -1,9 +1,8 @@
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigFleetStatus, type ConfigDeviceStatus, type ConfigLayer } from '../../protocol/index.js';
-import { api, cleanup, createToken, deviceOf, login, registerAgent, startAgent, startBackend, tempDir, waitFor, type Backend, type Proc } from '../harness.js';
+import { api, backendDb, cleanup, createToken, deviceOf, login, registerAgent, startAgent, startBackend, tempDir, waitFor, type Backend, type Proc } from '../harness.js';
 
 interface Agent { label: string; proc: Proc; stateDir: string; deviceId: string; env: Record<string, string> }
 
@@ -232,15 +231,15 @@ describe('remote configuration with real agents', () => {
   });
 
   it('records every change in the audit log, and refuses edits from a viewer', async () => {
-    const db = new Database(join(backend.home, 'tether.db'), { readonly: true });
+    const db = await backendDb(backend, 'main');
     try {
-      const actions = (db.prepare("SELECT action, target, details FROM audit_log WHERE action LIKE 'config.%' ORDER BY id").all() as Array<{ action: string; target: string; details: string }>);
+      const actions = await db.selectFrom('audit_log').select(['action', 'target', 'details']).where('action', 'like', 'config.%').orderBy('id').execute();
       expect(actions.map((a) => a.action)).toEqual(expect.arrayContaining(['config.layer.put', 'config.schema.put', 'config.layer.rollback']));
       expect(actions.find((a) => a.action === 'config.layer.rollback')?.target).toBe('group:site-a');
-      const revisions = (db.prepare('SELECT count(*) AS n FROM config_revisions').get() as { n: number }).n;
-      expect(actions.length).toBe(revisions);
+      const revisions = await db.selectFrom('config_revisions').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+      expect(actions.length).toBe(Number(revisions.n));
     } finally {
-      db.close();
+      await db.destroy();
     }
     const anonymous = await api(backend, 'PUT', '/api/v1/config/layers/fleet', { body: { values: {}, expectedVersion: 0 } });
     expect(anonymous.body).toMatchObject({ code: 'UNAUTHORIZED' });

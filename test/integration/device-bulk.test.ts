@@ -1,10 +1,8 @@
 /** Bulk tag and revoke endpoints against the real backend process: all or nothing, roles, live events. */
-import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDeviceKeyAndCsr } from '../../agent/enrol/csr.js';
 import type { ConsoleServerMessage } from '../../protocol/index.js';
-import { api, cleanup, createToken, deviceOf, login, openConsole, startBackend, waitFor, type ApiDevice, type Backend } from '../harness.js';
+import { api, backendDb, cleanup, createToken, deviceOf, login, openConsole, startBackend, waitFor, type ApiDevice, type Backend } from '../harness.js';
 import { addUser } from '../shell-client.js';
 
 let backend: Backend;
@@ -94,16 +92,16 @@ describe('POST /api/v1/devices/tags', () => {
       live.close();
     }
 
-    const db = new Database(join(backend.home, 'tether.db'), { readonly: true });
+    const db = await backendDb(backend, 'main');
     try {
-      const rows = db.prepare("SELECT actor, target FROM audit_log WHERE action = 'device.tags' ORDER BY id").all();
+      const rows = await db.selectFrom('audit_log').select(['actor', 'target']).where('action', '=', 'device.tags').orderBy('id').execute();
       expect(rows).toEqual([
         { actor: 'user:admin', target: a },
         { actor: 'user:admin', target: b },
         { actor: 'user:admin', target: b },
       ]);
     } finally {
-      db.close();
+      await db.destroy();
     }
   });
 

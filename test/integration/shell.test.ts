@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs';
-import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,7 +6,7 @@ import { ControlClient } from '../../agent/control/control-client.js';
 import { DEFAULT_LOW_WATER_BYTES } from '../../agent/shell/flow-window.js';
 import { loadAgentState } from '../../agent/state/agent-state.js';
 import { parseAsciicast, SHELL_ACK_BATCH_BYTES } from '../../protocol/index.js';
-import { api, cleanup, createToken, enrolAndRun, login, registerAgent, startBackend, tempDir, waitFor, type Backend, type Proc } from '../harness.js';
+import { api, backendDb, cleanup, createToken, enrolAndRun, login, registerAgent, startBackend, tempDir, waitFor, type Backend, type Proc } from '../harness.js';
 import { parsePrometheusText, sampleValue } from '../prometheus-text.js';
 import { addUser, ShellClient } from '../shell-client.js';
 
@@ -265,10 +264,10 @@ describe('remote shell through a real backend and real agents with real PTYs', (
     }
   });
 
-  it('puts every shell session in the audit log', () => {
-    const db = new Database(join(backend.home, 'tether.db'), { readonly: true });
-    const rows = db.prepare("SELECT action, target FROM audit_log WHERE action LIKE 'shell.%'").all() as Array<{ action: string; target: string }>;
-    db.close();
+  it('puts every shell session in the audit log', async () => {
+    const db = await backendDb(backend, 'main');
+    const rows = await db.selectFrom('audit_log').select(['action', 'target']).where('action', 'like', 'shell.%').execute();
+    await db.destroy();
     const opens = rows.filter((r) => r.action === 'shell.open');
     expect(opens.length).toBeGreaterThanOrEqual(7);
     expect(opens.every((r) => r.target === agent.deviceId)).toBe(true);

@@ -115,7 +115,7 @@ export async function startBackend(config: BackendConfig, log: Logger = pino()):
     // The chain (leaf + CA) lets agents find the CA to check against their pin.
     tls: { key: pki.server.keyPem, cert: pki.server.certPem + pki.ca.certPem },
     log, users, tokens, enrolment, devices, audit, caPin: pki.caPin,
-    access, loginThrottle: new LoginThrottle(), auditQuery: new AuditQueryService(stores.audit),
+    access, loginThrottle: new LoginThrottle(), auditQuery: new AuditQueryService(stores.audit, audit),
     publicUrl: () => publicUrl, consoleDir: config.consoleDir, ready: () => ready, storeHealth,
     config: { service: configService, delivery: configDelivery },
     monitoring,

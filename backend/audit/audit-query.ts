@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
 import type { AuditPage, AuditQuery } from '../../protocol/index.js';
+import type { AuditLog } from './audit-log.js';
 import type { AuditStore } from './audit-store.js';
 
 /** Rows the export reads per query: bounded memory however long the log is. */
@@ -7,7 +8,7 @@ const EXPORT_PAGE = 500;
 
 /** Reads the audit log newest first, filtered, in keyset pages by id. */
 export class AuditQueryService {
-  constructor(private readonly store: AuditStore) {}
+  constructor(private readonly store: AuditStore, private readonly audit: AuditLog) {}
 
   async page(query: AuditQuery): Promise<AuditPage> {
     const rows = await this.store.query(query, query.limit + 1);
@@ -17,10 +18,12 @@ export class AuditQueryService {
   }
 
   /**
-   * JSON lines of every matching entry, newest first. Pages are read as the consumer pulls, so a
-   * slow download holds at most one page, and no statement stays open between pages.
+   * JSON lines of every matching entry, newest first, for `actor` (who took a copy of the log is
+   * itself recorded first). Pages are read as the consumer pulls, so a slow download holds at most
+   * one page, and no statement stays open between pages.
    */
-  exportLines(query: Omit<AuditQuery, 'limit'>): Readable {
+  async exportLines(query: Omit<AuditQuery, 'limit'>, actor: string): Promise<Readable> {
+    await this.audit.record(actor, 'audit.export', null, { ...query });
     const store = this.store;
     let before = query.before;
     return new Readable({

@@ -196,7 +196,7 @@ export async function buildHttpApp(deps: HttpAppDeps) {
   registerInstallRoutes(api, { ...deps.install, log: deps.log });
 
   registerUserRoutes(api, { users: deps.users, audit: deps.audit, throttle: deps.loginThrottle, auth });
-  registerAuditRoutes(api, { query: deps.auditQuery, audit: deps.audit, auth });
+  registerAuditRoutes(api, { query: deps.auditQuery, auth });
 
   // ── devices ──
   registerDeviceRoutes(api, {

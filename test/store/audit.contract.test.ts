@@ -14,7 +14,7 @@ describeEachEngine('audit store', (store) => {
     await stores.transaction(async (tx) => {
       for (let i = 0; i < n; i++) await log.record(i % 3 === 0 ? 'user:alice' : 'user:bob', i % 2 === 0 ? 'shell.open' : 'command.run', `dev_${i % 5}`, { i }, tx);
     });
-    return new AuditQueryService(stores.audit);
+    return new AuditQueryService(stores.audit, log);
   }
 
   it('pages newest first by id with a keyset cursor that ends with null', async () => {
@@ -44,11 +44,15 @@ describeEachEngine('audit store', (store) => {
 
   it('exports every matching entry as JSON lines, across many pages', async () => {
     const audit = await setup(1234);
-    const lines = (await text(audit.exportLines({ actor: 'user:bob' }))).trim().split('\n');
+    const lines = (await text(await audit.exportLines({ actor: 'user:bob' }, 'user:carol'))).trim().split('\n');
     const entries = lines.map((l) => JSON.parse(l) as { actor: string; id: number });
     expect(entries).toHaveLength(1234 - Math.ceil(1234 / 3));
     expect(entries.every((e) => e.actor === 'user:bob')).toBe(true);
     expect(entries.map((e) => e.id)).toEqual([...entries.map((e) => e.id)].sort((a, b) => b - a));
+    // Taking a copy of the log is itself in the log.
+    expect(await store().stores.audit.query({ actor: 'user:carol' }, 10)).toEqual([
+      expect.objectContaining({ action: 'audit.export', details: { actor: 'user:bob' } }),
+    ]);
   });
 
   it('rolls an entry back with the transaction it was written in', async () => {

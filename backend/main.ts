@@ -18,7 +18,6 @@ import { ConfigService } from './config/config-service.js';
 import { SchemaValidator } from './config/schema-validator.js';
 import { ConsoleHub } from './console/console-hub.js';
 import { DeviceDirectory } from './devices/device-directory.js';
-import { DeviceRepo } from './devices/device-repo.js';
 import { LocalDeviceRouter } from './devices/device-router.js';
 import { DeviceService } from './devices/device-service.js';
 import { FleetEvents } from './devices/fleet-events.js';
@@ -36,7 +35,7 @@ import { ShellRepo } from './shell/shell-repo.js';
 import { SHELL_SOCKET_MAX_PAYLOAD, ShellService } from './shell/shell-service.js';
 import { openStore, sqliteOnly } from './store/open-store.js';
 import { StoreHealth } from './store/store-health.js';
-import { TelemetryGateway } from './telemetry/telemetry-gateway.js';
+import { TelemetryGateway, type TelemetryAdmission } from './telemetry/telemetry-gateway.js';
 import { startMonitoring } from './metrics/monitoring.js';
 import { createBackendMetrics } from './ops/backend-metrics.js';
 import { writePidFile } from './ops/pid-file.js';
@@ -70,10 +69,11 @@ export async function startBackend(config: BackendConfig, log: Logger = pino()):
   const firstAdmin = await ensureFirstAdmin(users, config.adminPassword);
   const tokens = new TokenService(stores, audit);
   const events = new FleetEvents();
-  const repo = new DeviceRepo(db);
   // Names and tags for per-message and per-request checks, kept current by fleet events.
-  const directory = await DeviceDirectory.load(repo, events);
-  const presence = new Presence(repo, events);
+  const directory = await DeviceDirectory.load(stores.devices, events);
+  const presence = new Presence(stores.devices, events);
+  // Jobs and alerts select from the whole fleet synchronously: from memory, not a store read each time.
+  const fleet = () => Array.from(directory.values(), (device) => presence.view(device));
   const router = new LocalDeviceRouter();
   // Gauges read the services below at scrape time, after all of them exist.
   const opsMetrics = createBackendMetrics({
@@ -82,11 +82,11 @@ export async function startBackend(config: BackendConfig, log: Logger = pino()):
     openShells: () => shells.openCount,
     ingest: () => ({ ...monitoring.ingest.stats, queued: monitoring.ingest.queued }),
   });
-  const control = new ControlGateway({ identity: pki.identity, caCertPem: pki.ca.certPem, devices: repo, onFacts: (id, facts) => devices.recordFacts(id, facts), presence, router, log, limits: config.control, counters: opsMetrics.counters });
+  const control = new ControlGateway({ identity: pki.identity, caCertPem: pki.ca.certPem, devices: stores.devices, onFacts: (id, facts): Promise<void> => devices.recordFacts(id, facts), presence, router, log, limits: config.control, counters: opsMetrics.counters });
   const storeHealth = new StoreHealth();
-  const monitoring = startMonitoring({ metricsDb, devices: () => devices.list(), log, config: config.monitoring, health: storeHealth });
-  const telemetry = new TelemetryGateway({ devices: repo, presence, ingest: monitoring.ingest, log, counters: opsMetrics.counters });
-  const devices = new DeviceService({ repo, presence, events, audit, connections: [router, telemetry] });
+  const monitoring = startMonitoring({ metricsDb, devices: fleet, log, config: config.monitoring, health: storeHealth });
+  const telemetry = new TelemetryGateway({ devices: stores.devices, presence, ingest: monitoring.ingest, log, counters: opsMetrics.counters });
+  const devices = new DeviceService({ stores, presence, events, audit, connections: [router, control, telemetry] });
   const enrolment = new EnrolmentService({ stores, tokens, presence, events, audit, ca: pki.ca });
   const access = new DeviceAccess(directory);
   const hub = new ConsoleHub({ events, router, log, monitoring: monitoring.live, access });
@@ -106,7 +106,7 @@ export async function startBackend(config: BackendConfig, log: Logger = pino()):
   });
   const runRepo = new RunRepo(db);
   const runs = new RunService({ router, repo: runRepo, audit, log });
-  const jobs = new JobScheduler({ repo: runRepo, runs, router, events, audit, devices: () => devices.list(), log });
+  const jobs = new JobScheduler({ repo: runRepo, runs, router, events, audit, devices: fleet, log });
 
   let publicUrl = config.publicUrl ?? '';
   let ready = false;
@@ -128,7 +128,7 @@ export async function startBackend(config: BackendConfig, log: Logger = pino()):
 
   const endpoints: Array<UpgradeEndpoint<never>> = [
     { path: '/v1/agent/control', maxPayload: control.maxPayload, authenticate: () => undefined as never, accept: (ws, _auth, request) => control.accept(ws, request) },
-    { path: '/v1/agent/telemetry', maxPayload: telemetry.maxPayload, authenticate: (request) => telemetry.authenticate(request) as never, accept: (ws, deviceId: string) => telemetry.accept(ws, deviceId) },
+    { path: '/v1/agent/telemetry', maxPayload: telemetry.maxPayload, authenticate: (request) => telemetry.authenticate(request) as never, accept: (ws, admission: TelemetryAdmission) => telemetry.accept(ws, admission) },
     {
       path: '/api/v1/console',
       maxPayload: hub.maxPayload,
@@ -155,7 +155,8 @@ export async function startBackend(config: BackendConfig, log: Logger = pino()):
     },
   ];
   const upgrades = routeUpgrades(app.server as Server, endpoints as Array<UpgradeEndpoint<unknown>>);
-  const flushTimer = setInterval(() => presence.flush(), PRESENCE_FLUSH_MS);
+  // A failed flush keeps its entries for the next one.
+  const flushTimer = setInterval(() => presence.flush().catch((err: unknown) => log.warn({ err }, 'last-seen times not written; kept for the next flush')), PRESENCE_FLUSH_MS);
   flushTimer.unref();
 
   await app.listen({ host: config.host, port: config.port });
@@ -189,7 +190,7 @@ export async function startBackend(config: BackendConfig, log: Logger = pino()):
         upgrades.close();
         await app.close();
         monitoring.close();
-        presence.flush();
+        await presence.flush().catch((err: unknown) => log.warn({ err }, 'last-seen times not written at shutdown'));
         await store.close();
         opsMetrics.close();
         removePidFile();

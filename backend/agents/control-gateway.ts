@@ -8,9 +8,11 @@ import { DEFAULT_MAX_REKEYS_PER_MINUTE, SecureSession, type SessionTransport } f
 import { AGENT_EVENTS, ERRORS, TetherError, type ControlMessage, type DeviceFacts, type ErrorCode } from '../../protocol/index.js';
 import type { DeviceLink, LocalDeviceRouter } from '../devices/device-router.js';
 import { LinkStreams } from '../devices/link-streams.js';
-import type { DeviceRepo } from '../devices/device-repo.js';
+import type { DeviceRecord, DeviceStore } from '../devices/device-store.js';
+import type { DeviceConnections } from '../devices/device-service.js';
 import type { Presence } from '../devices/presence.js';
 import type { BackendCounters } from '../ops/backend-metrics.js';
+import { storeUnavailable } from '../store/store-health.js';
 
 export interface ControlChannelLimits {
   /** Largest sealed frame accepted; ws's own maxPayload sits a little above it so ours answers first. */
@@ -35,9 +37,9 @@ export const DEFAULT_CONTROL_LIMITS: ControlChannelLimits = {
 export interface ControlGatewayDeps {
   identity: { certPem: string; keyPem: string };
   caCertPem: string;
-  devices: Pick<DeviceRepo, 'find'>;
+  devices: Pick<DeviceStore, 'find'>;
   /** Where the facts a device reports go (stored, and announced when they changed). */
-  onFacts(deviceId: string, facts: DeviceFacts): void;
+  onFacts(deviceId: string, facts: DeviceFacts): Promise<void>;
   presence: Presence;
   router: LocalDeviceRouter;
   log: Logger;
@@ -59,14 +61,23 @@ interface GatewayShared {
   readonly identityKey: KeyObject;
   readonly caCert: X509Certificate;
   readonly sessions: Set<SecureSession>;
+  /**
+   * Connections between the start of their last device lookup and their session opening, by
+   * device id: a revocation committed while a lookup is in flight closes them (see `disconnect`).
+   */
+  readonly admitting: Map<string, Set<AgentConnection>>;
 }
 
 /**
  * Accepts agents' control channels: runs the signed handshake, checks the device's record
  * (unknown, pending, revoked, certificate of record), then relays sealed frames between
  * the device's {@link SecureSession} and the {@link LocalDeviceRouter}.
+ *
+ * A revocation stores the status first and then calls `disconnect` here and on the router, so a
+ * handshake racing it either reads `revoked`, or is registered in `admitting` before its read
+ * began and is closed by `disconnect`, or had opened (attached to the router) and is closed there.
  */
-export class ControlGateway {
+export class ControlGateway implements DeviceConnections {
   private readonly shared: GatewayShared;
   private readonly ticker: NodeJS.Timeout;
 
@@ -79,6 +90,7 @@ export class ControlGateway {
       identityKey: createPrivateKey(deps.identity.keyPem),
       caCert: new X509Certificate(deps.caCertPem),
       sessions: new Set(),
+      admitting: new Map(),
     };
     // One timer drives the heartbeats of every session: 10,000 agents must not mean 10,000 timers.
     this.ticker = setInterval(() => this.tick(), Math.min(1000, limits.heartbeatMs / 2));
@@ -97,6 +109,11 @@ export class ControlGateway {
   private tick(): void {
     const now = Date.now();
     for (const session of this.shared.sessions) session.tick(now);
+  }
+
+  /** Refuses the handshakes of a device whose last lookup is still in flight (revocation); open sessions are the router's. */
+  disconnect(deviceId: string, code: ErrorCode): void {
+    for (const connection of [...(this.shared.admitting.get(deviceId) ?? [])]) connection.refuse(new TetherError(code));
   }
 
   /** Closes every session with GOING_AWAY (backend shutdown). */
@@ -131,7 +148,8 @@ class SocketTransport implements SessionTransport {
  * closure it creates, which gives each closure its own property dictionary (~300 bytes).
  */
 class AgentConnection implements DeviceLink {
-  private stage: 'hello' | 'auth' | 'open' = 'hello';
+  /** `checking`: the device's record is being read; the client has nothing to send until we answer. */
+  private stage: 'hello' | 'auth' | 'checking' | 'open' | 'closed' = 'hello';
   private deviceId = '';
   // A handshake is a one-shot state machine: one per connection, dropped once the session is open.
   private handshake: ServerHandshake | null;
@@ -175,45 +193,76 @@ class AgentConnection implements DeviceLink {
         this.session.receive(toBuffer(data));
         return;
       }
+      if (this.stage === 'closed') return;
+      if (this.stage === 'checking') throw new TetherError('HANDSHAKE_FAILED', 'A message before the backend answered');
       if (isBinary) throw new TetherError('HANDSHAKE_FAILED', 'The handshake is JSON text');
       if (!this.handshake) throw new TetherError('HANDSHAKE_FAILED');
       const message = parseJson(toBuffer(data));
       if (this.stage === 'hello') {
         const { deviceId, serverHello } = this.handshake.onHello(message);
         this.deviceId = deviceId;
-        this.checkDeviceMayConnect(deviceId);
-        this.stage = 'auth';
-        this.ws.send(JSON.stringify(serverHello));
+        this.stage = 'checking';
+        void this.whenDeviceMayConnect(deviceId, () => {
+          this.stage = 'auth';
+          this.ws.send(JSON.stringify(serverHello));
+        });
         return;
       }
       const auth = this.handshake.onClientAuth(message);
       this.handshake = null;
-      // The certificate must be the one on record: an older (rotated) certificate of this device is refused.
-      const record = this.checkDeviceMayConnect(auth.deviceId);
-      if (record.certFingerprint !== auth.certFingerprint256) throw new TetherError('CERT_INVALID', 'Not the certificate on record for this device');
-      clearTimeout(this.handshakeTimer);
-      this.handshakeTimer = undefined;
-      this.stage = 'open';
-      this.open(auth.deviceId, auth.established);
-      this.shared.deps.counters?.controlHandshakes.inc({ result: 'accepted' });
+      this.deviceId = auth.deviceId;
+      this.stage = 'checking';
+      // Registered before the lookup starts, so a revocation committed after the read is seen by `disconnect`.
+      this.admitting(auth.deviceId, true);
+      void this.whenDeviceMayConnect(auth.deviceId, (record) => {
+        this.admitting(auth.deviceId, false);
+        // The certificate must be the one on record: an older (rotated) certificate of this device is refused.
+        if (record.certFingerprint !== auth.certFingerprint256) throw new TetherError('CERT_INVALID', 'Not the certificate on record for this device');
+        clearTimeout(this.handshakeTimer);
+        this.handshakeTimer = undefined;
+        this.stage = 'open';
+        this.open(auth.deviceId, auth.established);
+        this.shared.deps.counters?.controlHandshakes.inc({ result: 'accepted' });
+      });
     } catch (err) {
       this.refuse(err);
     }
   }
 
-  private refuse(err: unknown): void {
-    const code: ErrorCode = err instanceof TetherError ? err.code : 'HANDSHAKE_FAILED';
+  /** Closes the socket with the error's code (a database outage as STORE_UNAVAILABLE); once per connection. */
+  refuse(err: unknown): void {
+    if (this.stage === 'closed' || this.stage === 'open') return;
+    this.stage = 'closed';
+    this.admitting(this.deviceId, false);
+    const coded = err instanceof TetherError ? err : storeUnavailable(err);
+    const code: ErrorCode = coded?.code ?? 'HANDSHAKE_FAILED';
+    if (!coded) this.shared.deps.log.warn({ err, deviceId: this.deviceId || undefined }, 'control handshake failed');
     this.shared.deps.log.info({ deviceId: this.deviceId || undefined, code }, 'control channel refused');
     this.shared.deps.counters?.controlHandshakes.inc({ result: 'refused' });
     closeWith(this.ws, code);
   }
 
-  private checkDeviceMayConnect(deviceId: string) {
-    const record = this.shared.deps.devices.find(deviceId);
-    if (!record) throw new TetherError('DEVICE_UNKNOWN');
-    if (record.status === 'revoked') throw new TetherError('DEVICE_REVOKED');
-    if (record.status === 'pending') throw new TetherError('DEVICE_PENDING');
-    return record;
+  private admitting(deviceId: string, on: boolean): void {
+    const { admitting } = this.shared;
+    const set = admitting.get(deviceId);
+    if (on) {
+      if (set) set.add(this);
+      else admitting.set(deviceId, new Set([this]));
+    } else if (set?.delete(this) && set.size === 0) admitting.delete(deviceId);
+  }
+
+  /** Reads the device's record and runs `then` with it, unless the connection was refused or closed meanwhile. */
+  private async whenDeviceMayConnect(deviceId: string, then: (record: DeviceRecord) => void): Promise<void> {
+    try {
+      const record = await this.shared.deps.devices.find(deviceId);
+      if (this.stage !== 'checking') return;
+      if (!record) throw new TetherError('DEVICE_UNKNOWN');
+      if (record.status === 'revoked') throw new TetherError('DEVICE_REVOKED');
+      if (record.status === 'pending') throw new TetherError('DEVICE_PENDING');
+      then(record);
+    } catch (err) {
+      this.refuse(err);
+    }
   }
 
   private open(deviceId: string, established: Established): void {
@@ -252,10 +301,11 @@ class AgentConnection implements DeviceLink {
   }
 
   private onDeviceEvent(name: string, data: unknown): void {
-    const { onFacts, router } = this.shared.deps;
+    const { onFacts, router, log } = this.shared.deps;
     if (name === 'device.facts') {
       const facts = AGENT_EVENTS['device.facts'].safeParse(data);
-      if (facts.success) onFacts(this.deviceId, facts.data);
+      // Facts are sent again on the next connection; a store failure here only delays them.
+      if (facts.success) onFacts(this.deviceId, facts.data).catch((err: unknown) => log.warn({ err, deviceId: this.deviceId }, 'device facts not stored'));
     }
     router.deliver(this.deviceId, name, data);
   }
@@ -273,6 +323,10 @@ class AgentConnection implements DeviceLink {
 
   private onSocketClose(): void {
     clearTimeout(this.handshakeTimer);
+    if (this.stage !== 'open') {
+      this.stage = 'closed';
+      this.admitting(this.deviceId, false);
+    }
     // A socket that dies without a close frame still ends the session.
     if (this.session && !this.session.closed) this.session.close('GOING_AWAY');
   }

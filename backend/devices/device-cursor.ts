@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { DeviceId, TetherError } from '../../protocol/index.js';
-import type { DeviceListPosition } from './device-repo.js';
+import type { DeviceListPosition } from './device-store.js';
 
 /** What a cursor carries: the last device of the previous page, as `[name, id]`. */
 const Position = z.tuple([z.string(), DeviceId]);

@@ -4,6 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { ConsoleServerMessage, DeviceFacts, User } from '../../protocol/index.js';
 import { AuditLog } from '../audit/audit-log.js';
 import { storesOnSqlite } from '../store/open-store.js';
+import type { Stores } from '../store/stores.js';
 import { scopeConsoleMessage } from '../auth/console-scope.js';
 import { DeviceAccess } from '../auth/device-access.js';
 import { EnrolmentService } from '../enrol/enrolment.js';
@@ -13,16 +14,14 @@ import { generateRsaKeyPair, type RsaKeyPairPem } from '../pki/keys.js';
 import { migrate } from '../store/sqlite/db.js';
 import { MAIN_MIGRATIONS } from '../store/migrations.js';
 import { DeviceDirectory, type DeviceEntry } from './device-directory.js';
-import { DeviceRepo } from './device-repo.js';
 import { DeviceService } from './device-service.js';
 import { FleetEvents } from './fleet-events.js';
 import { Presence } from './presence.js';
 
 const FACTS: DeviceFacts = { hostname: 'h', platform: 'linux', arch: 'x64', release: '6', cpus: 4, memoryBytes: 1024, agentVersion: '1' };
 
-/** Counts every call into the repository, so a test can show what reached the store. */
-function counting<T extends object>(target: T): { repo: T; calls: Map<string, number> } {
-  const calls = new Map<string, number>();
+/** Counts every call into the device store, so a test can show what reached it. */
+function counting<T extends object>(target: T, calls = new Map<string, number>()): { repo: T; calls: Map<string, number> } {
   const repo = new Proxy(target, {
     get(object, key, receiver) {
       const value: unknown = Reflect.get(object, key, receiver);
@@ -39,15 +38,17 @@ function counting<T extends object>(target: T): { repo: T; calls: Map<string, nu
 async function fleet(seed: number) {
   const db = new Database(':memory:');
   migrate(db, MAIN_MIGRATIONS);
-  const { repo, calls } = counting(new DeviceRepo(db));
+  const plain = storesOnSqlite(db);
+  const { repo, calls } = counting(plain.devices);
+  // Services see the counting store, also inside transactions.
+  const stores: Stores = { ...plain, devices: repo, transaction: (fn) => plain.transaction((tx) => fn({ ...tx, devices: counting(tx.devices, calls).repo })) };
   const events = new FleetEvents();
   const presence = new Presence(repo, events);
-  const stores = storesOnSqlite(db);
   const audit = new AuditLog(stores);
-  const devices = new DeviceService({ repo, presence, events, audit, connections: [] });
+  const devices = new DeviceService({ stores, presence, events, audit, connections: [] });
   const tokenId = (await new TokenService(stores, audit).create({}, 'test')).id;
   for (let i = 0; i < seed; i++) {
-    repo.insert({
+    await repo.insert({
       id: `dev_${i}`, name: `robot-${i}`, status: 'active', certFingerprint: 'x', telemetryTokenHash: Buffer.from(`t${i}`),
       tags: { site: i % 2 === 0 ? 'berlin' : 'paris' }, facts: null, tokenId, createdAt: i,
     });
@@ -75,7 +76,7 @@ describe('DeviceDirectory', () => {
     const directory = await DeviceDirectory.load(repo, events);
     expect(calls.get('list')).toBe(1);
     expect(directory.size).toBe(3);
-    expect(directory.get('dev_1')).toEqual({ id: 'dev_1', name: 'robot-1', status: 'active', tags: { site: 'paris' } });
+    expect(directory.get('dev_1')).toEqual({ id: 'dev_1', name: 'robot-1', status: 'active', tags: { site: 'paris' }, facts: null, createdAt: 1, lastSeen: null });
     expect(directory.nameOf('dev_2')).toBe('robot-2');
     expect(directory.tagsOf('dev_0')).toEqual({ site: 'berlin' });
     expect(directory.tagsOf('dev_nowhere')).toBeUndefined();
@@ -90,30 +91,32 @@ describe('DeviceDirectory', () => {
 
     const token = await tokens.create({ tags: { site: 'lyon' }, requireApproval: true }, 'test');
     const { deviceId } = await enrolment.register({ token: token.token, csr: csr(), name: 'newcomer', facts: FACTS });
-    expect(directory.get(deviceId)).toEqual({ id: deviceId, name: 'newcomer', status: 'pending', tags: { site: 'lyon' } });
+    expect(directory.get(deviceId)).toMatchObject({ id: deviceId, name: 'newcomer', status: 'pending', tags: { site: 'lyon' }, facts: FACTS });
 
-    devices.approve(deviceId, 'user:a');
+    await devices.approve(deviceId, 'user:a');
     expect(directory.get(deviceId)?.status).toBe('active');
 
-    devices.editTags([deviceId, 'dev_0'], { set: { role: 'edge' }, remove: ['site'] }, 'user:a');
+    await devices.editTags([deviceId, 'dev_0'], { set: { role: 'edge' }, remove: ['site'] }, 'user:a');
     expect(directory.tagsOf(deviceId)).toEqual({ role: 'edge' });
     expect(directory.tagsOf('dev_0')).toEqual({ role: 'edge' });
 
-    devices.revoke('dev_0', 'user:a');
+    await devices.revoke('dev_0', 'user:a');
     expect(directory.get('dev_0')?.status).toBe('revoked');
-    devices.revokeMany([deviceId], 'user:a');
+    await devices.revokeMany([deviceId], 'user:a');
     expect(directory.get(deviceId)?.status).toBe('revoked');
 
-    // Facts are not held, but their change is announced like every other change of a record.
+    // A change of facts is announced like every other change of a record; the same facts again are not.
     const upserts: string[] = [];
     events.subscribe((event) => event.type === 'device.upsert' && upserts.push(event.device.id));
-    devices.recordFacts('dev_0', FACTS);
-    devices.recordFacts('dev_0', FACTS);
+    await devices.recordFacts('dev_0', FACTS);
+    await devices.recordFacts('dev_0', FACTS);
     expect(upserts).toEqual(['dev_0']);
-    expect(repo.get('dev_0').facts).toEqual(FACTS);
+    expect((await repo.find('dev_0'))?.facts).toEqual(FACTS);
+    expect(directory.get('dev_0')?.facts).toEqual(FACTS);
 
     presence.connected('dev_0');
-    expect(directory.get('dev_0')).toEqual({ id: 'dev_0', name: 'robot-0', status: 'revoked', tags: { role: 'edge' } });
+    expect(directory.get('dev_0')).toMatchObject({ id: 'dev_0', name: 'robot-0', status: 'revoked', tags: { role: 'edge' } });
+    expect(directory.get('dev_0')?.lastSeen).toEqual(expect.any(Number));
 
     events.emit({ type: 'device.removed', id: 'dev_0' });
     expect(directory.has('dev_0')).toBe(false);
@@ -141,6 +144,7 @@ describe('DeviceDirectory', () => {
 
   it('scopes a stream of pushed messages without reading the store per message', async () => {
     const { repo, calls, events } = await fleet(100);
+    calls.clear();
     const directory = await DeviceDirectory.load(repo, events);
     const access = new DeviceAccess(directory);
     const berlin: User = { id: 2, username: 'b', role: 'viewer', scope: { site: 'berlin' } };

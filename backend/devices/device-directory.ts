@@ -1,5 +1,6 @@
-import { missingCase, type DeviceStatus, type Tags } from '../../protocol/index.js';
+import { missingCase, type DeviceFacts, type DeviceStatus, type Tags } from '../../protocol/index.js';
 import type { FleetEvent, FleetEvents } from './fleet-events.js';
+import type { DeviceViewSource } from './presence.js';
 
 /** What the directory holds of a device: what scoping, naming and config selection need. */
 export interface DeviceEntry {
@@ -9,9 +10,23 @@ export interface DeviceEntry {
   readonly tags: Readonly<Tags>;
 }
 
-/** Where the directory loads from at start: the device store (sync today, async once it is a port). */
+/**
+ * What the directory holds beyond the entry: enough for {@link Presence.view} to make the API view,
+ * so jobs and alerts read the fleet from memory. Facts are the record's own object, shared, not copied.
+ */
+export interface DirectoryDevice extends DeviceEntry {
+  readonly facts: Readonly<DeviceFacts> | null;
+  readonly createdAt: number;
+  /** As stored, or as the last `device.status` told; Presence knows newer times of devices seen here. */
+  readonly lastSeen: number | null;
+}
+
+/** A device as the directory loads it: the store gives every field; the rest default to unknown (null, 0). */
+export type DeviceEntrySourceItem = DeviceEntry & Partial<Pick<DeviceViewSource, 'facts' | 'createdAt' | 'lastSeen'>>;
+
+/** Where the directory loads from at start: the device store. */
 export interface DeviceEntrySource {
-  list(): readonly DeviceEntry[] | Promise<readonly DeviceEntry[]>;
+  list(): readonly DeviceEntrySourceItem[] | Promise<readonly DeviceEntrySourceItem[]>;
 }
 
 /**
@@ -21,7 +36,7 @@ export interface DeviceEntrySource {
  * `device.upsert` (or `device.removed`); on a cluster the same events arrive over the bus.
  */
 export class DeviceDirectory {
-  private readonly entries = new Map<string, DeviceEntry>();
+  private readonly entries = new Map<string, DirectoryDevice>();
   private unsubscribe: () => void = () => undefined;
 
   private constructor() {}
@@ -46,7 +61,7 @@ export class DeviceDirectory {
     return directory;
   }
 
-  get(id: string): DeviceEntry | undefined {
+  get(id: string): DirectoryDevice | undefined {
     return this.entries.get(id);
   }
 
@@ -71,7 +86,7 @@ export class DeviceDirectory {
     return [...this.entries.keys()];
   }
 
-  values(): IterableIterator<DeviceEntry> {
+  values(): IterableIterator<DirectoryDevice> {
     return this.entries.values();
   }
 
@@ -87,16 +102,22 @@ export class DeviceDirectory {
       case 'device.removed':
         this.entries.delete(event.id);
         return;
-      case 'device.status':
-        // Online state and last-seen live in Presence; nothing held here changes.
+      case 'device.status': {
+        // Online state lives in Presence; the time is kept for devices Presence has not seen (another node's).
+        const entry = this.entries.get(event.id);
+        if (entry && event.lastSeen !== null && (entry.lastSeen ?? -Infinity) < event.lastSeen) this.entries.set(event.id, { ...entry, lastSeen: event.lastSeen });
         return;
+      }
       default:
         missingCase(event);
     }
   }
 
-  /** Copies only the fields held, so facts and the like are not kept twice. */
-  private put(device: DeviceEntry): void {
-    this.entries.set(device.id, { id: device.id, name: device.name, status: device.status, tags: { ...device.tags } });
+  /** Copies only the fields held (facts by reference), so nothing else of an API view or record is kept. */
+  private put(device: DeviceEntrySourceItem): void {
+    this.entries.set(device.id, {
+      id: device.id, name: device.name, status: device.status, tags: { ...device.tags },
+      facts: device.facts ?? null, createdAt: device.createdAt ?? 0, lastSeen: device.lastSeen ?? null,
+    });
   }
 }

@@ -22,10 +22,10 @@ export function registerDeviceRoutes(api: ZodApi, deps: DeviceRouteDeps): void {
   api.post('/api/v1/devices/tags', { bodyLimit: BULK_BODY_LIMIT, schema: { tags: ['devices'], body: DeviceTagsRequest, response: { 200: DeviceBulkResponse } } }, async (request) => {
     const { ids, set, remove } = request.body;
     const { user } = deps.authDevices(request, 'operator', ids);
-    return { devices: deps.devices.editTags(ids, { set, remove }, `user:${user.username}`) };
+    return { devices: await deps.devices.editTags(ids, { set, remove }, `user:${user.username}`) };
   });
   api.post('/api/v1/devices/revoke', { bodyLimit: BULK_BODY_LIMIT, schema: { tags: ['devices'], body: DeviceRevokeRequest, response: { 200: DeviceBulkResponse } } }, async (request) => {
     const { user } = deps.authDevices(request, 'admin', request.body.ids);
-    return { devices: deps.devices.revokeMany(request.body.ids, `user:${user.username}`) };
+    return { devices: await deps.devices.revokeMany(request.body.ids, `user:${user.username}`) };
   });
 }

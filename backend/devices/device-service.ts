@@ -1,99 +1,123 @@
 import { isDeepStrictEqual } from 'node:util';
-import type { Device, DeviceFacts, DeviceList, DeviceListQuery, ErrorCode, Tags } from '../../protocol/index.js';
+import { TetherError, type Device, type DeviceFacts, type DeviceList, type DeviceListQuery, type ErrorCode, type Tags } from '../../protocol/index.js';
 import type { AuditLog } from '../audit/audit-log.js';
-import type { DeviceRepo } from './device-repo.js';
+import type { Stores } from '../store/stores.js';
+import type { DeviceRecord } from './device-store.js';
 import type { FleetEvents } from './fleet-events.js';
 import type { Presence } from './presence.js';
-import type { DeviceRecord } from './device-repo.js';
 import { decodeDeviceCursor, encodeDeviceCursor } from './device-cursor.js';
 
-/** Something that holds live connections of devices and can drop them. */
+/** Something that holds live connections of devices (or connections on their way in) and can drop them. */
 export interface DeviceConnections {
   disconnect(deviceId: string, code: ErrorCode): unknown;
 }
 
-/** Fleet inventory operations behind the API. */
+/** Every status a device may be revoked from: revoking a revoked device changes (and audits) nothing. */
+const REVOCABLE = ['pending', 'active'] as const;
+
+/**
+ * Fleet inventory operations behind the API. Every change is written with its audit entry in one
+ * transaction, and status changes are compare-and-set in the store, so two admins racing (approve
+ * against revoke) cannot both move a device out of the status they saw.
+ */
 export class DeviceService {
   constructor(
     private readonly deps: {
-      repo: DeviceRepo; presence: Presence; events: FleetEvents; audit: AuditLog;
-      /** Every channel kind a device may have open (control, telemetry). */
+      stores: Stores; presence: Presence; events: FleetEvents; audit: AuditLog;
+      /** Every channel kind a device may have open (control, telemetry), and handshakes in progress. */
       connections: DeviceConnections[];
       now?: () => number;
     },
   ) {}
 
-  list(): Device[] {
-    return this.deps.repo.list().map((record) => this.deps.presence.view(record));
+  async list(): Promise<Device[]> {
+    return (await this.deps.stores.devices.list()).map((record) => this.deps.presence.view(record));
   }
 
   /** One page of the list in name order (every device when no limit is given); BAD_REQUEST for a bad cursor. */
-  page({ limit, after }: DeviceListQuery): DeviceList {
-    if (limit === undefined && after === undefined) return { devices: this.list(), nextAfter: null };
+  async page({ limit, after }: DeviceListQuery): Promise<DeviceList> {
+    if (limit === undefined && after === undefined) return { devices: await this.list(), nextAfter: null };
     // One row past the page tells whether another page follows.
-    const records = this.deps.repo.page(after === undefined ? null : decodeDeviceCursor(after), limit === undefined ? -1 : limit + 1);
+    const records = await this.deps.stores.devices.page(after === undefined ? null : decodeDeviceCursor(after), limit === undefined ? -1 : limit + 1);
     const more = limit !== undefined && records.length > limit;
     const shown = more ? records.slice(0, limit) : records;
     const last = shown.at(-1);
     return { devices: shown.map((record) => this.deps.presence.view(record)), nextAfter: more && last ? encodeDeviceCursor(last) : null };
   }
 
-  get(id: string): Device {
-    return this.deps.presence.view(this.deps.repo.get(id));
+  async get(id: string): Promise<Device> {
+    return this.deps.presence.view(await this.record(id));
   }
 
-  /** Revokes a device: stored first, so no new handshake can pass, then every live channel is closed at once. */
-  revoke(id: string, actor: string): Device {
-    const record = this.deps.repo.setStatus(id, 'revoked', this.deps.now?.() ?? Date.now());
-    for (const connections of this.deps.connections) connections.disconnect(id, 'DEVICE_REVOKED');
-    this.deps.audit.record(actor, 'device.revoke', id);
+  /**
+   * Revokes a device: stored first, so no handshake that looks the device up after it can pass,
+   * then every live channel and every handshake in progress is closed at once.
+   */
+  async revoke(id: string, actor: string): Promise<Device> {
+    const [device] = await this.revokeAll([id], actor, {});
+    if (!device) throw new Error(`revoking ${id} returned nothing`);
+    return device;
+  }
+
+  /** Revokes many devices in one transaction (all or nothing: DEVICE_UNKNOWN for an unknown id), then closes each one's channels. */
+  revokeMany(ids: readonly string[], actor: string): Promise<Device[]> {
+    const unique = [...new Set(ids)];
+    return this.revokeAll(unique, actor, { bulk: unique.length });
+  }
+
+  private async revokeAll(ids: readonly string[], actor: string, details: Record<string, unknown>): Promise<Device[]> {
+    const now = this.now();
+    const { records, changed } = await this.deps.stores.transaction(async (tx) => {
+      const records: DeviceRecord[] = [];
+      const changed: DeviceRecord[] = [];
+      for (const id of ids) {
+        const revoked = await tx.devices.setStatus(id, 'revoked', now, REVOCABLE);
+        if (revoked) {
+          await this.deps.audit.record(actor, 'device.revoke', id, details, tx);
+          changed.push(revoked);
+        }
+        records.push(revoked ?? (await this.record(id, tx)));
+      }
+      return { records, changed };
+    });
+    // Also for a device that was revoked already: closing is harmless, and a channel never outlives a revocation.
+    for (const id of ids) for (const connections of this.deps.connections) connections.disconnect(id, 'DEVICE_REVOKED');
+    const devices = records.map((record) => this.deps.presence.view(record));
+    this.announce(changed);
+    return devices;
+  }
+
+  /** Accepts a device that enrolled with a token requiring approval; any other device is returned as it is. */
+  async approve(id: string, actor: string): Promise<Device> {
+    const { record, changed } = await this.deps.stores.transaction(async (tx) => {
+      const approved = await tx.devices.setStatus(id, 'active', this.now(), ['pending']);
+      if (!approved) return { record: await this.record(id, tx), changed: false };
+      await this.deps.audit.record(actor, 'device.approve', id, {}, tx);
+      return { record: approved, changed: true };
+    });
     const device = this.deps.presence.view(record);
-    this.deps.events.emit({ type: 'device.upsert', device });
+    if (changed) this.deps.events.emit({ type: 'device.upsert', device });
     return device;
   }
 
   /**
    * Sets and removes tag keys on many devices in one transaction: an unknown id (DEVICE_UNKNOWN)
    * leaves every device as it was. `remove` is applied before `set`, so a key in both ends up set.
+   * Each device's change is one statement, so concurrent edits of different keys both hold.
    */
-  editTags(ids: readonly string[], change: { set?: Tags; remove?: readonly string[] }, actor: string): Device[] {
+  async editTags(ids: readonly string[], change: { set?: Tags; remove?: readonly string[] }, actor: string): Promise<Device[]> {
     const unique = [...new Set(ids)];
-    const records = this.deps.repo.transaction(() =>
-      unique.map((id) => {
-        const record = this.deps.repo.get(id);
-        const tags: Tags = { ...record.tags };
-        for (const key of change.remove ?? []) delete tags[key];
-        Object.assign(tags, change.set ?? {});
-        this.deps.repo.setTags(id, tags);
-        this.deps.audit.record(actor, 'device.tags', id, { set: change.set ?? {}, remove: change.remove ?? [], bulk: unique.length });
-        return { ...record, tags };
-      }),
-    );
-    return this.announce(records);
-  }
-
-  /** Revokes many devices in one transaction (all or nothing), then closes each one's channels. */
-  revokeMany(ids: readonly string[], actor: string): Device[] {
-    const unique = [...new Set(ids)];
-    const now = this.deps.now?.() ?? Date.now();
-    const records = this.deps.repo.transaction(() =>
-      unique.map((id) => {
-        const record = this.deps.repo.setStatus(id, 'revoked', now);
-        this.deps.audit.record(actor, 'device.revoke', id, { bulk: unique.length });
-        return record;
-      }),
-    );
-    for (const id of unique) for (const connections of this.deps.connections) connections.disconnect(id, 'DEVICE_REVOKED');
-    return this.announce(records);
-  }
-
-  /** Tells consoles (and config delivery, which selects layers by tag) about changed devices. */
-  private announce(records: DeviceRecord[]): Device[] {
-    return records.map((record) => {
-      const device = this.deps.presence.view(record);
-      this.deps.events.emit({ type: 'device.upsert', device });
-      return device;
+    const records = await this.deps.stores.transaction(async (tx) => {
+      const records: DeviceRecord[] = [];
+      for (const id of unique) {
+        const record = await tx.devices.updateTags(id, change);
+        if (!record) throw unknown(id);
+        await this.deps.audit.record(actor, 'device.tags', id, { set: change.set ?? {}, remove: change.remove ?? [], bulk: unique.length }, tx);
+        records.push(record);
+      }
+      return records;
     });
+    return this.announce(records);
   }
 
   /**
@@ -101,20 +125,33 @@ export class DeviceService {
    * consoles and the device directory hear of every change of a device record, and a fleet
    * reconnecting with the same facts costs no write.
    */
-  recordFacts(id: string, facts: DeviceFacts): void {
-    const record = this.deps.repo.find(id);
+  async recordFacts(id: string, facts: DeviceFacts): Promise<void> {
+    const record = await this.deps.stores.devices.find(id);
     if (!record || isDeepStrictEqual(record.facts, facts)) return;
-    this.deps.repo.setFacts(id, facts);
+    await this.deps.stores.devices.setFacts(id, facts);
     this.deps.events.emit({ type: 'device.upsert', device: this.deps.presence.view({ ...record, facts }) });
   }
 
-  /** Accepts a device that enrolled with a token requiring approval. */
-  approve(id: string, actor: string): Device {
-    const current = this.deps.repo.get(id);
-    if (current.status !== 'pending') return this.deps.presence.view(current);
-    const device = this.deps.presence.view(this.deps.repo.setStatus(id, 'active', this.deps.now?.() ?? Date.now()));
-    this.deps.audit.record(actor, 'device.approve', id);
-    this.deps.events.emit({ type: 'device.upsert', device });
-    return device;
+  /** Tells consoles (and config delivery, which selects layers by tag) about changed devices. */
+  private announce(records: readonly DeviceRecord[]): Device[] {
+    return records.map((record) => {
+      const device = this.deps.presence.view(record);
+      this.deps.events.emit({ type: 'device.upsert', device });
+      return device;
+    });
   }
+
+  private async record(id: string, stores: Pick<Stores, 'devices'> = this.deps.stores): Promise<DeviceRecord> {
+    const record = await stores.devices.find(id);
+    if (!record) throw unknown(id);
+    return record;
+  }
+
+  private now(): number {
+    return this.deps.now?.() ?? Date.now();
+  }
+}
+
+function unknown(id: string): TetherError {
+  return new TetherError('DEVICE_UNKNOWN', `No device ${id}`);
 }

@@ -29,6 +29,12 @@ export interface NewDevice {
   createdAt: number;
 }
 
+/** A change to a device's tags: keys to remove, then keys to set. */
+export interface TagChange {
+  set?: Readonly<Tags>;
+  remove?: readonly string[];
+}
+
 /** The devices table. */
 export interface DeviceStore {
   insert(device: NewDevice): Promise<void>;
@@ -45,6 +51,11 @@ export interface DeviceStore {
    */
   setStatus(id: string, status: DeviceStatus, at: number, from?: readonly DeviceStatus[]): Promise<DeviceRecord | undefined>;
   setTags(id: string, tags: Tags): Promise<void>;
+  /**
+   * Removes then sets tag keys in one statement (a key in both ends up set), so concurrent edits
+   * of different keys both survive. Returns the device as it is now, or undefined when it is unknown.
+   */
+  updateTags(id: string, change: TagChange): Promise<DeviceRecord | undefined>;
   setFacts(id: string, facts: DeviceFacts): Promise<void>;
   /** Writes many last-seen times (presence flushes them in batches). */
   saveLastSeen(entries: ReadonlyArray<readonly [string, number]>): Promise<void>;

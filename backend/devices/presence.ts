@@ -1,6 +1,9 @@
 import type { Device } from '../../protocol/index.js';
-import type { DeviceRecord, DeviceRepo } from './device-repo.js';
+import type { DeviceRecord, DeviceStore } from './device-store.js';
 import type { FleetEvents } from './fleet-events.js';
+
+/** What {@link Presence.view} reads of a stored device. */
+export type DeviceViewSource = Pick<DeviceRecord, 'id' | 'name' | 'status' | 'tags' | 'facts' | 'createdAt' | 'lastSeen'>;
 
 /**
  * Online state and last-seen times. Kept in memory on the hot path (every frame touches it)
@@ -10,8 +13,9 @@ export class Presence {
   private readonly online = new Set<string>();
   private readonly lastSeen = new Map<string, number>();
   private readonly dirty = new Set<string>();
+  private flushing: Promise<void> | null = null;
 
-  constructor(private readonly repo: DeviceRepo, private readonly events: FleetEvents, private readonly now: () => number = Date.now) {}
+  constructor(private readonly store: Pick<DeviceStore, 'saveLastSeen'>, private readonly events: FleetEvents, private readonly now: () => number = Date.now) {}
 
   isOnline(id: string): boolean {
     return this.online.has(id);
@@ -27,10 +31,11 @@ export class Presence {
     this.events.emit({ type: 'device.status', id, online: true, lastSeen: this.lastSeen.get(id) ?? null });
   }
 
+  /** Marks a device offline and starts writing its last-seen (a failed write is retried by the next flush). */
   disconnected(id: string): void {
     if (!this.online.delete(id)) return;
     this.seen(id);
-    this.flush();
+    void this.flush().catch(() => undefined);
     this.events.emit({ type: 'device.status', id, online: false, lastSeen: this.lastSeen.get(id) ?? null });
   }
 
@@ -39,16 +44,33 @@ export class Presence {
     this.dirty.add(id);
   }
 
-  flush(): void {
+  /**
+   * Writes every last-seen time that changed since the previous write. Entries stay dirty until
+   * their write succeeded, so a failed write (the database away) loses nothing: the next flush
+   * sends them again, with whatever newer time they have by then. Flushes run one at a time; a
+   * call while one runs waits for it and then writes what is left.
+   */
+  async flush(): Promise<void> {
+    while (this.flushing) await this.flushing.catch(() => undefined);
     if (this.dirty.size === 0) return;
     const entries: Array<[string, number]> = [];
     for (const id of this.dirty) entries.push([id, this.lastSeen.get(id) ?? this.now()]);
     this.dirty.clear();
-    this.repo.saveLastSeen(entries);
+    const write = this.store.saveLastSeen(entries).catch((err: unknown) => {
+      // Seen again meanwhile means dirty already, with a newer time: nothing to put back then.
+      for (const [id] of entries) this.dirty.add(id);
+      throw err;
+    });
+    this.flushing = write;
+    try {
+      await write;
+    } finally {
+      this.flushing = null;
+    }
   }
 
   /** The API view of a device: stored record plus live presence. */
-  view(record: DeviceRecord): Device {
+  view(record: DeviceViewSource): Device {
     return {
       id: record.id, name: record.name, status: record.status, tags: record.tags, facts: record.facts,
       createdAt: record.createdAt, online: this.online.has(record.id),

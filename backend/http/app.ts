@@ -210,7 +210,7 @@ export async function buildHttpApp(deps: HttpAppDeps) {
   });
   api.get('/api/v1/devices', { schema: { tags: ['devices'], querystring: DeviceListQuery, response: { 200: DeviceList } } }, async (request) => {
     const { user } = auth(request);
-    const page = deps.devices.page(request.query);
+    const page = await deps.devices.page(request.query);
     return { devices: deps.access.filter(user, page.devices, (d) => d.id), nextAfter: page.nextAfter };
   });
   api.get('/api/v1/devices/:id', { schema: { tags: ['devices'], params: DeviceParams, response: { 200: Device } } }, async (request) => {

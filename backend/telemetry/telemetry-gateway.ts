@@ -4,23 +4,42 @@ import type { RawData, WebSocket } from 'ws';
 import { TELEMETRY_LIMITS, TelemetryBatch, TetherError, type ErrorCode, type TelemetryNack, type TelemetryServerMessage } from '../../protocol/index.js';
 import { hashSecret } from '../auth/secrets.js';
 import { closeWith } from '../agents/control-gateway.js';
-import type { DeviceRepo } from '../devices/device-repo.js';
+import type { DeviceStore } from '../devices/device-store.js';
+import type { DeviceConnections } from '../devices/device-service.js';
 import type { Presence } from '../devices/presence.js';
 import type { IngestQueue } from './ingest-queue.js';
 import type { BackendCounters } from '../ops/backend-metrics.js';
 
 const BEARER = /^Bearer ([A-Za-z0-9_-]{1,256})$/;
 
+/** An authenticated upgrade on its way to {@link TelemetryGateway.accept}. */
+export interface TelemetryAdmission {
+  readonly deviceId: string;
+  /** The gateway's revocation count when the token lookup started. */
+  readonly since: number;
+  /** Forgets the admission (accepted, refused, or the client went away first). */
+  readonly release: () => void;
+}
+
 /**
  * The telemetry channel: TLS plus the device's bearer token. Each batch is parsed and checked
  * here, handed to the {@link IngestQueue}, and acked only after the queue's transaction
  * committed; a batch that can never be stored is nacked with its code so the agent drops it
  * instead of resending it forever.
+ *
+ * A revocation stores the status, then calls `disconnect`. An upgrade whose token lookup read
+ * the device before that commit is caught in `accept`: while any admission is outstanding,
+ * `disconnect` notes the revocation with a count, and `accept` refuses a device revoked after its
+ * lookup began. Sockets accepted earlier are in `sockets`, where `disconnect` closes them.
  */
-export class TelemetryGateway {
+export class TelemetryGateway implements DeviceConnections {
   private readonly sockets = new Map<string, Set<WebSocket>>();
+  private readonly admissions = new Set<TelemetryAdmission>();
+  /** Revocations counted; device id → the count at its last one, kept only while admissions are outstanding. */
+  private revocations = 0;
+  private readonly revokedAt = new Map<string, { at: number; code: ErrorCode }>();
 
-  constructor(private readonly deps: { devices: DeviceRepo; presence: Presence; ingest: IngestQueue; log: Logger; now?: () => number; counters?: Pick<BackendCounters, 'telemetryBatches'> }) {}
+  constructor(private readonly deps: { devices: Pick<DeviceStore, 'findByTelemetryHash'>; presence: Presence; ingest: IngestQueue; log: Logger; now?: () => number; counters?: Pick<BackendCounters, 'telemetryBatches'> }) {}
 
   /** Open telemetry sockets (for /metrics). */
   get socketCount(): number {
@@ -35,18 +54,38 @@ export class TelemetryGateway {
    */
   readonly maxPayload = TELEMETRY_LIMITS.maxBatchBytes * 4;
 
-  /** Authenticates the upgrade request; throws TELEMETRY_TOKEN_INVALID or DEVICE_REVOKED/PENDING. */
-  authenticate(request: IncomingMessage): string {
+  /** Authenticates the upgrade request; rejects with TELEMETRY_TOKEN_INVALID or DEVICE_REVOKED/PENDING. */
+  async authenticate(request: IncomingMessage): Promise<TelemetryAdmission> {
     const match = BEARER.exec(request.headers.authorization ?? '');
     if (!match?.[1]) throw new TetherError('TELEMETRY_TOKEN_INVALID');
-    const device = this.deps.devices.findByTelemetryHash(hashSecret(match[1]));
-    if (!device) throw new TetherError('TELEMETRY_TOKEN_INVALID');
-    if (device.status === 'revoked') throw new TetherError('DEVICE_REVOKED');
-    if (device.status === 'pending') throw new TetherError('DEVICE_PENDING');
-    return device.id;
+    const hash = hashSecret(match[1]);
+    const socket = request.socket;
+    const release = (): void => {
+      socket.off('close', release);
+      this.admissions.delete(admission);
+      if (this.admissions.size === 0) this.revokedAt.clear();
+    };
+    // Outstanding from before the read, so a revocation committed after it is counted.
+    const admission: TelemetryAdmission = { deviceId: '', since: this.revocations, release };
+    this.admissions.add(admission);
+    socket.once('close', release);
+    try {
+      const device = await this.deps.devices.findByTelemetryHash(hash);
+      if (!device) throw new TetherError('TELEMETRY_TOKEN_INVALID');
+      if (device.status === 'revoked') throw new TetherError('DEVICE_REVOKED');
+      if (device.status === 'pending') throw new TetherError('DEVICE_PENDING');
+      return { ...admission, deviceId: device.id };
+    } catch (err) {
+      release();
+      throw err;
+    }
   }
 
-  accept(ws: WebSocket, deviceId: string): void {
+  accept(ws: WebSocket, admission: TelemetryAdmission): void {
+    const { deviceId } = admission;
+    const revoked = this.revokedAt.get(deviceId);
+    admission.release();
+    if (revoked && revoked.at >= admission.since) return closeWith(ws, revoked.code);
     let set = this.sockets.get(deviceId);
     if (!set) this.sockets.set(deviceId, (set = new Set()));
     set.add(ws);
@@ -111,8 +150,9 @@ export class TelemetryGateway {
     return { type: 'ok', batch };
   }
 
-  /** Closes every telemetry socket of a device (revocation). */
+  /** Closes every telemetry socket of a device (revocation), and refuses the upgrades of it that are being authenticated. */
   disconnect(deviceId: string, code: ErrorCode): void {
+    if (this.admissions.size > 0) this.revokedAt.set(deviceId, { at: this.revocations++, code });
     for (const ws of this.sockets.get(deviceId) ?? []) closeWith(ws, code);
   }
 

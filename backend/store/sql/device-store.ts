@@ -1,6 +1,6 @@
 import { sql, type Selectable } from 'kysely';
 import type { DeviceFacts, DeviceStatus, Tags } from '../../../protocol/index.js';
-import type { DeviceListPosition, DeviceRecord, DeviceStore, NewDevice } from '../../devices/device-store.js';
+import type { DeviceListPosition, DeviceRecord, DeviceStore, NewDevice, TagChange } from '../../devices/device-store.js';
 import type { SqlContext } from '../engine.js';
 import type { DevicesTable } from '../schema.js';
 
@@ -58,6 +58,17 @@ export class SqlDeviceStore implements DeviceStore {
 
   async setTags(id: string, tags: Tags): Promise<void> {
     await this.ctx.db.updateTable('devices').set({ tags: JSON.stringify(tags) }).where('id', '=', id).execute();
+  }
+
+  async updateTags(id: string, change: TagChange): Promise<DeviceRecord | undefined> {
+    const remove = [...(change.remove ?? [])];
+    const set = change.set ?? {};
+    const tags = this.ctx.engine === 'postgres'
+      ? sql<string>`((tags::jsonb - ${remove}::text[]) || ${JSON.stringify(set)}::jsonb)::text`
+      // A JSON merge patch (RFC 7396): null removes a key; tag values are strings, so none is null otherwise.
+      : sql<string>`json_patch(tags, ${JSON.stringify({ ...Object.fromEntries(remove.map((key) => [key, null])), ...set })})`;
+    const row = await this.ctx.db.updateTable('devices').set({ tags }).where('id', '=', id).returningAll().executeTakeFirst();
+    return row ? toRecord(row) : undefined;
   }
 
   async setFacts(id: string, facts: DeviceFacts): Promise<void> {

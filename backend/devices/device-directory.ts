@@ -30,9 +30,10 @@ export interface DeviceEntrySource {
 }
 
 /**
- * Every enrolled device's name, status and tags in memory, loaded once and then kept current by
- * fleet events, so code that runs per pushed message or per request (scope checks, config
- * selection) never queries the store. Every mutation of a device record publishes a
+ * Every enrolled device's name, status and tags in memory (and what the API view needs besides
+ * online state), loaded once and then kept current by fleet events, so code that runs per pushed
+ * message or per request (scope checks, config selection, job selection, alert passes) never
+ * queries the store. Every mutation of a device record publishes a
  * `device.upsert` (or `device.removed`); on a cluster the same events arrive over the bus.
  */
 export class DeviceDirectory {

@@ -137,6 +137,28 @@ describe('ConfigDelivery', () => {
     expect((await repo.deviceStates()).every((s) => s.reported?.version === second.version)).toBe(true);
   });
 
+  it('sends the newest config, not the one a slice computed, when a change lands while the slice writes', async () => {
+    const slices = steppedSlices();
+    const { service, repo, received } = await fleet(200, { defer: slices.defer, clock: tickingClock().clock });
+    const first = await service.putLayer('fleet', { values: { app: { color: 'blue' } }, expectedVersion: 0 }, 'user:a');
+    // On PostgreSQL the write is a round trip: another request can commit a change meanwhile.
+    const write = repo.setDesired.bind(repo);
+    let second: Awaited<ReturnType<typeof service.putLayer>> | undefined;
+    vi.spyOn(repo, 'setDesired').mockImplementation(async (entries) => {
+      await write(entries);
+      second ??= await service.putLayer('fleet', { values: { app: { color: 'red' } }, expectedVersion: first.version }, 'user:b');
+    });
+    await slices.step();
+    await slices.step();
+    await settle();
+    const reached = [...received.values()].filter((list) => list.length > 0);
+    expect(reached.length).toBeGreaterThan(0);
+    expect(reached.every((list) => list.length === 1 && list[0]?.version === second?.version && JSON.stringify(list[0]?.config) === '{"app":{"color":"red"}}')).toBe(true);
+    while (slices.queued > 0) await slices.step();
+    await settle();
+    expect([...received.values()].every((list) => list.at(-1)?.version === second?.version && list.every((r) => JSON.stringify(r.config) === '{"app":{"color":"red"}}'))).toBe(true);
+  });
+
   it('under a stream of changes each landing mid-pass, goes on where the last pass stopped so every device is reached', async () => {
     const slices = steppedSlices();
     const { service, received } = await fleet(1_000, { defer: slices.defer, clock: tickingClock().clock });
@@ -193,8 +215,12 @@ describe('ConfigDelivery', () => {
     const crashed = steppedSlices();
     const before = await fleet(500, { defer: crashed.defer, clock: tickingClock().clock });
     const layer = await before.service.putLayer('fleet', { values: { app: { n: 2 } }, expectedVersion: 0 }, 'user:a');
+    // One slice reads what is stored, the next visits the first devices.
     await crashed.step();
-    expect((await before.repo.deviceStates()).length).toBeLessThan(500);
+    await crashed.step();
+    const written = (await before.repo.deviceStates()).length;
+    expect(written).toBeGreaterThan(0);
+    expect(written).toBeLessThan(500);
     // The process dies here; on the next start, delivery refreshes once before any device connects.
     const after = await fleet(500, { db: before.db });
     after.delivery.refreshAll();

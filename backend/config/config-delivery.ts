@@ -263,7 +263,6 @@ export class ConfigDelivery {
    * writes their desired states in one go and pushes to the connected ones.
    */
   private async runSlice(): Promise<SliceOutcome> {
-    const started = this.clock();
     if (this.passDue) {
       this.passDue = false;
       const pass = await this.startPass();
@@ -271,9 +270,13 @@ export class ConfigDelivery {
       if (this.passDue || this.closed) return 'idle';
       this.pass = pass;
       this.resumeAt = 0;
+      // Reading every device's state is a slice's work of its own (and on a server, a wait that
+      // would otherwise eat this slice's budget): the devices are visited from the next one.
+      return 'continue';
     }
     const pass = this.pass;
     if (!pass) return 'idle';
+    const started = this.clock();
     const changed: Changed[] = [];
     let visited = 0;
     while (pass.next < pass.ids.length) {

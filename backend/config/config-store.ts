@@ -49,10 +49,8 @@ export interface ReportedConfig {
 export interface ConfigStore {
   layers(): Promise<ConfigLayer[]>;
   layer(id: string): Promise<ConfigLayer | undefined>;
-  /** Every layer and the newest revision number, in one read. */
+  /** Every layer and the newest revision number (0 before the first), in one read. */
   snapshot(): Promise<ConfigSnapshot>;
-  /** The newest revision number (0 before the first). */
-  latestVersion(): Promise<number>;
 
   /**
    * Holds every other config write off until the enclosing transaction ends, so revision numbers

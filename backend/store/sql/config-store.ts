@@ -79,11 +79,6 @@ export class SqlConfigStore implements ConfigStore {
     return { version: rows[0]?.latest ?? 0, layers: layers.sort((a, b) => compareText(a.id, b.id)) };
   }
 
-  async latestVersion(): Promise<number> {
-    const row = await this.ctx.db.selectFrom('config_revisions').select((eb) => eb.fn.max('version').as('latest')).executeTakeFirst();
-    return row?.latest ?? 0;
-  }
-
   async lockWrites(): Promise<void> {
     if (!this.ctx.db.isTransaction) throw new Error('lockWrites outside a transaction would lock nothing');
     // SQLite: the transaction already holds the one connection, and with it the only writer.

@@ -13,7 +13,6 @@ import { newSecret } from './auth/secrets.js';
 import { UserService } from './auth/users.js';
 import { certificateHostnames, type BackendConfig } from './config.js';
 import { ConfigDelivery } from './config/config-delivery.js';
-import { ConfigRepo } from './config/config-repo.js';
 import { ConfigService } from './config/config-service.js';
 import { SchemaValidator } from './config/schema-validator.js';
 import { ConsoleHub } from './console/console-hub.js';
@@ -90,9 +89,8 @@ export async function startBackend(config: BackendConfig, log: Logger = pino()):
   const enrolment = new EnrolmentService({ stores, tokens, presence, events, audit, ca: pki.ca });
   const access = new DeviceAccess(directory);
   const hub = new ConsoleHub({ events, router, log, monitoring: monitoring.live, access });
-  const configRepo = new ConfigRepo(db);
-  const configDelivery = new ConfigDelivery({ repo: configRepo, devices: directory, router, log });
-  const configService = new ConfigService({ repo: configRepo, validator: new SchemaValidator(), audit, deviceExists: (id) => directory.has(id), onChange: () => configDelivery.refreshAll() });
+  const configDelivery = new ConfigDelivery({ store: stores.config, devices: directory, router, log });
+  const configService = await ConfigService.create({ stores, validator: new SchemaValidator(), audit, deviceExists: (id) => directory.has(id), onChange: () => configDelivery.refreshAll() });
   const unsubscribeConfig = events.subscribe((event) => configDelivery.onFleetEvent(event));
   // Finishes a change whose sliced delivery a crash cut short, for devices that stay offline too.
   configDelivery.refreshAll();
@@ -180,7 +178,7 @@ export async function startBackend(config: BackendConfig, log: Logger = pino()):
         clearInterval(flushTimer);
         unsubscribeConfig();
         directory.close();
-        configDelivery.close();
+        await configDelivery.close();
         control.close();
         telemetry.close();
         hub.close();

@@ -10,7 +10,6 @@ import { FleetEvents } from '../devices/fleet-events.js';
 import { migrate } from '../store/sqlite/db.js';
 import { MAIN_MIGRATIONS } from '../store/migrations.js';
 import { ConfigDelivery, DEFAULT_SLICE_BUDGET_MS } from './config-delivery.js';
-import { ConfigRepo } from './config-repo.js';
 import { ConfigService } from './config-service.js';
 import { SchemaValidator } from './schema-validator.js';
 
@@ -20,10 +19,11 @@ interface Received {
 }
 
 /** A config service and delivery over `count` connected devices whose links answer config.apply as an agent would. */
-async function fleet(count: number, options: { defer?: (next: () => void) => void; clock?: () => number; holdAnswers?: boolean; db?: Database.Database } = {}) {
+async function fleet(count: number, options: { defer?: (next: () => Promise<void>) => void; clock?: () => number; holdAnswers?: boolean; db?: Database.Database } = {}) {
   const db = options.db ?? new Database(':memory:');
   migrate(db, MAIN_MIGRATIONS);
-  const repo = new ConfigRepo(db);
+  const stores = storesOnSqlite(db);
+  const repo = stores.config;
   const events = new FleetEvents();
   const entries: DeviceEntry[] = Array.from({ length: count }, (_, i) => ({ id: `dev_${String(i).padStart(5, '0')}`, name: `robot-${i}`, status: 'active', tags: { site: `s${i % 4}` } }));
   const directory = await DeviceDirectory.load({ list: () => entries }, events);
@@ -44,24 +44,25 @@ async function fleet(count: number, options: { defer?: (next: () => void) => voi
       close: () => undefined,
     });
   }
-  const delivery = new ConfigDelivery({ repo, devices: directory, router, log: pino({ level: 'silent' }), defer: options.defer, clock: options.clock });
+  const delivery = new ConfigDelivery({ store: repo, devices: directory, router, log: pino({ level: 'silent' }), defer: options.defer, clock: options.clock });
   events.subscribe((event) => delivery.onFleetEvent(event));
-  const service = new ConfigService({ repo, validator: new SchemaValidator(), audit: new AuditLog(storesOnSqlite(db)), deviceExists: (id) => directory.has(id), onChange: () => delivery.refreshAll() });
+  const service = await ConfigService.create({ stores, validator: new SchemaValidator(), audit: new AuditLog(stores), deviceExists: (id) => directory.has(id), onChange: () => delivery.refreshAll() });
   const pushes = () => [...received.values()].reduce((n, list) => n + list.length, 0);
   return { db, repo, events, directory, entries, delivery, service, received, held, pushes };
 }
 
 /** Slices queued instead of run, so a test steps through a pass itself. */
 function steppedSlices() {
-  const queue: Array<() => void> = [];
+  const queue: Array<() => Promise<void>> = [];
   return {
-    defer: (next: () => void) => void queue.push(next),
+    defer: (next: () => Promise<void>) => void queue.push(next),
     get queued() {
       return queue.length;
     },
-    step(): boolean {
+    /** Runs the next slice to its end (its store write included). */
+    async step(): Promise<boolean> {
       const next = queue.shift();
-      next?.();
+      await next?.();
       return next !== undefined;
     },
   };
@@ -84,17 +85,17 @@ describe('ConfigDelivery', () => {
     const time = tickingClock();
     const { service, repo, pushes, entries } = await fleet(10_000, { defer: slices.defer, clock: time.clock });
 
-    const layer = service.putLayer('fleet', { values: { app: { color: 'blue' } }, expectedVersion: 0 }, 'user:a');
+    const layer = await service.putLayer('fleet', { values: { app: { color: 'blue' } }, expectedVersion: 0 }, 'user:a');
     expect(layer.version).toBe(1);
     expect(pushes()).toBe(0);
-    expect(repo.deviceStates().size).toBe(0);
+    expect(await repo.deviceStates()).toHaveLength(0);
     expect(slices.queued).toBe(1);
 
     const writes = vi.spyOn(repo, 'setDesired');
     const spans: number[] = [];
     while (slices.queued > 0) {
       const before = time.now;
-      slices.step();
+      await slices.step();
       spans.push(time.now - before);
     }
     const sizes = writes.mock.calls.map(([entries]) => [...entries].length);
@@ -105,21 +106,21 @@ describe('ConfigDelivery', () => {
     expect(Math.max(...sizes)).toBeLessThanOrEqual(DEFAULT_SLICE_BUDGET_MS);
     expect(written).toBe(entries.length);
     expect(pushes()).toBe(entries.length);
-    expect([...repo.deviceStates().values()].every((s) => s.desired_version === 1)).toBe(true);
+    expect((await repo.deviceStates()).every((s) => s.desiredVersion === 1)).toBe(true);
   });
 
   it('never sends an older config after a newer one when a second change lands mid-pass, and every device ends at the newest', async () => {
     const slices = steppedSlices();
     const { service, repo, received, held, delivery } = await fleet(2_000, { defer: slices.defer, clock: tickingClock().clock, holdAnswers: true });
-    const first = service.putLayer('fleet', { values: { app: { color: 'blue' } }, expectedVersion: 0 }, 'user:a');
+    const first = await service.putLayer('fleet', { values: { app: { color: 'blue' } }, expectedVersion: 0 }, 'user:a');
     // Part of the fleet has the first change in flight when the second arrives.
-    for (let i = 0; i < 3 && slices.queued > 0; i++) slices.step();
+    for (let i = 0; i < 3 && slices.queued > 0; i++) await slices.step();
     const reachedEarly = [...received.values()].filter((list) => list.length > 0).length;
     expect(reachedEarly).toBeGreaterThan(0);
     expect(reachedEarly).toBeLessThan(2_000);
-    const second = service.putLayer('fleet', { values: { app: { color: 'red' } }, expectedVersion: first.version }, 'user:a');
+    const second = await service.putLayer('fleet', { values: { app: { color: 'red' } }, expectedVersion: first.version }, 'user:a');
     expect(delivery.refreshing).toBe(true);
-    while (slices.queued > 0) slices.step();
+    while (slices.queued > 0) await slices.step();
     // The agents answer now; an apply that was in flight is followed by one more with the newest config.
     while (held.length > 0) {
       for (const answer of held.splice(0)) answer();
@@ -133,7 +134,29 @@ describe('ConfigDelivery', () => {
     const status = await delivery.fleetStatus();
     expect(status.devices).toHaveLength(2_000);
     expect(status.devices.every((d) => d.desiredVersion === second.version && d.state === 'applied' && !d.drift)).toBe(true);
-    expect([...repo.deviceStates().values()].every((s) => s.reported_version === second.version)).toBe(true);
+    expect((await repo.deviceStates()).every((s) => s.reported?.version === second.version)).toBe(true);
+  });
+
+  it('sends the newest config, not the one a slice computed, when a change lands while the slice writes', async () => {
+    const slices = steppedSlices();
+    const { service, repo, received } = await fleet(200, { defer: slices.defer, clock: tickingClock().clock });
+    const first = await service.putLayer('fleet', { values: { app: { color: 'blue' } }, expectedVersion: 0 }, 'user:a');
+    // On PostgreSQL the write is a round trip: another request can commit a change meanwhile.
+    const write = repo.setDesired.bind(repo);
+    let second: Awaited<ReturnType<typeof service.putLayer>> | undefined;
+    vi.spyOn(repo, 'setDesired').mockImplementation(async (entries) => {
+      await write(entries);
+      second ??= await service.putLayer('fleet', { values: { app: { color: 'red' } }, expectedVersion: first.version }, 'user:b');
+    });
+    await slices.step();
+    await slices.step();
+    await settle();
+    const reached = [...received.values()].filter((list) => list.length > 0);
+    expect(reached.length).toBeGreaterThan(0);
+    expect(reached.every((list) => list.length === 1 && list[0]?.version === second?.version && JSON.stringify(list[0]?.config) === '{"app":{"color":"red"}}')).toBe(true);
+    while (slices.queued > 0) await slices.step();
+    await settle();
+    expect([...received.values()].every((list) => list.at(-1)?.version === second?.version && list.every((r) => JSON.stringify(r.config) === '{"app":{"color":"red"}}'))).toBe(true);
   });
 
   it('under a stream of changes each landing mid-pass, goes on where the last pass stopped so every device is reached', async () => {
@@ -142,11 +165,11 @@ describe('ConfigDelivery', () => {
     let version = 0;
     // Each change leaves time for a fifth of the fleet before the next one lands.
     for (let change = 0; change < 8; change++) {
-      version = service.putLayer('fleet', { values: { app: { change } }, expectedVersion: version }, 'user:a').version;
-      for (let i = 0; i < 10 && slices.queued > 0; i++) slices.step();
+      version = (await service.putLayer('fleet', { values: { app: { change } }, expectedVersion: version }, 'user:a')).version;
+      for (let i = 0; i < 10 && slices.queued > 0; i++) await slices.step();
     }
     expect([...received.values()].every((list) => list.length > 0)).toBe(true);
-    while (slices.queued > 0) slices.step();
+    while (slices.queued > 0) await slices.step();
     await settle();
     expect([...received.values()].every((list) => list.at(-1)?.version === version)).toBe(true);
   });
@@ -154,23 +177,23 @@ describe('ConfigDelivery', () => {
   it('keeps a tag change made mid-pass instead of overwriting it with the config of the old tags', async () => {
     const slices = steppedSlices();
     const { service, events, received, repo } = await fleet(1_000, { defer: slices.defer, clock: tickingClock().clock });
-    service.putLayer('group:s1', { selector: { site: 's1' }, values: { app: { site: 'one' } }, expectedVersion: 0 }, 'user:a');
-    slices.step();
+    await service.putLayer('group:s1', { selector: { site: 's1' }, values: { app: { site: 'one' } }, expectedVersion: 0 }, 'user:a');
+    await slices.step();
     // The last device (site s3) moves to s1 before the pass reaches it.
     const moved = 'dev_00999';
     expect(received.get(moved)).toEqual([]);
     events.emit({ type: 'device.upsert', device: { id: moved, name: 'robot-999', status: 'active', tags: { site: 's1' }, facts: null, createdAt: 0, online: true, lastSeen: null } });
-    while (slices.queued > 0) slices.step();
+    while (slices.queued > 0) await slices.step();
     await settle();
     expect(received.get(moved)).toEqual([{ version: 1, config: { app: { site: 'one' } } }]);
-    expect(repo.deviceState(moved)?.desired_version).toBe(1);
+    expect((await repo.deviceState(moved))?.desiredVersion).toBe(1);
   });
 
   it('shows a device the pass has not reached at the new version, and status waits for the pass', async () => {
     const slices = steppedSlices();
     const { service, delivery, received } = await fleet(1_000, { defer: slices.defer, clock: tickingClock().clock });
-    const layer = service.putLayer('fleet', { values: { app: { mode: 'debug' } }, expectedVersion: 0 }, 'user:a');
-    const effective = delivery.effective('dev_00500');
+    const layer = await service.putLayer('fleet', { values: { app: { mode: 'debug' } }, expectedVersion: 0 }, 'user:a');
+    const effective = await delivery.effective('dev_00500');
     expect(effective).toMatchObject({ version: layer.version, config: { app: { mode: 'debug' } } });
     expect(received.get('dev_00500')).toEqual([{ version: layer.version, config: { app: { mode: 'debug' } } }]);
 
@@ -181,7 +204,7 @@ describe('ConfigDelivery', () => {
     });
     await settle();
     expect(answered).toBe(false);
-    while (slices.queued > 0) slices.step();
+    while (slices.queued > 0) await slices.step();
     const devices = (await status).devices;
     expect(devices.every((d) => d.desiredVersion === layer.version)).toBe(true);
     // Brought up to date early, it was not sent the same config a second time.
@@ -191,9 +214,13 @@ describe('ConfigDelivery', () => {
   it('finishes at the next start a change whose pass a crash cut short', async () => {
     const crashed = steppedSlices();
     const before = await fleet(500, { defer: crashed.defer, clock: tickingClock().clock });
-    const layer = before.service.putLayer('fleet', { values: { app: { n: 2 } }, expectedVersion: 0 }, 'user:a');
-    crashed.step();
-    expect(before.repo.deviceStates().size).toBeLessThan(500);
+    const layer = await before.service.putLayer('fleet', { values: { app: { n: 2 } }, expectedVersion: 0 }, 'user:a');
+    // One slice reads what is stored, the next visits the first devices.
+    await crashed.step();
+    await crashed.step();
+    const written = (await before.repo.deviceStates()).length;
+    expect(written).toBeGreaterThan(0);
+    expect(written).toBeLessThan(500);
     // The process dies here; on the next start, delivery refreshes once before any device connects.
     const after = await fleet(500, { db: before.db });
     after.delivery.refreshAll();
@@ -204,7 +231,7 @@ describe('ConfigDelivery', () => {
   it('writes the reports that arrive together in one transaction, not one each', async () => {
     const { service, delivery, repo } = await fleet(2_000);
     const writes = vi.spyOn(repo, 'setReported');
-    const layer = service.putLayer('fleet', { values: { app: { n: 3 } }, expectedVersion: 0 }, 'user:a');
+    const layer = await service.putLayer('fleet', { values: { app: { n: 3 } }, expectedVersion: 0 }, 'user:a');
     await delivery.idle(30_000);
     const status = await delivery.fleetStatus();
     expect(status.devices.every((d) => d.state === 'applied' && d.reported?.version === layer.version)).toBe(true);
@@ -213,7 +240,7 @@ describe('ConfigDelivery', () => {
 
   it('on the real event loop, the request returns before any device is visited and the pass completes', async () => {
     const { service, delivery, received, pushes } = await fleet(3_000);
-    const layer = service.putLayer('fleet', { values: { app: { n: 1 } }, expectedVersion: 0 }, 'user:a');
+    const layer = await service.putLayer('fleet', { values: { app: { n: 1 } }, expectedVersion: 0 }, 'user:a');
     expect(pushes()).toBe(0);
     await delivery.idle(30_000);
     await settle();

@@ -4,7 +4,7 @@ import { ConfigReport, TetherError, type ConfigDeviceStatus, type ConfigFleetSta
 import type { DeviceDirectory, DeviceEntry } from '../devices/device-directory.js';
 import type { DeviceRouter } from '../devices/device-router.js';
 import type { FleetEvent } from '../devices/fleet-events.js';
-import type { ConfigRepo, DeviceStateRow } from './config-repo.js';
+import type { ConfigStore, DeviceConfigState } from './config-store.js';
 import { canonicalJson, mergeForDevice, orderLayers, type MergedConfig } from './layer-merge.js';
 
 /** The agent runs its apply hook (30 s by default) before answering; this leaves room for it and the round trip. */
@@ -20,7 +20,7 @@ const STATUS_WAIT_MS = 10_000;
 const RETRY_MS = 1_000;
 
 export interface ConfigDeliveryDeps {
-  repo: ConfigRepo;
+  store: ConfigStore;
   /** Names, status and tags of every device, from memory (the device directory). */
   devices: Pick<DeviceDirectory, 'get' | 'ids' | 'values'>;
   router: DeviceRouter;
@@ -31,16 +31,21 @@ export interface ConfigDeliveryDeps {
   /** The clock slices are timed on (milliseconds, monotonic). */
   clock?: () => number;
   /** Runs the next slice after the event loop has had its turn. */
-  defer?: (next: () => void) => void;
+  defer?: (next: () => Promise<void>) => void;
 }
 
 function hashOf(config: MergedConfig['config']): string {
   return createHash('sha256').update(canonicalJson(config)).digest('base64url');
 }
 
-/** A fleet-wide refresh in progress: the devices it still has to visit, and what is stored for each. */
-interface Pass {
+/** The layers in merge order with the revision number a config computed from them carries. */
+interface Snapshot {
   version: number;
+  layers: ConfigLayer[];
+}
+
+/** A fleet-wide refresh in progress: the devices it still has to visit, and what is stored for each. */
+interface Pass extends Snapshot {
   /** The directory's ids, rotated to begin at `offset`. */
   ids: string[];
   offset: number;
@@ -53,6 +58,21 @@ interface Pass {
   startedAt: number;
 }
 
+/** A device whose desired config a slice changed, with the directory entry it was computed from. */
+interface Changed {
+  deviceId: string;
+  version: number;
+  hash: string;
+  config: EffectiveConfig['config'];
+  entry: DeviceEntry;
+}
+
+/** What a slice leaves to do: go on with the pass, nothing, or start over after a pause (the store failed). */
+type SliceOutcome = 'continue' | 'idle' | 'retry';
+
+/** Times a device's reconciliation starts again because the layers changed while it ran. */
+const RECONCILE_ATTEMPTS = 3;
+
 /**
  * Keeps each device's desired config current and delivers it: recomputes effective configs on
  * every change, records a new desired version only for devices whose effective config changed,
@@ -63,21 +83,26 @@ interface Pass {
  * between, so the request that made it answers at once and nothing else stalls on a large
  * fleet. A change arriving during a pass abandons it and starts a new one over every device from
  * the newest layers, beginning where the old one stopped: every config pushed in a slice is the
- * newest there is when it is sent.
+ * newest there is when it is sent (a device whose layers or record changed while its slice wrote
+ * is recomputed at send time instead). One slice runs at a time; its store write is the only
+ * await in it, so the event loop is held only by the bounded work either side of it.
  */
 export class ConfigDelivery {
-  private ordered: ConfigLayer[] | null = null;
+  /** The layers as last read, shared by every reader until a change; a read started before a change is never cached after it. */
+  private snapshot: Promise<Snapshot> | null = null;
   private readonly inFlight = new Set<string>();
   private readonly again = new Set<string>();
   private readonly now: () => number;
   private readonly clock: () => number;
-  private readonly defer: (next: () => void) => void;
+  private readonly defer: (next: () => Promise<void>) => void;
   private readonly budgetMs: number;
   private closed = false;
   /** A layer changed since the last pass started: the next slice starts a new one. */
   private passDue = false;
   private pass: Pass | null = null;
+  /** A slice is queued or running. */
   private sliceScheduled = false;
+  private running: Promise<void> | null = null;
   private retryTimer: NodeJS.Timeout | undefined;
   /** Where in the directory's order the next pass begins: where an abandoned one stopped. */
   private resumeAt = 0;
@@ -90,30 +115,29 @@ export class ConfigDelivery {
   constructor(private readonly deps: ConfigDeliveryDeps) {
     this.now = deps.now ?? Date.now;
     this.clock = deps.clock ?? (() => performance.now());
-    this.defer = deps.defer ?? ((next) => setImmediate(next));
+    this.defer = deps.defer ?? ((next) => setImmediate(() => void next()));
     this.budgetMs = deps.sliceBudgetMs ?? DEFAULT_SLICE_BUDGET_MS;
   }
 
   /** Fleet events that matter here: a device connecting, or its record (tags, approval) changing. */
   onFleetEvent(event: FleetEvent): void {
-    try {
-      if (event.type === 'device.status' && event.online) {
-        const entry = this.deps.devices.get(event.id);
-        if (entry?.status === 'active') this.refreshDevice(entry, true);
-      } else if (event.type === 'device.upsert' && event.device.status === 'active') {
-        this.refreshDevice(event.device, false);
-      }
-    } catch (err) {
-      this.deps.log.error({ err, event: event.type }, 'config delivery failed to handle a fleet event');
+    let refresh: Promise<void> | undefined;
+    if (event.type === 'device.status' && event.online) {
+      const entry = this.deps.devices.get(event.id);
+      if (entry?.status === 'active') refresh = this.refreshDevice(entry, true);
+    } else if (event.type === 'device.upsert' && event.device.status === 'active') {
+      refresh = this.refreshDevice(event.device, false);
     }
+    refresh?.catch((err: unknown) => this.deps.log.error({ err, event: event.type }, 'config delivery failed to handle a fleet event'));
   }
 
   /**
-   * After a layer changed: schedules new desired versions for the devices whose effective config
-   * changed, and pushes to those online. Returns at once; the work runs in slices.
+   * After a layer changed (and the change committed): schedules new desired versions for the
+   * devices whose effective config changed, and pushes to those online. Returns at once; the work
+   * runs in slices.
    */
   refreshAll(): void {
-    this.ordered = null;
+    this.snapshot = null;
     if (this.pass) {
       // The next pass goes on from here and comes round to the start last, so a stream of changes
       // each landing mid-pass still reaches every device in turn instead of only the first ones.
@@ -149,21 +173,21 @@ export class ConfigDelivery {
    * device that a refresh in progress has not reached yet is brought up to date first, so the
    * version shown is the one its config carries.
    */
-  effective(deviceId: string): EffectiveConfig {
+  async effective(deviceId: string): Promise<EffectiveConfig> {
     const entry = this.deps.devices.get(deviceId);
     if (!entry) throw new TetherError('DEVICE_UNKNOWN', `No device ${deviceId}`);
-    if (entry.status !== 'revoked') this.refreshDevice(entry, false);
-    this.flushReports();
-    const merged = mergeForDevice(this.layers(), entry.id, entry.tags);
-    const state = this.deps.repo.deviceState(entry.id);
-    return { deviceId: entry.id, version: state?.desired_version ?? 0, config: merged.config, sources: merged.sources, layers: merged.layers, status: this.statusOf(entry, state) };
+    if (entry.status !== 'revoked') await this.refreshDevice(entry, false);
+    await this.flushReports();
+    const merged = mergeForDevice((await this.current()).layers, entry.id, entry.tags);
+    const state = await this.deps.store.deviceState(entry.id);
+    return { deviceId: entry.id, version: state?.desiredVersion ?? 0, config: merged.config, sources: merged.sources, layers: merged.layers, status: this.statusOf(entry, state) };
   }
 
   /** What a device's effective config would be with layer `layerId` holding `values` (a draft not saved yet). */
-  preview(deviceId: string, layerId: string, values: ConfigLayer['values']): MergedConfig & { deviceId: string } {
+  async preview(deviceId: string, layerId: string, values: ConfigLayer['values']): Promise<MergedConfig & { deviceId: string }> {
     const device = this.deps.devices.get(deviceId);
     if (!device) throw new TetherError('DEVICE_UNKNOWN', `No device ${deviceId}`);
-    const current = this.layers();
+    const current = (await this.current()).layers;
     const existing = current.find((l) => l.id === layerId);
     const kind = layerId === 'fleet' ? 'fleet' : layerId.startsWith('group:') ? 'group' : 'device';
     // A new group layer has no selector yet, so it applies to no device until saved with one.
@@ -175,146 +199,185 @@ export class ConfigDelivery {
   /** Every device's delivery state; waits (a bounded time) for a refresh in progress, so no device shows a half-applied change. */
   async fleetStatus(): Promise<ConfigFleetStatus> {
     await this.idle(STATUS_WAIT_MS);
-    this.flushReports();
-    const states = this.deps.repo.deviceStates();
+    await this.flushReports();
+    const states = new Map((await this.deps.store.deviceStates()).map((s) => [s.deviceId, s]));
     const devices: ConfigDeviceStatus[] = [];
     for (const entry of this.deps.devices.values()) if (entry.status !== 'revoked') devices.push(this.statusOf(entry, states.get(entry.id)));
     return { devices: devices.sort((a, b) => compareText(a.name, b.name) || compareText(a.deviceId, b.deviceId)) };
   }
 
-  close(): void {
-    this.flushReports();
+  /** Stops delivering; resolves once a slice in progress and the reports received are written. */
+  async close(): Promise<void> {
     this.closed = true;
     this.pass = null;
     this.passDue = false;
     clearTimeout(this.retryTimer);
     for (const done of [...this.idleWaiters]) done();
+    await this.running;
+    await this.flushReports();
   }
 
-  private layers(): ConfigLayer[] {
-    return (this.ordered ??= orderLayers(this.deps.repo.layers()));
+  /** The layers and version, read once per change. */
+  private current(): Promise<Snapshot> {
+    if (this.snapshot) return this.snapshot;
+    const read = this.deps.store.snapshot().then((s) => ({ version: s.version, layers: orderLayers(s.layers) }));
+    this.snapshot = read;
+    // A failed read is not kept: the next caller reads again.
+    read.catch(() => {
+      if (this.snapshot === read) this.snapshot = null;
+    });
+    return read;
   }
 
   private scheduleSlice(): void {
     if (this.sliceScheduled || this.closed) return;
     this.sliceScheduled = true;
-    this.defer(() => this.slice());
+    this.defer(() => (this.running = this.slice()));
   }
 
-  /**
-   * One slice of a fleet-wide refresh: visits devices until the budget, less the measured cost
-   * of writing and sending what changed, is spent (always at least one, so a pass ends), then
-   * writes their desired states in one transaction and pushes to the connected ones.
-   */
-  private slice(): void {
-    this.sliceScheduled = false;
-    if (this.closed) return;
-    const started = this.clock();
+  private async slice(): Promise<void> {
+    let outcome: SliceOutcome = 'idle';
     try {
-      if (this.passDue) {
-        this.passDue = false;
-        this.pass = this.startPass();
-      }
-      const pass = this.pass;
-      if (!pass) return;
-      const layers = this.layers();
-      const changed: Array<{ deviceId: string; version: number; hash: string; config: EffectiveConfig['config'] }> = [];
-      let visited = 0;
-      while (pass.next < pass.ids.length) {
-        if (visited > 0 && this.clock() - started + changed.length * this.sendCostMs >= this.budgetMs) break;
-        const id = pass.ids[pass.next++] ?? '';
-        visited++;
-        const entry = this.deps.devices.get(id);
-        if (!entry || entry.status === 'revoked') continue;
-        const { config } = mergeForDevice(layers, id, entry.tags);
-        const hash = hashOf(config);
-        if (pass.desired.get(id) === hash) continue;
-        pass.desired.set(id, hash);
-        changed.push({ deviceId: id, version: pass.version, hash, config });
-      }
-      const sendStarted = this.clock();
-      this.deps.repo.setDesired(changed);
-      for (const { deviceId, version, config } of changed) {
-        if (!this.deps.router.isConnected(deviceId)) continue;
-        // Merged above for the hash: the device is not merged a second time to send it.
-        this.push(deviceId, { version, config });
-        pass.pushed++;
-      }
-      if (changed.length > 0) this.sendCostMs = (this.sendCostMs + (this.clock() - sendStarted) / changed.length) / 2;
-      pass.changed += changed.length;
-      pass.slices++;
-      if (pass.next < pass.ids.length) {
-        this.scheduleSlice();
-        return;
-      }
-      this.pass = null;
-      this.deps.log.info({ version: pass.version, changed: pass.changed, pushed: pass.pushed, slices: pass.slices, ms: Math.round(this.clock() - pass.startedAt) }, 'config change delivered');
-      if (!this.passDue) for (const done of [...this.idleWaiters]) done();
+      if (!this.closed) outcome = await this.runSlice();
     } catch (err) {
       // Started over from the beginning: the pass's picture of what is stored may be wrong now.
       this.deps.log.error({ err }, 'config refresh failed; retrying');
       this.pass = null;
       this.passDue = true;
+      outcome = 'retry';
+    } finally {
+      this.sliceScheduled = false;
+    }
+    if (this.closed) return;
+    if (outcome === 'retry') {
       this.retryTimer = setTimeout(() => this.scheduleSlice(), RETRY_MS);
       this.retryTimer.unref();
+    } else if (outcome === 'continue' || this.passDue) {
+      this.scheduleSlice();
     }
   }
 
-  private startPass(): Pass {
-    const states = this.deps.repo.deviceStates();
+  /**
+   * One slice of a fleet-wide refresh: visits devices until the budget, less the measured cost
+   * of writing and sending what changed, is spent (always at least one, so a pass ends), then
+   * writes their desired states in one go and pushes to the connected ones.
+   */
+  private async runSlice(): Promise<SliceOutcome> {
+    if (this.passDue) {
+      this.passDue = false;
+      const pass = await this.startPass();
+      // A change landed while the pass was being read: it starts over from the newest layers.
+      if (this.passDue || this.closed) return 'idle';
+      this.pass = pass;
+      this.resumeAt = 0;
+      // Reading every device's state is a slice's work of its own (and on a server, a wait that
+      // would otherwise eat this slice's budget): the devices are visited from the next one.
+      return 'continue';
+    }
+    const pass = this.pass;
+    if (!pass) return 'idle';
+    const started = this.clock();
+    const changed: Changed[] = [];
+    let visited = 0;
+    while (pass.next < pass.ids.length) {
+      if (visited > 0 && this.clock() - started + changed.length * this.sendCostMs >= this.budgetMs) break;
+      const id = pass.ids[pass.next++] ?? '';
+      visited++;
+      const entry = this.deps.devices.get(id);
+      if (!entry || entry.status === 'revoked') continue;
+      const { config } = mergeForDevice(pass.layers, id, entry.tags);
+      const hash = hashOf(config);
+      if (pass.desired.get(id) === hash) continue;
+      pass.desired.set(id, hash);
+      changed.push({ deviceId: id, version: pass.version, hash, config, entry });
+    }
+    const sendStarted = this.clock();
+    await this.deps.store.setDesired(changed);
+    const abandoned = this.pass !== pass;
+    for (const { deviceId, version, config, entry } of changed) {
+      if (!this.deps.router.isConnected(deviceId)) continue;
+      // Merged above for the hash: the device is not merged a second time to send it, unless the
+      // layers or its record changed during the write, when the send computes the newest.
+      this.push(deviceId, !abandoned && this.deps.devices.get(deviceId) === entry ? { version, config } : undefined);
+      pass.pushed++;
+    }
+    if (changed.length > 0) this.sendCostMs = (this.sendCostMs + (this.clock() - sendStarted) / changed.length) / 2;
+    pass.changed += changed.length;
+    pass.slices++;
+    if (abandoned) return 'idle';
+    if (pass.next < pass.ids.length) return 'continue';
+    this.pass = null;
+    this.deps.log.info({ version: pass.version, changed: pass.changed, pushed: pass.pushed, slices: pass.slices, ms: Math.round(this.clock() - pass.startedAt) }, 'config change delivered');
+    if (!this.passDue) for (const done of [...this.idleWaiters]) done();
+    return 'idle';
+  }
+
+  private async startPass(): Promise<Pass> {
+    const [snapshot, states] = await Promise.all([this.current(), this.deps.store.deviceStates()]);
     const desired = new Map<string, string>();
-    for (const [id, state] of states) desired.set(id, state.desired_hash);
+    for (const state of states) desired.set(state.deviceId, state.desiredHash);
     const all = this.deps.devices.ids();
     const offset = Math.min(this.resumeAt, all.length);
-    this.resumeAt = 0;
     const ids = offset === 0 ? all : [...all.slice(offset), ...all.slice(0, offset)];
-    return { version: this.deps.repo.latestVersion(), ids, offset, next: 0, desired, changed: 0, pushed: 0, slices: 0, startedAt: this.clock() };
+    return { ...snapshot, ids, offset, next: 0, desired, changed: 0, pushed: 0, slices: 0, startedAt: this.clock() };
   }
 
   /**
    * Brings one device's desired state up to the current layers. Reads what is stored rather than
-   * a pass's snapshot, and tells the pass, so the pass neither undoes nor repeats it.
+   * a pass's snapshot, and tells the pass, so the pass neither undoes nor repeats it. When the
+   * layers change while it runs it goes again, so that what it stores last is the newest.
    */
-  private reconcile(entry: DeviceEntry): { version: number; config: EffectiveConfig['config']; changed: boolean } {
-    const { config } = mergeForDevice(this.layers(), entry.id, entry.tags);
-    const hash = hashOf(config);
-    const state = this.deps.repo.deviceState(entry.id);
-    if (state?.desired_hash === hash) return { version: state.desired_version, config, changed: false };
-    const version = this.deps.repo.latestVersion();
-    this.deps.repo.setDesired([{ deviceId: entry.id, version, hash }]);
-    this.pass?.desired.set(entry.id, hash);
-    return { version, config, changed: true };
+  private async reconcile(entry: DeviceEntry): Promise<{ version: number; config: EffectiveConfig['config']; changed: boolean }> {
+    let changed = false;
+    for (let attempt = 1; ; attempt++) {
+      const snapshot = this.current();
+      const { version, layers } = await snapshot;
+      const { config } = mergeForDevice(layers, entry.id, entry.tags);
+      const hash = hashOf(config);
+      const state = await this.deps.store.deviceState(entry.id);
+      let stored = version;
+      if (state?.desiredHash === hash) {
+        stored = state.desiredVersion;
+      } else {
+        await this.deps.store.setDesired([{ deviceId: entry.id, version, hash }]);
+        changed = true;
+      }
+      if (snapshot === this.snapshot || attempt >= RECONCILE_ATTEMPTS) {
+        this.pass?.desired.set(entry.id, hash);
+        return { version: stored, config, changed };
+      }
+    }
   }
 
   /** Recomputes one device (its tags may have changed); `always` pushes even when nothing changed (a reconnect). */
-  private refreshDevice(entry: DeviceEntry, always: boolean): void {
-    const current = this.reconcile(entry);
+  private async refreshDevice(entry: DeviceEntry, always: boolean): Promise<void> {
+    const current = await this.reconcile(entry);
     if ((current.changed || always) && entry.status === 'active' && this.deps.router.isConnected(entry.id)) this.push(entry.id, current);
   }
 
-  private statusOf(entry: DeviceEntry, state: DeviceStateRow | undefined): ConfigDeviceStatus {
+  private statusOf(entry: DeviceEntry, state: DeviceConfigState | undefined): ConfigDeviceStatus {
     return statusOf(entry, this.deps.router.isConnected(entry.id), state);
   }
 
   /**
    * Reports arrive in bursts (a slice's worth of devices answer together, and one poll of the
-   * event loop reads them all), so they are written in one transaction per turn of the loop
+   * event loop reads them all), so they are written in one statement per turn of the loop
    * rather than one each; reads flush them first.
    */
   private queueReport(deviceId: string, report: ConfigReport): void {
     this.reports.set(deviceId, { ...report, at: this.now() });
     if (this.reportsScheduled) return;
     this.reportsScheduled = true;
-    setImmediate(() => this.flushReports());
+    setImmediate(() => void this.flushReports());
   }
 
-  private flushReports(): void {
+  private async flushReports(): Promise<void> {
     this.reportsScheduled = false;
     if (this.reports.size === 0) return;
     const reports = [...this.reports];
     this.reports.clear();
     try {
-      this.deps.repo.setReported(reports.map(([deviceId, report]) => ({ deviceId, ...report })));
+      await this.deps.store.setReported(reports.map(([deviceId, report]) => ({ deviceId, ...report })));
     } catch (err) {
       this.deps.log.error({ err, reports: reports.length }, 'config reports not stored');
       return;
@@ -326,39 +389,41 @@ export class ConfigDelivery {
   }
 
   /** Computed at send time, so what goes out after an apply in flight is the newest desired config with its version. */
-  private latestFor(deviceId: string): { version: number; config: EffectiveConfig['config'] } | undefined {
+  private async latestFor(deviceId: string): Promise<{ version: number; config: EffectiveConfig['config'] } | undefined> {
     const entry = this.deps.devices.get(deviceId);
     return entry && entry.status !== 'revoked' ? this.reconcile(entry) : undefined;
   }
 
-  /** `current` is the newest desired config when the caller has just computed it; otherwise it is computed here. */
+  /** `current` is the newest desired config when the caller has just computed it; otherwise it is computed at send time. */
   private push(deviceId: string, current?: { version: number; config: EffectiveConfig['config'] }): void {
     if (this.closed) return;
     if (this.inFlight.has(deviceId)) {
       this.again.add(deviceId);
       return;
     }
-    const latest = current ?? this.latestFor(deviceId);
-    if (!latest) return;
     this.inFlight.add(deviceId);
-    const { version, config } = latest;
-    this.deps.router
-      .request(deviceId, 'config.apply', { version, config }, this.deps.applyTimeoutMs ?? DEFAULT_APPLY_TIMEOUT_MS)
-      .then((result) => {
-        const report = ConfigReport.safeParse(result);
-        if (!report.success) throw new TetherError('MESSAGE_MALFORMED', 'config.apply answered with something that is not a report');
-        if (this.closed) return;
-        this.queueReport(deviceId, report.data);
-      })
-      .catch((err: unknown) => {
-        // Offline: the device gets the newest config when it reconnects.
-        const code = err instanceof Error && 'code' in err ? String(err.code) : 'INTERNAL';
-        if (code !== 'DEVICE_OFFLINE') this.deps.log.warn({ deviceId, code }, 'config delivery failed');
-      })
-      .finally(() => {
-        this.inFlight.delete(deviceId);
-        if (this.again.delete(deviceId) && this.deps.router.isConnected(deviceId)) this.push(deviceId);
-      });
+    void this.send(deviceId, current);
+  }
+
+  private async send(deviceId: string, current?: { version: number; config: EffectiveConfig['config'] }): Promise<void> {
+    try {
+      // With `current` given the request goes out now, in the caller's turn of the event loop.
+      const latest = current ?? (await this.latestFor(deviceId));
+      if (!latest || this.closed) return;
+      const { version, config } = latest;
+      const result = await this.deps.router.request(deviceId, 'config.apply', { version, config }, this.deps.applyTimeoutMs ?? DEFAULT_APPLY_TIMEOUT_MS);
+      const report = ConfigReport.safeParse(result);
+      if (!report.success) throw new TetherError('MESSAGE_MALFORMED', 'config.apply answered with something that is not a report');
+      if (this.closed) return;
+      this.queueReport(deviceId, report.data);
+    } catch (err) {
+      // Offline: the device gets the newest config when it reconnects.
+      const code = err instanceof Error && 'code' in err ? String(err.code) : 'INTERNAL';
+      if (code !== 'DEVICE_OFFLINE') this.deps.log.warn({ deviceId, code }, 'config delivery failed');
+    } finally {
+      this.inFlight.delete(deviceId);
+      if (this.again.delete(deviceId) && this.deps.router.isConnected(deviceId)) this.push(deviceId);
+    }
   }
 }
 
@@ -367,11 +432,9 @@ function compareText(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-function statusOf(device: DeviceEntry, online: boolean, state: DeviceStateRow | undefined): ConfigDeviceStatus {
-  const desiredVersion = state?.desired_version ?? 0;
-  const reported = state?.reported_status && state.reported_version !== null && state.reported_at !== null
-    ? { version: state.reported_version, status: state.reported_status, error: state.reported_error, at: state.reported_at }
-    : null;
+function statusOf(device: DeviceEntry, online: boolean, state: DeviceConfigState | undefined): ConfigDeviceStatus {
+  const desiredVersion = state?.desiredVersion ?? 0;
+  const reported = state?.reported ?? null;
   const current = reported !== null && reported.version === desiredVersion;
   const stateName = current ? reported.status : 'pending';
   return { deviceId: device.id, name: device.name, online, desiredVersion, reported, state: stateName, drift: stateName !== 'applied' };

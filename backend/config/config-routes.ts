@@ -72,7 +72,7 @@ export function registerConfigRoutes(api: ZodApi, deps: ConfigRouteDeps): void {
 
   api.get('/api/v1/config/layers', { schema: { tags, response: { 200: ConfigLayerList } } }, async (request) => {
     const { user } = deps.auth(request);
-    return { layers: deps.config.layers().filter((l) => layerVisible(user, l.id)) };
+    return { layers: (await deps.config.layers()).filter((l) => layerVisible(user, l.id)) };
   });
   api.get('/api/v1/config/layers/:id', { schema: { tags, params: LayerParams, response: { 200: ConfigLayer } } }, async (request) => {
     authLayer(request, 'viewer', request.params.id, false);
@@ -85,27 +85,27 @@ export function registerConfigRoutes(api: ZodApi, deps: ConfigRouteDeps): void {
     schema: { tags, params: LayerParams, querystring: z.object({ expectedVersion: Version, message: z.string().max(1024).optional() }), response: { 200: z.object({ version: z.number() }) } },
   }, async (request) => deps.config.deleteLayer(request.params.id, request.query.expectedVersion, actor(request, 'operator', request.params.id), request.query.message));
   api.post('/api/v1/config/layers/:id/rollback', { schema: { tags, params: LayerParams, body: ConfigRollbackRequest, response: { 200: z.object({ layer: ConfigLayer.nullable() }) } } }, async (request) => ({
-    layer: deps.config.rollback(request.params.id, request.body, actor(request, 'operator', request.params.id)),
+    layer: await deps.config.rollback(request.params.id, request.body, actor(request, 'operator', request.params.id)),
   }));
   api.post('/api/v1/config/validate', { schema: { tags, body: ConfigValidateRequest, response: { 200: ConfigValidateResponse } } }, async (request) => {
     authLayer(request, 'viewer', request.body.layerId, false);
-    const result = deps.config.validate(request.body.layerId, request.body.values);
+    const result = await deps.config.validate(request.body.layerId, request.body.values);
     const deviceId = request.body.previewDeviceId;
     if (!result.ok || deviceId === undefined) return result;
     deps.authDevice(request, 'viewer', deviceId);
-    return { ...result, effective: deps.delivery.preview(deviceId, request.body.layerId, ConfigValues.parse(request.body.values)) };
+    return { ...result, effective: await deps.delivery.preview(deviceId, request.body.layerId, ConfigValues.parse(request.body.values)) };
   });
 
   api.get('/api/v1/config/history', {
     schema: { tags, querystring: z.object({ target: z.string().max(128).optional(), limit: z.coerce.number().int().positive().max(500).optional(), before: Version.optional() }), response: { 200: ConfigHistory } },
   }, async (request) => {
     const { user } = request.query.target ? authLayer(request, 'viewer', request.query.target, false) : deps.auth(request);
-    const history = deps.config.history(request.query);
+    const history = await deps.config.history(request.query);
     return { revisions: history.revisions.filter((r) => layerVisible(user, r.target)) };
   });
   api.get('/api/v1/config/revisions/:version', { schema: { tags, params: z.object({ version: Version }), response: { 200: ConfigRevision } } }, async (request) => {
     const { user } = deps.auth(request);
-    const revision = deps.config.revision(request.params.version);
+    const revision = await deps.config.revision(request.params.version);
     if (!layerVisible(user, revision.target)) throw new TetherError('NOT_FOUND', `No config revision ${request.params.version}`);
     return revision;
   });
@@ -116,7 +116,7 @@ export function registerConfigRoutes(api: ZodApi, deps: ConfigRouteDeps): void {
 
   api.get('/api/v1/config/schemas', { schema: { tags, response: { 200: ConfigSchemaList } } }, async (request) => {
     deps.auth(request);
-    return { schemas: deps.config.schemas() };
+    return { schemas: await deps.config.schemas() };
   });
   api.put('/api/v1/config/schemas/:namespace', { schema: { tags, params: z.object({ namespace: z.string().max(64) }), body: SchemaWriteBody, response: { 200: ConfigSchemaEntry } } }, async (request) =>
     deps.config.putSchema(request.params.namespace, request.body, `user:${authLayer(request, 'admin', 'fleet', true).user.username}`),

@@ -3,6 +3,7 @@ import type { Engine, SqlContext } from '../engine.js';
 import type { StoreSchema } from '../schema.js';
 import type { Stores } from '../stores.js';
 import { SqlAuditStore } from './audit-store.js';
+import { SqlConfigStore } from './config-store.js';
 import { SqlDeviceStore } from './device-store.js';
 import { SqlTokenStore } from './token-store.js';
 
@@ -14,6 +15,7 @@ export function createSqlStores(db: Kysely<StoreSchema>, engine: Engine, inTrans
     tokens: new SqlTokenStore(ctx),
     audit: new SqlAuditStore(ctx),
     devices: new SqlDeviceStore(ctx),
+    config: new SqlConfigStore(ctx),
     transaction: (fn) => (inTransaction ? fn(stores) : db.transaction().execute((trx) => fn(createSqlStores(trx, engine, true)))),
   };
   return stores;

@@ -83,7 +83,7 @@ export async function startBackend(config: BackendConfig, log: Logger = pino()):
   });
   const control = new ControlGateway({ identity: pki.identity, caCertPem: pki.ca.certPem, devices: stores.devices, onFacts: (id, facts): Promise<void> => devices.recordFacts(id, facts), presence, router, log, limits: config.control, counters: opsMetrics.counters });
   const storeHealth = new StoreHealth();
-  const monitoring = startMonitoring({ metricsDb, devices: fleet, log, config: config.monitoring, health: storeHealth });
+  const monitoring = startMonitoring({ metricsDb, stores: store.monitoring, audit, devices: fleet, log, config: config.monitoring, health: storeHealth });
   const telemetry = new TelemetryGateway({ devices: stores.devices, presence, ingest: monitoring.ingest, log, counters: opsMetrics.counters });
   const devices = new DeviceService({ stores, presence, events, audit, connections: [router, control, telemetry] });
   const enrolment = new EnrolmentService({ stores, tokens, presence, events, audit, ca: pki.ca });

@@ -49,7 +49,7 @@ export type StoredLogLine = z.infer<typeof StoredLogLine>;
 
 export const LogSearchQuery = z.object({
   deviceId: DeviceId.optional(),
-  /** SQLite FTS5 query over message and source; plain words are ANDed. */
+  /** Words searched in message and source, all of which must match; "a quoted phrase"; a trailing * for a prefix (err*). Same results on every engine. */
   q: z.string().max(512).optional(),
   from: z.coerce.number().int().nonnegative().optional(),
   to: z.coerce.number().int().nonnegative().optional(),

@@ -1,8 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import type { AlertEvent, Device } from '../../protocol/index.js';
+import { AuditLog } from '../audit/audit-log.js';
+import type { AuditStore, NewAuditEntry } from '../audit/audit-store.js';
 import { LatestValues } from '../metrics/latest-values.js';
-import { openDatabase } from '../store/sqlite/db.js';
 import { METRICS_MIGRATIONS } from '../store/migrations.js';
+import { monitoringStoresOnSqlite } from '../store/open-store.js';
+import { openDatabase } from '../store/sqlite/db.js';
 import { AlertService } from './alert-service.js';
 
 const A = 'dev_aaaaaaaaaaaaaaaaaaaa';
@@ -13,63 +16,90 @@ function device(id: string, tags: Record<string, string>, online = true, lastSee
 }
 
 function setup() {
-  const db = openDatabase(':memory:', METRICS_MIGRATIONS);
+  const { alerts: store } = monitoringStoresOnSqlite(openDatabase(':memory:', METRICS_MIGRATIONS));
+  const audited: NewAuditEntry[] = [];
+  const auditStore: AuditStore = { append: async (e) => void audited.push(e), query: async () => [] };
   let now = 1_000_000;
   const latest = new LatestValues();
   const devices = [device(A, { site: 'lab' }), device(B, { site: 'field' })];
   const heard: AlertEvent[] = [];
-  const make = () => new AlertService({ db, latest, devices: () => devices, onEvent: (e) => heard.push(e), now: () => now });
-  return { db, latest, devices, heard, make, advance: (ms: number) => (now += ms), now: () => now };
+  const make = () => new AlertService({ store, audit: new AuditLog({ audit: auditStore }), latest, devices: () => devices, onEvent: (e) => heard.push(e), now: () => now });
+  return { store, audited, latest, devices, heard, make, advance: (ms: number) => (now += ms), now: () => now };
 }
 
 describe('AlertService', () => {
-  it('fires a metric rule only after the condition held for its duration, in its tag scope, and resolves it', () => {
+  it('fires a metric rule only after the condition held for its duration, in its tag scope, and resolves it', async () => {
     const t = setup();
     const alerts = t.make();
-    alerts.createRule({ name: 'hot cpu', condition: { kind: 'metric', metric: 'cpu.total', comparison: '>', threshold: 90 }, forMs: 60_000, scope: { site: 'lab' }, enabled: true });
+    await alerts.createRule({ name: 'hot cpu', condition: { kind: 'metric', metric: 'cpu.total', comparison: '>', threshold: 90 }, forMs: 60_000, scope: { site: 'lab' }, enabled: true }, 'user:alice');
     t.latest.update(A, [{ ts: t.now(), name: 'cpu.total', value: 95 }]);
     t.latest.update(B, [{ ts: t.now(), name: 'cpu.total', value: 99 }]);
-    expect(alerts.evaluate()).toEqual([]);
+    expect(await alerts.evaluate()).toEqual([]);
     t.advance(30_000);
     t.latest.update(A, [{ ts: t.now(), name: 'cpu.total', value: 96 }]);
-    expect(alerts.evaluate()).toEqual([]);
+    expect(await alerts.evaluate()).toEqual([]);
     t.advance(31_000);
     t.latest.update(A, [{ ts: t.now(), name: 'cpu.total', value: 97 }]);
-    expect(alerts.evaluate()).toMatchObject([{ deviceId: A, state: 'firing', value: 97, ruleName: 'hot cpu' }]);
-    expect(alerts.evaluate()).toEqual([]);
-    expect(alerts.active().map((e) => e.deviceId)).toEqual([A]);
+    expect(await alerts.evaluate()).toMatchObject([{ deviceId: A, state: 'firing', value: 97, ruleName: 'hot cpu' }]);
+    expect(await alerts.evaluate()).toEqual([]);
+    expect((await alerts.active()).map((e) => e.deviceId)).toEqual([A]);
     t.latest.update(A, [{ ts: t.now() + 1, name: 'cpu.total', value: 20 }]);
-    expect(alerts.evaluate()).toMatchObject([{ deviceId: A, state: 'resolved' }]);
-    expect(alerts.active()).toEqual([]);
+    expect(await alerts.evaluate()).toMatchObject([{ deviceId: A, state: 'resolved' }]);
+    expect(await alerts.active()).toEqual([]);
     expect(t.heard.map((e) => e.state)).toEqual(['firing', 'resolved']);
-    expect(alerts.listEvents(10).map((e) => e.state)).toEqual(['resolved', 'firing']);
+    expect((await alerts.listEvents(10)).map((e) => e.state)).toEqual(['resolved', 'firing']);
   });
 
-  it('a dip below the threshold restarts the duration', () => {
+  it('a dip below the threshold restarts the duration', async () => {
     const t = setup();
     const alerts = t.make();
-    alerts.createRule({ name: 'r', condition: { kind: 'metric', metric: 'm', comparison: '>=', threshold: 1 }, forMs: 10_000, scope: {}, enabled: true });
+    await alerts.createRule({ name: 'r', condition: { kind: 'metric', metric: 'm', comparison: '>=', threshold: 1 }, forMs: 10_000, scope: {}, enabled: true }, 'user:alice');
     t.latest.update(A, [{ ts: t.now(), name: 'm', value: 1 }]);
-    alerts.evaluate();
+    await alerts.evaluate();
     t.advance(6_000);
     t.latest.update(A, [{ ts: t.now(), name: 'm', value: 0 }]);
-    alerts.evaluate();
+    await alerts.evaluate();
     t.advance(6_000);
     t.latest.update(A, [{ ts: t.now(), name: 'm', value: 2 }]);
-    expect(alerts.evaluate()).toEqual([]);
+    expect(await alerts.evaluate()).toEqual([]);
   });
 
-  it('fires an offline rule from the last-seen time, resolves when the device is back, and keeps firing state across a restart', () => {
+  it('fires an offline rule from the last-seen time, resolves when the device is back, and keeps firing state across a restart', async () => {
     const t = setup();
     const alerts = t.make();
-    alerts.createRule({ name: 'gone', condition: { kind: 'offline' }, forMs: 120_000, scope: {}, enabled: true });
+    await alerts.createRule({ name: 'gone', condition: { kind: 'offline' }, forMs: 120_000, scope: {}, enabled: true }, 'user:alice');
     t.devices[1] = device(B, {}, false, t.now() - 100_000);
-    expect(alerts.evaluate()).toEqual([]);
+    expect(await alerts.evaluate()).toEqual([]);
     t.advance(20_000);
-    expect(alerts.evaluate()).toMatchObject([{ deviceId: B, state: 'firing' }]);
+    expect(await alerts.evaluate()).toMatchObject([{ deviceId: B, state: 'firing' }]);
     const restarted = t.make();
-    expect(restarted.evaluate()).toEqual([]);
+    expect(await restarted.evaluate()).toEqual([]);
     t.devices[1] = device(B, {}, true, t.now());
-    expect(restarted.evaluate()).toMatchObject([{ deviceId: B, state: 'resolved' }]);
+    expect(await restarted.evaluate()).toMatchObject([{ deviceId: B, state: 'resolved' }]);
+  });
+
+  it('two evaluators (two nodes) seeing the same transition store and announce one event each time', async () => {
+    const t = setup();
+    const [one, two] = [t.make(), t.make()];
+    await one.createRule({ name: 'gone', condition: { kind: 'offline' }, forMs: 0, scope: {}, enabled: true }, 'user:alice');
+    t.devices[0] = device(A, { site: 'lab' }, false, t.now());
+    const fired = await Promise.all([one.evaluate(), two.evaluate()]);
+    expect(fired.flat().map((e) => [e.deviceId, e.state])).toEqual([[A, 'firing']]);
+    t.devices[0] = device(A, { site: 'lab' }, true, t.now());
+    const resolved = await Promise.all([one.evaluate(), two.evaluate()]);
+    expect(resolved.flat().map((e) => [e.deviceId, e.state])).toEqual([[A, 'resolved']]);
+    expect(t.heard.map((e) => e.state)).toEqual(['firing', 'resolved']);
+  });
+
+  it('audits rule changes itself, refuses a missing rule with NOT_FOUND and forgets a deleted rule\'s firing state', async () => {
+    const t = setup();
+    const alerts = t.make();
+    const rule = await alerts.createRule({ name: 'gone', condition: { kind: 'offline' }, forMs: 0, scope: {}, enabled: true }, 'user:alice');
+    t.devices[0] = device(A, { site: 'lab' }, false, t.now());
+    expect(await alerts.evaluate()).toHaveLength(1);
+    await alerts.deleteRule(rule.id, 'user:bob');
+    expect(await alerts.active()).toEqual([]);
+    await expect(alerts.deleteRule(rule.id, 'user:bob')).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    expect(t.audited.map((e) => [e.actor, e.action, e.target])).toEqual([['user:alice', 'alert.rule.create', String(rule.id)], ['user:bob', 'alert.rule.delete', String(rule.id)]]);
   });
 });

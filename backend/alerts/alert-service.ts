@@ -1,20 +1,11 @@
-import { TetherError, missingCase, type AlertCondition, type AlertEvent, type AlertRule, type AlertRuleInput, type Device } from '../../protocol/index.js';
+import { TetherError, missingCase, type AlertEvent, type AlertRule, type AlertRuleInput, type Device } from '../../protocol/index.js';
+import type { AuditLog } from '../audit/audit-log.js';
 import type { LatestValues } from '../metrics/latest-values.js';
-import type { Db } from '../store/sqlite/db.js';
-
-interface RuleRow { id: number; name: string; condition: string; for_ms: number; scope: string; enabled: number; created_at: number }
-interface EventRow { id: number; rule_id: number; rule_name: string; device_id: string; state: 'firing' | 'resolved'; ts: number; value: number | null }
+import type { AlertStore } from './alert-store.js';
 
 /** Metric values older than this no longer hold a condition true (the device stopped reporting). */
 const STALE_MS = 5 * 60_000;
 const MAX_RULES = 500;
-
-function toRule(r: RuleRow): AlertRule {
-  return { id: r.id, name: r.name, condition: JSON.parse(r.condition) as AlertCondition, forMs: r.for_ms, scope: JSON.parse(r.scope) as Record<string, string>, enabled: r.enabled === 1, createdAt: r.created_at };
-}
-function toEvent(r: EventRow): AlertEvent {
-  return { id: r.id, ruleId: r.rule_id, ruleName: r.rule_name, deviceId: r.device_id, state: r.state, ts: r.ts, value: r.value };
-}
 
 export function compare(value: number, comparison: '>' | '>=' | '<' | '<=', threshold: number): boolean {
   switch (comparison) {
@@ -31,75 +22,85 @@ function inScope(scope: Record<string, string>, tags: Record<string, string>): b
 }
 
 export interface AlertServiceDeps {
-  db: Db;
+  store: AlertStore;
+  /** Rule changes are audited here, by whoever makes them (API or CLI). */
+  audit: AuditLog;
   latest: LatestValues;
   /** Active devices with tags and presence. */
   devices: () => readonly Device[];
   /** Each firing or resolved event, after it is stored (console push; desktop notifications later). */
   onEvent: (event: AlertEvent) => void;
+  /** An evaluation pass that failed (the store unavailable); the next tick tries again. */
+  onError?: (err: unknown) => void;
   now?: () => number;
 }
 
 /**
  * Alert rules and their evaluation: a metric compared with a threshold, or a device offline,
- * holding for `forMs` fires an event; the condition ending resolves it. Pending and firing
- * state is per (rule, device); firing state survives restarts through the events table.
+ * holding for `forMs` fires an event; the condition ending resolves it. How long a condition has
+ * held is per (rule, device) in memory; whether it is firing is the store's (alert_state), which
+ * decides each transition atomically, so firing state survives restarts and two evaluators (two
+ * nodes, or two overlapping passes) store one event per transition.
  */
 export class AlertService {
   private readonly state = new Map<string, { since: number; firing: boolean }>();
   private readonly now: () => number;
+  private loaded: Promise<void> | null = null;
   private timer: NodeJS.Timeout | null = null;
+  private running = false;
 
   constructor(private readonly deps: AlertServiceDeps) {
     this.now = deps.now ?? Date.now;
-    const open = deps.db
-      .prepare(`SELECT e.* FROM alert_events e JOIN (SELECT rule_id, device_id, max(id) AS id FROM alert_events GROUP BY rule_id, device_id) last ON last.id = e.id WHERE e.state = 'firing'`)
-      .all() as EventRow[];
-    for (const e of open) this.state.set(`${e.rule_id}\n${e.device_id}`, { since: e.ts, firing: true });
   }
 
-  listRules(): AlertRule[] {
-    return (this.deps.db.prepare('SELECT * FROM alert_rules ORDER BY id').all() as RuleRow[]).map(toRule);
+  listRules(): Promise<AlertRule[]> {
+    return this.deps.store.listRules();
   }
 
-  createRule(input: AlertRuleInput): AlertRule {
-    const count = this.deps.db.prepare('SELECT count(*) FROM alert_rules').pluck().get() as number;
-    if (count >= MAX_RULES) throw new TetherError('CONFLICT', `At most ${MAX_RULES} alert rules`);
-    const id = Number(
-      this.deps.db
-        .prepare('INSERT INTO alert_rules(name, condition, for_ms, scope, enabled, created_at) VALUES (?,?,?,?,?,?)')
-        .run(input.name, JSON.stringify(input.condition), input.forMs, JSON.stringify(input.scope), input.enabled ? 1 : 0, this.now()).lastInsertRowid,
-    );
-    return toRule(this.deps.db.prepare('SELECT * FROM alert_rules WHERE id = ?').get(id) as RuleRow);
+  async createRule(input: AlertRuleInput, actor: string): Promise<AlertRule> {
+    const rule = await this.deps.store.createRule(input, this.now(), MAX_RULES);
+    if (!rule) throw new TetherError('CONFLICT', `At most ${MAX_RULES} alert rules`);
+    await this.deps.audit.record(actor, 'alert.rule.create', String(rule.id), { name: rule.name });
+    return rule;
   }
 
-  deleteRule(id: number): boolean {
-    const deleted = this.deps.db.prepare('DELETE FROM alert_rules WHERE id = ?').run(id).changes > 0;
+  /** Deletes a rule (NOT_FOUND when there is none) with its firing state; its events stay. */
+  async deleteRule(id: number, actor: string): Promise<void> {
+    if (!(await this.deps.store.deleteRule(id))) throw new TetherError('NOT_FOUND', 'No such alert rule');
     for (const key of [...this.state.keys()]) if (key.startsWith(`${id}\n`)) this.state.delete(key);
-    return deleted;
+    await this.deps.audit.record(actor, 'alert.rule.delete', String(id));
   }
 
-  listEvents(limit: number, deviceId?: string): AlertEvent[] {
-    const rows = deviceId
-      ? this.deps.db.prepare('SELECT * FROM alert_events WHERE device_id = ? ORDER BY id DESC LIMIT ?').all(deviceId, limit)
-      : this.deps.db.prepare('SELECT * FROM alert_events ORDER BY id DESC LIMIT ?').all(limit);
-    return (rows as EventRow[]).map(toEvent);
+  listEvents(limit: number, deviceId?: string): Promise<AlertEvent[]> {
+    return this.deps.store.listEvents(limit, deviceId);
   }
 
   /** The last firing event of each alert that is firing now. */
-  active(): AlertEvent[] {
-    const rows = this.deps.db
-      .prepare(`SELECT e.* FROM alert_events e JOIN (SELECT rule_id, device_id, max(id) AS id FROM alert_events GROUP BY rule_id, device_id) last ON last.id = e.id WHERE e.state = 'firing' ORDER BY e.id DESC`)
-      .all() as EventRow[];
-    return rows.map(toEvent);
+  active(): Promise<AlertEvent[]> {
+    return this.deps.store.active();
   }
 
-  /** One evaluation pass over every enabled rule and every device in its scope. */
-  evaluate(): AlertEvent[] {
+  /** What was firing when this process started: those alerts count as holding since they fired. */
+  private load(): Promise<void> {
+    this.loaded ??= this.deps.store.active().then(
+      (open) => {
+        for (const e of open) this.state.set(`${e.ruleId}\n${e.deviceId}`, { since: e.ts, firing: true });
+      },
+      (err: unknown) => {
+        this.loaded = null;
+        throw err;
+      },
+    );
+    return this.loaded;
+  }
+
+  /** One evaluation pass over every enabled rule and every device in its scope; returns the events it stored. */
+  async evaluate(): Promise<AlertEvent[]> {
+    await this.load();
     const now = this.now();
     const events: AlertEvent[] = [];
     const devices = this.deps.devices().filter((d) => d.status === 'active');
-    for (const rule of this.listRules()) {
+    for (const rule of await this.listRules()) {
       if (!rule.enabled) continue;
       for (const device of devices) {
         if (!inScope(rule.scope, device.tags)) continue;
@@ -127,29 +128,38 @@ export class AlertService {
           const entry = current ?? { since, firing: false };
           if (!current) this.state.set(key, entry);
           if (!entry.firing && now - entry.since >= rule.forMs) {
+            await this.record(events, rule, device.id, 'firing', now, value);
+            // Firing from here on, whether this call stored the event or another evaluator had.
             entry.firing = true;
-            events.push(this.record(rule, device.id, 'firing', now, value));
           }
         } else if (current) {
+          // Forgotten only once stored: a failed write is tried again by the next pass.
+          if (current.firing) await this.record(events, rule, device.id, 'resolved', now, value);
           this.state.delete(key);
-          if (current.firing) events.push(this.record(rule, device.id, 'resolved', now, value));
         }
       }
     }
     return events;
   }
 
-  private record(rule: AlertRule, deviceId: string, state: 'firing' | 'resolved', ts: number, value: number | null): AlertEvent {
-    const id = Number(
-      this.deps.db.prepare('INSERT INTO alert_events(rule_id, rule_name, device_id, state, ts, value) VALUES (?,?,?,?,?,?)').run(rule.id, rule.name, deviceId, state, ts, value).lastInsertRowid,
-    );
-    const event: AlertEvent = { id, ruleId: rule.id, ruleName: rule.name, deviceId, state, ts, value };
+  private async record(events: AlertEvent[], rule: AlertRule, deviceId: string, state: AlertEvent['state'], ts: number, value: number | null): Promise<void> {
+    const event = await this.deps.store.transition({ rule, deviceId, state, ts, value });
+    if (!event) return;
+    events.push(event);
     this.deps.onEvent(event);
-    return event;
   }
 
   start(intervalMs = 5_000): void {
-    this.timer = setInterval(() => this.evaluate(), intervalMs);
+    this.timer = setInterval(() => {
+      // A pass slower than the interval (a slow database) is not overlapped by the next one.
+      if (this.running) return;
+      this.running = true;
+      this.evaluate()
+        .catch((err: unknown) => this.deps.onError?.(err))
+        .finally(() => {
+          this.running = false;
+        });
+    }, intervalMs);
     this.timer.unref();
   }
 

@@ -243,7 +243,7 @@ export async function buildHttpApp(deps: HttpAppDeps) {
 
   registerConfigRoutes(api, { config: deps.config.service, delivery: deps.config.delivery, auth, authDevice, access: deps.access });
 
-  registerMonitoringRoutes(api, { ...deps.monitoring, auth, authDevice, access: deps.access, audit: deps.audit });
+  registerMonitoringRoutes(api, { ...deps.monitoring, auth, authDevice, access: deps.access });
 
   registerShellRoutes(api, { shells: deps.shell.service, repo: deps.shell.repo, audit: deps.audit, auth, authDevice, access: deps.access });
   registerJobRoutes(api, { runs: deps.jobs.runs, jobs: deps.jobs.scheduler, repo: deps.jobs.repo, auth, authDevice, access: deps.access });

@@ -15,12 +15,10 @@ import {
   MetricNames,
   MetricsQuery,
   MetricsQueryResult,
-  TetherError,
   type Role,
   type User,
 } from '../../protocol/index.js';
 import type { AlertService } from '../alerts/alert-service.js';
-import type { AuditLog } from '../audit/audit-log.js';
 import type { DeviceAccess } from '../auth/device-access.js';
 import type { LogSearch } from '../logs/log-search.js';
 import type { LatestValues } from './latest-values.js';
@@ -31,7 +29,6 @@ type Api = FastifyInstance<Server, IncomingMessage, ServerResponse, Logger, ZodT
 
 export interface MonitoringRouteDeps {
   auth: (request: FastifyRequest, role?: Role) => { user: User };
-  audit: AuditLog;
   metrics: MetricsQueryService;
   latest: LatestValues;
   logs: LogSearch;
@@ -66,31 +63,28 @@ export function registerMonitoringRoutes(api: Api, deps: MonitoringRouteDeps): v
   api.get('/api/v1/logs', { schema: { tags: ['logs'], querystring: LogSearchQuery, response: { 200: LogSearchResult } } }, async (request) => {
     const { user } = request.query.deviceId ? deps.authDevice(request, 'viewer', request.query.deviceId) : deps.auth(request);
     // A scoped user's fleet-wide search may come back short of `limit`; narrowing it in SQL would need the scope's device ids.
-    return { lines: deps.access.filter(user, deps.logs.search(request.query), (l) => l.deviceId) };
+    return { lines: deps.access.filter(user, await deps.logs.search(request.query), (l) => l.deviceId) };
   });
 
   api.get('/api/v1/alerts/rules', { schema: { tags: ['alerts'], response: { 200: z.object({ rules: z.array(AlertRule) }) } } }, async (request) => {
     deps.auth(request);
-    return { rules: deps.alerts.listRules() };
+    return { rules: await deps.alerts.listRules() };
   });
   api.post('/api/v1/alerts/rules', { schema: { tags: ['alerts'], body: AlertRuleInput, response: { 200: AlertRule } } }, async (request) => {
     const { user } = deps.auth(request, 'operator');
-    const rule = deps.alerts.createRule(request.body);
-    deps.audit.record(`user:${user.username}`, 'alert.rule.create', String(rule.id), { name: rule.name });
-    return rule;
+    return deps.alerts.createRule(request.body, `user:${user.username}`);
   });
   api.delete('/api/v1/alerts/rules/:id', { schema: { tags: ['alerts'], params: RuleParams } }, async (request, reply) => {
     const { user } = deps.auth(request, 'operator');
-    if (!deps.alerts.deleteRule(request.params.id)) throw new TetherError('NOT_FOUND', 'No such alert rule');
-    deps.audit.record(`user:${user.username}`, 'alert.rule.delete', String(request.params.id));
+    await deps.alerts.deleteRule(request.params.id, `user:${user.username}`);
     return reply.status(204).send();
   });
   api.get('/api/v1/alerts/events', { schema: { tags: ['alerts'], querystring: EventsQuery, response: { 200: z.object({ events: z.array(AlertEvent) }) } } }, async (request) => {
     const { user } = request.query.deviceId ? deps.authDevice(request, 'viewer', request.query.deviceId) : deps.auth(request);
-    return { events: deps.access.filter(user, deps.alerts.listEvents(request.query.limit, request.query.deviceId), (e) => e.deviceId) };
+    return { events: deps.access.filter(user, await deps.alerts.listEvents(request.query.limit, request.query.deviceId), (e) => e.deviceId) };
   });
   api.get('/api/v1/alerts/active', { schema: { tags: ['alerts'], response: { 200: z.object({ events: z.array(AlertEvent) }) } } }, async (request) => {
     const { user } = deps.auth(request);
-    return { events: deps.access.filter(user, deps.alerts.active(), (e) => e.deviceId) };
+    return { events: deps.access.filter(user, await deps.alerts.active(), (e) => e.deviceId) };
   });
 }

@@ -1,7 +1,9 @@
 import type { Logger } from 'pino';
 import type { Device } from '../../protocol/index.js';
 import { AlertService } from '../alerts/alert-service.js';
+import type { AuditLog } from '../audit/audit-log.js';
 import { LogSearch } from '../logs/log-search.js';
+import type { MonitoringStores } from '../store/monitoring-stores.js';
 import type { Db } from '../store/sqlite/db.js';
 import type { StoreHealth } from '../store/store-health.js';
 import { IngestQueue, type IngestQueueOptions } from '../telemetry/ingest-queue.js';
@@ -38,7 +40,7 @@ export interface Monitoring {
 }
 
 /** Builds the monitoring services on the metrics database and starts their jobs. */
-export function startMonitoring(deps: { metricsDb: Db; devices: () => readonly Device[]; log: Logger; config?: MonitoringConfig; health?: StoreHealth }): Monitoring {
+export function startMonitoring(deps: { metricsDb: Db; stores: MonitoringStores; audit: AuditLog; devices: () => readonly Device[]; log: Logger; config?: MonitoringConfig; health?: StoreHealth }): Monitoring {
   const config = deps.config ?? {};
   const policy: RetentionPolicy = { ...DEFAULT_RETENTION, ...config.retention };
   const store = new MetricStore(deps.metricsDb);
@@ -47,7 +49,10 @@ export function startMonitoring(deps: { metricsDb: Db; devices: () => readonly D
   latest.load(store, Date.now() - 10 * 60_000);
   const live = new MonitoringLive(latest);
   const unsubscribe = ingest.onStored((stored) => live.stored(stored));
-  const alerts = new AlertService({ db: deps.metricsDb, latest, devices: deps.devices, onEvent: (event) => live.alert(event) });
+  const alerts = new AlertService({
+    store: deps.stores.alerts, audit: deps.audit, latest, devices: deps.devices, onEvent: (event) => live.alert(event),
+    onError: (err) => deps.log.error({ err }, 'alert evaluation failed'),
+  });
   const rollups = new RollupJob(store);
   const retention = new RetentionJob(store, policy);
 
@@ -71,7 +76,7 @@ export function startMonitoring(deps: { metricsDb: Db; devices: () => readonly D
   alerts.start(config.alertIntervalMs);
 
   return {
-    ingest, latest, live, metrics: new MetricsQueryService(store, policy), logs: new LogSearch(deps.metricsDb), alerts, rollups, retention, store,
+    ingest, latest, live, metrics: new MetricsQueryService(store, policy), logs: new LogSearch(deps.stores.logs), alerts, rollups, retention, store,
     close: () => {
       stopped = true;
       clearInterval(rollupTimer);

@@ -134,4 +134,22 @@ describe('migrations', () => {
     expect(store.readRollup('1h', a, 0, 3_600_000)).toHaveLength(1);
     expect(() => db.prepare("INSERT INTO series(device_id, name) VALUES ('a', 'cpu')").run()).toThrow(/UNIQUE/);
   });
+
+  it('metrics v4 keeps one alert state per (rule, device), taken from the last event of an existing home', () => {
+    const db = new Database(':memory:');
+    migrate(db, METRICS_MIGRATIONS.slice(0, 3));
+    const event = db.prepare("INSERT INTO alert_events(rule_id, rule_name, device_id, state, ts) VALUES (?, 'r', ?, ?, 0)");
+    event.run(1, 'a', 'firing');
+    event.run(1, 'b', 'firing');
+    event.run(1, 'a', 'resolved');
+    event.run(2, 'a', 'firing');
+    migrate(db, METRICS_MIGRATIONS.slice(0, 4));
+    expect(db.prepare('SELECT rule_id, device_id, state, event_id FROM alert_state ORDER BY rule_id, device_id').all()).toEqual([
+      { rule_id: 1, device_id: 'a', state: 'resolved', event_id: 3 },
+      { rule_id: 1, device_id: 'b', state: 'firing', event_id: 2 },
+      { rule_id: 2, device_id: 'a', state: 'firing', event_id: 4 },
+    ]);
+    expect(() => db.prepare("INSERT INTO alert_state(rule_id, device_id, state) VALUES (1, 'a', 'firing')").run()).toThrow(/UNIQUE|PRIMARY/);
+    expect(() => db.prepare("INSERT INTO alert_state(rule_id, device_id, state) VALUES (3, 'a', 'pending')").run()).toThrow(/CHECK/);
+  });
 });

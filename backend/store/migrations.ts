@@ -323,4 +323,20 @@ export const METRICS_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX rollup_1h_chunks_series ON rollup_1h_chunks(series_id, start);
     `,
   },
+  {
+    version: 4,
+    name: 'alerts: the state of each (rule, device), so that firing and resolving are decided atomically',
+    sql: `
+      CREATE TABLE alert_state (
+        rule_id INTEGER NOT NULL,
+        device_id TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('firing','resolved')),
+        event_id INTEGER,
+        PRIMARY KEY (rule_id, device_id)
+      ) WITHOUT ROWID;
+      INSERT INTO alert_state(rule_id, device_id, state, event_id)
+        SELECT e.rule_id, e.device_id, e.state, e.id FROM alert_events e
+        JOIN (SELECT rule_id, device_id, max(id) AS id FROM alert_events GROUP BY rule_id, device_id) last ON last.id = e.id;
+    `,
+  },
 ];

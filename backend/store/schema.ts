@@ -1,4 +1,4 @@
-import type { Generated } from 'kysely';
+import type { ColumnType, Generated } from 'kysely';
 
 /**
  * The tables as Kysely sees them, the same on both engines: SQLite's INTEGER and PostgreSQL's
@@ -22,6 +22,7 @@ export interface StoreSchema {
   runs: RunsTable;
   alert_rules: AlertRulesTable;
   alert_events: AlertEventsTable;
+  alert_state: AlertStateTable;
   logs: LogsTable;
   telemetry_batches: TelemetryBatchesTable;
 }
@@ -192,6 +193,14 @@ export interface AlertEventsTable {
   value: number | null;
 }
 
+/** The current state of each (rule, device) that has fired, and its last event. */
+export interface AlertStateTable {
+  rule_id: number;
+  device_id: string;
+  state: 'firing' | 'resolved';
+  event_id: number | null;
+}
+
 export interface LogsTable {
   id: Generated<number>;
   device_id: string;
@@ -199,6 +208,8 @@ export interface LogsTable {
   level: string;
   source: string;
   message: string;
+  /** PostgreSQL only: the tsvector of message and source, written by the log store (never read as a value). */
+  search: ColumnType<never, string | undefined, never>;
 }
 
 export interface TelemetryBatchesTable {

@@ -240,4 +240,26 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX rollup_1h_chunks_series ON rollup_1h_chunks(series_id, start);
     `,
   },
+  {
+    version: 2,
+    name: 'alert state per (rule, device) as SQLite metrics v4; log search tokens written by the log store',
+    sql: `
+      CREATE TABLE alert_state (
+        rule_id bigint NOT NULL,
+        device_id text NOT NULL,
+        state text NOT NULL CHECK (state IN ('firing','resolved')),
+        event_id bigint,
+        PRIMARY KEY (rule_id, device_id)
+      );
+      INSERT INTO alert_state(rule_id, device_id, state, event_id)
+        SELECT DISTINCT ON (rule_id, device_id) rule_id, device_id, state, id FROM alert_events ORDER BY rule_id, device_id, id DESC;
+      -- PostgreSQL's parser makes tokens SQLite's FTS5 does not (hosts, paths, e-mail addresses,
+      -- versions as one token each), so the same search found other lines. The log store now writes
+      -- the vector from the tokens FTS5 would make (backend/logs/log-tokens.ts); lines stored
+      -- before keep the vector PostgreSQL computed.
+      ALTER TABLE logs ALTER COLUMN search DROP EXPRESSION;
+      ALTER TABLE logs ALTER COLUMN search SET DEFAULT ''::tsvector;
+      ALTER TABLE logs ALTER COLUMN search SET NOT NULL;
+    `,
+  },
 ];

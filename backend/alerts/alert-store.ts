@@ -28,6 +28,4 @@ export interface AlertStore {
    * store one event. Returns the event stored, or undefined when the state was already that.
    */
   transition(t: AlertTransition): Promise<AlertEvent | undefined>;
-  /** Deletes up to `limit` events older than `before`; returns how many (retention). */
-  deleteEventsOlderThan(before: number, limit: number): Promise<number>;
 }

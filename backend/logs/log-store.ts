@@ -29,6 +29,4 @@ export interface LogStore {
   append(lines: readonly NewLogLine[]): Promise<number[]>;
   /** Up to `limit` matching lines, newest first (ts, then id, descending). */
   search(filter: LogFilter): Promise<StoredLogLine[]>;
-  /** Deletes up to `limit` lines older than `before`; returns how many it deleted (retention). */
-  deleteOlderThan(before: number, limit: number): Promise<number>;
 }

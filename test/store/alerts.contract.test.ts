@@ -108,12 +108,4 @@ describeEachEngine('alert store', (store) => {
     expect(await alerts().listEvents(10)).toEqual([]);
     expect(await alerts().transition(at(r, A, 'firing', 2))).toBeDefined();
   });
-
-  it('deletes events older than a time, a bounded number at a time', async () => {
-    const r = await rule();
-    for (let ts = 1; ts <= 6; ts++) await alerts().transition(at(r, A, ts % 2 === 1 ? 'firing' : 'resolved', ts));
-    expect(await alerts().deleteEventsOlderThan(5, 3)).toBe(3);
-    expect(await alerts().deleteEventsOlderThan(5, 3)).toBe(1);
-    expect((await alerts().listEvents(10)).map((e) => e.ts)).toEqual([6, 5]);
-  });
 });

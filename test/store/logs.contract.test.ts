@@ -175,16 +175,6 @@ describeEachEngine('log store', (store) => {
     }
   });
 
-  it('deletes lines older than a time, a bounded number at a time, and they are no longer found', async () => {
-    const search = await seeded();
-    const { logs } = store().monitoring;
-    expect(await logs.deleteOlderThan(1005, 3)).toBe(3);
-    expect(await logs.deleteOlderThan(1005, 3)).toBe(1);
-    expect(await logs.deleteOlderThan(1005, 3)).toBe(0);
-    expect((await search.search(LogSearchQuery.parse({ q: 'disk' }))).map((l) => l.id)).toEqual([10]);
-    expect((await search.search(LogSearchQuery.parse({}))).map((l) => l.id)).toEqual(ALL.filter((id) => id >= 5));
-  });
-
   it('indexes a line with a token too long for PostgreSQL, and very many tokens', async () => {
     const { logs } = store().monitoring;
     const blob = 'x'.repeat(3000);

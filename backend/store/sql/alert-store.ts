@@ -93,11 +93,4 @@ export class SqlAlertStore implements AlertStore {
       return toEvent(event);
     });
   }
-
-  async deleteEventsOlderThan(before: number, limit: number): Promise<number> {
-    const result = await this.ctx.db.deleteFrom('alert_events')
-      .where('id', 'in', (eb) => eb.selectFrom('alert_events').select('id').where('ts', '<', before).limit(limit))
-      .executeTakeFirst();
-    return Number(result.numDeletedRows);
-  }
 }

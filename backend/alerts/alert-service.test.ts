@@ -7,6 +7,7 @@ import { METRICS_MIGRATIONS } from '../store/migrations.js';
 import { monitoringStoresOnSqlite } from '../store/open-store.js';
 import { openDatabase } from '../store/sqlite/db.js';
 import { AlertService } from './alert-service.js';
+import type { AlertStore } from './alert-store.js';
 
 const A = 'dev_aaaaaaaaaaaaaaaaaaaa';
 const B = 'dev_bbbbbbbbbbbbbbbbbbbb';
@@ -101,5 +102,35 @@ describe('AlertService', () => {
     expect(await alerts.active()).toEqual([]);
     await expect(alerts.deleteRule(rule.id, 'user:bob')).rejects.toMatchObject({ code: 'NOT_FOUND' });
     expect(t.audited.map((e) => [e.actor, e.action, e.target])).toEqual([['user:alice', 'alert.rule.create', String(rule.id)], ['user:bob', 'alert.rule.delete', String(rule.id)]]);
+  });
+
+  it('runs passes on its timer without overlapping them, and stop waits for the pass in flight', async () => {
+    const t = setup();
+    let listing = 0;
+    let release = (): void => undefined;
+    const slow = new AlertService({
+      store: Object.assign(Object.create(t.store) as AlertStore, {
+        listRules: async () => {
+          listing++;
+          await new Promise<void>((resolve) => {
+            release = resolve;
+          });
+          return [];
+        },
+      }),
+      audit: new AuditLog({ audit: { append: async () => undefined, query: async () => [] } }), latest: t.latest, devices: () => t.devices, onEvent: () => undefined,
+    });
+    slow.start(5);
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    expect(listing).toBe(1);
+    let stopped = false;
+    const stopping = slow.stop().then(() => {
+      stopped = true;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(stopped).toBe(false);
+    release();
+    await stopping;
+    expect(listing).toBe(1);
   });
 });

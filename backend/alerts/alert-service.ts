@@ -47,7 +47,7 @@ export class AlertService {
   private readonly now: () => number;
   private loaded: Promise<void> | null = null;
   private timer: NodeJS.Timeout | null = null;
-  private running = false;
+  private pass: Promise<void> | null = null;
 
   constructor(private readonly deps: AlertServiceDeps) {
     this.now = deps.now ?? Date.now;
@@ -152,18 +152,20 @@ export class AlertService {
   start(intervalMs = 5_000): void {
     this.timer = setInterval(() => {
       // A pass slower than the interval (a slow database) is not overlapped by the next one.
-      if (this.running) return;
-      this.running = true;
-      this.evaluate()
-        .catch((err: unknown) => this.deps.onError?.(err))
+      if (this.pass) return;
+      this.pass = this.evaluate()
+        .then(() => undefined, (err: unknown) => this.deps.onError?.(err))
         .finally(() => {
-          this.running = false;
+          this.pass = null;
         });
     }, intervalMs);
     this.timer.unref();
   }
 
-  stop(): void {
+  /** Stops the timer; resolves once a pass in flight has ended (before the store closes). */
+  async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    await this.pass;
   }
 }

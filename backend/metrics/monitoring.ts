@@ -82,7 +82,7 @@ export function startMonitoring(deps: { metricsDb: Db; stores: MonitoringStores;
       clearInterval(rollupTimer);
       clearInterval(compactTimer);
       clearInterval(retentionTimer);
-      alerts.stop();
+      void alerts.stop();
       ingest.close();
       unsubscribe();
       live.close();

@@ -1,4 +1,5 @@
 import type { AuditStore } from '../audit/audit-store.js';
+import type { UserStore } from '../auth/user-store.js';
 import type { DeviceStore } from '../devices/device-store.js';
 import type { TokenStore } from '../enrol/token-store.js';
 import type { Engine } from './engine.js';
@@ -12,6 +13,7 @@ export interface Stores {
   readonly tokens: TokenStore;
   readonly audit: AuditStore;
   readonly devices: DeviceStore;
+  readonly users: UserStore;
   /**
    * Runs `fn` in one transaction and commits when it resolves; a throw rolls everything back.
    * `tx` holds the same ports, bound to the transaction. A call inside a transaction joins it.

@@ -5,6 +5,7 @@ import type { Stores } from '../stores.js';
 import { SqlAuditStore } from './audit-store.js';
 import { SqlDeviceStore } from './device-store.js';
 import { SqlTokenStore } from './token-store.js';
+import { SqlUserStore } from './user-store.js';
 
 /** The ports over Kysely, the same code for both engines; `inTransaction` makes nested calls join. */
 export function createSqlStores(db: Kysely<StoreSchema>, engine: Engine, inTransaction = false): Stores {
@@ -14,6 +15,7 @@ export function createSqlStores(db: Kysely<StoreSchema>, engine: Engine, inTrans
     tokens: new SqlTokenStore(ctx),
     audit: new SqlAuditStore(ctx),
     devices: new SqlDeviceStore(ctx),
+    users: new SqlUserStore(ctx),
     transaction: (fn) => (inTransaction ? fn(stores) : db.transaction().execute((trx) => fn(createSqlStores(trx, engine, true)))),
   };
   return stores;

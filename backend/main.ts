@@ -201,6 +201,12 @@ export async function startBackend(config: BackendConfig, log: Logger = pino()):
 export async function ensureFirstAdmin(users: UserService, password: string | undefined): Promise<{ created: boolean; generatedPassword?: string }> {
   if ((await users.count()) > 0) return { created: false };
   const generated = password ? undefined : newSecret().slice(0, 20);
-  await users.add('admin', password ?? generated ?? '', 'admin', null, 'system');
+  try {
+    await users.add('admin', password ?? generated ?? '', 'admin', null, 'system');
+  } catch (err) {
+    // Another node sharing the PostgreSQL database created it first.
+    if (err instanceof TetherError && err.code === 'CONFLICT') return { created: false };
+    throw err;
+  }
   return { created: true, generatedPassword: generated };
 }

@@ -5,6 +5,7 @@ import { hashSecret } from '../../backend/auth/secrets.js';
 import { totpCode } from '../../backend/auth/totp.js';
 import type { UserStore } from '../../backend/auth/user-store.js';
 import { SESSION_IDLE_MS, SESSION_TTL_MS, UserService } from '../../backend/auth/users.js';
+import { ensureFirstAdmin } from '../../backend/main.js';
 import { describeEachEngine } from './engines.js';
 
 async function codeOf(action: () => unknown): Promise<ErrorCode | 'ok'> {
@@ -53,6 +54,14 @@ describeEachEngine('users, sessions and second factor', (store) => {
     expect(codes.filter((c) => c === 'CONFLICT')).toHaveLength(9);
     expect((await users.list()).map((u) => u.username)).toEqual(['dup', 'root']);
     expect(await audit({ target: 'user:dup' })).toEqual([{ actor: expect.stringMatching(/^cli:u\d$/), action: 'user.create', target: 'user:dup', details: { role: 'viewer', scope: null } }]);
+  });
+
+  it('creates the first admin once when two backends start on one database at the same moment', async () => {
+    const { stores } = store();
+    const nodes = [0, 1].map(() => new UserService(stores, new AuditLog(stores)));
+    const started = await Promise.all(nodes.map((users) => ensureFirstAdmin(users, 'first-password')));
+    expect(started.map((s) => s.created).sort()).toEqual([false, true]);
+    expect((await nodes[0]?.list())?.map((u) => `${u.username} ${u.role}`)).toEqual(['admin admin']);
   });
 
   it('two admins demoting or deleting each other at once leave one admin', async () => {

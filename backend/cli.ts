@@ -15,7 +15,7 @@ import { startBackend } from './main.js';
 import { addOpsCommands } from './ops/ops-commands.js';
 import { printErr, printOut, safeCommanderOutput } from './terminal-output.js';
 import { pickSetting, readServiceConfig, type OptionSource } from './ops/service-config.js';
-import { openStore, sqliteOnly, type OpenedStore } from './store/open-store.js';
+import { openStore, type OpenedStore } from './store/open-store.js';
 
 const DURATION = /^(\d+)(s|m|h|d)$/;
 const UNIT_SECONDS = { s: 1, m: 60, h: 3600, d: 86400 } as const;
@@ -173,8 +173,8 @@ export function backendProgram(): Command {
     .addOption(new Option('--role <role>', 'role').choices(Role.options).makeOptionMandatory())
     .action(async (opts: { home: string; username: string; role: Role }) => {
       const password = await readStdin();
-      const user = await withStore(resolve(opts.home), (store) =>
-        new UserService(sqliteOnly(store), new AuditLog(store.stores)).add(opts.username, password, opts.role, null, cliActor()));
+      const user = await withStore(resolve(opts.home), ({ stores }) =>
+        new UserService(stores, new AuditLog(stores)).add(opts.username, password, opts.role, null, cliActor()));
       printOut(`added ${user.username} (${user.role})\n`);
     });
 

@@ -64,7 +64,7 @@ export async function startBackend(config: BackendConfig, log: Logger = pino()):
   const metricsDb = store.sqlite?.metricsDb ?? db;
 
   const audit = new AuditLog(stores);
-  const users = new UserService(db, audit);
+  const users = new UserService(stores, audit);
   const firstAdmin = await ensureFirstAdmin(users, config.adminPassword);
   const tokens = new TokenService(stores, audit);
   const events = new FleetEvents();
@@ -130,18 +130,18 @@ export async function startBackend(config: BackendConfig, log: Logger = pino()):
     {
       path: '/api/v1/console',
       maxPayload: hub.maxPayload,
-      authenticate: (request) => {
+      authenticate: async (request) => {
         if (!originAllowed(request, allowedOrigins)) throw new TetherError('ORIGIN_REFUSED');
-        return authenticateRequest(users, request.headers).user as never;
+        return (await authenticateRequest(users, request.headers)).user as never;
       },
       accept: (ws, user: User) => hub.accept(ws, user),
     },
     {
       path: '/api/v1/shell',
       maxPayload: SHELL_SOCKET_MAX_PAYLOAD,
-      authenticate: (request) => {
+      authenticate: async (request) => {
         if (!originAllowed(request, allowedOrigins)) throw new TetherError('ORIGIN_REFUSED');
-        const { user } = authenticateRequest(users, request.headers);
+        const { user } = await authenticateRequest(users, request.headers);
         requireRole(user, 'operator');
         const query = ShellSocketQuery.safeParse(Object.fromEntries(new URL(request.url ?? '/', 'https://tether.invalid').searchParams));
         if (!query.success) throw new TetherError('BAD_REQUEST', 'A shell needs ?deviceId=&cols=&rows= or ?sessionId=');
@@ -198,8 +198,14 @@ export async function startBackend(config: BackendConfig, log: Logger = pino()):
 
 /** Creates the first admin when there is no user yet; returns the password when it was generated. */
 export async function ensureFirstAdmin(users: UserService, password: string | undefined): Promise<{ created: boolean; generatedPassword?: string }> {
-  if (users.count() > 0) return { created: false };
+  if ((await users.count()) > 0) return { created: false };
   const generated = password ? undefined : newSecret().slice(0, 20);
-  await users.add('admin', password ?? generated ?? '', 'admin', null, 'system');
+  try {
+    await users.add('admin', password ?? generated ?? '', 'admin', null, 'system');
+  } catch (err) {
+    // Another node sharing the PostgreSQL database created it first.
+    if (err instanceof TetherError && err.code === 'CONFLICT') return { created: false };
+    throw err;
+  }
   return { created: true, generatedPassword: generated };
 }

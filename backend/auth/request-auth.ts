@@ -17,10 +17,10 @@ export function sessionToken(headers: IncomingMessage['headers']): string | unde
 }
 
 /** The user behind a request, or UNAUTHORIZED / SESSION_INVALID. */
-export function authenticateRequest(users: UserService, headers: IncomingMessage['headers']): { user: User; token: string } {
+export async function authenticateRequest(users: Pick<UserService, 'authenticate'>, headers: IncomingMessage['headers']): Promise<{ user: User; token: string }> {
   const token = sessionToken(headers);
   if (!token) throw new TetherError('UNAUTHORIZED');
-  return { user: users.authenticate(token), token };
+  return { user: await users.authenticate(token), token };
 }
 
 const RANK: Record<Role, number> = { viewer: 0, operator: 1, admin: 2 };

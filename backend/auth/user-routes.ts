@@ -20,7 +20,6 @@ import {
   UserUpdateRequest,
   type Role,
 } from '../../protocol/index.js';
-import type { AuditLog } from '../audit/audit-log.js';
 import { LoginThrottledError, type LoginThrottle } from './login-throttle.js';
 import { SESSION_COOKIE } from './request-auth.js';
 import { SESSION_TTL_MS, type UserService } from './users.js';
@@ -29,7 +28,6 @@ type ZodApi = FastifyInstance<Server, IncomingMessage, ServerResponse, Logger, Z
 
 export interface UserRouteDeps {
   users: UserService;
-  audit: AuditLog;
   throttle: LoginThrottle;
   auth(request: FastifyRequest, role?: Role): { user: User; token: string };
 }
@@ -40,10 +38,10 @@ const COOKIE = `Path=/; HttpOnly; Secure; SameSite=Strict`;
 
 /**
  * Login, sessions, the second factor (any logged-in user, for their own account) and user
- * management (admins).
+ * management (admins). UserService audits every one of these actions itself.
  */
 export function registerUserRoutes(api: ZodApi, deps: UserRouteDeps): void {
-  const { users, audit, throttle, auth } = deps;
+  const { users, throttle, auth } = deps;
 
   // ── sessions ──
   api.post('/api/v1/auth/login', { schema: { tags: ['auth'], body: LoginRequest, response: { 200: LoginResponse, 401: ErrorSchema, 429: ErrorSchema } } }, async (request, reply) => {
@@ -56,36 +54,29 @@ export function registerUserRoutes(api: ZodApi, deps: UserRouteDeps): void {
     }
     let session;
     try {
-      session = await users.login(request.body);
+      session = await users.login(request.body, { ip: request.ip });
     } catch (err) {
       // A missing second factor is a step of the login, not a failed guess.
-      if (!(err instanceof TetherError && err.code === 'TOTP_REQUIRED')) {
-        await throttle.failed(username, request.ip);
-        audit.record(`user:${username}`, 'auth.login.failed', null, { ip: request.ip });
-      }
+      if (!(err instanceof TetherError && err.code === 'TOTP_REQUIRED')) await throttle.failed(username, request.ip);
       throw err;
     }
     await throttle.succeeded(username, request.ip);
-    audit.record(`user:${session.user.username}`, 'auth.login', null, { ip: request.ip, secondFactor: request.body.totp ? 'totp' : request.body.recoveryCode ? 'recovery' : null });
     reply.header('set-cookie', `${SESSION_COOKIE}=${session.token}; ${COOKIE}; Max-Age=${SESSION_TTL_MS / 1000}`);
     return session;
   });
   api.post('/api/v1/auth/logout', { schema: { tags: ['auth'] } }, async (request, reply) => {
-    const { token, user } = auth(request);
-    users.logout(token);
-    audit.record(`user:${user.username}`, 'auth.logout', null);
+    await users.logout(auth(request).token);
     reply.header('set-cookie', `${SESSION_COOKIE}=; ${COOKIE}; Max-Age=0`);
     return reply.status(204).send();
   });
   api.post('/api/v1/auth/logout-all', { schema: { tags: ['auth'] } }, async (request, reply) => {
     const { user } = auth(request);
-    const ended = users.endSessions(user.id);
-    audit.record(`user:${user.username}`, 'auth.logout_all', `user:${user.username}`, { sessions: ended });
+    await users.endSessions(user.id, `user:${user.username}`);
     reply.header('set-cookie', `${SESSION_COOKIE}=; ${COOKIE}; Max-Age=0`);
     return reply.status(204).send();
   });
   api.get('/api/v1/auth/me', { schema: { tags: ['auth'], response: { 200: z.object({ user: User }) } } }, async (request) => ({ user: auth(request).user }));
-  api.get('/api/v1/auth/account', { schema: { tags: ['auth'], response: { 200: AccountInfo } } }, async (request) => ({ user: users.info(auth(request).user.id) }));
+  api.get('/api/v1/auth/account', { schema: { tags: ['auth'], response: { 200: AccountInfo } } }, async (request) => ({ user: await users.info(auth(request).user.id) }));
 
   // ── second factor (own account) ──
   api.post('/api/v1/auth/totp/setup', { schema: { tags: ['auth'], response: { 200: TotpSetupResponse } } }, async (request) => {
@@ -94,42 +85,32 @@ export function registerUserRoutes(api: ZodApi, deps: UserRouteDeps): void {
   });
   api.post('/api/v1/auth/totp/enable', { schema: { tags: ['auth'], body: TotpEnableRequest, response: { 200: TotpEnableResponse } } }, async (request) => {
     const { user } = auth(request);
-    const recoveryCodes = users.totpEnable(user.id, request.body.code);
-    audit.record(`user:${user.username}`, 'auth.totp.enable', `user:${user.username}`);
-    return { recoveryCodes };
+    return { recoveryCodes: await users.totpEnable(user.id, request.body.code) };
   });
   api.post('/api/v1/auth/totp/disable', { schema: { tags: ['auth'], body: TotpDisableRequest } }, async (request, reply) => {
     const { user } = auth(request);
-    users.totpDisable(user.id, request.body.code);
-    audit.record(`user:${user.username}`, 'auth.totp.disable', `user:${user.username}`);
+    await users.totpDisable(user.id, request.body.code);
     return reply.status(204).send();
   });
 
   // ── user management (admin) ──
   api.get('/api/v1/users', { schema: { tags: ['users'], response: { 200: UserList } } }, async (request) => {
     auth(request, 'admin');
-    return { users: users.list() };
+    return { users: await users.list() };
   });
   api.post('/api/v1/users', { schema: { tags: ['users'], body: UserCreateRequest, response: { 200: UserInfo } } }, async (request) => {
     const { user: admin } = auth(request, 'admin');
     const { username, password, role, scope } = request.body;
-    const created = await users.add(username, password, role, scope ?? null, `user:${admin.username}`);
-    return users.info(created.id);
+    return users.add(username, password, role, scope ?? null, `user:${admin.username}`);
   });
   api.patch('/api/v1/users/:id', { schema: { tags: ['users'], params: UserParams, body: UserUpdateRequest, response: { 200: UserInfo } } }, async (request) => {
     const { user: admin } = auth(request, 'admin');
     const { role, scope, password } = request.body;
-    const updated = await users.update(request.params.id, { role, scope, password });
-    // Never the password itself, only that it changed.
-    audit.record(`user:${admin.username}`, 'user.update', `user:${updated.username}`, {
-      ...(role !== undefined && { role }), ...(scope !== undefined && { scope }), ...(password !== undefined && { password: 'changed' }),
-    });
-    return updated;
+    return users.update(request.params.id, { role, scope, password }, `user:${admin.username}`);
   });
   api.delete('/api/v1/users/:id', { schema: { tags: ['users'], params: UserParams } }, async (request, reply) => {
     const { user: admin } = auth(request, 'admin');
-    const removed = users.remove(request.params.id);
-    audit.record(`user:${admin.username}`, 'user.delete', `user:${removed.username}`, { role: removed.role });
+    await users.remove(request.params.id, `user:${admin.username}`);
     return reply.status(204).send();
   });
 }

@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { DeviceScope, parseOrThrow, TetherError, Username, type Role, type User, type UserInfo } from '../../protocol/index.js';
 import type { AuditLog } from '../audit/audit-log.js';
-import type { Db } from '../store/sqlite/db.js';
+import type { Stores } from '../store/stores.js';
 import { hashPassword, hashSecret, newSecret, verifyPassword } from './secrets.js';
 import { newTotpSecret, totpStep, totpUrl } from './totp.js';
+import type { UserCredentials, UserEditRefusal, UserStore } from './user-store.js';
 
 export const SESSION_TTL_MS = 12 * 3600 * 1000;
 /** A session unused for this long ends, whatever its absolute expiry. */
@@ -27,23 +28,16 @@ interface CachedSession {
 }
 const RECOVERY_CODES = 10;
 
-interface UserRow {
-  id: number;
-  username: string;
-  role: Role;
-  password_hash: string;
-  scope: string | null;
-  created_at: number;
-  totp_secret: string | null;
-  totp_pending_secret: string | null;
-  totp_last_counter: number | null;
-}
-
 export interface LoginInput {
   username: string;
   password: string;
   totp?: string;
   recoveryCode?: string;
+}
+
+/** Where a login came from, for its audit entry. */
+export interface LoginOrigin {
+  ip?: string;
 }
 
 export interface UserChanges {
@@ -57,142 +51,171 @@ export interface UserServiceOptions {
   idleTtlMs?: number;
 }
 
-/** Users, their second factor and their login sessions. Creating a user is audited here, for the API and the CLI alike. */
+type SecondFactor = { totp?: string; recoveryCode?: string };
+
+/**
+ * Users, their second factor and their login sessions. Every change is audited here, in the
+ * transaction that makes it, for the API and the CLI alike: `actor` as the audit log names it
+ * (`user:<name>` for the API, `cli:<os user>` for the CLI, `system` for the first admin); a user's
+ * own log-ins, log-outs and second-factor changes are recorded as `user:<their name>`.
+ */
 export class UserService {
   private readonly sessionEnded = new Set<(userId: number) => void>();
   private readonly sessionTtlMs: number;
   private readonly idleTtlMs: number;
   private readonly sessionCache = new Map<string, CachedSession>();
+  /**
+   * Bumped by every invalidation. An authentication that read the database before a change
+   * committed must not put what it read into the cache after the change cleared it.
+   */
+  private cacheEpoch = 0;
 
-  constructor(private readonly db: Db, private readonly audit: AuditLog, private readonly now: () => number = Date.now, options: UserServiceOptions = {}) {
+  constructor(private readonly stores: Stores, private readonly audit: AuditLog, private readonly now: () => number = Date.now, options: UserServiceOptions = {}) {
     this.sessionTtlMs = options.sessionTtlMs ?? SESSION_TTL_MS;
     this.idleTtlMs = options.idleTtlMs ?? SESSION_IDLE_MS;
   }
 
-  count(): number {
-    return (this.db.prepare('SELECT count(*) AS n FROM users').get() as { n: number }).n;
+  count(): Promise<number> {
+    return this.stores.users.count();
   }
 
-  /** `actor` as the audit log names it: `user:<name>` for the API, `cli:<os user>` for the CLI, `system` for the first admin. */
-  async add(username: string, password: string, role: Role, scope: DeviceScope, actor: string): Promise<User> {
+  async add(username: string, password: string, role: Role, scope: DeviceScope, actor: string): Promise<UserInfo> {
     // Parsed here too: the CLI reaches this without the HTTP layer's schema.
     parseOrThrow(Username, username, 'username');
     parseOrThrow(DeviceScope, scope, 'scope');
-    if (password.length < 8) throw new TetherError('BAD_REQUEST', 'The password needs at least 8 characters');
-    const hash = await hashPassword(password);
-    try {
-      const info = this.db
-        .prepare('INSERT INTO users(username, password_hash, role, created_at, scope) VALUES (?,?,?,?,?)')
-        .run(username, hash, role, this.now(), scopeText(scope));
-      await this.audit.record(actor, 'user.create', `user:${username}`, { role, scope });
-      return { id: Number(info.lastInsertRowid), username, role, scope };
-    } catch (err) {
-      if (err instanceof Error && /UNIQUE/.test(err.message)) throw new TetherError('CONFLICT', `User ${username} exists`);
-      throw err;
-    }
+    checkPassword(password);
+    const passwordHash = await hashPassword(password);
+    // One transaction: a user never exists without its audit entry.
+    return this.stores.transaction(async (tx) => {
+      const created = await tx.users.insert({ username, passwordHash, role, scope, createdAt: this.now() });
+      if (created === 'USERNAME_TAKEN') throw new TetherError('CONFLICT', `User ${username} exists`);
+      await this.audit.record(actor, 'user.create', `user:${username}`, { role, scope }, tx);
+      return created;
+    });
   }
 
-  list(): UserInfo[] {
-    return (this.db.prepare('SELECT * FROM users ORDER BY username').all() as UserRow[]).map(toInfo);
+  list(): Promise<UserInfo[]> {
+    return this.stores.users.list();
   }
 
-  info(id: number): UserInfo {
-    return toInfo(this.row(id));
+  async info(id: number): Promise<UserInfo> {
+    const user = await this.stores.users.find(id);
+    if (!user) throw new TetherError('NOT_FOUND', 'No such user');
+    return user;
   }
 
   /**
    * Changes role, scope or password. The last admin keeps the admin role (LAST_ADMIN). Any change
    * ends the user's sessions, so new rights (or a reset password) take effect at once.
    */
-  async update(id: number, changes: UserChanges): Promise<UserInfo> {
-    if (changes.password !== undefined && changes.password.length < 8) throw new TetherError('BAD_REQUEST', 'The password needs at least 8 characters');
-    const hash = changes.password === undefined ? undefined : await hashPassword(changes.password);
-    this.db.transaction(() => {
-      const row = this.row(id);
-      if (changes.role !== undefined && changes.role !== 'admin' && row.role === 'admin') this.keepAnAdmin();
-      if (changes.role !== undefined) this.db.prepare('UPDATE users SET role = ? WHERE id = ?').run(changes.role, id);
-      if (changes.scope !== undefined) this.db.prepare('UPDATE users SET scope = ? WHERE id = ?').run(scopeText(changes.scope), id);
-      if (hash !== undefined) this.db.prepare('UPDATE users SET password_hash = ? WHERE id = ?').run(hash, id);
-    })();
-    this.endSessions(id);
-    return this.info(id);
+  async update(id: number, changes: UserChanges, actor: string): Promise<UserInfo> {
+    if (changes.password !== undefined) checkPassword(changes.password);
+    const passwordHash = changes.password === undefined ? undefined : await hashPassword(changes.password);
+    const updated = await this.stores.transaction(async (tx) => {
+      const user = refused(await tx.users.update(id, { role: changes.role, scope: changes.scope, passwordHash }));
+      await tx.users.endSessions(id);
+      // Never the password itself, only that it changed.
+      await this.audit.record(actor, 'user.update', `user:${user.username}`, {
+        ...(changes.role !== undefined && { role: changes.role }),
+        ...(changes.scope !== undefined && { scope: changes.scope }),
+        ...(changes.password !== undefined && { password: 'changed' }),
+      }, tx);
+      return user;
+    });
+    this.notifyEnded(id);
+    return updated;
   }
 
   /** Deletes a user and their sessions; never the last admin (LAST_ADMIN). */
-  remove(id: number): UserInfo {
-    const info = this.db.transaction(() => {
-      const row = this.row(id);
-      if (row.role === 'admin') this.keepAnAdmin();
-      this.db.prepare('DELETE FROM sessions WHERE user_id = ?').run(id);
-      this.db.prepare('DELETE FROM users WHERE id = ?').run(id);
-      return toInfo(row);
-    })();
+  async remove(id: number, actor: string): Promise<UserInfo> {
+    const removed = await this.stores.transaction(async (tx) => {
+      const user = refused(await tx.users.remove(id));
+      await this.audit.record(actor, 'user.delete', `user:${user.username}`, { role: user.role }, tx);
+      return user;
+    });
     this.notifyEnded(id);
-    return info;
+    return removed;
   }
 
   /**
    * Checks the password, then the second factor when the user has one, and opens a session.
    * An unknown user and a wrong password give the same error. With TOTP enabled and neither
-   * code given, TOTP_REQUIRED tells the console to ask for one.
+   * code given, TOTP_REQUIRED tells the console to ask for one. Logins and failed logins are audited.
    */
-  async login(input: LoginInput): Promise<{ token: string; user: User; expiresAt: number }> {
-    const row = this.db.prepare('SELECT * FROM users WHERE username = ?').get(input.username) as UserRow | undefined;
-    const ok = row ? await verifyPassword(input.password, row.password_hash) : await verifyPassword(input.password, DUMMY_HASH);
-    if (!row || !ok) throw new TetherError('LOGIN_FAILED');
-    if (row.totp_secret) {
-      if (input.totp === undefined && input.recoveryCode === undefined) throw new TetherError('TOTP_REQUIRED');
-      if (!this.secondFactor(row, input)) throw new TetherError('LOGIN_FAILED', 'Wrong or already used code');
-    }
+  async login(input: LoginInput, origin: LoginOrigin = {}): Promise<{ token: string; user: User; expiresAt: number }> {
+    const account = await this.stores.users.credentials(input.username);
+    const ok = account ? await verifyPassword(input.password, account.passwordHash) : await verifyPassword(input.password, DUMMY_HASH);
+    if (!account || !ok) throw await this.loginFailed(input.username, origin);
+    const factor = account.totpSecret === null ? null : input.totp !== undefined ? 'totp' : input.recoveryCode !== undefined ? 'recovery' : undefined;
+    if (factor === undefined) throw new TetherError('TOTP_REQUIRED');
     const token = newSecret('ts_');
     const now = this.now();
     const expiresAt = now + this.sessionTtlMs;
-    this.db.prepare('INSERT INTO sessions(token_hash, user_id, created_at, expires_at, last_seen_at) VALUES (?,?,?,?,?)')
-      .run(hashSecret(token), row.id, now, expiresAt, now);
-    return { token, user: toUser(row), expiresAt };
+    const outcome = await this.stores.transaction(async (tx) => {
+      if (factor !== null && !(await this.secondFactor(account, input, tx.users))) return 'BAD_CODE';
+      // Refused when the password changed since it was checked above: that change ended every session.
+      if (!(await tx.users.openSession({ tokenHash: hashSecret(token), userId: account.user.id, createdAt: now, expiresAt }, account.passwordHash))) return 'GONE';
+      await this.audit.record(`user:${account.user.username}`, 'auth.login', null, { ...origin, secondFactor: factor }, tx);
+      return 'OPEN';
+    });
+    if (outcome === 'BAD_CODE') throw await this.loginFailed(input.username, origin, 'Wrong or already used code');
+    if (outcome === 'GONE') throw await this.loginFailed(input.username, origin);
+    return { token, user: account.user, expiresAt };
   }
 
   /** The user behind a session token, or SESSION_INVALID (unknown, past its absolute expiry or idle too long). */
-  authenticate(token: string): User {
+  async authenticate(token: string): Promise<User> {
     const hash = hashSecret(token);
     const key = hash.toString('base64');
     const now = this.now();
     const cached = this.sessionCache.get(key);
     if (cached && now - cached.checkedAt < AUTH_CACHE_MS && cached.expiresAt > now && now - cached.lastSeen < SEEN_WRITE_INTERVAL_MS) return cached.user;
-    const row = this.db
-      .prepare('SELECT u.*, s.expires_at, s.last_seen_at FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ?')
-      .get(hash) as (UserRow & { expires_at: number; last_seen_at: number | null }) | undefined;
-    if (!row) {
+    const epoch = this.cacheEpoch;
+    const session = await this.stores.users.findSession(hash);
+    if (!session) {
       this.sessionCache.delete(key);
       throw new TetherError('SESSION_INVALID');
     }
-    let lastSeen = row.last_seen_at ?? 0;
-    if (row.expires_at <= now || now - lastSeen >= this.idleTtlMs) {
-      this.db.prepare('DELETE FROM sessions WHERE token_hash = ?').run(hash);
+    let lastSeen = session.lastSeenAt;
+    if (session.expiresAt <= now || now - lastSeen >= this.idleTtlMs) {
+      await this.stores.users.endSession(hash);
       this.sessionCache.delete(key);
       throw new TetherError('SESSION_INVALID');
     }
     if (now - lastSeen >= SEEN_WRITE_INTERVAL_MS) {
-      this.db.prepare('UPDATE sessions SET last_seen_at = ? WHERE token_hash = ?').run(now, hash);
+      await this.stores.users.touchSession(hash, now);
       lastSeen = now;
     }
-    const user = toUser(row);
-    if (this.sessionCache.size >= AUTH_CACHE_MAX) this.sessionCache.clear();
-    this.sessionCache.set(key, { user, expiresAt: row.expires_at, lastSeen, checkedAt: now });
-    return user;
+    if (epoch === this.cacheEpoch) {
+      if (this.sessionCache.size >= AUTH_CACHE_MAX) this.sessionCache.clear();
+      this.sessionCache.set(key, { user: session.user, expiresAt: session.expiresAt, lastSeen, checkedAt: now });
+    }
+    return session.user;
   }
 
-  logout(token: string): void {
+  /** Ends one session (audited as its user's log-out). */
+  async logout(token: string): Promise<void> {
     const hash = hashSecret(token);
-    this.db.prepare('DELETE FROM sessions WHERE token_hash = ?').run(hash);
+    await this.stores.transaction(async (tx) => {
+      const userId = await tx.users.endSession(hash);
+      const user = userId === undefined ? undefined : await tx.users.find(userId);
+      if (user) await this.audit.record(`user:${user.username}`, 'auth.logout', null, {}, tx);
+    });
     this.sessionCache.delete(hash.toString('base64'));
+    this.cacheEpoch++;
   }
 
-  /** Ends every session of a user (all devices and browsers) and tells listeners, which close live sockets. */
-  endSessions(userId: number): number {
-    const { changes } = this.db.prepare('DELETE FROM sessions WHERE user_id = ?').run(userId);
+  /** Ends every session of a user (all devices and browsers), audits it and tells listeners, which close live sockets. */
+  async endSessions(userId: number, actor: string): Promise<number> {
+    const ended = await this.stores.transaction(async (tx) => {
+      const user = await tx.users.find(userId);
+      if (!user) throw new TetherError('NOT_FOUND', 'No such user');
+      const count = await tx.users.endSessions(userId);
+      await this.audit.record(actor, 'auth.logout_all', `user:${user.username}`, { sessions: count }, tx);
+      return count;
+    });
     this.notifyEnded(userId);
-    return changes;
+    return ended;
   }
 
   /** Called after a user's sessions were ended (logout everywhere, password/role change, deletion). */
@@ -202,94 +225,88 @@ export class UserService {
   }
 
   /** Starts TOTP enrolment: a new pending secret that takes effect only once a code from it is confirmed. */
-  totpSetup(userId: number): { secret: string; otpauthUrl: string } {
-    const row = this.row(userId);
-    if (row.totp_secret) throw new TetherError('CONFLICT', 'TOTP is already enabled; disable it first');
+  async totpSetup(userId: number): Promise<{ secret: string; otpauthUrl: string }> {
+    const account = await this.account(userId);
     const secret = newTotpSecret();
-    this.db.prepare('UPDATE users SET totp_pending_secret = ? WHERE id = ?').run(secret, userId);
-    return { secret, otpauthUrl: totpUrl(secret, row.username) };
+    if (account.totpSecret !== null || !(await this.stores.users.setPendingTotp(userId, secret))) {
+      throw new TetherError('CONFLICT', 'TOTP is already enabled; disable it first');
+    }
+    return { secret, otpauthUrl: totpUrl(secret, account.user.username) };
   }
 
   /** Confirms the pending secret with a code from it; returns ten one-time recovery codes, shown once. */
-  totpEnable(userId: number, code: string): string[] {
-    const row = this.row(userId);
-    if (row.totp_secret) throw new TetherError('CONFLICT', 'TOTP is already enabled');
-    if (!row.totp_pending_secret) throw new TetherError('CONFLICT', 'Start with /auth/totp/setup');
-    const step = totpStep(row.totp_pending_secret, code, this.now());
+  async totpEnable(userId: number, code: string): Promise<string[]> {
+    const account = await this.account(userId);
+    if (account.totpSecret !== null) throw new TetherError('CONFLICT', 'TOTP is already enabled');
+    const pending = account.totpPendingSecret;
+    if (pending === null) throw new TetherError('CONFLICT', 'Start with /auth/totp/setup');
+    const step = totpStep(pending, code, this.now());
     if (step === null) throw new TetherError('BAD_REQUEST', 'The code does not match; check the device clock');
     const codes = Array.from({ length: RECOVERY_CODES }, newRecoveryCode);
-    this.db.transaction(() => {
-      this.db.prepare('UPDATE users SET totp_secret = totp_pending_secret, totp_pending_secret = NULL, totp_last_counter = ? WHERE id = ?').run(step, userId);
-      this.db.prepare('DELETE FROM recovery_codes WHERE user_id = ?').run(userId);
-      const insert = this.db.prepare('INSERT INTO recovery_codes(user_id, code_hash) VALUES (?,?)');
-      for (const c of codes) insert.run(userId, hashSecret(normaliseRecoveryCode(c)));
-    })();
+    const hashes = codes.map((c) => hashSecret(normaliseRecoveryCode(c)));
+    await this.stores.transaction(async (tx) => {
+      if (!(await tx.users.enableTotp(userId, pending, step, hashes))) throw new TetherError('CONFLICT', 'TOTP was enabled or set up again meanwhile');
+      const name = `user:${account.user.username}`;
+      await this.audit.record(name, 'auth.totp.enable', name, {}, tx);
+    });
     return codes;
   }
 
   /** Turns TOTP off; needs a current code or an unused recovery code (a stolen session alone is not enough). */
-  totpDisable(userId: number, code: string): void {
-    const row = this.row(userId);
-    if (!row.totp_secret) throw new TetherError('CONFLICT', 'TOTP is not enabled');
+  async totpDisable(userId: number, code: string): Promise<void> {
+    const account = await this.account(userId);
+    const secret = account.totpSecret;
+    if (secret === null) throw new TetherError('CONFLICT', 'TOTP is not enabled');
     const factor = /^\d{6}$/.test(code) ? { totp: code } : { recoveryCode: code };
-    if (!this.secondFactor(row, factor)) throw new TetherError('BAD_REQUEST', 'Wrong or already used code');
-    this.db.transaction(() => {
-      this.db.prepare('UPDATE users SET totp_secret = NULL, totp_pending_secret = NULL, totp_last_counter = NULL WHERE id = ?').run(userId);
-      this.db.prepare('DELETE FROM recovery_codes WHERE user_id = ?').run(userId);
-    })();
+    await this.stores.transaction(async (tx) => {
+      if (!(await this.secondFactor(account, factor, tx.users))) throw new TetherError('BAD_REQUEST', 'Wrong or already used code');
+      if (!(await tx.users.disableTotp(userId, secret))) throw new TetherError('CONFLICT', 'TOTP is not enabled');
+      const name = `user:${account.user.username}`;
+      await this.audit.record(name, 'auth.totp.disable', name, {}, tx);
+    });
   }
 
-  /** A TOTP code of a step newer than the last accepted one, or an unused recovery code (then spent). */
-  private secondFactor(row: UserRow, input: { totp?: string; recoveryCode?: string }): boolean {
-    if (!row.totp_secret) return false;
+  /** A TOTP code of a step newer than the last accepted one, or an unused recovery code (then spent); both atomic in the store. */
+  private async secondFactor(account: UserCredentials, input: SecondFactor, users: UserStore): Promise<boolean> {
+    const secret = account.totpSecret;
+    if (secret === null) return false;
     if (input.totp !== undefined) {
-      const step = totpStep(row.totp_secret, input.totp, this.now());
-      if (step === null) return false;
-      // The conditional update makes the replay check atomic: of two logins with one code, one wins.
-      return this.db
-        .prepare('UPDATE users SET totp_last_counter = ? WHERE id = ? AND (totp_last_counter IS NULL OR totp_last_counter < ?)')
-        .run(step, row.id, step).changes === 1;
+      const step = totpStep(secret, input.totp, this.now());
+      return step !== null && users.useTotpStep(account.user.id, secret, step);
     }
     if (input.recoveryCode !== undefined) {
-      return this.db
-        .prepare('UPDATE recovery_codes SET used_at = ? WHERE user_id = ? AND code_hash = ? AND used_at IS NULL')
-        .run(this.now(), row.id, hashSecret(normaliseRecoveryCode(input.recoveryCode))).changes === 1;
+      return users.useRecoveryCode(account.user.id, hashSecret(normaliseRecoveryCode(input.recoveryCode)), this.now());
     }
     return false;
   }
 
-  private row(id: number): UserRow {
-    const row = this.db.prepare('SELECT * FROM users WHERE id = ?').get(id) as UserRow | undefined;
-    if (!row) throw new TetherError('NOT_FOUND', 'No such user');
-    return row;
+  /** Audits a failed login and returns the error to throw. */
+  private async loginFailed(username: string, origin: LoginOrigin, message?: string): Promise<TetherError> {
+    await this.audit.record(`user:${username}`, 'auth.login.failed', null, { ...origin });
+    return new TetherError('LOGIN_FAILED', message);
   }
 
-  /** Call inside the transaction that demotes or deletes an admin. */
-  private keepAnAdmin(): void {
-    const { n } = this.db.prepare("SELECT count(*) AS n FROM users WHERE role = 'admin'").get() as { n: number };
-    if (n <= 1) throw new TetherError('LAST_ADMIN');
+  private async account(id: number): Promise<UserCredentials> {
+    const account = await this.stores.users.credentialsById(id);
+    if (!account) throw new TetherError('NOT_FOUND', 'No such user');
+    return account;
   }
 
   private notifyEnded(userId: number): void {
+    this.cacheEpoch++;
     for (const [key, cached] of this.sessionCache) if (cached.user.id === userId) this.sessionCache.delete(key);
     for (const listener of this.sessionEnded) listener(userId);
   }
 }
 
-function scopeText(scope: DeviceScope | undefined): string | null {
-  return scope && Object.keys(scope).length > 0 ? JSON.stringify(scope) : null;
+function checkPassword(password: string): void {
+  if (password.length < 8) throw new TetherError('BAD_REQUEST', 'The password needs at least 8 characters');
 }
 
-function parseScope(text: string | null): DeviceScope {
-  return text ? (JSON.parse(text) as Record<string, string>) : null;
-}
-
-function toUser(row: UserRow): User {
-  return { id: row.id, username: row.username, role: row.role, scope: parseScope(row.scope) };
-}
-
-function toInfo(row: UserRow): UserInfo {
-  return { id: row.id, username: row.username, role: row.role, scope: parseScope(row.scope), totpEnabled: row.totp_secret !== null, createdAt: row.created_at };
+function refused(result: UserInfo | UserEditRefusal): UserInfo {
+  if (result === 'NOT_FOUND') throw new TetherError('NOT_FOUND', 'No such user');
+  if (result === 'LAST_ADMIN') throw new TetherError('LAST_ADMIN');
+  return result;
 }
 
 /**

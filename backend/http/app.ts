@@ -26,7 +26,7 @@ import {
   type Role,
 } from '../../protocol/index.js';
 import type { AuditLog } from '../audit/audit-log.js';
-import { requireRole } from '../auth/request-auth.js';
+import { authenticateRequest, requireRole } from '../auth/request-auth.js';
 import type { UserService } from '../auth/users.js';
 import type { DeviceAccess } from '../auth/device-access.js';
 import type { LoginThrottle } from '../auth/login-throttle.js';
@@ -182,7 +182,7 @@ export async function buildHttpApp(deps: HttpAppDeps) {
   await app.register(fastifySwaggerUi, {
     routePrefix: '/api/docs',
     uiConfig: { layout: 'BaseLayout', deepLinking: true },
-    uiHooks: { onRequest: async (request) => void auth(request, 'admin') },
+    uiHooks: { onRequest: async (request) => requireRole((await authenticateRequest(deps.users, request.headers)).user, 'admin') },
   });
   api.get('/healthz', { schema: { hide: true } }, async () => ({ ok: true }));
   api.get('/readyz', { schema: { hide: true } }, async (_request, reply) => {
@@ -195,7 +195,7 @@ export async function buildHttpApp(deps: HttpAppDeps) {
   registerOpsRoutes(api, { metrics: deps.metrics });
   registerInstallRoutes(api, { ...deps.install, log: deps.log });
 
-  registerUserRoutes(api, { users: deps.users, audit: deps.audit, throttle: deps.loginThrottle, auth });
+  registerUserRoutes(api, { users: deps.users, throttle: deps.loginThrottle, auth });
   registerAuditRoutes(api, { query: deps.auditQuery, auth });
 
   // ── devices ──

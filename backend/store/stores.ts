@@ -1,5 +1,6 @@
 import type { AuditStore } from '../audit/audit-store.js';
 import type { ConfigStore } from '../config/config-store.js';
+import type { UserStore } from '../auth/user-store.js';
 import type { DeviceStore } from '../devices/device-store.js';
 import type { TokenStore } from '../enrol/token-store.js';
 import type { Engine } from './engine.js';
@@ -14,6 +15,7 @@ export interface Stores {
   readonly audit: AuditStore;
   readonly devices: DeviceStore;
   readonly config: ConfigStore;
+  readonly users: UserStore;
   /**
    * Runs `fn` in one transaction and commits when it resolves; a throw rolls everything back.
    * `tx` holds the same ports, bound to the transaction. A call inside a transaction joins it.

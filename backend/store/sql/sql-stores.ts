@@ -6,6 +6,7 @@ import { SqlAuditStore } from './audit-store.js';
 import { SqlConfigStore } from './config-store.js';
 import { SqlDeviceStore } from './device-store.js';
 import { SqlTokenStore } from './token-store.js';
+import { SqlUserStore } from './user-store.js';
 
 /** The ports over Kysely, the same code for both engines; `inTransaction` makes nested calls join. */
 export function createSqlStores(db: Kysely<StoreSchema>, engine: Engine, inTransaction = false): Stores {
@@ -16,6 +17,7 @@ export function createSqlStores(db: Kysely<StoreSchema>, engine: Engine, inTrans
     audit: new SqlAuditStore(ctx),
     devices: new SqlDeviceStore(ctx),
     config: new SqlConfigStore(ctx),
+    users: new SqlUserStore(ctx),
     transaction: (fn) => (inTransaction ? fn(stores) : db.transaction().execute((trx) => fn(createSqlStores(trx, engine, true)))),
   };
   return stores;

@@ -8,7 +8,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore } from '../../backend/store/open-store.js';
 import { api, cleanup, createToken, enrolAndRun, login, ROOT, startBackend, tempDir, waitFor, type Backend, type Proc } from '../harness.js';
-import { createTestDatabase } from '../store/engines.js';
+import { createTestDatabase } from '../store/test-database.js';
 
 /** Runs `tether-backend` to its end, stdout and stderr apart (stderr is not a terminal: one progress line per table). */
 function backendCli(args: string[]): { code: number | null; stdout: string; stderr: string } {
@@ -79,7 +79,8 @@ describe('migrate-store: a SQLite home into PostgreSQL', { timeout: 240_000 }, (
   beforeAll(async () => {
     // A real home: a backend with users, tokens, a config layer, an alert rule, an enrolled agent
     // sending telemetry, and a command run on it.
-    backend = await startBackend();
+    // On SQLite whatever TETHER_TEST_STORE says: SQLite is what this copies from.
+    backend = await startBackend({ env: { TETHER_DATABASE_URL: '' } });
     home = backend.home;
     const admin = await login(backend);
     expect((await api(backend, 'POST', '/api/v1/users', { token: admin, body: { username: 'vera', password: 'vera-password-1', role: 'viewer' } })).status).toBe(200);

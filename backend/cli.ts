@@ -9,6 +9,7 @@ import { installCommand } from './http/app.js';
 import { AuditLog } from './audit/audit-log.js';
 import { UserService } from './auth/users.js';
 import { DEFAULT_CONSOLE_DIR, parseListen } from './config.js';
+import { databaseUrlOption } from './database-url.js';
 import { BACKEND_ENV_HELP, readBackendEnv, type BackendEnv } from './env.js';
 import { TokenService } from './enrol/tokens.js';
 import { startBackend } from './main.js';
@@ -59,8 +60,8 @@ function readBackendInfo(home: string): { publicUrl?: string } {
 }
 
 /** Opens the home's store for one command and closes it after, whatever happens. */
-async function withStore<T>(home: string, fn: (store: OpenedStore) => Promise<T>): Promise<T> {
-  const store = await openStore({ home });
+async function withStore<T>(home: string, databaseUrl: string | undefined, fn: (store: OpenedStore) => Promise<T>): Promise<T> {
+  const store = await openStore({ home, databaseUrl: databaseUrl || undefined });
   try {
     return await fn(store);
   } finally {
@@ -88,9 +89,10 @@ export function backendProgram(): Command {
     .addOption(homeOption())
     .addOption(new Option('--listen <host:port>', 'address to listen on').env('TETHER_LISTEN').default('0.0.0.0:8443'))
     .addOption(new Option('--public-url <url>', 'URL agents and browsers use to reach this backend').env('TETHER_PUBLIC_URL'))
+    .addOption(databaseUrlOption())
     .option('--config <file>', 'JSON settings file (home, listen, publicUrl, agentDistDir, logLevel); flags and TETHER_* variables override it')
     .addHelpText('after', BACKEND_ENV_HELP)
-    .action(async (opts: { home: string; listen: string; publicUrl?: string; config?: string }, command: Command) => {
+    .action(async (opts: { home: string; listen: string; publicUrl?: string; databaseUrl?: string; config?: string }, command: Command) => {
       const file = opts.config ? readServiceConfig(opts.config) : {};
       const source = (name: string) => command.getOptionValueSource(name) as OptionSource;
       const home = pickSetting(resolve(opts.home), source('home'), file.home);
@@ -100,7 +102,7 @@ export function backendProgram(): Command {
       const { host, port } = parseListen(listen);
       const backend = await startBackend(
         {
-          home, host, port, publicUrl, consoleDir: env.TETHER_CONSOLE_DIR ?? DEFAULT_CONSOLE_DIR, adminPassword: env.TETHER_ADMIN_PASSWORD, agentDistDir: file.agentDistDir,
+          home, host, port, publicUrl, databaseUrl: opts.databaseUrl || undefined, consoleDir: env.TETHER_CONSOLE_DIR ?? DEFAULT_CONSOLE_DIR, adminPassword: env.TETHER_ADMIN_PASSWORD, agentDistDir: file.agentDistDir,
           // Only what is set: an undefined key would replace the service's default.
           control: { ...(env.TETHER_MAX_REKEYS_PER_MINUTE !== undefined && { maxRekeysPerMinute: env.TETHER_MAX_REKEYS_PER_MINUTE }) },
           shell: {
@@ -135,15 +137,16 @@ export function backendProgram(): Command {
     .command('create')
     .description('create a registration token; prints it with the CA pin and the install command')
     .addOption(homeOption())
+    .addOption(databaseUrlOption())
     .option('--ttl <duration>', 'lifetime, e.g. 30m, 1h, 7d', parseDuration, 24 * 3600)
     .option('--uses <n>', 'how many devices may enrol with it', parsePositiveInt, 1)
     .option('--tag <key=value>', 'tag applied to enrolled devices (repeatable)', collectTag, {} as Tags)
     .option('--approval', 'enrolled devices wait for approval')
     .option('--json', 'print JSON')
-    .action(async (opts: { home: string; ttl: number; uses: number; tag: Tags; approval?: boolean; json?: boolean }) => {
+    .action(async (opts: { home: string; databaseUrl?: string; ttl: number; uses: number; tag: Tags; approval?: boolean; json?: boolean }) => {
       const home = resolve(opts.home);
       const pin = caPin(readFileSync(join(home, 'pki', 'ca.crt'), 'utf8'));
-      const created = await withStore(home, ({ stores }) =>
+      const created = await withStore(home, opts.databaseUrl, ({ stores }) =>
         new TokenService(stores, new AuditLog(stores)).create({ ttlSeconds: opts.ttl, uses: opts.uses, tags: opts.tag, requireApproval: opts.approval ?? false }, cliActor()));
       const command = installCommand(readBackendInfo(home).publicUrl ?? 'https://localhost:8443', created.token, pin);
       if (opts.json) {
@@ -169,11 +172,12 @@ export function backendProgram(): Command {
     .command('add')
     .description('add a user; the password is read from stdin')
     .addOption(homeOption())
+    .addOption(databaseUrlOption())
     .requiredOption('--username <name>', 'login name')
     .addOption(new Option('--role <role>', 'role').choices(Role.options).makeOptionMandatory())
-    .action(async (opts: { home: string; username: string; role: Role }) => {
+    .action(async (opts: { home: string; databaseUrl?: string; username: string; role: Role }) => {
       const password = await readStdin();
-      const user = await withStore(resolve(opts.home), ({ stores }) =>
+      const user = await withStore(resolve(opts.home), opts.databaseUrl, ({ stores }) =>
         new UserService(stores, new AuditLog(stores)).add(opts.username, password, opts.role, null, cliActor()));
       printOut(`added ${user.username} (${user.role})\n`);
     });

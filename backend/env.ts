@@ -1,15 +1,17 @@
 import { z } from 'zod';
 import { envHelp, envPositiveInt, parseEnv, Password } from '../protocol/index.js';
+import { DatabaseUrl } from './database-url.js';
 
 /**
  * Every environment variable the backend reads, with its meaning (listed by `--help`). The
- * TETHER_HOME, TETHER_LISTEN and TETHER_PUBLIC_URL variables are also the defaults of their flags
+ * TETHER_HOME, TETHER_LISTEN, TETHER_PUBLIC_URL and TETHER_DATABASE_URL variables are also the defaults of their flags
  * (commander reads them, so a flag still wins); the rest exist only here.
  */
 export const BackendEnv = z.object({
   TETHER_HOME: z.string().optional().describe('backend home directory, as --home (default ./.tether)'),
   TETHER_LISTEN: z.string().optional().describe('HOST:PORT to listen on, as --listen (default 0.0.0.0:8443)'),
   TETHER_PUBLIC_URL: z.url({ protocol: /^https$/, error: 'must be an https:// URL' }).optional().describe('URL agents and browsers reach the backend at, as --public-url'),
+  TETHER_DATABASE_URL: DatabaseUrl.optional().describe('postgres://… : keep state in PostgreSQL instead of SQLite files in the home, as --database-url; fields it leaves out come from PGUSER, PGPASSWORD, PGHOST, PGPORT, PGDATABASE'),
   TETHER_ADMIN_PASSWORD: Password.optional().describe('password of the first admin, used when there is no user yet (else one is generated and printed once)'),
   TETHER_CONSOLE_DIR: z.string().optional().describe('folder of the built web console served at / (default renderer/dist)'),
   TETHER_SHELL_IDLE_MS: envPositiveInt().optional().describe('end a remote shell after this many ms without input (default 30 min)'),

@@ -78,6 +78,14 @@ export const ERRORS = {
 
   BACKEND_RUNNING: { http: 409, close: 4490, message: 'A backend is running on this home; stop it first' },
   BACKUP_INVALID: { http: 400, close: 4491, message: 'The backup is incomplete or fails its integrity check' },
+  /** migrate-store and a PostgreSQL restore write only into an empty database (unless told to replace what is there). */
+  TARGET_NOT_EMPTY: { http: 409, close: 4492, message: 'The target database already holds data' },
+  /** The source and target databases do not have the same tables and columns (different Tether versions). */
+  SCHEMA_MISMATCH: { http: 409, close: 4493, message: 'The source and target database schemas differ' },
+  /** Copying or restoring into the target failed; it was rolled back and is left as it was. */
+  MIGRATION_FAILED: { http: 500, close: 4494, message: 'Copying into the target database failed; nothing was written' },
+  /** An external tool the command needs (pg_dump, pg_restore) is missing or failed. */
+  TOOL_FAILED: { http: 500, close: 4495, message: 'An external tool failed' },
   /** A stored metric chunk does not decode: a server-side fault, never the caller's input. */
   CHUNK_CORRUPT: { http: 500, close: 1011, message: 'A stored metric chunk is corrupt' },
 

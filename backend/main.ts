@@ -28,9 +28,7 @@ import { originAllowed } from './http/origin.js';
 import { routeUpgrades, type UpgradeEndpoint } from './http/upgrades.js';
 import { loadOrCreatePki } from './pki/store.js';
 import { JobScheduler } from './jobs/job-scheduler.js';
-import { RunRepo } from './jobs/run-repo.js';
 import { RunService } from './jobs/run-service.js';
-import { ShellRepo } from './shell/shell-repo.js';
 import { SHELL_SOCKET_MAX_PAYLOAD, ShellService } from './shell/shell-service.js';
 import { openStore, sqliteOnly } from './store/open-store.js';
 import { StoreHealth } from './store/store-health.js';
@@ -95,16 +93,16 @@ export async function startBackend(config: BackendConfig, log: Logger = pino()):
   // Finishes a change whose sliced delivery a crash cut short, for devices that stay offline too.
   configDelivery.refreshAll();
 
-  const shellRepo = new ShellRepo(db);
-  const shells = new ShellService({ router, repo: shellRepo, audit, recordingsDir: join(config.home, 'recordings'), log, limits: config.shell });
+  const shells = new ShellService({ router, stores, audit, recordingsDir: join(config.home, 'recordings'), log, limits: config.shell });
   // Ending a user's sessions also ends the sockets they opened with them.
   users.onSessionsEnded((userId) => {
     hub.closeUser(userId);
     shells.endUser(userId);
   });
-  const runRepo = new RunRepo(db);
-  const runs = new RunService({ router, repo: runRepo, audit, log });
-  const jobs = new JobScheduler({ repo: runRepo, runs, router, events, audit, devices: fleet, log });
+  const runs = new RunService({ router, stores, audit, log });
+  const jobs = new JobScheduler({ stores, runs, router, events, audit, devices: fleet, log });
+  // Sessions, runs and jobs the previous process left open are ended before anything new starts.
+  await Promise.all([shells.ready, jobs.ready]);
 
   let publicUrl = config.publicUrl ?? '';
   let ready = false;
@@ -117,8 +115,8 @@ export async function startBackend(config: BackendConfig, log: Logger = pino()):
     publicUrl: () => publicUrl, consoleDir: config.consoleDir, ready: () => ready, storeHealth,
     config: { service: configService, delivery: configDelivery },
     monitoring,
-    shell: { service: shells, repo: shellRepo },
-    jobs: { runs, scheduler: jobs, repo: runRepo },
+    shell: { service: shells },
+    jobs: { runs, scheduler: jobs },
     metrics: opsMetrics,
     install: { caCertPem: pki.ca.certPem, agentDistDir: config.agentDistDir ?? DEFAULT_AGENT_DIST_DIR },
     allowedOrigins,
@@ -182,9 +180,8 @@ export async function startBackend(config: BackendConfig, log: Logger = pino()):
         control.close();
         telemetry.close();
         hub.close();
-        shells.close();
-        jobs.close();
-        runs.close();
+        // Started together: the jobs wait for their runs, which the run service ends.
+        await Promise.all([shells.close(), jobs.close(), runs.close()]);
         upgrades.close();
         await app.close();
         monitoring.close();

@@ -45,9 +45,7 @@ import type { Monitoring } from '../metrics/monitoring.js';
 import { registerMonitoringRoutes } from '../metrics/monitoring-routes.js';
 import type { JobScheduler } from '../jobs/job-scheduler.js';
 import { registerJobRoutes } from '../jobs/jobs-routes.js';
-import type { RunRepo } from '../jobs/run-repo.js';
 import type { RunService } from '../jobs/run-service.js';
-import type { ShellRepo } from '../shell/shell-repo.js';
 import { registerShellRoutes } from '../shell/shell-routes.js';
 import type { ShellService } from '../shell/shell-service.js';
 import type { StoreHealth } from '../store/store-health.js';
@@ -81,8 +79,8 @@ export interface HttpAppDeps {
   ready: () => boolean;
   /** The databases' health: /readyz is red while they fail, and request errors from an outage mark it. */
   storeHealth: StoreHealth;
-  shell: { service: ShellService; repo: ShellRepo };
-  jobs: { runs: RunService; scheduler: JobScheduler; repo: RunRepo };
+  shell: { service: ShellService };
+  jobs: { runs: RunService; scheduler: JobScheduler };
   config: { service: ConfigService; delivery: ConfigDelivery };
   monitoring: Monitoring;
   /** Served at /metrics; every answered request is timed into it. */
@@ -245,8 +243,8 @@ export async function buildHttpApp(deps: HttpAppDeps) {
 
   registerMonitoringRoutes(api, { ...deps.monitoring, auth, authDevice, access: deps.access });
 
-  registerShellRoutes(api, { shells: deps.shell.service, repo: deps.shell.repo, audit: deps.audit, auth, authDevice, access: deps.access });
-  registerJobRoutes(api, { runs: deps.jobs.runs, jobs: deps.jobs.scheduler, repo: deps.jobs.repo, auth, authDevice, access: deps.access });
+  registerShellRoutes(api, { shells: deps.shell.service, auth, authDevice, access: deps.access });
+  registerJobRoutes(api, { runs: deps.jobs.runs, jobs: deps.jobs.scheduler, auth, authDevice, access: deps.access });
 
   // ── agent enrolment (authenticated by the registration token in the body) ──
   const registerLimiter = new RegisterLimiter();

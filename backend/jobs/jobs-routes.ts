@@ -7,7 +7,6 @@ import { z } from 'zod';
 import { DeviceId, JobCreateRequest, JobDetail, JobList, JobPreview, JobPreviewRequest, Run, RunCreateRequest, TetherError, type Role, type User } from '../../protocol/index.js';
 import type { DeviceAccess } from '../auth/device-access.js';
 import type { JobScheduler } from './job-scheduler.js';
-import type { RunRepo } from './run-repo.js';
 import type { RunService } from './run-service.js';
 
 type ZodApi = FastifyInstance<Server, IncomingMessage, ServerResponse, Logger, ZodTypeProvider>;
@@ -15,7 +14,6 @@ type ZodApi = FastifyInstance<Server, IncomingMessage, ServerResponse, Logger, Z
 export interface JobRouteDeps {
   runs: RunService;
   jobs: JobScheduler;
-  repo: RunRepo;
   auth(request: FastifyRequest, role?: Role): { user: User };
   /** auth plus the device's existence and the user's scope. */
   authDevice(request: FastifyRequest, role: Role, deviceId: string): { user: User };
@@ -35,11 +33,11 @@ export function registerJobRoutes(api: ZodApi, deps: JobRouteDeps): void {
   });
   api.get('/api/v1/devices/:id/runs', { schema: { tags: ['commands'], params: DeviceParams, querystring: Limit, response: { 200: z.object({ runs: z.array(Run) }) } } }, async (request) => {
     deps.authDevice(request, 'operator', request.params.id);
-    return { runs: deps.repo.runsOfDevice(request.params.id, request.query.limit).map((r) => deps.runs.withLiveOutput(r)) };
+    return { runs: await deps.runs.ofDevice(request.params.id, request.query.limit) };
   });
   /** A run exists for a user only when its device is in the user's scope. */
-  const visibleRun = (user: User, runId: string): Run => {
-    const run = deps.runs.view(runId);
+  const visibleRun = async (user: User, runId: string): Promise<Run> => {
+    const run = await deps.runs.view(runId);
     if (user.scope && !deps.access.sees(user, run.deviceId)) throw new TetherError('NOT_FOUND', 'No such run');
     return run;
   };
@@ -49,11 +47,8 @@ export function registerJobRoutes(api: ZodApi, deps: JobRouteDeps): void {
   });
   api.post('/api/v1/runs/:id/cancel', { schema: { tags: ['commands'], params: IdParams, response: { 200: Run } } }, async (request) => {
     const { user } = deps.auth(request, 'operator');
-    visibleRun(user, request.params.id);
-    if (!(await deps.runs.cancel(request.params.id, `user:${user.username}`))) {
-      deps.runs.view(request.params.id);
-      throw new TetherError('CONFLICT', 'The run is not running');
-    }
+    await visibleRun(user, request.params.id);
+    if (!(await deps.runs.cancel(request.params.id, `user:${user.username}`))) throw new TetherError('CONFLICT', 'The run is not running');
     return deps.runs.view(request.params.id);
   });
 
@@ -67,11 +62,11 @@ export function registerJobRoutes(api: ZodApi, deps: JobRouteDeps): void {
   });
   api.get('/api/v1/jobs', { schema: { tags: ['jobs'], querystring: Limit, response: { 200: JobList } } }, async (request) => {
     deps.auth(request);
-    return { jobs: deps.repo.listJobs(request.query.limit) };
+    return { jobs: await deps.jobs.list(request.query.limit) };
   });
   api.get('/api/v1/jobs/:id', { schema: { tags: ['jobs'], params: IdParams, response: { 200: JobDetail } } }, async (request) => {
     const { user } = deps.auth(request, 'operator');
-    const job = deps.jobs.detail(request.params.id);
+    const job = await deps.jobs.detail(request.params.id);
     return { ...job, runs: deps.access.filter(user, job.runs, (r) => r.deviceId) };
   });
   api.post('/api/v1/jobs/:id/cancel', { schema: { tags: ['jobs'], params: IdParams, response: { 200: JobDetail } } }, async (request) => {

@@ -4,11 +4,12 @@ import { SHELL_AGENT_EVENTS, TetherError, type CommandRequest, type Run, type Ru
 import type { AuditLog } from '../audit/audit-log.js';
 import type { DeviceRouter } from '../devices/device-router.js';
 import type { DeviceStream } from '../devices/link-streams.js';
-import type { RunEnd, RunRepo } from './run-repo.js';
+import type { Stores } from '../store/stores.js';
+import type { FinalRunState, RunEnd } from './run-store.js';
 
 export interface RunServiceDeps {
   router: DeviceRouter;
-  repo: RunRepo;
+  stores: Stores;
   audit: AuditLog;
   log: Logger;
   /** Output kept per stream (stdout, stderr) and run; the agent bounds what it sends too. */
@@ -21,6 +22,9 @@ export const DEFAULT_MAX_STORED_BYTES = 1024 * 1024;
 const EXIT_SLACK_MS = 15_000;
 /** A busy device (or a thousand simulated ones in one process) may take a while to fork. */
 const START_TIMEOUT_MS = 30_000;
+
+/** A run ended before any output: nothing ran, or nothing ran here. */
+const EMPTY_END: Omit<RunEnd, 'state' | 'endedAt'> = { exitCode: null, signal: null, stdout: Buffer.alloc(0), stderr: Buffer.alloc(0), truncated: false, error: null };
 
 interface Output {
   chunks: Buffer[];
@@ -35,7 +39,7 @@ interface LiveRun {
   out: Output;
   err: Output;
   truncated: boolean;
-  cancelRequested: boolean;
+  /** Claimed by whatever ends the run first in this process (exit, timeout, cancel, shutdown). */
   settled: boolean;
   timer: NodeJS.Timeout | null;
   resolve(state: RunState): void;
@@ -43,11 +47,15 @@ interface LiveRun {
 
 /**
  * Runs one command on one device: streams stdout and stderr live from the agent, keeps them
- * (bounded), and records the final state. Jobs use it for each of their devices.
+ * (bounded, in memory while the run lives: appending costs no write), and records the final state
+ * once. Whoever ends a run (the device's exit, a timeout, a cancel, another backend) does so with
+ * one conditional update; the others learn they lost and write nothing.
  */
 export class RunService {
   private readonly live = new Map<string, LiveRun>();
   private readonly byStream = new Map<string, LiveRun>();
+  /** Final states being written, so close() can wait for them before the store closes. */
+  private readonly writing = new Set<Promise<void>>();
   private readonly unsubscribe: () => void;
   private readonly maxStored: number;
   private readonly now: () => number;
@@ -63,17 +71,19 @@ export class RunService {
       const run = this.byStream.get(`${deviceId}:${exit.data.stdoutStreamId}`);
       if (!run) return;
       const e = exit.data;
-      const state: RunState = e.outcome === 'timed_out' ? 'timed_out' : e.outcome === 'cancelled' ? 'cancelled' : e.outcome === 'exited' && e.exitCode === 0 ? 'succeeded' : 'failed';
+      const state: FinalRunState = e.outcome === 'timed_out' ? 'timed_out' : e.outcome === 'cancelled' ? 'cancelled' : e.outcome === 'exited' && e.exitCode === 0 ? 'succeeded' : 'failed';
       if (e.truncated) run.truncated = true;
       this.settle(run, state, e.exitCode, e.signal, e.error ?? null);
     });
   }
 
-  /** A single command from a user: recorded, audited, started; resolves at once or, with `wait`, when final. */
+  /** A single command from a user: recorded and audited together, started; resolves at once or, with `wait`, when final. */
   async runOne(actor: string, deviceId: string, command: CommandRequest, wait: boolean): Promise<Run> {
     const id = randomUUID();
-    this.deps.repo.insertRun({ id, jobId: null, deviceId, command, batch: null, createdBy: actor, createdAt: this.now() });
-    this.deps.audit.record(actor, 'command.run', deviceId, { runId: id, command: command.command, cwd: command.cwd, timeoutMs: command.timeoutMs });
+    await this.deps.stores.transaction(async (tx) => {
+      await tx.runs.insertRun({ id, jobId: null, deviceId, command, batch: null, createdBy: actor, createdAt: this.now() });
+      await this.deps.audit.record(actor, 'command.run', deviceId, { runId: id, command: command.command, cwd: command.cwd, timeoutMs: command.timeoutMs }, tx);
+    });
     const { done, started } = this.begin(id, deviceId, command);
     await (wait ? done : Promise.race([done, started]));
     return this.view(id);
@@ -88,51 +98,91 @@ export class RunService {
   private begin(runId: string, deviceId: string, command: CommandRequest): { done: Promise<RunState>; started: Promise<void> } {
     let markStarted: () => void = () => undefined;
     const started = new Promise<void>((resolve) => (markStarted = resolve));
-    const done = new Promise<RunState>((resolve) => {
-      const run: LiveRun = {
-        runId, deviceId, stdout: null, stderr: null, out: { chunks: [], bytes: 0 }, err: { chunks: [], bytes: 0 },
-        truncated: false, cancelRequested: false, settled: false, timer: null, resolve,
-      };
-      this.live.set(runId, run);
-      try {
-        const onLinkClosed = () => this.settle(run, run.cancelRequested ? 'cancelled' : 'failed', null, null, 'DEVICE_OFFLINE: the device disconnected');
-        run.stdout = this.deps.router.openStream(deviceId, { onData: (d) => this.keep(run, run.out, d), onLinkClosed });
-        run.stderr = this.deps.router.openStream(deviceId, { onData: (d) => this.keep(run, run.err, d), onLinkClosed: () => undefined });
-      } catch (err) {
-        this.settle(run, 'failed', null, null, describe(err));
-        return;
-      }
-      this.byStream.set(`${deviceId}:${run.stdout.id}`, run);
-      this.deps.repo.markRunning(runId, this.now());
-      run.timer = setTimeout(() => this.settle(run, 'failed', null, null, 'REQUEST_TIMEOUT: the device never reported the end'), command.timeoutMs + EXIT_SLACK_MS);
-      this.deps.router
-        .request(deviceId, 'command.start', { ...command, stdoutStreamId: run.stdout.id, stderrStreamId: run.stderr.id }, START_TIMEOUT_MS)
-        .then(markStarted, (err: unknown) => this.settle(run, 'failed', null, null, describe(err)));
-    });
+    let resolveDone: (state: RunState) => void = () => undefined;
+    const done = new Promise<RunState>((resolve) => (resolveDone = resolve));
+    // Live before the first await, so a cancel that comes meanwhile finds it.
+    const run: LiveRun = {
+      runId, deviceId, stdout: null, stderr: null, out: { chunks: [], bytes: 0 }, err: { chunks: [], bytes: 0 },
+      truncated: false, settled: false, timer: null, resolve: resolveDone,
+    };
+    this.live.set(runId, run);
     void done.then(markStarted);
+    void this.start(run, command, markStarted).catch((err: unknown) => this.settle(run, 'failed', null, null, describe(err)));
     return { done, started };
   }
 
-  /** Asks the device to kill the run's process tree; the run becomes `cancelled` when the device confirms. */
+  private async start(run: LiveRun, command: CommandRequest, markStarted: () => void): Promise<void> {
+    const running = await this.deps.stores.runs.markRunning(run.runId, this.now());
+    if (run.settled) return;
+    if (!running) {
+      // Ended elsewhere while queued (its job was cancelled or aborted): nothing to start.
+      run.settled = true;
+      this.live.delete(run.runId);
+      run.resolve((await this.deps.stores.runs.findRun(run.runId))?.state ?? 'cancelled');
+      return;
+    }
+    try {
+      const onLinkClosed = () => this.settle(run, 'failed', null, null, 'DEVICE_OFFLINE: the device disconnected');
+      run.stdout = this.deps.router.openStream(run.deviceId, { onData: (d) => this.keep(run, run.out, d), onLinkClosed });
+      run.stderr = this.deps.router.openStream(run.deviceId, { onData: (d) => this.keep(run, run.err, d), onLinkClosed: () => undefined });
+    } catch (err) {
+      this.settle(run, 'failed', null, null, describe(err));
+      return;
+    }
+    this.byStream.set(`${run.deviceId}:${run.stdout.id}`, run);
+    run.timer = setTimeout(() => this.settle(run, 'failed', null, null, 'REQUEST_TIMEOUT: the device never reported the end'), command.timeoutMs + EXIT_SLACK_MS);
+    this.deps.router
+      .request(run.deviceId, 'command.start', { ...command, stdoutStreamId: run.stdout.id, stderrStreamId: run.stderr.id }, START_TIMEOUT_MS)
+      .then(markStarted, (err: unknown) => this.settle(run, 'failed', null, null, describe(err)));
+  }
+
+  /**
+   * Cancels a run that is not final: the run becomes `cancelled` at once (with the output so far)
+   * and the cancel is audited in the same transaction; then the device is told to kill the
+   * process tree. False when the run had ended already: the end that came first stands.
+   */
   async cancel(runId: string, actor: string): Promise<boolean> {
     const run = this.live.get(runId);
-    if (!run || run.settled) return false;
-    run.cancelRequested = true;
-    this.deps.audit.record(actor, 'command.cancel', run.deviceId, { runId });
-    if (!run.stdout) return false;
+    if (run?.settled) return false;
+    if (run) run.settled = true;
+    let ended: Run | undefined;
     try {
-      await this.deps.router.request(run.deviceId, 'command.cancel', { stdoutStreamId: run.stdout.id });
+      const end = run ? this.endOf(run, 'cancelled', null, null, null) : { ...EMPTY_END, state: 'cancelled' as const, endedAt: this.now() };
+      const cancelling = this.deps.stores.transaction(async (tx) => {
+        const cancelled = await tx.runs.endRun(runId, end);
+        if (cancelled) await this.deps.audit.record(actor, 'command.cancel', cancelled.deviceId, { runId }, tx);
+        return cancelled;
+      });
+      const writing = cancelling.then(() => undefined, () => undefined).finally(() => this.writing.delete(writing));
+      this.writing.add(writing);
+      ended = await cancelling;
     } catch (err) {
-      this.settle(run, 'cancelled', null, null, describe(err));
+      // Nothing was written: the run goes on and can still end (or be cancelled) normally.
+      if (run) run.settled = false;
+      throw err;
     }
-    return true;
+    if (run) {
+      if (ended && run.stdout) {
+        this.deps.router.request(run.deviceId, 'command.cancel', { stdoutStreamId: run.stdout.id })
+          .catch((err: unknown) => this.deps.log.info({ err, runId }, 'the device did not confirm a cancel'));
+      }
+      this.release(run);
+      this.live.delete(runId);
+      run.resolve(ended ? 'cancelled' : ((await this.deps.stores.runs.findRun(runId))?.state ?? 'cancelled'));
+    }
+    return ended !== undefined;
   }
 
   /** The stored run, with the output so far while it is live. */
-  view(runId: string): Run {
-    const stored = this.deps.repo.findRun(runId);
+  async view(runId: string): Promise<Run> {
+    const stored = await this.deps.stores.runs.findRun(runId);
     if (!stored) throw new TetherError('NOT_FOUND', 'No such run');
     return this.withLiveOutput(stored);
+  }
+
+  /** A device's runs, newest first, with live output. */
+  async ofDevice(deviceId: string, limit: number): Promise<Run[]> {
+    return (await this.deps.stores.runs.runsOfDevice(deviceId, limit)).map((r) => this.withLiveOutput(r));
   }
 
   /** A run already read from the store, with the output so far while it is live (lists read their rows once). */
@@ -142,12 +192,15 @@ export class RunService {
     return { ...stored, stdout: Buffer.concat(run.out.chunks).toString('utf8'), stderr: Buffer.concat(run.err.chunks).toString('utf8'), truncated: run.truncated };
   }
 
-  close(): void {
+  /** Ends every live run as cancelled and waits until their states are written. */
+  async close(): Promise<void> {
     this.unsubscribe();
     for (const run of [...this.live.values()]) this.settle(run, 'cancelled', null, null, 'The backend is shutting down');
+    await Promise.all([...this.writing]);
   }
 
   private keep(run: LiveRun, output: Output, data: Buffer): void {
+    if (run.settled) return;
     const room = this.maxStored - output.bytes;
     if (room <= 0) {
       run.truncated = true;
@@ -159,23 +212,46 @@ export class RunService {
     output.bytes += part.length;
   }
 
-  private settle(run: LiveRun, state: RunState, exitCode: number | null, signal: string | null, error: string | null): void {
-    if (run.settled) return;
-    run.settled = true;
+  private endOf(run: LiveRun, state: FinalRunState, exitCode: number | null, signal: string | null, error: string | null): RunEnd {
+    return {
+      state, exitCode, signal, error, truncated: run.truncated, endedAt: this.now(),
+      stdout: Buffer.concat(run.out.chunks), stderr: Buffer.concat(run.err.chunks),
+    };
+  }
+
+  /** Stops listening to the device for this run. */
+  private release(run: LiveRun): void {
     if (run.timer) clearTimeout(run.timer);
     run.stdout?.close();
     run.stderr?.close();
     if (run.stdout) this.byStream.delete(`${run.deviceId}:${run.stdout.id}`);
-    const end: RunEnd = {
-      state, exitCode, signal, error, truncated: run.truncated, endedAt: this.now(),
-      stdout: Buffer.concat(run.out.chunks), stderr: Buffer.concat(run.err.chunks),
-    };
-    this.deps.repo.endRun(run.runId, end);
+  }
+
+  private settle(run: LiveRun, state: FinalRunState, exitCode: number | null, signal: string | null, error: string | null): void {
+    if (run.settled) return;
+    run.settled = true;
+    this.release(run);
+    const end = this.endOf(run, state, exitCode, signal, error);
+    const writing = this.write(run, end).finally(() => this.writing.delete(writing));
+    this.writing.add(writing);
+  }
+
+  private async write(run: LiveRun, end: RunEnd): Promise<void> {
+    let final: RunState = end.state;
+    try {
+      const ended = await this.deps.stores.runs.endRun(run.runId, end);
+      // Lost: ended elsewhere first (a cancel on another backend, its job's end); that state stands.
+      if (!ended) final = (await this.deps.stores.runs.findRun(run.runId))?.state ?? end.state;
+    } catch (err) {
+      this.deps.log.error({ err, runId: run.runId }, 'could not record the end of a run');
+    }
+    // Live until written, so a reader never sees a running row without its output.
     this.live.delete(run.runId);
-    this.deps.log.info({ runId: run.runId, deviceId: run.deviceId, state, exitCode }, 'run ended');
-    run.resolve(state);
+    this.deps.log.info({ runId: run.runId, deviceId: run.deviceId, state: final, exitCode: end.exitCode }, 'run ended');
+    run.resolve(final);
   }
 }
+
 
 function describe(err: unknown): string {
   if (err instanceof TetherError) return `${err.code}: ${err.message}`;

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { RawData, WebSocket } from 'ws';
@@ -14,6 +14,7 @@ import {
   missingCase,
   type ErrorCode,
   type ShellServerMessage,
+  type ShellSessionInfo,
   type ShellSocketQuery,
   type User,
 } from '../../protocol/index.js';
@@ -21,7 +22,7 @@ import type { AuditLog } from '../audit/audit-log.js';
 import type { DeviceRouter } from '../devices/device-router.js';
 import type { DeviceStream } from '../devices/link-streams.js';
 import { AsciicastRecorder, DEFAULT_MAX_RECORDING_BYTES } from './asciicast-recorder.js';
-import type { ShellRepo } from './shell-repo.js';
+import type { Stores } from '../store/stores.js';
 
 export interface ShellLimits {
   /** A console may reconnect to its session this long after its socket dropped. */
@@ -53,7 +54,7 @@ export const DEFAULT_SHELL_LIMITS: ShellLimits = {
 
 export interface ShellServiceDeps {
   router: DeviceRouter;
-  repo: ShellRepo;
+  stores: Stores;
   audit: AuditLog;
   recordingsDir: string;
   log: Logger;
@@ -77,6 +78,8 @@ class Session {
   ackDue = 0;
   ackTimer: NodeJS.Timeout | null = null;
   ended = false;
+  /** The session's row and its shell.open audit entry, written when it opened. */
+  recorded: Promise<void> = Promise.resolve();
 
   constructor(
     readonly id: string,
@@ -101,12 +104,16 @@ export class ShellService {
   private readonly unsubscribe: () => void;
   private readonly sweeper: NodeJS.Timeout;
   private readonly now: () => number;
+  /** Session ends being written, so close() can wait for them before the store closes. */
+  private readonly ending = new Set<Promise<void>>();
+  /** Settles once sessions left open by the previous process are marked ended. */
+  readonly ready: Promise<void>;
 
   constructor(private readonly deps: ShellServiceDeps) {
     this.limits = { ...DEFAULT_SHELL_LIMITS, ...deps.limits };
     this.now = deps.now ?? Date.now;
     mkdirSync(deps.recordingsDir, { recursive: true, mode: 0o700 });
-    deps.repo.endOrphans(this.now());
+    this.ready = deps.stores.shellSessions.endOrphans(this.now()).then(() => this.sweepRecordings());
     this.unsubscribe = deps.router.subscribe('*', (deviceId, name, data) => {
       if (name !== 'shell.exit') return;
       const exit = SHELL_AGENT_EVENTS['shell.exit'].safeParse(data);
@@ -114,9 +121,10 @@ export class ShellService {
       const session = this.byStream.get(`${deviceId}:${exit.data.streamId}`);
       if (session) this.end(session, exit.data.exitCode, null);
     });
-    this.sweeper = setInterval(() => this.sweepRecordings(), 3600_000);
+    this.sweeper = setInterval(() => {
+      this.sweepRecordings().catch((err: unknown) => this.deps.log.warn({ err }, 'recording retention failed'));
+    }, 3600_000);
     this.sweeper.unref();
-    this.sweepRecordings();
   }
 
   /** Sessions whose PTY is open, attached or within the resume grace period (for /metrics). */
@@ -133,6 +141,31 @@ export class ShellService {
   /** Ends every terminal of a user whose sessions ended (logout everywhere, role or password change, deletion). */
   endUser(userId: number): void {
     for (const session of [...this.sessions.values()]) if (session.user.id === userId) this.end(session, null, 'SESSION_INVALID');
+  }
+
+  /** Session history, newest first, live sessions marked with their flow-control figures. */
+  async list(filter: { deviceId?: string; limit: number }): Promise<ShellSessionInfo[]> {
+    const records = await this.deps.stores.shellSessions.list(filter);
+    return records.map((r) => {
+      const live = this.stats(r.id);
+      return {
+        id: r.id, deviceId: r.deviceId, username: r.username, startedAt: r.startedAt, endedAt: r.endedAt, exitCode: r.exitCode,
+        endCode: r.endCode, outputBytes: r.outputBytes, live: live !== null, maxPendingBytes: live?.maxPendingBytes ?? null, hasRecording: r.recording !== null,
+      };
+    });
+  }
+
+  /**
+   * A session's recording for download, audited as downloaded by `actor`. `visible` says whether
+   * the user may see the session's device; a session they may not see does not exist for them.
+   */
+  async recording(sessionId: string, actor: string, visible: (deviceId: string) => boolean): Promise<{ sessionId: string; path: string }> {
+    const session = await this.deps.stores.shellSessions.find(sessionId);
+    if (!session || !visible(session.deviceId)) throw new TetherError('NOT_FOUND', 'No such shell session');
+    const path = session.recording ? join(this.deps.recordingsDir, session.recording) : null;
+    if (!path || !existsSync(path)) throw new TetherError('NOT_FOUND', 'The recording has expired');
+    await this.deps.audit.record(actor, 'shell.recording.download', session.deviceId, { sessionId: session.id });
+    return { sessionId: session.id, path };
   }
 
   /** Upgrade-time checks, so a refused terminal gets an HTTP answer with a stable code. */
@@ -177,7 +210,8 @@ export class ShellService {
   }
 
   private async open(user: User, deviceId: string, cols: number, rows: number): Promise<Session> {
-    const { router, repo, audit, recordingsDir } = this.deps;
+    const { router, stores, audit, recordingsDir } = this.deps;
+    await this.ready;
     const id = randomUUID();
     let session: Session | null = null;
     const early: Buffer[] = [];
@@ -199,11 +233,20 @@ export class ShellService {
     session = new Session(id, deviceId, user, stream, recorder);
     this.sessions.set(id, session);
     this.byStream.set(`${deviceId}:${stream.id}`, session);
-    repo.insert({ id, deviceId, username: user.username, startedAt, recording: file });
-    audit.record(`user:${user.username}`, 'shell.open', deviceId, { sessionId: id, cols, rows });
-    this.deps.log.info({ sessionId: id, deviceId, user: user.username }, 'shell session opened');
-    this.touch(session);
     for (const data of early.splice(0)) this.output(session, data);
+    // Recorded before the console hears `opened`: a session that cannot be recorded is not offered.
+    session.recorded = stores.transaction(async (tx) => {
+      await tx.shellSessions.insert({ id, deviceId, username: user.username, startedAt, recording: file });
+      await audit.record(`user:${user.username}`, 'shell.open', deviceId, { sessionId: id, cols, rows }, tx);
+    });
+    try {
+      await session.recorded;
+    } catch (err) {
+      this.end(session, null, 'STORE_UNAVAILABLE');
+      throw err;
+    }
+    this.deps.log.info({ sessionId: id, deviceId, user: user.username }, 'shell session opened');
+    if (!session.ended) this.touch(session);
     return session;
   }
 
@@ -217,7 +260,10 @@ export class ShellService {
     sendJson(ws, { type: 'opened', sessionId: session.id, deviceId: session.deviceId, resumed, offset: session.outputBytes - session.pendingBytes });
     // What the previous socket may not have shown: the console acks only what xterm wrote.
     for (const chunk of session.pending) ws.send(chunk, { binary: true });
-    if (resumed) this.deps.audit.record(`user:${session.user.username}`, 'shell.resume', session.deviceId, { sessionId: session.id });
+    if (resumed) {
+      this.deps.audit.record(`user:${session.user.username}`, 'shell.resume', session.deviceId, { sessionId: session.id })
+        .catch((err: unknown) => this.deps.log.error({ err, sessionId: session.id }, 'could not audit a shell resume'));
+    }
     ws.on('message', (data: RawData, isBinary: boolean) => {
       if (session.ws !== ws || session.ended) return;
       if (isBinary) {
@@ -300,50 +346,71 @@ export class ShellService {
     session.idleTimer.unref();
   }
 
-  /** Ends a session once: the shell exited (exitCode), or the backend ends it for `code`. */
+  /**
+   * Ends a session once: the shell exited (exitCode), or the backend ends it for `code`. The PTY
+   * and the socket's input stop at once; the console hears `ended` once the row and the audit
+   * entry are written, so what it then lists agrees with what it was told.
+   */
   private end(session: Session, exitCode: number | null, code: ErrorCode | null): void {
     if (session.ended) return;
     session.ended = true;
     if (session.graceTimer) clearTimeout(session.graceTimer);
     if (session.idleTimer) clearTimeout(session.idleTimer);
     if (session.ackTimer) clearTimeout(session.ackTimer);
-    this.sessions.delete(session.id);
     this.byStream.delete(`${session.deviceId}:${session.stream.id}`);
     session.stream.close();
     if (code !== null && code !== 'DEVICE_OFFLINE') {
       this.deps.router.request(session.deviceId, 'shell.close', { streamId: session.stream.id }).catch(() => undefined);
     }
     session.recorder.close();
-    const endedAt = this.now();
-    this.deps.repo.end(session.id, { endedAt, exitCode, endCode: code, outputBytes: session.outputBytes });
-    this.deps.audit.record(`user:${session.user.username}`, 'shell.end', session.deviceId, { sessionId: session.id, exitCode, code, outputBytes: session.outputBytes });
-    this.deps.log.info({ sessionId: session.id, exitCode, code }, 'shell session ended');
-    const ws = session.ws;
-    session.ws = null;
-    if (ws) {
-      sendJson(ws, { type: 'ended', exitCode, code });
-      if (code === null) ws.close(1000, 'exited');
-      else closeWith(ws, code);
+    const ending = this.record(session, exitCode, code).finally(() => {
+      this.ending.delete(ending);
+      this.sessions.delete(session.id);
+      this.deps.log.info({ sessionId: session.id, exitCode, code }, 'shell session ended');
+      const ws = session.ws;
+      session.ws = null;
+      if (ws) {
+        sendJson(ws, { type: 'ended', exitCode, code });
+        if (code === null) ws.close(1000, 'exited');
+        else closeWith(ws, code);
+      }
+    });
+    this.ending.add(ending);
+  }
+
+  /** Writes a session's end with its audit entry, once (an already ended row is left as it is). */
+  private async record(session: Session, exitCode: number | null, code: ErrorCode | null): Promise<void> {
+    const { stores, audit } = this.deps;
+    try {
+      // The row exists only once the open was recorded; a session whose open failed has nothing to end.
+      await session.recorded;
+    } catch {
+      return;
+    }
+    try {
+      await stores.transaction(async (tx) => {
+        const ended = await tx.shellSessions.end(session.id, { endedAt: this.now(), exitCode, endCode: code, outputBytes: session.outputBytes });
+        if (ended) await audit.record(`user:${session.user.username}`, 'shell.end', session.deviceId, { sessionId: session.id, exitCode, code, outputBytes: session.outputBytes }, tx);
+      });
+    } catch (err) {
+      this.deps.log.error({ err, sessionId: session.id }, 'could not record the end of a shell session');
     }
   }
 
-  private sweepRecordings(): void {
+  private async sweepRecordings(): Promise<void> {
+    const { shellSessions } = this.deps.stores;
     const cutoff = this.now() - this.limits.recordingRetentionMs;
-    for (const { id, recording } of this.deps.repo.expiredRecordings(cutoff)) {
+    for (const { id, recording } of await shellSessions.expiredRecordings(cutoff)) {
       rmSync(join(this.deps.recordingsDir, recording), { force: true });
-      this.deps.repo.forgetRecording(id);
+      await shellSessions.forgetRecording(id);
     }
   }
-
-  /** Path of a session's recording, for download. */
-  recordingPath(file: string): string {
-    return join(this.deps.recordingsDir, file);
-  }
-
-  close(): void {
+  /** Ends every session and waits until their ends are written. */
+  async close(): Promise<void> {
     clearInterval(this.sweeper);
     this.unsubscribe();
     for (const session of [...this.sessions.values()]) this.end(session, null, 'GOING_AWAY');
+    await Promise.all([...this.ending]);
   }
 }
 

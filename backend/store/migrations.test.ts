@@ -114,6 +114,16 @@ describe('migrations', () => {
     expect(plan.join('; ')).not.toMatch(/TEMP B-TREE/);
   });
 
+  it('main v6 gives runs their position within the job; runs from before keep theirs empty', () => {
+    const db = new Database(':memory:');
+    migrate(db, MAIN_MIGRATIONS.slice(0, 5));
+    db.prepare("INSERT INTO runs(id, device_id, state, command, created_by, created_at) VALUES ('old', 'd', 'succeeded', '{}', 'a', 0)").run();
+    migrate(db, MAIN_MIGRATIONS.slice(0, 6));
+    expect(db.prepare("SELECT seq FROM runs WHERE id = 'old'").get()).toEqual({ seq: null });
+    db.prepare("INSERT INTO runs(id, device_id, state, command, created_by, created_at, seq) VALUES ('new', 'd', 'queued', '{}', 'a', 0, 7)").run();
+    expect(db.prepare("SELECT seq FROM runs WHERE id = 'new'").get()).toEqual({ seq: 7 });
+  });
+
   it('metrics v3 moves raw samples and rollups of an existing home into series-keyed heads, readable through the metric store', () => {
     const db = new Database(':memory:');
     migrate(db, METRICS_MIGRATIONS.slice(0, 2));

@@ -185,6 +185,13 @@ export const MAIN_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX devices_name ON devices(name, id);
     `,
   },
+  {
+    version: 6,
+    name: 'runs: position within the job, so both engines list a job\'s runs in creation order',
+    sql: `
+      ALTER TABLE runs ADD COLUMN seq INTEGER;
+    `,
+  },
 ];
 
 export const METRICS_MIGRATIONS: readonly Migration[] = [

@@ -161,6 +161,8 @@ export interface RunsTable {
   state: 'queued' | 'running' | 'succeeded' | 'failed' | 'timed_out' | 'cancelled' | 'expired';
   command: string;
   batch: number | null;
+  /** Position within its job, in creation order (null for a single command). */
+  seq: number | null;
   exit_code: number | null;
   signal: string | null;
   stdout: Generated<Buffer>;

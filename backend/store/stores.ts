@@ -3,6 +3,8 @@ import type { ConfigStore } from '../config/config-store.js';
 import type { UserStore } from '../auth/user-store.js';
 import type { DeviceStore } from '../devices/device-store.js';
 import type { TokenStore } from '../enrol/token-store.js';
+import type { RunStore } from '../jobs/run-store.js';
+import type { ShellSessionStore } from '../shell/shell-session-store.js';
 import type { Engine } from './engine.js';
 
 /**
@@ -16,6 +18,8 @@ export interface Stores {
   readonly devices: DeviceStore;
   readonly config: ConfigStore;
   readonly users: UserStore;
+  readonly runs: RunStore;
+  readonly shellSessions: ShellSessionStore;
   /**
    * Runs `fn` in one transaction and commits when it resolves; a throw rolls everything back.
    * `tx` holds the same ports, bound to the transaction. A call inside a transaction joins it.

@@ -262,4 +262,11 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
       ALTER TABLE logs ALTER COLUMN search SET NOT NULL;
     `,
   },
+  {
+    version: 3,
+    name: 'runs: position within the job (SQLite main v6), for creation order without rowid',
+    sql: `
+      ALTER TABLE runs ADD COLUMN seq integer;
+    `,
+  },
 ];

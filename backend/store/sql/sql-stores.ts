@@ -5,6 +5,8 @@ import type { Stores } from '../stores.js';
 import { SqlAuditStore } from './audit-store.js';
 import { SqlConfigStore } from './config-store.js';
 import { SqlDeviceStore } from './device-store.js';
+import { SqlRunStore } from './run-store.js';
+import { SqlShellSessionStore } from './shell-session-store.js';
 import { SqlTokenStore } from './token-store.js';
 import { SqlUserStore } from './user-store.js';
 
@@ -18,6 +20,8 @@ export function createSqlStores(db: Kysely<StoreSchema>, engine: Engine, inTrans
     devices: new SqlDeviceStore(ctx),
     config: new SqlConfigStore(ctx),
     users: new SqlUserStore(ctx),
+    runs: new SqlRunStore(ctx),
+    shellSessions: new SqlShellSessionStore(ctx),
     transaction: (fn) => (inTransaction ? fn(stores) : db.transaction().execute((trx) => fn(createSqlStores(trx, engine, true)))),
   };
   return stores;

@@ -1,0 +1,155 @@
+import type { Insertable, Kysely, Selectable } from 'kysely';
+import { CommandRequest, type Job, type JobCounts, type Run, type RunState } from '../../../protocol/index.js';
+import type { FinalJobState, FinalRunState, NewJob, NewRun, RunEnd, RunStore } from '../../jobs/run-store.js';
+import type { SqlContext } from '../engine.js';
+import type { JobsTable, RunsTable, StoreSchema } from '../schema.js';
+
+/**
+ * Runs per multi-row INSERT: 10 parameters a row stays far below SQLite's 32,766 and PostgreSQL's
+ * 65,535, and a 10,000-device job is 20 statements instead of 10,000.
+ */
+const INSERT_SLICE = 500;
+
+/** The states each final state may be reached from. */
+const ENDS_FROM: Record<FinalRunState, readonly RunState[]> = {
+  succeeded: ['running'],
+  timed_out: ['running'],
+  failed: ['queued', 'running'],
+  cancelled: ['queued', 'running'],
+  expired: ['queued'],
+};
+
+function toRun(r: Selectable<RunsTable>): Run {
+  return {
+    id: r.id, jobId: r.job_id, deviceId: r.device_id, state: r.state, exitCode: r.exit_code, signal: r.signal,
+    stdout: r.stdout.toString('utf8'), stderr: r.stderr.toString('utf8'), truncated: r.truncated === 1, error: r.error,
+    batch: r.batch, createdAt: r.created_at, startedAt: r.started_at, endedAt: r.ended_at,
+  };
+}
+
+function emptyCounts(): JobCounts {
+  return { queued: 0, running: 0, succeeded: 0, failed: 0, timed_out: 0, cancelled: 0, expired: 0 };
+}
+
+function toJob(r: Selectable<JobsTable>, progress: { total: number; counts: JobCounts } | undefined): Job {
+  return {
+    id: r.id, state: r.state, command: CommandRequest.parse(JSON.parse(r.command)), concurrency: r.concurrency, batchSize: r.batch_size,
+    maxFailureRatio: r.max_failure_ratio, queueOffline: r.queue_offline === 1, offlineExpiryMs: r.offline_expiry_ms,
+    createdBy: r.created_by, createdAt: r.created_at, endedAt: r.ended_at, reason: r.reason,
+    total: progress?.total ?? 0, counts: progress?.counts ?? emptyCounts(),
+  };
+}
+
+function runRow(r: NewRun, seq: number | null): Insertable<RunsTable> {
+  return {
+    id: r.id, job_id: r.jobId, device_id: r.deviceId, state: 'queued', command: JSON.stringify(r.command), batch: r.batch, seq,
+    created_by: r.createdBy, created_at: r.createdAt,
+  };
+}
+
+export class SqlRunStore implements RunStore {
+  constructor(private readonly ctx: SqlContext) {}
+
+  async insertRun(r: NewRun): Promise<void> {
+    await this.ctx.db.insertInto('runs').values(runRow(r, null)).execute();
+  }
+
+  async insertJob(job: NewJob, runs: readonly NewRun[]): Promise<void> {
+    await this.atomically(async (db) => {
+      await db.insertInto('jobs').values({
+        id: job.id, state: 'running', command: JSON.stringify(job.command), concurrency: job.concurrency, batch_size: job.batchSize,
+        max_failure_ratio: job.maxFailureRatio, queue_offline: job.queueOffline ? 1 : 0, offline_expiry_ms: job.offlineExpiryMs,
+        created_by: job.createdBy, created_at: job.createdAt,
+      }).execute();
+      for (let i = 0; i < runs.length; i += INSERT_SLICE) {
+        await db.insertInto('runs').values(runs.slice(i, i + INSERT_SLICE).map((r, j) => runRow(r, i + j))).execute();
+      }
+    });
+  }
+
+  async markRunning(id: string, at: number): Promise<boolean> {
+    const result = await this.ctx.db.updateTable('runs').set({ state: 'running', started_at: at }).where('id', '=', id).where('state', '=', 'queued').executeTakeFirst();
+    return result.numUpdatedRows > 0n;
+  }
+
+  async endRun(id: string, e: RunEnd): Promise<Run | undefined> {
+    const row = await this.ctx.db.updateTable('runs')
+      .set({
+        state: e.state, exit_code: e.exitCode, signal: e.signal, stdout: e.stdout, stderr: e.stderr, truncated: e.truncated ? 1 : 0,
+        error: e.error, ended_at: e.endedAt,
+      })
+      .where('id', '=', id)
+      .where('state', 'in', [...ENDS_FROM[e.state]])
+      .returningAll()
+      .executeTakeFirst();
+    return row ? toRun(row) : undefined;
+  }
+
+  async endQueued(jobId: string, state: 'cancelled' | 'expired', error: string, endedAt: number): Promise<number> {
+    const result = await this.ctx.db.updateTable('runs').set({ state, error, ended_at: endedAt }).where('job_id', '=', jobId).where('state', '=', 'queued').executeTakeFirst();
+    return Number(result.numUpdatedRows);
+  }
+
+  async endJob(id: string, state: FinalJobState, reason: string | null, endedAt: number): Promise<Job | undefined> {
+    const row = await this.ctx.db.updateTable('jobs').set({ state, reason, ended_at: endedAt }).where('id', '=', id).where('state', '=', 'running').returningAll().executeTakeFirst();
+    return row ? toJob(row, (await this.progress([id])).get(id)) : undefined;
+  }
+
+  async endOrphans(now: number, reason: string): Promise<{ runs: number; jobs: number }> {
+    return this.atomically(async (db) => {
+      const runs = await db.updateTable('runs').set({ state: 'cancelled', error: reason, ended_at: now }).where('state', 'in', ['queued', 'running']).executeTakeFirst();
+      const jobs = await db.updateTable('jobs').set({ state: 'cancelled', reason, ended_at: now }).where('state', '=', 'running').executeTakeFirst();
+      return { runs: Number(runs.numUpdatedRows), jobs: Number(jobs.numUpdatedRows) };
+    });
+  }
+
+  async findRun(id: string): Promise<Run | undefined> {
+    const row = await this.ctx.db.selectFrom('runs').selectAll().where('id', '=', id).executeTakeFirst();
+    return row ? toRun(row) : undefined;
+  }
+
+  async runsOfDevice(deviceId: string, limit: number): Promise<Run[]> {
+    const rows = await this.ctx.db.selectFrom('runs').selectAll().where('device_id', '=', deviceId).orderBy('created_at', 'desc').orderBy('id').limit(limit).execute();
+    return rows.map(toRun);
+  }
+
+  async runsOfJob(jobId: string): Promise<Run[]> {
+    const rows = await this.ctx.db.selectFrom('runs').selectAll().where('job_id', '=', jobId).orderBy('batch').orderBy('seq').execute();
+    return rows.map(toRun);
+  }
+
+  async findJob(id: string): Promise<Job | undefined> {
+    const row = await this.ctx.db.selectFrom('jobs').selectAll().where('id', '=', id).executeTakeFirst();
+    return row ? toJob(row, (await this.progress([id])).get(id)) : undefined;
+  }
+
+  async listJobs(limit: number): Promise<Job[]> {
+    const rows = await this.ctx.db.selectFrom('jobs').selectAll().orderBy('created_at', 'desc').orderBy('id', 'desc').limit(limit).execute();
+    const progress = await this.progress(rows.map((r) => r.id));
+    return rows.map((r) => toJob(r, progress.get(r.id)));
+  }
+
+  /** Runs per state of each job, in one grouped query. */
+  private async progress(jobIds: readonly string[]): Promise<Map<string, { total: number; counts: JobCounts }>> {
+    const progress = new Map<string, { total: number; counts: JobCounts }>();
+    if (jobIds.length === 0) return progress;
+    const rows = await this.ctx.db.selectFrom('runs')
+      .select((eb) => ['job_id', 'state', eb.fn.countAll<number>().as('n')])
+      .where('job_id', 'in', [...jobIds])
+      .groupBy(['job_id', 'state'])
+      .execute();
+    for (const { job_id: jobId, state, n } of rows) {
+      if (jobId === null) continue;
+      let p = progress.get(jobId);
+      if (!p) progress.set(jobId, (p = { total: 0, counts: emptyCounts() }));
+      p.counts[state] = Number(n);
+      p.total += Number(n);
+    }
+    return progress;
+  }
+
+  /** Runs `fn` in a transaction, or in the caller's when this store is already bound to one. */
+  private atomically<T>(fn: (db: Kysely<StoreSchema>) => Promise<T>): Promise<T> {
+    return this.ctx.db.isTransaction ? fn(this.ctx.db) : this.ctx.db.transaction().execute(fn);
+  }
+}

@@ -30,6 +30,7 @@ import { loadOrCreatePki } from './pki/store.js';
 import { JobScheduler } from './jobs/job-scheduler.js';
 import { RunService } from './jobs/run-service.js';
 import { SHELL_SOCKET_MAX_PAYLOAD, ShellService } from './shell/shell-service.js';
+import { openMetricEngine } from './store/open-metric-engine.js';
 import { openStore, sqliteOnly } from './store/open-store.js';
 import { StoreHealth } from './store/store-health.js';
 import { TelemetryGateway, type TelemetryAdmission } from './telemetry/telemetry-gateway.js';
@@ -59,7 +60,6 @@ export async function startBackend(config: BackendConfig, log: Logger = pino()):
   const store = await openStore({ home: config.home, databaseUrl: config.databaseUrl });
   const { stores } = store;
   const db = sqliteOnly(store);
-  const metricsDb = store.sqlite?.metricsDb ?? db;
 
   const audit = new AuditLog(stores);
   const users = new UserService(stores, audit);
@@ -81,7 +81,7 @@ export async function startBackend(config: BackendConfig, log: Logger = pino()):
   });
   const control = new ControlGateway({ identity: pki.identity, caCertPem: pki.ca.certPem, devices: stores.devices, onFacts: (id, facts): Promise<void> => devices.recordFacts(id, facts), presence, router, log, limits: config.control, counters: opsMetrics.counters });
   const storeHealth = new StoreHealth();
-  const monitoring = startMonitoring({ metricsDb, stores: store.monitoring, audit, devices: fleet, log, config: config.monitoring, health: storeHealth });
+  const monitoring = await startMonitoring({ engine: openMetricEngine(store), stores: store.monitoring, audit, devices: fleet, log, config: config.monitoring, health: storeHealth });
   const telemetry = new TelemetryGateway({ devices: stores.devices, presence, ingest: monitoring.ingest, log, counters: opsMetrics.counters });
   const devices = new DeviceService({ stores, presence, events, audit, connections: [router, control, telemetry] });
   const enrolment = new EnrolmentService({ stores, tokens, presence, events, audit, ca: pki.ca });
@@ -184,7 +184,7 @@ export async function startBackend(config: BackendConfig, log: Logger = pino()):
         await Promise.all([shells.close(), jobs.close(), runs.close()]);
         upgrades.close();
         await app.close();
-        monitoring.close();
+        await monitoring.close();
         await presence.flush().catch((err: unknown) => log.warn({ err }, 'last-seen times not written at shutdown'));
         await store.close();
         opsMetrics.close();

@@ -1,6 +1,6 @@
 /**
  * Ingest: 10,000 simulated devices at 5 s (2,000 batches/s, 30 samples each) through the
- * backend's IngestQueue and TelemetryStore (the path after the gateway's parse and checks;
+ * backend's IngestQueue and SQLite metric engine (the path after the gateway's parse and checks;
  * TLS and WebSocket framing are measured by the connect/fleet scenarios). Reports the event
  * loop's p99 delay and the process CPU while sustaining that rate, then the maximum sample rate,
  * and plain better-sqlite3 inserts of the same rows for comparison: into a copy of the metrics
@@ -14,9 +14,8 @@ import { pino } from 'pino';
 import type { TelemetryBatch } from '../protocol/index.js';
 import { openDatabase } from '../backend/store/sqlite/db.js';
 import { METRICS_MIGRATIONS } from '../backend/store/migrations.js';
-import { MetricStore } from '../backend/metrics/metric-store.js';
+import { SqliteMetricEngine } from '../backend/store/sqlite/metric-engine.js';
 import { IngestQueue } from '../backend/telemetry/ingest-queue.js';
-import { TelemetryStore } from '../backend/telemetry/telemetry-store.js';
 
 const DEVICES = Number(process.env.TETHER_BENCH_DEVICES ?? 10_000);
 const PERIOD_MS = 5_000;
@@ -33,7 +32,7 @@ export async function ingest(): Promise<Record<string, number>> {
   try {
     const dbFile = join(dir, 'metrics.db');
     const db = openDatabase(dbFile, METRICS_MIGRATIONS);
-    const queue = new IngestQueue(new TelemetryStore(new MetricStore(db)), pino({ level: 'silent' }));
+    const queue = new IngestQueue(new SqliteMetricEngine(db), pino({ level: 'silent' }));
     const seqs = new Map<number, number>();
     const nextSeq = (d: number): number => {
       const seq = seqs.get(d) ?? 0;
@@ -85,7 +84,7 @@ export async function ingest(): Promise<Record<string, number>> {
     const b0 = performance.now();
     await Promise.all(rows.map(([id, batch]) => queue.submit(id, batch)));
     const maxSamplesPerSec = (burst * METRICS) / ((performance.now() - b0) / 1000);
-    queue.close();
+    await queue.close();
     db.close();
 
     // 3. The same rows with plain better-sqlite3 into that copy: one prepared insert per sample into a plain

@@ -1,6 +1,6 @@
 /**
  * Query: 24 h of one device's metrics from a database holding 30 days of 1,000 devices, through
- * the real query path (MetricsQueryService on the MetricStore). The database holds what the
+ * the real query path (MetricsQueryService on the SQLite metric engine). The database holds what the
  * retention policy keeps after 30 days: raw samples for the last 48 h, minute rollups for 30 days,
  * hour rollups for the whole span, for every device; each tier as the running backend leaves it at
  * `now`: compressed chunks (through the real chunk encoder) for the windows compaction has closed,
@@ -15,7 +15,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openDatabase } from '../backend/store/sqlite/db.js';
 import { METRICS_MIGRATIONS } from '../backend/store/migrations.js';
-import { CHUNK_WINDOW_MS, COMPACT_GRACE_MS, MetricStore, encodeRollups, type RollupPoint, type StoredTier } from '../backend/metrics/metric-store.js';
+import { CHUNK_WINDOW_MS, COMPACT_GRACE_MS, encodeRollups, type RollupPoint, type StoredTier } from '../backend/metrics/chunks.js';
+import { SqliteMetricEngine } from '../backend/store/sqlite/metric-engine.js';
+import { MetricStore } from '../backend/store/sqlite/metric-store.js';
 import { encodeChunk } from '../backend/metrics/chunk-codec.js';
 import { MetricsQueryService } from '../backend/metrics/metrics-query.js';
 import { DEFAULT_RETENTION } from '../backend/metrics/retention.js';
@@ -102,9 +104,9 @@ export async function query(): Promise<Record<string, number>> {
     const rawBytes = bytes('raw_chunks', 'raw_chunks_series', 'raw_head', 'raw_head_series_ts');
     if (process.env.TETHER_BENCH_QUERY_PAGES) console.table(db.prepare('SELECT name, sum(pgsize) AS bytes, sum(payload) AS payload, sum(unused) AS unused, count(*) AS pages FROM dbstat GROUP BY name ORDER BY bytes DESC').all());
 
-    const service = new MetricsQueryService(store, DEFAULT_RETENTION, () => now);
+    const service = new MetricsQueryService(new SqliteMetricEngine(db), DEFAULT_RETENTION, () => now);
     // A running backend has answered queries before: compile the path first (not timed).
-    for (let k = 0; k < 20; k++) service.query(id(k % DEVICES), { names, from: now - 24 * HOUR, to: now, step: MIN });
+    for (let k = 0; k < 20; k++) await service.query(id(k % DEVICES), { names, from: now - 24 * HOUR, to: now, step: MIN });
     const runs: number[] = [];
     const devicesQueried = new Set<number>();
     for (let k = 0; k < QUERIES; k++) {
@@ -113,7 +115,7 @@ export async function query(): Promise<Record<string, number>> {
       // Several devices and metric sets: one metric, or all of them as the device page asks.
       const wanted = k % 2 === 0 ? names : [names[k % names.length] as string];
       const t = performance.now();
-      const result = service.query(id(d), { names: wanted, from: now - 24 * HOUR, to: now, step: MIN });
+      const result = await service.query(id(d), { names: wanted, from: now - 24 * HOUR, to: now, step: MIN });
       runs.push(performance.now() - t);
       if (result.tier !== '1m' || result.series[0]?.points.length !== 24 * 60) {
         throw new Error(`expected 1440 points from the minute tier, got ${result.series[0]?.points.length} from ${result.tier}`);

@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { MetricStore } from '../backend/metrics/metric-store.js';
+import { MetricStore } from '../backend/store/sqlite/metric-store.js';
 
 export interface StoredSample {
   name: string;

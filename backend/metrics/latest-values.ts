@@ -1,5 +1,5 @@
 import type { MetricSample } from '../../protocol/index.js';
-import type { MetricStore } from './metric-store.js';
+import type { MetricEngine } from './metric-engine.js';
 
 /**
  * The newest value of every metric of every device, in memory: the fleet table and the alert
@@ -10,8 +10,8 @@ export class LatestValues {
   private readonly changed = new Set<string>();
 
   /** Seeds the cache with each series' newest sample since `since` (after a restart). */
-  load(store: MetricStore, since: number): void {
-    for (const r of store.latestSince(since)) this.set(r.deviceId, r.name, r.ts, r.value);
+  async load(store: Pick<MetricEngine, 'latestSince'>, since: number): Promise<void> {
+    for (const r of await store.latestSince(since)) this.set(r.deviceId, r.name, r.ts, r.value);
     this.changed.clear();
   }
 

@@ -1,5 +1,6 @@
 import { TetherError, type MetricPoint, type MetricTier, type MetricsQuery, type MetricsQueryResult } from '../../protocol/index.js';
-import { HOUR_MS, MINUTE_MS, type MetricStore, type RawSeries, type RollupPoint } from './metric-store.js';
+import { HOUR_MS, MINUTE_MS, type RawSeries, type RollupPoint } from './chunks.js';
+import type { MetricEngine } from './metric-engine.js';
 import type { RetentionPolicy } from './retention.js';
 
 /** Points per series a query may return; a finer step is widened to fit. */
@@ -20,9 +21,9 @@ export function pickTier(from: number, step: number, now: number, retention: Ret
 
 /** Reads one device's series for a range from the tier that fits it. */
 export class MetricsQueryService {
-  constructor(private readonly store: MetricStore, private readonly retention: RetentionPolicy, private readonly now: () => number = Date.now) {}
+  constructor(private readonly store: MetricEngine, private readonly retention: RetentionPolicy, private readonly now: () => number = Date.now) {}
 
-  query(deviceId: string, q: MetricsQuery): MetricsQueryResult {
+  async query(deviceId: string, q: MetricsQuery): Promise<MetricsQueryResult> {
     if (q.to <= q.from || q.to - q.from > MAX_RANGE_MS) throw new TetherError('BAD_REQUEST', 'The range must have from < to and span at most 400 days');
     const span = q.to - q.from;
     const minStep = Math.ceil(span / MAX_POINTS_PER_SERIES);
@@ -31,12 +32,10 @@ export class MetricsQueryService {
     // Steps are whole buckets of the tier, and wide enough to keep the point count bounded.
     let step = q.step === 0 && tier === 'raw' ? 0 : Math.max(q.step, minStep, bucket);
     if (step > 0) step = Math.ceil(step / bucket) * bucket;
-    const series = q.names.map((name) => {
-      const id = this.store.existingSeriesId(deviceId, name);
-      if (id === undefined) return { name, points: [] };
+    const series = await Promise.all(q.names.map(async (name) => {
       let points: MetricPoint[];
       if (step === 0) {
-        const raw = this.store.readRaw(id, q.from, q.to);
+        const raw = await this.store.readRaw(deviceId, name, q.from, q.to);
         const n = Math.min(raw.ts.length, MAX_POINTS_PER_SERIES);
         points = Array.from({ length: n }, (_, i): MetricPoint => {
           const v = raw.values[i] as number;
@@ -44,16 +43,16 @@ export class MetricsQueryService {
         });
       } else {
         const from = Math.floor(q.from / step) * step;
-        if (tier === 'raw') points = bucketRaw(this.store.readRaw(id, from, q.to), step);
-        else points = bucketRollups(this.store.readRollup(tier, id, from, q.to), step);
+        if (tier === 'raw') points = bucketRaw(await this.store.readRaw(deviceId, name, from, q.to), step);
+        else points = bucketRollups(await this.store.readRollup(tier, deviceId, name, from, q.to), step);
       }
       return { name, points };
-    });
+    }));
     return { deviceId, tier, step, series };
   }
 
   /** Metric names a device reported recently (for the metrics page's pickers). */
-  recentNames(deviceId: string, sinceMs = 3_600_000): string[] {
+  recentNames(deviceId: string, sinceMs = 3_600_000): Promise<string[]> {
     return this.store.namesSince(deviceId, this.now() - sinceMs);
   }
 }

@@ -1,6 +1,6 @@
 import type { AlertEvent, MonitoringClientMessage, MonitoringServerMessage, StoredLogLine } from '../../protocol/index.js';
 import { missingCase } from '../../protocol/index.js';
-import type { StoredBatch } from '../telemetry/telemetry-store.js';
+import type { StoredBatch } from './metric-engine.js';
 import type { LatestValues } from './latest-values.js';
 
 type Send = (message: MonitoringServerMessage) => void;

@@ -1,6 +1,4 @@
-import type { Statement } from 'better-sqlite3';
-import { TELEMETRY_LIMITS } from '../../protocol/index.js';
-import type { MetricStore } from './metric-store.js';
+import type { MetricEngine, RetentionProgress } from './metric-engine.js';
 
 /** How long each kind of monitoring data is kept (ARCHITECTURE §5 defaults). */
 export interface RetentionPolicy {
@@ -24,50 +22,13 @@ export const DEFAULT_RETENTION: RetentionPolicy = {
 /**
  * Deletes data older than the policy: metric chunks whole (a chunk goes once all of its window
  * has expired), other rows a bounded number per statement, so a large backlog never holds the
- * write lock (or the event loop) for long.
+ * write lock (or the event loop) for long. The engine does the deleting (MetricEngine.dropExpired).
  */
 export class RetentionJob {
-  private readonly statements: Array<{ table: string; stmt: Statement<[number, number]>; age: (p: RetentionPolicy) => number }>;
-  /** Set once this pass has been through every series' chunks; the row tables follow. */
-  private chunksDone = false;
-
-  constructor(private readonly metrics: MetricStore, private readonly policy: RetentionPolicy = DEFAULT_RETENTION) {
-    const db = metrics.db;
-    const del = (table: string, column: string) =>
-      db.prepare<[number, number]>(`DELETE FROM ${table} WHERE rowid IN (SELECT rowid FROM ${table} WHERE ${column} < ? LIMIT ?)`);
-    this.statements = [
-      { table: 'logs', stmt: del('logs', 'ts'), age: (p) => p.logsMs },
-      { table: 'alert_events', stmt: del('alert_events', 'ts'), age: (p) => p.alertEventsMs },
-      // A resend is only possible while its samples pass the clock-skew check; dedup records older than that are useless.
-      {
-        table: 'telemetry_batches',
-        stmt: db.prepare<[number, number]>('DELETE FROM telemetry_batches WHERE (device_id, seq) IN (SELECT device_id, seq FROM telemetry_batches WHERE received_at < ? LIMIT ?)'),
-        age: () => TELEMETRY_LIMITS.maxClockSkewMs + DAY,
-      },
-    ];
-  }
+  constructor(private readonly engine: MetricEngine, private readonly policy: RetentionPolicy = DEFAULT_RETENTION) {}
 
   /** Deletes expired data; returns how many rows (or chunks) per table. Stops early (more: true) after `budgetMs`. */
-  run(now: number, budgetMs = 50, chunk = 5_000): { deleted: Record<string, number>; more: boolean } {
-    const started = performance.now();
-    const p = this.policy;
-    const deleted: Record<string, number> = { chunks: 0 };
-    if (!this.chunksDone) {
-      const chunks = this.metrics.dropExpired({ raw: now - p.rawMs, '1m': now - p.minuteMs, '1h': now - p.hourMs }, budgetMs);
-      deleted.chunks = chunks.chunks;
-      if (chunks.more) return { deleted, more: true };
-      this.chunksDone = true;
-    }
-    for (const { table, stmt, age } of this.statements) {
-      deleted[table] = 0;
-      for (;;) {
-        const changes = stmt.run(now - age(this.policy), chunk).changes;
-        deleted[table] += changes;
-        if (performance.now() - started >= budgetMs) return { deleted, more: true };
-        if (changes < chunk) break;
-      }
-    }
-    this.chunksDone = false;
-    return { deleted, more: false };
+  run(now: number, budgetMs = 50, chunk = 5_000): Promise<RetentionProgress> {
+    return this.engine.dropExpired(now, this.policy, budgetMs, chunk);
   }
 }

@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { MetricStore } from '../metrics/metric-store.js';
+import { MetricStore } from './sqlite/metric-store.js';
 import { migrate } from './sqlite/db.js';
 import { MAIN_MIGRATIONS, METRICS_MIGRATIONS, type Migration } from './migrations.js';
 

@@ -1,18 +1,17 @@
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { TetherError, type TelemetryBatch } from '../../protocol/index.js';
-import { openDatabase } from '../store/sqlite/db.js';
 import { METRICS_MIGRATIONS } from '../store/migrations.js';
-import { MetricStore } from '../metrics/metric-store.js';
+import { openDatabase } from '../store/sqlite/db.js';
+import { SqliteMetricEngine } from '../store/sqlite/metric-engine.js';
 import { StoreHealth } from '../store/store-health.js';
 import { IngestQueue } from './ingest-queue.js';
-import { TelemetryStore } from './telemetry-store.js';
 
 const DEV = 'dev_aaaaaaaaaaaaaaaaaaaa';
 
 function setup(options: ConstructorParameters<typeof IngestQueue>[2]) {
   const db = openDatabase(':memory:', METRICS_MIGRATIONS);
-  return { db, queue: new IngestQueue(new TelemetryStore(new MetricStore(db)), pino({ level: 'silent' }), options) };
+  return { db, queue: new IngestQueue(new SqliteMetricEngine(db), pino({ level: 'silent' }), options) };
 }
 
 const batch = (seq: number): TelemetryBatch => ({ type: 'batch', seq, metrics: [{ ts: 1_000 + seq, name: 'cpu.total', value: seq }], logs: [] });
@@ -24,14 +23,14 @@ describe('IngestQueue', () => {
     expect(await Promise.all(submitted)).toEqual(Array(95).fill(true));
     expect(queue.stats.flushes).toBe(10);
     expect(db.prepare('SELECT count(*) AS n FROM raw_head').get()).toEqual({ n: 95 });
-    queue.close();
+    await queue.close();
   });
 
   it('acks a resend as not stored', async () => {
     const { queue } = setup({ flushIntervalMs: 1 });
     expect(await queue.submit(DEV, batch(1))).toBe(true);
     expect(await queue.submit(DEV, batch(1))).toBe(false);
-    queue.close();
+    await queue.close();
   });
 
   it('close() writes what is queued and then refuses with GOING_AWAY', async () => {
@@ -48,7 +47,7 @@ describe('IngestQueue', () => {
     const accepted = [queue.submit(DEV, batch(0)), queue.submit(DEV, batch(1))];
     await expect(queue.submit(DEV, batch(2))).rejects.toSatisfy((err) => err instanceof TetherError && err.code === 'RATE_LIMITED');
     await Promise.all(accepted);
-    queue.close();
+    await queue.close();
   });
 
   it('keeps batches the database refuses (disk full), reports the outage, retries with backoff and stores each once when space returns', async () => {
@@ -69,7 +68,7 @@ describe('IngestQueue', () => {
     expect(await Promise.all(submitted)).toEqual([true, true, true]);
     expect(health.healthy).toBe(true);
     expect(db.prepare('SELECT count(*) AS n FROM raw_head').get()).toEqual({ n: 1_500 });
-    queue.close();
+    await queue.close();
   });
 
   it('rejects, not acks, what the database refuses at shutdown', async () => {

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { TetherError, type TelemetryBatch } from '../../protocol/index.js';
 import { storeUnavailable, type StoreHealth } from '../store/store-health.js';
-import type { IncomingBatch, StoredBatch, TelemetryStore } from './telemetry-store.js';
+import type { IncomingBatch, MetricEngine, StoredBatch } from '../metrics/metric-engine.js';
 
 export interface IngestQueueOptions {
   /** How long a batch may wait for company before the queue is written; acks wait for the write. */
@@ -13,6 +13,11 @@ export interface IngestQueueOptions {
   /** First and longest wait before writing again after the database refused a flush (disk full, I/O error). */
   retryMinMs?: number;
   retryMaxMs?: number;
+  /**
+   * Flushes written at once (default 1). A server database (PostgreSQL) commits several
+   * transactions in parallel, each on its own connection; SQLite has one writer, so more buys nothing there.
+   */
+  maxConcurrentFlushes?: number;
   /** Told of every outage and every successful flush (readiness). */
   health?: StoreHealth;
 }
@@ -39,18 +44,22 @@ export class IngestQueue {
   private readonly maxPending: number;
   private readonly retryMinMs: number;
   private readonly retryMaxMs: number;
+  private readonly maxConcurrentFlushes: number;
+  /** Flushes whose transaction has not finished yet. */
+  private readonly writes = new Set<Promise<void>>();
   /** The wait before the next attempt while the database refuses writes; 0 while it takes them. */
   private retryDelayMs = 0;
   private closed = false;
   /** Batches and samples written since start, for benchmarks and metrics. */
   readonly stats = { batches: 0, samples: 0, duplicates: 0, flushes: 0 };
 
-  constructor(private readonly store: TelemetryStore, private readonly log: Logger, private readonly options: IngestQueueOptions = {}) {
+  constructor(private readonly store: Pick<MetricEngine, 'ingest'>, private readonly log: Logger, private readonly options: IngestQueueOptions = {}) {
     this.flushIntervalMs = options.flushIntervalMs ?? 20;
     this.maxBatchesPerFlush = options.maxBatchesPerFlush ?? 32;
     this.maxPending = options.maxPending ?? 50_000;
     this.retryMinMs = options.retryMinMs ?? 100;
     this.retryMaxMs = options.retryMaxMs ?? 5_000;
+    this.maxConcurrentFlushes = Math.max(1, options.maxConcurrentFlushes ?? 1);
   }
 
   /** Resolves true when stored, false when it was a resend of a stored batch. */
@@ -73,15 +82,25 @@ export class IngestQueue {
     return this.pending.length;
   }
 
-  /** Writes one transaction's worth now; the rest follows on the next turn of the loop. */
+  /** Starts writing one transaction's worth now (unless enough flushes are in flight); the rest follows on the next turn of the loop. */
   flush(): void {
     this.cancelScheduled();
+    if (this.writes.size >= this.maxConcurrentFlushes) return;
     const chunk = this.pending.splice(0, this.maxBatchesPerFlush);
     if (chunk.length === 0) return;
     if (this.pending.length > 0) this.next = setImmediate(() => this.flush());
+    const write: Promise<void> = this.write(chunk).finally(() => {
+      this.writes.delete(write);
+      // A backlog that waited for this write goes on, unless a retry (or another flush) is already scheduled.
+      if (this.pending.length > 0 && !this.timer && !this.next) this.next = setImmediate(() => this.flush());
+    });
+    this.writes.add(write);
+  }
+
+  private async write(chunk: Pending[]): Promise<void> {
     let results: Array<StoredBatch | null>;
     try {
-      results = this.store.storeAll(chunk);
+      results = await this.store.ingest(chunk);
     } catch (err) {
       const outage = storeUnavailable(err);
       if (outage && !this.closed) {
@@ -124,10 +143,14 @@ export class IngestQueue {
    * Writes everything still queued (shutdown), then refuses new batches. A batch the database
    * refuses now is rejected, not acked: its agent still has it and sends it again.
    */
-  close(): void {
+  async close(): Promise<void> {
     this.closed = true;
-    while (this.pending.length > 0) this.flush();
     this.cancelScheduled();
+    while (this.pending.length > 0 || this.writes.size > 0) {
+      if (this.pending.length > 0 && this.writes.size < this.maxConcurrentFlushes) this.flush();
+      else await Promise.race(this.writes);
+      this.cancelScheduled();
+    }
   }
 
   private cancelScheduled(): void {

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import type { MetricSample, TelemetryBatch } from '../../protocol/index.js';
-import { openDatabase } from '../store/sqlite/db.js';
-import { METRICS_MIGRATIONS } from '../store/migrations.js';
-import { MetricStore } from '../metrics/metric-store.js';
+import type { MetricSample, TelemetryBatch } from '../../../protocol/index.js';
+import { METRICS_MIGRATIONS } from '../migrations.js';
+import { openDatabase } from './db.js';
+import { MetricStore } from './metric-store.js';
 import { TelemetryStore } from './telemetry-store.js';
 
 const T0 = Date.UTC(2025, 0, 1);

@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import type { TelemetryBatch } from '../../protocol/index.js';
-import { openDatabase } from '../store/sqlite/db.js';
-import { METRICS_MIGRATIONS } from '../store/migrations.js';
-import { TelemetryStore } from '../telemetry/telemetry-store.js';
-import { MetricStore, type RollupPoint } from './metric-store.js';
-import { HOUR_MS, MINUTE_MS, RollupJob } from './rollups.js';
+import type { TelemetryBatch } from '../../../protocol/index.js';
+import { HOUR_MS, MINUTE_MS, type RollupPoint } from '../../metrics/chunks.js';
+import { METRICS_MIGRATIONS } from '../migrations.js';
+import { openDatabase } from './db.js';
+import { MetricStore } from './metric-store.js';
+import { RollupJob } from './rollup-job.js';
+import { TelemetryStore } from './telemetry-store.js';
 
 const T0 = Date.UTC(2025, 0, 1);
 

@@ -1,7 +1,6 @@
-import { aggregate, mergeAggregates } from './aggregate.js';
-import { HOUR_MS, MINUTE_MS, type MetricStore } from './metric-store.js';
-
-export { HOUR_MS, MINUTE_MS };
+import { aggregate, mergeAggregates } from '../../metrics/aggregate.js';
+import { HOUR_MS, MINUTE_MS } from '../../metrics/chunks.js';
+import type { MetricStore } from './metric-store.js';
 
 interface DirtyRow {
   device_id: string;

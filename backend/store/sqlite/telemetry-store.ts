@@ -1,18 +1,6 @@
-import type { LogLine, MetricSample, TelemetryBatch } from '../../protocol/index.js';
-import type { MetricStore, RawRow } from '../metrics/metric-store.js';
-
-/** One batch as it reached the gateway, already authenticated and validated. */
-export interface IncomingBatch {
-  deviceId: string;
-  batch: TelemetryBatch;
-}
-
-/** What a committed write added, for live subscribers and the latest-value cache. */
-export interface StoredBatch {
-  deviceId: string;
-  metrics: MetricSample[];
-  logs: Array<LogLine & { id: number }>;
-}
+import type { TelemetryBatch } from '../../../protocol/index.js';
+import type { IncomingBatch, StoredBatch } from '../../metrics/metric-engine.js';
+import type { MetricStore, RawRow } from './metric-store.js';
 
 const MINUTE = 60_000;
 

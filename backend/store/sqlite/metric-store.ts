@@ -1,46 +1,17 @@
 import type { Statement } from 'better-sqlite3';
-import type { Db } from '../store/sqlite/db.js';
-import type { Aggregate } from './aggregate.js';
-import { decodeChunk, encodeChunk } from './chunk-codec.js';
-
-export const MINUTE_MS = 60_000;
-export const HOUR_MS = 3_600_000;
-const DAY_MS = 24 * HOUR_MS;
-
-export type StoredTier = 'raw' | '1m' | '1h';
-export type RollupTier = Exclude<StoredTier, 'raw'>;
-
-/**
- * Each tier's samples live in a head table (one row per sample or bucket, written at ingest)
- * until their chunk window has closed, then in one compressed chunk per series and window.
- * Windows hold ~120 points (raw every 5 s, one per minute, one per hour): large enough that the
- * codec's per-chunk header and SQLite's per-row overhead are small per sample, small enough that a
- * chunk fits a page several times over and the head stays a few minutes' worth of rows.
- */
-export const CHUNK_WINDOW_MS: Readonly<Record<StoredTier, number>> = { raw: 10 * MINUTE_MS, '1m': 2 * HOUR_MS, '1h': 5 * DAY_MS };
-
-/**
- * How long after a window closed its head rows are compacted: late enough that the samples
- * in flight (agents flush every few seconds) and the rollup job's recomputations have landed.
- * Later arrivals are not lost: they wait in the head and are merged into the chunk next time.
- */
-export const COMPACT_GRACE_MS: Readonly<Record<StoredTier, number>> = { raw: 2 * MINUTE_MS, '1m': 10 * MINUTE_MS, '1h': 2 * HOUR_MS };
+import type { Aggregate } from '../../metrics/aggregate.js';
+import { decodeChunk, encodeChunk } from '../../metrics/chunk-codec.js';
+import {
+  CHUNK_WINDOW_MS, appendRollupChunk, compactionCutoff, encodeRollups, expiredChunksBefore, groupByWindow, mergeRollups, rollupRow, sortRaw,
+  type RawSeries, type RollupPoint, type RollupTier, type StoredTier,
+} from '../../metrics/chunks.js';
+import type { Db } from './db.js';
 
 const TABLES = {
   raw: { head: 'raw_head', chunks: 'raw_chunks' },
   '1m': { head: 'rollup_1m_head', chunks: 'rollup_1m_chunks' },
   '1h': { head: 'rollup_1h_head', chunks: 'rollup_1h_chunks' },
 } as const;
-
-/** Raw samples of one series, in time order. */
-export interface RawSeries {
-  ts: number[];
-  values: number[];
-}
-
-export interface RollupPoint extends Aggregate {
-  bucket: number;
-}
 
 /** A sample to store: its interned series and the reading. */
 export type RawRow = readonly [seriesId: number, ts: number, value: number];
@@ -286,9 +257,8 @@ export class MetricStore {
     const started = performance.now();
     let chunks = 0;
     for (const tier of ['raw', '1m', '1h'] as const) {
-      const window = CHUNK_WINDOW_MS[tier];
       if (this.cursors[tier] === 0) {
-        const cutoff = Math.floor((now - COMPACT_GRACE_MS[tier]) / window) * window;
+        const cutoff = compactionCutoff(tier, now);
         if (cutoff <= this.compactedTo[tier]) continue;
         this.passCutoff[tier] = cutoff;
       }
@@ -318,8 +288,7 @@ export class MetricStore {
     const started = performance.now();
     let chunks = 0;
     for (const tier of ['raw', '1m', '1h'] as const) {
-      // start + window <= cutoff, i.e. start < cutoff - window + 1
-      const before = cutoffs[tier] - CHUNK_WINDOW_MS[tier] + 1;
+      const before = expiredChunksBefore(tier, cutoffs[tier]);
       for (;;) {
         const changes = this.tiers[tier].dropChunksBefore.run(before, perStatement).changes;
         chunks += changes;
@@ -367,64 +336,4 @@ export class MetricStore {
     this.dropRollupHeadBefore[tier].run(id, cutoff);
     return written;
   }
-}
-
-function rollupRow([bucket, count, sum, min, max]: readonly number[]): RollupPoint {
-  return { bucket: bucket as number, count: count as number, sum: sum as number, min: min as number, max: max as number };
-}
-
-/** Rollup points as a chunk: bucket times and four columns (count, sum, min, max). */
-export function encodeRollups(points: readonly RollupPoint[]): Uint8Array {
-  return encodeChunk(
-    points.map((p) => p.bucket),
-    [points.map((p) => p.count), points.map((p) => p.sum), points.map((p) => p.min), points.map((p) => p.max)],
-  );
-}
-
-function appendRollupChunk(out: RollupPoint[], data: Uint8Array, from: number, to: number): void {
-  const { ts, columns } = decodeChunk(data);
-  const [count, sum, min, max] = columns as [Float64Array, Float64Array, Float64Array, Float64Array];
-  for (let i = 0; i < ts.length; i++) {
-    const bucket = ts[i] as number;
-    if (bucket >= from && bucket < to) out.push({ bucket, count: count[i] as number, sum: sum[i] as number, min: min[i] as number, max: max[i] as number });
-  }
-}
-
-/** Both lists sorted by bucket; a bucket in `head` replaces the same bucket in `chunks` (a recomputed rollup). */
-function mergeRollups(chunks: readonly RollupPoint[], head: readonly RollupPoint[]): RollupPoint[] {
-  if (head.length === 0) return [...chunks];
-  if (chunks.length === 0) return [...head];
-  const out: RollupPoint[] = [];
-  let i = 0;
-  let j = 0;
-  while (i < chunks.length || j < head.length) {
-    const c = chunks[i];
-    const h = head[j];
-    if (h && (!c || h.bucket <= c.bucket)) {
-      if (c && c.bucket === h.bucket) i++;
-      out.push(h);
-      j++;
-    } else if (c) {
-      out.push(c);
-      i++;
-    }
-  }
-  return out;
-}
-
-function groupByWindow<T extends readonly [number, ...unknown[]]>(rows: readonly T[], window: number): Map<number, T[]> {
-  const groups = new Map<number, T[]>();
-  for (const row of rows) {
-    const start = Math.floor(row[0] / window) * window;
-    let list = groups.get(start);
-    if (!list) groups.set(start, (list = []));
-    list.push(row);
-  }
-  return groups;
-}
-
-/** Sorts samples by time, keeping the arrival order of equal times. */
-function sortRaw(s: RawSeries): RawSeries {
-  const order = s.ts.map((_, i) => i).sort((a, b) => (s.ts[a] as number) - (s.ts[b] as number) || a - b);
-  return { ts: order.map((i) => s.ts[i] as number), values: order.map((i) => s.values[i] as number) };
 }

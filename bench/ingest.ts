@@ -17,15 +17,15 @@ import { METRICS_MIGRATIONS } from '../backend/store/migrations.js';
 import { SqliteMetricEngine } from '../backend/store/sqlite/metric-engine.js';
 import { IngestQueue } from '../backend/telemetry/ingest-queue.js';
 
-const DEVICES = Number(process.env.TETHER_BENCH_DEVICES ?? 10_000);
-const PERIOD_MS = 5_000;
-const SECONDS = Number(process.env.TETHER_BENCH_INGEST_S ?? 20);
-const METRICS = 30;
+export const DEVICES = Number(process.env.TETHER_BENCH_DEVICES ?? 10_000);
+export const PERIOD_MS = 5_000;
+export const SECONDS = Number(process.env.TETHER_BENCH_INGEST_S ?? 20);
+export const METRICS = 30;
 
-function makeBatch(seq: number, ts: number): TelemetryBatch {
+export function makeBatch(seq: number, ts: number): TelemetryBatch {
   return { type: 'batch', seq, metrics: Array.from({ length: METRICS }, (_, i) => ({ ts, name: `metric.${i}`, value: Math.random() * 100 })), logs: [] };
 }
-const deviceId = (i: number) => `dev_${i.toString(36).padStart(24, '0')}`;
+export const deviceId = (i: number) => `dev_${i.toString(36).padStart(24, '0')}`;
 
 export async function ingest(): Promise<Record<string, number>> {
   const dir = mkdtempSync(join(tmpdir(), 'tether-bench-ingest-'));

@@ -12,6 +12,7 @@ import { connect } from './connect.js';
 import { consoleScenario } from './console.js';
 import { fanout } from './fanout.js';
 import { ingest } from './ingest.js';
+import { ingestPostgres } from './ingest-postgres.js';
 import { query } from './query.js';
 import { rtt } from './rtt.js';
 import { shell } from './shell.js';
@@ -19,7 +20,7 @@ import { storm } from './storm.js';
 
 type Scenario = () => Promise<Record<string, number>>;
 
-const SCENARIOS: Record<string, Scenario> = { connect, rtt, ingest, query, agent, shell, fanout, config, console: consoleScenario, storm };
+const SCENARIOS: Record<string, Scenario> = { connect, rtt, ingest, 'ingest-postgres': ingestPostgres, query, agent, shell, fanout, config, console: consoleScenario, storm };
 
 const RESULTS_DIR = join(import.meta.dirname, 'results');
 const LATEST = join(RESULTS_DIR, 'latest.json');

@@ -50,6 +50,8 @@ export interface RetentionProgress {
  * transaction, and are safe to run on several nodes at once.
  */
 export interface MetricEngine {
+  /** How many ingest flushes are worth writing at once: 1 on SQLite's single writer, more where the server commits in parallel. */
+  readonly concurrentFlushes: number;
   /**
    * Stores a flush in one transaction, durable when the promise resolves: each result is what
    * was added, or null when that batch was already stored (a resend, also a second copy in the

@@ -44,7 +44,7 @@ export async function startMonitoring(deps: {
   const config = deps.config ?? {};
   const policy: RetentionPolicy = { ...DEFAULT_RETENTION, ...config.retention };
   const { engine } = deps;
-  const ingest = new IngestQueue(engine, deps.log, { ...config.ingest, health: deps.health });
+  const ingest = new IngestQueue(engine, deps.log, { maxConcurrentFlushes: engine.concurrentFlushes, ...config.ingest, health: deps.health });
   const latest = new LatestValues();
   await latest.load(engine, Date.now() - 10 * 60_000);
   const live = new MonitoringLive(latest);

@@ -40,6 +40,8 @@ const seriesKey = (deviceId: string, name: string): string => `${deviceId}\u0000
  * - every read of head and chunks is one statement, so it sees one snapshot.
  */
 export class PostgresMetricEngine implements MetricEngine {
+  /** Flushes in flight: each holds a pooled connection for a few round trips, and commits overlap (group commit). */
+  readonly concurrentFlushes = 4;
   /** Interned series ids; series rows are committed on their own, so no rollback can take one away. */
   private readonly ids = new Map<string, number>();
   private readonly cursors: Record<StoredTier, number> = { raw: 0, '1m': 0, '1h': 0 };
@@ -52,56 +54,76 @@ export class PostgresMetricEngine implements MetricEngine {
   async ingest(entries: readonly IncomingBatch[]): Promise<Array<StoredBatch | null>> {
     if (entries.length === 0) return [];
     const ids = await this.seriesIds(entries.flatMap(({ deviceId, batch }) => batch.metrics.map((m) => [deviceId, m.name] as const)));
-    const receivedAt = this.now();
-    return this.transaction(async (client) => {
-      // Sorted, so that concurrent flushes take the unique keys in one order (no deadlock).
-      const keys = [...new Set(entries.map((e) => `${e.deviceId}\u0000${e.batch.seq}`))].sort();
-      const inserted = await client.query({
-        name: 'metrics.batches',
-        text: `INSERT INTO telemetry_batches(device_id, seq, received_at)
-               SELECT d, s, $3 FROM unnest($1::text[], $2::bigint[]) AS b(d, s) ORDER BY d, s
-               ON CONFLICT DO NOTHING RETURNING device_id, seq`,
-        values: [keys.map((k) => k.slice(0, k.indexOf('\u0000'))), keys.map((k) => Number(k.slice(k.indexOf('\u0000') + 1))), receivedAt],
-      });
-      const fresh = new Set(inserted.rows.map((r: Row) => `${r.device_id as string}\u0000${num(r.seq)}`));
-      const results: Array<StoredBatch | null> = entries.map(({ deviceId, batch }) =>
-        // The first copy in the flush is the stored one; later copies are resends.
-        fresh.delete(`${deviceId}\u0000${batch.seq}`) ? { deviceId, metrics: batch.metrics, logs: [] } : null,
-      );
-
-      const rows: Array<[number, number, number]> = [];
-      const dirty = new Set<string>();
-      for (const stored of results) {
-        if (!stored) continue;
-        for (const m of stored.metrics) {
-          rows.push([ids.get(seriesKey(stored.deviceId, m.name)) as number, m.ts, m.value]);
-          dirty.add(`${Math.floor(m.ts / MINUTE_MS) * MINUTE_MS}\u0000${stored.deviceId}`);
-        }
+    // Each distinct (device, seq) once, sorted: concurrent flushes then take the unique keys in one order (no deadlock).
+    const keyIndex = new Map<string, number>();
+    for (const key of entries.map((e) => `${e.deviceId}\u0000${e.batch.seq}`).sort()) if (!keyIndex.has(key)) keyIndex.set(key, keyIndex.size + 1);
+    const keys = [...keyIndex.keys()].map((k) => [k.slice(0, k.indexOf('\u0000')), Number(k.slice(k.indexOf('\u0000') + 1))] as const);
+    // Samples and log lines of the first copy of each batch in the flush, with the (1-based) index of their batch key.
+    const series: number[] = [];
+    const ts: number[] = [];
+    const values: number[] = [];
+    const sampleKey: number[] = [];
+    const lines: Array<{ key: number; entry: number; line: IncomingBatch['batch']['logs'][number] }> = [];
+    const first = new Map<number, number>();
+    entries.forEach(({ deviceId, batch }, i) => {
+      const key = keyIndex.get(`${deviceId}\u0000${batch.seq}`) as number;
+      if (first.has(key)) return;
+      first.set(key, i);
+      for (const m of batch.metrics) {
+        series.push(ids.get(seriesKey(deviceId, m.name)) as number);
+        ts.push(m.ts);
+        values.push(m.value);
+        sampleKey.push(key);
       }
-      if (rows.length > 0) {
-        rows.sort((a, b) => a[1] - b[1]);
-        await client.query({
-          name: 'metrics.raw',
-          text: 'INSERT INTO raw_head(series_id, ts, value) SELECT * FROM unnest($1::int[], $2::bigint[], $3::float8[])',
-          values: [rows.map((r) => r[0]), rows.map((r) => r[1]), rows.map((r) => r[2])],
-        });
-        await this.markDirty(client, '1m', dirty);
-      }
-
-      const lines = results.flatMap((stored, i) => (stored ? (entries[i] as IncomingBatch).batch.logs.map((line) => ({ stored, line })) : []));
-      if (lines.length > 0) {
-        // Ids drawn first, so each stored line knows its own whatever order the insert takes.
-        const drawn = await client.query({ name: 'metrics.log-ids', text: "SELECT nextval(pg_get_serial_sequence('logs', 'id')) AS id FROM generate_series(1, $1)", values: [lines.length] });
-        const logIds = drawn.rows.map((r: Row) => num(r.id));
-        await client.query({
-          name: 'metrics.logs',
-          text: 'INSERT INTO logs(id, device_id, ts, level, source, message) SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[])',
-          values: [logIds, lines.map((l) => l.stored.deviceId), lines.map((l) => l.line.ts), lines.map((l) => l.line.level), lines.map((l) => l.line.source), lines.map((l) => l.line.message)],
-        });
-        lines.forEach(({ stored, line }, i) => stored.logs.push({ ...line, id: logIds[i] as number }));
-      }
-      return results;
+      for (const line of batch.logs) lines.push({ key, entry: i, line });
     });
+    // One statement, so one atomic write and one round trip: the batches that are new decide
+    // which samples, dirty marks and log lines go in. Log ids are drawn in the statement and
+    // returned with each line's position, so each stored line knows its own.
+    const { rows } = await this.pool.query({
+      name: 'metrics.ingest',
+      text: `WITH keys AS (SELECT * FROM unnest($1::text[], $2::bigint[]) WITH ORDINALITY AS k(d, s, i)),
+        fresh AS (
+          INSERT INTO telemetry_batches(device_id, seq, received_at) SELECT d, s, $3 FROM keys ORDER BY d, s
+          ON CONFLICT DO NOTHING RETURNING device_id, seq),
+        stored AS (SELECT k.i, k.d FROM fresh f JOIN keys k ON k.d = f.device_id AND k.s = f.seq),
+        samples AS (
+          SELECT r.series_id, r.ts, r.value, st.d FROM unnest($4::int[], $5::bigint[], $6::float8[], $7::bigint[]) AS r(series_id, ts, value, b)
+          JOIN stored st ON st.i = r.b),
+        raw AS (INSERT INTO raw_head(series_id, ts, value) SELECT series_id, ts, value FROM samples ORDER BY ts),
+        dirty AS (
+          INSERT INTO rollup_dirty(tier, device_id, bucket)
+          SELECT '1m', d, bucket FROM (SELECT DISTINCT d, ts - mod(ts, ${MINUTE_MS}) AS bucket FROM samples) m ORDER BY bucket, d
+          ON CONFLICT (tier, bucket, device_id) DO UPDATE SET bucket = excluded.bucket),
+        lines AS (
+          SELECT nextval(pg_get_serial_sequence('logs', 'id')) AS id, l.n, l.ts, l.level, l.source, l.message, st.d
+          FROM unnest($8::bigint[], $9::bigint[], $10::text[], $11::text[], $12::text[]) WITH ORDINALITY AS l(b, ts, level, source, message, n)
+          JOIN stored st ON st.i = l.b),
+        logged AS (INSERT INTO logs(id, device_id, ts, level, source, message) SELECT id, d, ts, level, source, message FROM lines)
+      SELECT 0 AS part, i AS n, NULL::bigint AS id FROM stored
+      UNION ALL SELECT 1, n, id FROM lines`,
+      values: [
+        keys.map((k) => k[0]), keys.map((k) => k[1]), this.now(),
+        series, ts, values, sampleKey,
+        lines.map((l) => l.key), lines.map((l) => l.line.ts), lines.map((l) => l.line.level), lines.map((l) => l.line.source), lines.map((l) => l.line.message),
+      ],
+    });
+    const results: Array<StoredBatch | null> = entries.map(() => null);
+    const logIds = new Map<number, number>();
+    for (const r of rows as Row[]) {
+      if (r.part === 1) {
+        logIds.set(num(r.n), num(r.id));
+        continue;
+      }
+      const i = first.get(num(r.n)) as number;
+      const { deviceId, batch } = entries[i] as IncomingBatch;
+      results[i] = { deviceId, metrics: batch.metrics, logs: [] };
+    }
+    lines.forEach(({ entry, line }, n) => {
+      const id = logIds.get(n + 1);
+      if (id !== undefined) results[entry]?.logs.push({ ...line, id });
+    });
+    return results;
   }
 
   async readRaw(deviceId: string, name: string, from: number, to: number): Promise<RawSeries> {

@@ -19,6 +19,7 @@ const DAY = 24 * 3600 * 1000;
  * SQLite's writer is never held across a turn of the event loop.
  */
 export class SqliteMetricEngine implements MetricEngine {
+  readonly concurrentFlushes = 1;
   readonly store: MetricStore;
   private readonly telemetry: TelemetryStore;
   private readonly rollups: RollupJob;

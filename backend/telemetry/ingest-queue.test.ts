@@ -5,6 +5,7 @@ import { METRICS_MIGRATIONS } from '../store/migrations.js';
 import { openDatabase } from '../store/sqlite/db.js';
 import { SqliteMetricEngine } from '../store/sqlite/metric-engine.js';
 import { StoreHealth } from '../store/store-health.js';
+import type { IncomingBatch, MetricEngine, StoredBatch } from '../metrics/metric-engine.js';
 import { IngestQueue } from './ingest-queue.js';
 
 const DEV = 'dev_aaaaaaaaaaaaaaaaaaaa';
@@ -77,6 +78,38 @@ describe('IngestQueue', () => {
     const pending = queue.submit(DEV, { type: 'batch', seq: 1, metrics: Array.from({ length: 2_000 }, (_, i) => ({ ts: i, name: `m${i}`, value: i })), logs: [] });
     queue.close();
     await expect(pending).rejects.toSatisfy((err) => err instanceof TetherError && err.code === 'STORE_UNAVAILABLE');
+  });
+});
+
+describe('IngestQueue with flushes in flight', () => {
+  it('writes at most maxConcurrentFlushes at once, acks each batch after its own flush, and close() waits for all of them', async () => {
+    let inFlight = 0;
+    let most = 0;
+    const release: Array<() => void> = [];
+    const engine: Pick<MetricEngine, 'ingest'> = {
+      ingest: async (entries: readonly IncomingBatch[]) => {
+        most = Math.max(most, ++inFlight);
+        await new Promise<void>((r) => release.push(r));
+        inFlight--;
+        return entries.map((e): StoredBatch => ({ deviceId: e.deviceId, metrics: e.batch.metrics, logs: [] }));
+      },
+    };
+    const queue = new IngestQueue(engine, pino({ level: 'silent' }), { flushIntervalMs: 1, maxBatchesPerFlush: 2, maxConcurrentFlushes: 3 });
+    let acked = 0;
+    const submitted = Array.from({ length: 20 }, (_, seq) => queue.submit(DEV, batch(seq)).then((stored) => (acked++, stored)));
+    await waitUntil(() => release.length === 3);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(release.length).toBe(3);
+    expect(acked).toBe(0);
+    const closed = queue.close();
+    while (acked < 20) {
+      release.shift()?.();
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    await closed;
+    expect(await Promise.all(submitted)).toEqual(Array(20).fill(true));
+    expect(most).toBe(3);
+    expect(queue.stats.flushes).toBe(10);
   });
 });
 

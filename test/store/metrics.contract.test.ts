@@ -1,12 +1,17 @@
 import { sql } from 'kysely';
-import { expect, it } from 'vitest';
-import type { MetricSample, TelemetryBatch } from '../../protocol/index.js';
+import pg from 'pg';
+import { pino } from 'pino';
+import { describe, expect, it } from 'vitest';
+import { TetherError, type MetricSample, type TelemetryBatch } from '../../protocol/index.js';
 import { HOUR_MS, MINUTE_MS, type RawSeries, type RollupPoint } from '../../backend/metrics/chunks.js';
 import type { IncomingBatch, MetricEngine } from '../../backend/metrics/metric-engine.js';
 import { MetricsQueryService } from '../../backend/metrics/metrics-query.js';
 import { DEFAULT_RETENTION } from '../../backend/metrics/retention.js';
 import { openMetricEngine } from '../../backend/store/open-metric-engine.js';
 import type { OpenedStore } from '../../backend/store/open-store.js';
+import { PostgresMetricEngine } from '../../backend/store/postgres/metric-engine.js';
+import { StoreHealth } from '../../backend/store/store-health.js';
+import { IngestQueue } from '../../backend/telemetry/ingest-queue.js';
 import { describeEachEngine } from './engines.js';
 
 const NOW = Date.UTC(2025, 5, 1);
@@ -250,5 +255,24 @@ describeEachEngine('metric engine', (store) => {
       expect(await one.readRollup('1m', deviceId, 'cpu.total', ...ALL)).toEqual(expectedRollups(raw, MINUTE_MS));
       expect(await two.readRollup('1h', deviceId, 'cpu.total', ...ALL)).toEqual(expectedRollups(raw, HOUR_MS));
     }
+  });
+});
+
+describe('metric engine on a PostgreSQL that cannot be reached', () => {
+  it('refuses a flush as an outage: the ingest queue keeps the batch unacked, retries, and rejects it at shutdown', async () => {
+    const pool = new pg.Pool({ connectionString: 'postgres://postgres@127.0.0.1:1/none', connectionTimeoutMillis: 1_000 });
+    const health = new StoreHealth();
+    const queue = new IngestQueue(new PostgresMetricEngine(pool), pino({ level: 'silent' }), { flushIntervalMs: 1, retryMinMs: 5, retryMaxMs: 10, health });
+    let settled = false;
+    const pending = queue.submit(DEV_A, batch(1, [{ ts: T0, name: 'cpu', value: 1 }])).finally(() => (settled = true));
+    pending.catch(() => undefined);
+    while (health.healthy) await new Promise((r) => setTimeout(r, 5));
+    expect(health.problem).toMatch(/ECONNREFUSED/);
+    await new Promise((r) => setTimeout(r, 30));
+    expect(settled).toBe(false);
+    expect(queue.stats.batches).toBe(0);
+    await queue.close();
+    await expect(pending).rejects.toSatisfy((err) => err instanceof TetherError && err.code === 'STORE_UNAVAILABLE');
+    await pool.end();
   });
 });

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { TetherError, type MetricSample, type TelemetryBatch } from '../../protocol/index.js';
 import { HOUR_MS, MINUTE_MS, type RawSeries, type RollupPoint } from '../../backend/metrics/chunks.js';
 import type { IncomingBatch, MetricEngine } from '../../backend/metrics/metric-engine.js';
+import { LogSearch } from '../../backend/logs/log-search.js';
 import { MetricsQueryService } from '../../backend/metrics/metrics-query.js';
 import { DEFAULT_RETENTION } from '../../backend/metrics/retention.js';
 import { openMetricEngine } from '../../backend/store/open-metric-engine.js';
@@ -131,6 +132,19 @@ describeEachEngine('metric engine', (store) => {
     expect(await metrics.readRaw(DEV_B, 'uptime', ...ALL)).toEqual({ ts: [T0], values: [1] });
     expect(await count(store(), 'logs')).toBe(2);
     expect(await count(store(), 'raw_head')).toBe(2);
+  });
+
+  it('stores log lines so that the log search finds them by the same tokens on both engines', async () => {
+    const metrics = engine();
+    const [stored] = await metrics.ingest([{ deviceId: DEV_A, batch: batch(1, [], [
+      { ts: T0, level: 'error', source: 'kernel', message: 'disk /dev/sda1 full on host-7.example.org' },
+      { ts: T0 + 1, level: 'info', source: 'app', message: 'all good' },
+    ]) }]);
+    const search = new LogSearch(store().monitoring.logs);
+    const found = await search.search({ q: '"host-7.example.org"', limit: 10 });
+    expect(found.map((l) => l.id)).toEqual([stored?.logs[0]?.id]);
+    expect((await search.search({ q: 'kern*', limit: 10 })).map((l) => l.message)).toEqual(['disk /dev/sda1 full on host-7.example.org']);
+    expect((await search.search({ q: 'good', deviceId: DEV_A, limit: 10 })).map((l) => l.id)).toEqual([stored?.logs[1]?.id]);
   });
 
   it('concurrent flushes of the same batch store it once; concurrent first samples of a new series intern it once', async () => {

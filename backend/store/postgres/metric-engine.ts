@@ -10,6 +10,7 @@ import type {
   CompactionProgress, IncomingBatch, LatestSample, MetricEngine, RetentionProgress, RollupProgress, StoredBatch,
 } from '../../metrics/metric-engine.js';
 import type { RetentionPolicy } from '../../metrics/retention.js';
+import { searchVector } from './log-search-text.js';
 
 const DAY = 24 * HOUR_MS;
 const TIERS = ['raw', '1m', '1h'] as const;
@@ -96,16 +97,20 @@ export class PostgresMetricEngine implements MetricEngine {
           SELECT '1m', d, bucket FROM (SELECT DISTINCT d, ts - mod(ts, ${MINUTE_MS}) AS bucket FROM samples) m ORDER BY bucket, d
           ON CONFLICT (tier, bucket, device_id) DO UPDATE SET bucket = excluded.bucket),
         lines AS (
-          SELECT nextval(pg_get_serial_sequence('logs', 'id')) AS id, l.n, l.ts, l.level, l.source, l.message, st.d
-          FROM unnest($8::bigint[], $9::bigint[], $10::text[], $11::text[], $12::text[]) WITH ORDINALITY AS l(b, ts, level, source, message, n)
+          SELECT nextval(pg_get_serial_sequence('logs', 'id')) AS id, l.n, l.ts, l.level, l.source, l.message, l.search, st.d
+          FROM unnest($8::bigint[], $9::bigint[], $10::text[], $11::text[], $12::text[], $13::text[]) WITH ORDINALITY AS l(b, ts, level, source, message, search, n)
           JOIN stored st ON st.i = l.b),
-        logged AS (INSERT INTO logs(id, device_id, ts, level, source, message) SELECT id, d, ts, level, source, message FROM lines)
+        logged AS (
+          INSERT INTO logs(id, device_id, ts, level, source, message, search)
+          SELECT id, d, ts, level, source, message, search::tsvector FROM lines)
       SELECT 0 AS part, i AS n, NULL::bigint AS id FROM stored
       UNION ALL SELECT 1, n, id FROM lines`,
       values: [
         keys.map((k) => k[0]), keys.map((k) => k[1]), this.now(),
         series, ts, values, sampleKey,
         lines.map((l) => l.key), lines.map((l) => l.line.ts), lines.map((l) => l.line.level), lines.map((l) => l.line.source), lines.map((l) => l.line.message),
+        // The search tokens SQLite's FTS5 would make, so that both engines find the same lines (log-search-text.ts).
+        lines.map((l) => searchVector(l.line.message, l.line.source)),
       ],
     });
     const results: Array<StoredBatch | null> = entries.map(() => null);

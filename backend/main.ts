@@ -31,7 +31,7 @@ import { JobScheduler } from './jobs/job-scheduler.js';
 import { RunService } from './jobs/run-service.js';
 import { SHELL_SOCKET_MAX_PAYLOAD, ShellService } from './shell/shell-service.js';
 import { openMetricEngine } from './store/open-metric-engine.js';
-import { openStore, sqliteOnly } from './store/open-store.js';
+import { openStore } from './store/open-store.js';
 import { StoreHealth } from './store/store-health.js';
 import { TelemetryGateway, type TelemetryAdmission } from './telemetry/telemetry-gateway.js';
 import { startMonitoring } from './metrics/monitoring.js';
@@ -59,7 +59,6 @@ export async function startBackend(config: BackendConfig, log: Logger = pino()):
   const pki = await loadOrCreatePki(config.home, certificateHostnames(config));
   const store = await openStore({ home: config.home, databaseUrl: config.databaseUrl });
   const { stores } = store;
-  const db = sqliteOnly(store);
 
   const audit = new AuditLog(stores);
   const users = new UserService(stores, audit);

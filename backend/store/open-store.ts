@@ -1,6 +1,5 @@
 import { join } from 'node:path';
 import type { Kysely } from 'kysely';
-import { TetherError } from '../../protocol/index.js';
 import { MAIN_MIGRATIONS, METRICS_MIGRATIONS } from './migrations.js';
 import type { Engine } from './engine.js';
 import { openPostgres, type PostgresStore } from './postgres/pool.js';
@@ -55,12 +54,6 @@ export async function openStore(options: StoreOptions): Promise<OpenedStore> {
       await metrics.destroy();
     },
   };
-}
-
-/** The main SQLite handle, for services not yet moved onto the ports. */
-export function sqliteOnly(store: OpenedStore): Db {
-  if (!store.sqlite) throw new TetherError('BAD_REQUEST', `This part of Tether does not run on ${store.engine} yet`);
-  return store.sqlite.db;
 }
 
 /** The ports over an already open SQLite handle (unit tests that build services by hand). */

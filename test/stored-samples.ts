@@ -1,5 +1,11 @@
-import type Database from 'better-sqlite3';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import type { MetricEngine } from '../backend/metrics/metric-engine.js';
+import { PostgresMetricEngine } from '../backend/store/postgres/metric-engine.js';
+import { openPostgres } from '../backend/store/postgres/pool.js';
+import { SqliteMetricEngine } from '../backend/store/sqlite/metric-engine.js';
 import { MetricStore } from '../backend/store/sqlite/metric-store.js';
+import { TEST_STORE, storeEnv, type Backend } from './harness.js';
 
 export interface StoredSample {
   name: string;
@@ -28,4 +34,33 @@ export function duplicateSamples(samples: readonly StoredSample[]): number {
   const seen = new Map<string, number>();
   for (const s of samples) seen.set(`${s.name}@${s.ts}`, (seen.get(`${s.name}@${s.ts}`) ?? 0) + 1);
   return [...seen.values()].filter((n) => n > 1).length;
+}
+
+/**
+ * Every raw sample a test backend stored for a device (or one of its metrics), on the engine it
+ * runs on (TETHER_TEST_STORE), through the backend's own metric engine: head and chunks alike.
+ */
+export async function backendSamples(backend: Pick<Backend, 'home'>, deviceId: string, name?: string): Promise<StoredSample[]> {
+  let engine: MetricEngine;
+  let close: () => Promise<void>;
+  if (TEST_STORE === 'sqlite') {
+    const db = new Database(join(backend.home, 'metrics.db'), { readonly: true });
+    engine = new SqliteMetricEngine(db);
+    close = async () => void db.close();
+  } else {
+    const postgres = await openPostgres({ url: (await storeEnv(backend.home)).TETHER_DATABASE_URL ?? '', max: 2 });
+    engine = new PostgresMetricEngine(postgres.pool);
+    close = () => postgres.close();
+  }
+  try {
+    const out: StoredSample[] = [];
+    for (const metric of await engine.seriesNames(deviceId)) {
+      if (name !== undefined && metric !== name) continue;
+      const raw = await engine.readRaw(deviceId, metric, Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
+      raw.ts.forEach((ts, i) => out.push({ name: metric, ts, value: raw.values[i] as number }));
+    }
+    return out;
+  } finally {
+    await close();
+  }
 }

@@ -1,11 +1,11 @@
 import { appendFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import { sql } from 'kysely';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConsoleServerMessage, TelemetryServerMessage, type MetricsQueryResult, type StoredLogLine } from '../../protocol/index.js';
-import { api, cleanup, createToken, enrolAndRun, login, registerAgent, startBackend, tempDir, waitFor, type Backend, type Proc } from '../harness.js';
-import { storedSamples } from '../stored-samples.js';
+import { api, backendDb, cleanup, createToken, enrolAndRun, login, registerAgent, startBackend, tempDir, waitFor, type Backend, type Proc } from '../harness.js';
+import { backendSamples } from '../stored-samples.js';
 
 async function query(backend: Backend, token: string, deviceId: string, names: string[], from: number, step = 0): Promise<MetricsQueryResult> {
   const res = await api(backend, 'GET', `/api/v1/metrics/devices/${deviceId}?names=${names.join(',')}&from=${from}&to=${Date.now() + 1000}&step=${step}`, { token });
@@ -144,17 +144,18 @@ describe('monitoring with a real agent on this machine', () => {
     expect(answers.at(-1)).toEqual({ type: 'ack', seq: BASE + 99 });
     ws.close();
 
-    const db = new Database(join(backend.home, 'metrics.db'), { readonly: true });
+    const db = await backendDb(backend, 'metrics');
     try {
-      const names = db.prepare('SELECT name FROM series').pluck().all() as string[];
+      const names = (await sql<{ name: string }>`SELECT name FROM series`.execute(db)).rows.map((r) => r.name);
       expect(names.filter((n) => n === 'bad.marker')).toHaveLength(0);
       expect(names.filter((n) => n === 'good.marker')).toHaveLength(1);
-      expect(storedSamples(db, agent.deviceId, 'good.marker')).toHaveLength(1);
-      expect(db.prepare('SELECT seq FROM telemetry_batches WHERE seq >= ?').pluck().all(BASE)).toEqual([BASE + 99]);
-      expect(db.prepare("SELECT count(*) FROM logs WHERE message = 'bad.marker' OR length(message) = 16000").pluck().get()).toBe(0);
-      expect(storedSamples(db, other.deviceId)).toHaveLength(0);
+      expect(await backendSamples(backend, agent.deviceId, 'good.marker')).toHaveLength(1);
+      expect((await sql<{ seq: number }>`SELECT seq FROM telemetry_batches WHERE seq >= ${BASE}`.execute(db)).rows.map((r) => Number(r.seq))).toEqual([BASE + 99]);
+      const logs = await sql<{ n: number }>`SELECT count(*) AS n FROM logs WHERE message = 'bad.marker' OR length(message) = 16000`.execute(db);
+      expect(Number(logs.rows[0]?.n)).toBe(0);
+      expect(await backendSamples(backend, other.deviceId)).toHaveLength(0);
     } finally {
-      db.close();
+      await db.destroy();
     }
   });
 });

@@ -30,6 +30,26 @@ export const layerZones = [
   { target: './cli', from: ['./backend', './agent', './renderer', './electron', './test', './bench', './build', './bin'], message: 'cli/ is a client of the public API: it imports protocol/, and channel/ for the CA pin check, only.' },
 ];
 
+/**
+ * ARCHITECTURE §storage: the backend reaches a database only through its store ports. A driver
+ * (better-sqlite3, pg) is imported only in backend/store/sqlite/ and backend/store/postgres/, the
+ * SQL layer (Kysely) only under backend/store/. Tests may open a database to check what it holds.
+ * test/lint/import-rules.test.ts proves both rules fire.
+ */
+const driverMessage = 'Only backend/store/sqlite/ and backend/store/postgres/ import a database driver; use a store port.';
+const kyselyMessage = 'Kysely belongs to backend/store/: services use the store ports.';
+const driverImports = (withKysely) => ['error', {
+  paths: [
+    { name: 'better-sqlite3', message: driverMessage },
+    { name: 'pg', message: driverMessage },
+    ...(withKysely ? [{ name: 'kysely', message: kyselyMessage }] : []),
+  ],
+  patterns: [
+    { group: ['better-sqlite3/*', 'pg/*', 'pg-*'], message: driverMessage },
+    ...(withKysely ? [{ group: ['kysely/*'], message: kyselyMessage }] : []),
+  ],
+}];
+
 export default tseslint.config(
   { ignores: ['node_modules/**', 'renderer/dist/**', 'dist/**', 'dist-electron/**', 'release/**', '.tether/**', '.cache/**', 'test-results/**', 'playwright-report/**', 'bench/results/**'] },
   js.configs.recommended,
@@ -69,5 +89,15 @@ export default tseslint.config(
   {
     files: ['channel/**/*.ts'],
     rules: { 'no-restricted-imports': ['error', { paths: ['electron', 'react', 'react-dom'] }] },
+  },
+  {
+    files: ['backend/**/*.ts'],
+    ignores: ['backend/store/**', 'backend/**/*.test.ts'],
+    rules: { 'no-restricted-imports': driverImports(true) },
+  },
+  {
+    files: ['backend/store/**/*.ts'],
+    ignores: ['backend/store/sqlite/**', 'backend/store/postgres/**', 'backend/**/*.test.ts'],
+    rules: { 'no-restricted-imports': driverImports(false) },
   },
 );

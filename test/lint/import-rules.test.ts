@@ -28,6 +28,14 @@ const cases: Array<{ file: string; source: string; allowed: boolean }> = [
   { file: 'cli/x.ts', source: "import '../protocol/index.js'; import 'node:fs';", allowed: true },
   { file: 'backend/x.ts', source: "import '../cli/main.js';", allowed: false },
   { file: 'backend/x.ts', source: 'export const f = (v: any) => v;', allowed: false },
+  { file: 'backend/devices/x.ts', source: "import Database from 'better-sqlite3'; export const d = Database;", allowed: false },
+  { file: 'backend/devices/x.ts', source: "import pg from 'pg'; export const p = pg;", allowed: false },
+  { file: 'backend/devices/x.ts', source: "import { sql } from 'kysely'; export const s = sql;", allowed: false },
+  { file: 'backend/store/x.ts', source: "import pg from 'pg'; export const p = pg;", allowed: false },
+  { file: 'backend/store/x.ts', source: "import { sql } from 'kysely'; export const s = sql;", allowed: true },
+  { file: 'backend/store/sqlite/x.ts', source: "import Database from 'better-sqlite3'; export const d = Database;", allowed: true },
+  { file: 'backend/store/postgres/x.ts', source: "import pg from 'pg'; export const p = pg;", allowed: true },
+  { file: 'backend/devices/x.test.ts', source: "import Database from 'better-sqlite3'; export const d = Database;", allowed: true },
 ];
 
 describe('import rules (ARCHITECTURE §1) are enforced by lint', () => {

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { TetherError } from '../../protocol/index.js';
 import { openPostgres } from './postgres/pool.js';
+import { searchVector } from './postgres/log-search-text.js';
 import { beginPostgresCopy, MAX_PARAMS, type PostgresParam, type TargetTable } from './postgres/table-target.js';
 import { openSqliteTableSource, type SourceTable, type SqliteValue } from './sqlite/table-source.js';
 
@@ -70,8 +71,9 @@ export async function migrateStore(options: MigrateStoreOptions): Promise<Migrat
           let copied = 0;
           const maxRows = Math.max(1, Math.min(options.batchRows ?? 1000, Math.floor(MAX_PARAMS / table.columns.length)));
           try {
+            const write = withDerivedColumns(table, into);
             for (const batch of source.batches(table, { maxRows, maxBytes: options.batchBytes ?? 8 * 1024 * 1024 })) {
-              await target.insert(table.name, table.columns, batch.map((row) => row.map(toParam)));
+              await target.insert(table.name, write.columns, batch.map(write.row));
               copied += batch.length;
               options.onProgress?.({ table: table.name, copied, total: table.rows, done: false });
             }
@@ -98,6 +100,23 @@ export async function migrateStore(options: MigrateStoreOptions): Promise<Migrat
   } finally {
     source.close();
   }
+}
+
+/**
+ * The columns a source row is written to. PostgreSQL's logs.search holds the tokens that SQLite's
+ * FTS5 index (a separate table, not copied) holds for the same line, computed here as the log store
+ * computes them when it writes a line, so a copied log is found by the same searches.
+ */
+function withDerivedColumns(table: SourceTable, into: TargetTable): { columns: string[]; row: (row: readonly SqliteValue[]) => PostgresParam[] } {
+  const message = table.columns.indexOf('message');
+  const origin = table.columns.indexOf('source');
+  if (table.name !== 'logs' || !into.columns.includes('search') || message < 0 || origin < 0) {
+    return { columns: table.columns, row: (row) => row.map(toParam) };
+  }
+  return {
+    columns: [...table.columns, 'search'],
+    row: (row) => [...row.map(toParam), searchVector(String(row[message] ?? ''), String(row[origin] ?? ''))],
+  };
 }
 
 /** SQLite's integers arrive as bigint; as text PostgreSQL reads them into its integer columns exactly. */

@@ -140,6 +140,7 @@ describe('migrate-store: a SQLite home into PostgreSQL', { timeout: 240_000 }, (
       metricsDb.prepare("INSERT INTO logs (device_id, ts, level, source, message) VALUES (?, 5, 'warn', 'kernel', 'disk sda1 90% full — ünïcode')").run(agent.deviceId);
       const rule = metricsDb.prepare('SELECT id FROM alert_rules').pluck().get() as number;
       metricsDb.prepare("INSERT INTO alert_events (rule_id, rule_name, device_id, state, ts, value) VALUES (?, 'offline', ?, 'firing', 7, NULL)").run(rule, agent.deviceId);
+      metricsDb.prepare("INSERT INTO alert_state (rule_id, device_id, state, event_id) VALUES (?, ?, 'firing', (SELECT max(id) FROM alert_events))").run(rule, agent.deviceId);
       tables = new Map([...sqliteTables(main), ...sqliteTables(metricsDb)]);
       for (const [table] of tables) {
         const db = sqliteTables(main).has(table) ? main : metricsDb;

@@ -3,7 +3,7 @@ import { quoteIdent } from './pool.js';
 
 export interface TargetTable {
   name: string;
-  /** Columns a row is written to, in declaration order (generated columns such as logs.search are left out: PostgreSQL computes them). */
+  /** Columns a row is written to, in declaration order (generated columns are left out: PostgreSQL computes them). */
   columns: string[];
   /** Identity columns, whose sequences must move past the copied ids. */
   identity: string[];

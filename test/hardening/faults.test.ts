@@ -7,13 +7,12 @@
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigFleetStatus, type JobDetail, type Run } from '../../protocol/index.js';
-import { api, cleanup, enrolAndRun, login, openConsole, startAgent, startBackend, waitFor, type Backend, type Proc } from '../harness.js';
+import { api, backendDb, cleanup, enrolAndRun, login, openConsole, startAgent, startBackend, waitFor, type Backend, type Proc } from '../harness.js';
 import { LONG } from './fuzz-input.js';
 import { startTcpProxy, type TcpProxy } from './tcp-proxy.js';
-import { duplicateSamples, storedSamples } from '../stored-samples.js';
+import { backendSamples, duplicateSamples } from '../stored-samples.js';
 
 interface Agent { proc: Proc; stateDir: string; deviceId: string }
 
@@ -55,10 +54,10 @@ describe('faults with real processes', () => {
     await killAndRestart(2_000);
     await waitFor(() => spooled(agent) === 0, 60_000, 'the spool to drain');
     await sleep(1_000);
-    const db = new Database(join(backend.home, 'metrics.db'), { readonly: true });
+    const db = await backendDb(backend, 'metrics');
     try {
-      const seqs = db.prepare('SELECT seq FROM telemetry_batches WHERE device_id = ? ORDER BY seq').pluck().all(agent.deviceId) as number[];
-      const samples = storedSamples(db, agent.deviceId);
+      const seqs = (await db.selectFrom('telemetry_batches').select('seq').where('device_id', '=', agent.deviceId).orderBy('seq').execute()).map((r) => r.seq);
+      const samples = await backendSamples(backend, agent.deviceId);
       const uptime = samples.filter((s) => s.name === 'uptime').length;
       const duplicates = duplicateSamples(samples);
       expect(seqs.length).toBeGreaterThan(10);
@@ -69,7 +68,7 @@ describe('faults with real processes', () => {
       expect(duplicates).toBe(0);
       void annotate(`${seqs.length} batches, seq ${seqs[0]}..${seqs.at(-1)} contiguous, 0 duplicate samples`);
     } finally {
-      db.close();
+      await db.destroy();
     }
   });
 

@@ -1,11 +1,10 @@
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { api, cleanup, createToken, deviceOf, enrolAndRun, login, openConsole, registerAgent, startAgent, startBackend, tempDir, waitFor, type Backend, type Proc } from '../harness.js';
 import { handshake } from './rogue-device.js';
 import { readFileSync } from 'node:fs';
-import { storedSamples } from '../stored-samples.js';
+import { backendSamples } from '../stored-samples.js';
 
 describe('a real backend with real agents', () => {
   let backend: Backend;
@@ -51,15 +50,10 @@ describe('a real backend with real agents', () => {
   });
 
   it('stores acked telemetry (uptime) in the metrics database', async () => {
-    const db = new Database(join(backend.home, 'metrics.db'), { readonly: true });
-    try {
-      await waitFor(() => {
-        const row = { n: storedSamples(db, agents[0]!.deviceId, 'uptime').length };
-        return row.n >= 2;
-      }, 10_000, 'uptime samples');
-    } finally {
-      db.close();
-    }
+    const deviceId = agents[0]!.deviceId;
+    let stored = 0;
+    await waitFor(async () => (stored = (await backendSamples(backend, deviceId, 'uptime')).length) >= 2, 10_000, 'uptime samples');
+    expect(stored).toBeGreaterThanOrEqual(2);
   });
 
   it('reconnects every agent after a backend restart', async () => {

@@ -1,8 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
-import { api, cleanup, createToken, enrolAndRun, login, registerAgent, startBackend, tempDir, waitFor, type Backend, type Proc } from '../harness.js';
+import { api, backendDb, cleanup, createToken, enrolAndRun, login, registerAgent, startBackend, tempDir, waitFor, type Backend, type Proc } from '../harness.js';
 import { startTelemetryWriter } from '../telemetry-writer.js';
 
 /** The production backoff base (ARCHITECTURE §3: 1 s → 60 s, full jitter). */
@@ -40,9 +39,9 @@ describe('graceful shutdown', () => {
     await writer.stop();
 
     // Every acked batch is on disk, read from the file the stopped backend left.
-    const db = new Database(join(home, 'metrics.db'), { readonly: true });
-    const stored = new Set(db.prepare('SELECT seq FROM telemetry_batches WHERE device_id = ?').pluck().all(writerId) as number[]);
-    db.close();
+    const db = await backendDb({ home }, 'metrics');
+    const stored = new Set((await db.selectFrom('telemetry_batches').select('seq').where('device_id', '=', writerId).execute()).map((r) => r.seq));
+    await db.destroy();
     expect([...ackedBeforeStop.keys()].filter((seq) => !stored.has(seq))).toEqual([]);
 
     // Agents were told the server is going away (1001), not dropped, and retry with jittered delays.

@@ -99,6 +99,7 @@ export class ConfigDelivery {
   private closed = false;
   /** A layer changed since the last pass started: the next slice starts a new one. */
   private passDue = false;
+  private startingPass = false;
   private pass: Pass | null = null;
   /** A slice is queued or running. */
   private sliceScheduled = false;
@@ -151,7 +152,7 @@ export class ConfigDelivery {
 
   /** Whether a fleet-wide refresh is due or running. */
   get refreshing(): boolean {
-    return this.passDue || this.pass !== null;
+    return this.passDue || this.startingPass || this.pass !== null;
   }
 
   /** Resolves once no fleet-wide refresh is due or running, or after `maxMs`, whichever comes first. */
@@ -265,7 +266,14 @@ export class ConfigDelivery {
   private async runSlice(): Promise<SliceOutcome> {
     if (this.passDue) {
       this.passDue = false;
-      const pass = await this.startPass();
+      // Still refreshing while the pass is read: a status asked for now waits for it.
+      this.startingPass = true;
+      let pass: Pass;
+      try {
+        pass = await this.startPass();
+      } finally {
+        this.startingPass = false;
+      }
       // A change landed while the pass was being read: it starts over from the newest layers.
       if (this.passDue || this.closed) return 'idle';
       this.pass = pass;

@@ -48,6 +48,9 @@ export interface ControlGatewayDeps {
   counters?: Pick<BackendCounters, 'controlFrames' | 'controlHandshakes' | 'streamFramesDropped'>;
 }
 
+
+/** Sealed frames a client may send after its auth before the device lookup answers (a few: it has not seen the welcome yet). */
+const EARLY_FRAMES_MAX = 32;
 /** Closes a socket with a stable code: the WebSocket close code from ERRORS and the code string as reason. */
 export function closeWith(ws: WebSocket, code: ErrorCode): void {
   if (ws.readyState === ws.CLOSED || ws.readyState === ws.CLOSING) return;
@@ -154,6 +157,8 @@ class AgentConnection implements DeviceLink {
   // A handshake is a one-shot state machine: one per connection, dropped once the session is open.
   private handshake: ServerHandshake | null;
   private handshakeTimer: NodeJS.Timeout | undefined;
+  /** Sealed frames that arrived after the client's auth, while its device was looked up (null outside that wait). */
+  private early: Buffer[] | null = null;
   private session: SecureSession | null = null;
   private rpc: RpcPeer | null = null;
   streams?: LinkStreams;
@@ -194,6 +199,12 @@ class AgentConnection implements DeviceLink {
         return;
       }
       if (this.stage === 'closed') return;
+      if (this.stage === 'checking' && this.early && isBinary) {
+        // The client may seal frames as soon as it sent its auth; they wait for the device lookup.
+        if (this.early.length >= EARLY_FRAMES_MAX) throw new TetherError('HANDSHAKE_FAILED', 'Too many frames before the session opened');
+        this.early.push(toBuffer(data));
+        return;
+      }
       if (this.stage === 'checking') throw new TetherError('HANDSHAKE_FAILED', 'A message before the backend answered');
       if (isBinary) throw new TetherError('HANDSHAKE_FAILED', 'The handshake is JSON text');
       if (!this.handshake) throw new TetherError('HANDSHAKE_FAILED');
@@ -212,6 +223,7 @@ class AgentConnection implements DeviceLink {
       this.handshake = null;
       this.deviceId = auth.deviceId;
       this.stage = 'checking';
+      this.early = [];
       // Registered before the lookup starts, so a revocation committed after the read is seen by `disconnect`.
       this.admitting(auth.deviceId, true);
       void this.whenDeviceMayConnect(auth.deviceId, (record) => {
@@ -223,6 +235,9 @@ class AgentConnection implements DeviceLink {
         this.stage = 'open';
         this.open(auth.deviceId, auth.established);
         this.shared.deps.counters?.controlHandshakes.inc({ result: 'accepted' });
+        const early = this.early ?? [];
+        this.early = null;
+        for (const frame of early) this.onSocketMessage(frame, true);
       });
     } catch (err) {
       this.refuse(err);

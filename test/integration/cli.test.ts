@@ -3,10 +3,13 @@ import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { hasControlCharacters, type AuditPage } from '../../protocol/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ROOT, api, cleanup, login, registerAgent, startBackend, tempDir, type Backend } from '../harness.js';
+import { ROOT, api, cleanup, login, registerAgent, startBackend, storeEnv, tempDir, type Backend } from '../harness.js';
+
+/** The test backend's store (TETHER_TEST_STORE=postgres: its database), for the one-off commands on its home. */
+let storeVars: Record<string, string> = {};
 
 function run(bin: string, args: string[], input?: string) {
-  const result = spawnSync(process.execPath, [join(ROOT, 'bin', `${bin}.js`), ...args], { cwd: ROOT, encoding: 'utf8', input });
+  const result = spawnSync(process.execPath, [join(ROOT, 'bin', `${bin}.js`), ...args], { cwd: ROOT, encoding: 'utf8', input, env: { ...process.env, ...storeVars } });
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
@@ -16,6 +19,7 @@ describe('the commands of ARCHITECTURE §9', () => {
 
   beforeAll(async () => {
     backend = await startBackend();
+    storeVars = await storeEnv(backend.home);
   });
 
   afterAll(async () => {

@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import { SHELL_ACK_BATCH_BYTES, SHELL_ACK_DELAY_MS, SHELL_CLOSE_DELIBERATE, ShellServerMessage, type ShellClientMessage } from '../protocol/index.js';
-import { api, ROOT, type Backend } from './harness.js';
+import { api, ROOT, storeEnv, type Backend } from './harness.js';
 
 export class ShellClient {
   readonly chunks: Buffer[] = [];
@@ -150,7 +150,8 @@ export class ShellClient {
 
 /** Adds a console user with `tether-backend user add` and logs in as them. */
 export async function addUser(backend: Backend, username: string, role: 'admin' | 'operator' | 'viewer', password = 'a long enough password 1'): Promise<string> {
-  const child = spawn(process.execPath, [join(ROOT, 'bin', 'tether-backend.js'), 'user', 'add', '--home', backend.home, '--username', username, '--role', role], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const env = { ...process.env, ...(await storeEnv(backend.home)) };
+  const child = spawn(process.execPath, [join(ROOT, 'bin', 'tether-backend.js'), 'user', 'add', '--home', backend.home, '--username', username, '--role', role], { env, stdio: ['pipe', 'pipe', 'pipe'] });
   child.stdin.end(`${password}\n`);
   const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
   if (code !== 0) throw new Error(`user add failed: ${code}`);

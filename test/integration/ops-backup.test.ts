@@ -14,10 +14,10 @@ async function backendCli(args: string[]): Promise<{ code: number | null; output
 
 // SQLite's online backup of the home's database files. PostgreSQL's backup (pg_dump into the same
 // layout) and restore are tested in migrate-store.test.ts, against a real server, on every run.
-const sqliteOnly = TEST_STORE !== 'sqlite';
-if (sqliteOnly) console.log('ops-backup: skipped with TETHER_TEST_STORE=postgres: it tests the SQLite online backup of a home (PostgreSQL backup is in migrate-store.test.ts)');
+const onPostgres = TEST_STORE === 'postgres';
+if (onPostgres) console.log('ops-backup: skipped with TETHER_TEST_STORE=postgres: it tests the SQLite online backup of a home (PostgreSQL backup is in migrate-store.test.ts)');
 
-describe.skipIf(sqliteOnly)('online backup and restore (SQLite)', () => {
+describe.skipIf(onPostgres)('online backup and restore (SQLite)', () => {
   const dirs: string[] = [];
   let backend: Backend | undefined;
   let restoredBackend: Backend | undefined;

@@ -1,6 +1,6 @@
 import { pino } from 'pino';
 import { expect, it } from 'vitest';
-import { ConfigApplyParams, TetherError, type ConfigReport } from '../../protocol/index.js';
+import { ConfigApplyParams, type ConfigReport } from '../../protocol/index.js';
 import { AuditLog } from '../../backend/audit/audit-log.js';
 import { ConfigDelivery } from '../../backend/config/config-delivery.js';
 import { ConfigService } from '../../backend/config/config-service.js';
@@ -9,16 +9,8 @@ import { SchemaValidator } from '../../backend/config/schema-validator.js';
 import { DeviceDirectory, type DeviceEntry } from '../../backend/devices/device-directory.js';
 import { LocalDeviceRouter } from '../../backend/devices/device-router.js';
 import { FleetEvents } from '../../backend/devices/fleet-events.js';
-import { describeEachEngine } from './engines.js';
+import { codeOf, describeEachEngine } from './engines.js';
 
-async function codeOf(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-    return 'none';
-  } catch (err) {
-    return err instanceof TetherError ? err.code : String(err);
-  }
-}
 
 function groupLayer(id: string, version: number, values: StoredConfigLayer['values'] = {}): StoredConfigLayer {
   return { id, kind: 'group', selector: { site: id }, priority: 0, values, version, updatedAt: version, updatedBy: 'test' };

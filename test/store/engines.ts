@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe } from 'vitest';
+import { TetherError } from '../../protocol/index.js';
 import type { Engine } from '../../backend/store/engine.js';
 import { openStore, type OpenedStore } from '../../backend/store/open-store.js';
 import { createTestDatabase } from './test-database.js';
@@ -38,5 +39,15 @@ export function describeEachEngine(name: string, body: (store: () => OpenedStore
         return current;
       }, engine);
     });
+  }
+}
+
+/** The code a promise rejects with ('none' when it resolves): what concurrency cases count. */
+export async function codeOf(promise: Promise<unknown>): Promise<string> {
+  try {
+    await promise;
+    return 'none';
+  } catch (err) {
+    return err instanceof TetherError ? err.code : String(err);
   }
 }

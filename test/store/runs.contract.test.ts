@@ -1,13 +1,13 @@
 import { pino } from 'pino';
 import { expect, it } from 'vitest';
-import { TetherError, type CommandRequest, type Device, type JobCreateRequest } from '../../protocol/index.js';
+import { type CommandRequest, type Device, type JobCreateRequest } from '../../protocol/index.js';
 import { AuditLog } from '../../backend/audit/audit-log.js';
 import { FleetEvents } from '../../backend/devices/fleet-events.js';
 import { JobScheduler } from '../../backend/jobs/job-scheduler.js';
 import type { NewJob, NewRun, RunEnd } from '../../backend/jobs/run-store.js';
 import { RunService } from '../../backend/jobs/run-service.js';
 import type { Stores } from '../../backend/store/stores.js';
-import { describeEachEngine } from './engines.js';
+import { codeOf, describeEachEngine } from './engines.js';
 import { FakeDeviceRouter } from './fake-device-router.js';
 
 const log = pino({ level: 'silent' });
@@ -25,14 +25,6 @@ function end(state: RunEnd['state'], stdout = '', endedAt = 5_000): RunEnd {
   return { state, exitCode: state === 'succeeded' ? 0 : null, signal: null, stdout: Buffer.from(stdout), stderr: Buffer.alloc(0), truncated: false, error: null, endedAt };
 }
 
-async function codeOf(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-    return 'none';
-  } catch (err) {
-    return err instanceof TetherError ? err.code : String(err);
-  }
-}
 
 async function auditOf(stores: Stores, action: string): Promise<Array<{ actor: string; target: string | null; details: Record<string, unknown> }>> {
   return stores.audit.query({ action }, 10_000);

@@ -5,11 +5,11 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import type { WebSocket } from 'ws';
 import { afterEach, expect, it } from 'vitest';
-import { parseAsciicast, TetherError, type User } from '../../protocol/index.js';
+import { parseAsciicast, type User } from '../../protocol/index.js';
 import { AuditLog } from '../../backend/audit/audit-log.js';
 import { ShellService } from '../../backend/shell/shell-service.js';
 import type { NewShellSession } from '../../backend/shell/shell-session-store.js';
-import { describeEachEngine } from './engines.js';
+import { codeOf, describeEachEngine } from './engines.js';
 import { FakeDeviceRouter } from './fake-device-router.js';
 
 const log = pino({ level: 'silent' });
@@ -19,14 +19,6 @@ function session(id: string, deviceId: string, startedAt: number, recording: str
   return { id, deviceId, username: 'alice', startedAt, recording };
 }
 
-async function codeOf(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-    return 'none';
-  } catch (err) {
-    return err instanceof TetherError ? err.code : String(err);
-  }
-}
 
 /** A console's WebSocket as the shell service uses it. */
 class FakeSocket extends EventEmitter {

@@ -1,13 +1,12 @@
 import forge from 'node-forge';
 import { beforeAll, expect, it } from 'vitest';
-import { TetherError } from '../../protocol/index.js';
 import { AuditLog } from '../../backend/audit/audit-log.js';
 import { FleetEvents } from '../../backend/devices/fleet-events.js';
 import { EnrolmentService } from '../../backend/enrol/enrolment.js';
 import { TokenService } from '../../backend/enrol/tokens.js';
 import { createCa, type CertifiedKey } from '../../backend/pki/ca.js';
 import { generateRsaKeyPair, type RsaKeyPairPem } from '../../backend/pki/keys.js';
-import { describeEachEngine } from './engines.js';
+import { codeOf, describeEachEngine } from './engines.js';
 
 let ca: CertifiedKey;
 let deviceKey: RsaKeyPairPem;
@@ -23,14 +22,6 @@ function csr(): string {
   return forge.pki.certificationRequestToPem(request);
 }
 
-async function codeOf(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-    return 'none';
-  } catch (err) {
-    return err instanceof TetherError ? err.code : String(err);
-  }
-}
 
 describeEachEngine('registration tokens', (store) => {
   function services(now = () => Date.now()) {

@@ -2,7 +2,7 @@ import type { Statement } from 'better-sqlite3';
 import type { Aggregate } from '../../metrics/aggregate.js';
 import { decodeChunk, encodeChunk } from '../../metrics/chunk-codec.js';
 import {
-  CHUNK_WINDOW_MS, appendRollupChunk, compactionCutoff, encodeRollups, expiredChunksBefore, groupByWindow, mergeRollups, rollupRow, sortRaw,
+  CHUNK_WINDOW_MS, appendRawChunk, appendRollupChunk, compactionCutoff, encodeRollups, expiredChunksBefore, groupByWindow, mergeRollups, rollupRow, sortRaw,
   type RawSeries, type RollupPoint, type RollupTier, type StoredTier,
 } from '../../metrics/chunks.js';
 import type { Db } from './db.js';
@@ -147,15 +147,7 @@ export class MetricStore {
     const out: RawSeries = { ts: [], values: [] };
     const window = CHUNK_WINDOW_MS.raw;
     for (const [, data] of this.tiers.raw.chunksInRange.all(seriesId, Math.floor(from / window) * window, to) as Array<[number, Buffer]>) {
-      const chunk = decodeChunk(data);
-      const values = chunk.columns[0] as Float64Array;
-      for (let i = 0; i < chunk.ts.length; i++) {
-        const t = chunk.ts[i] as number;
-        if (t >= from && t < to) {
-          out.ts.push(t);
-          out.values.push(values[i] as number);
-        }
-      }
+      appendRawChunk(out, data, from, to);
     }
     const head = this.rawHeadInRange.all(seriesId, from, to) as Array<[number, number]>;
     if (head.length === 0) return out;

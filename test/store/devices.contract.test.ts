@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { IncomingMessage } from 'node:http';
-import forge from 'node-forge';
 import { pino } from 'pino';
 import { beforeAll, expect, it } from 'vitest';
 import { ClientHandshake } from '../../channel/handshake.js';
@@ -18,7 +17,7 @@ import { Presence } from '../../backend/devices/presence.js';
 import { newDeviceId } from '../../backend/enrol/enrolment.js';
 import { createCa, type CertifiedKey } from '../../backend/pki/ca.js';
 import { issueDeviceCert, issueIdentityCert } from '../../backend/pki/issue.js';
-import { generateRsaKeyPair, type RsaKeyPairPem } from '../../backend/pki/keys.js';
+import { createDeviceKeyAndCsr } from '../../agent/enrol/csr.js';
 import type { Stores } from '../../backend/store/stores.js';
 import type { IngestQueue } from '../../backend/telemetry/ingest-queue.js';
 import { TelemetryGateway } from '../../backend/telemetry/telemetry-gateway.js';
@@ -29,19 +28,14 @@ const log = pino({ level: 'silent' });
 
 let ca: CertifiedKey;
 let identity: CertifiedKey;
-let deviceKey: RsaKeyPairPem;
+/** The device's key and CSR, made as the agent makes them at enrolment. */
+let deviceKey: { keyPem: string; csrPem: string };
 beforeAll(async () => {
   ca = await createCa();
-  [identity, deviceKey] = await Promise.all([issueIdentityCert(ca), generateRsaKeyPair(2048)]);
+  [identity, deviceKey] = await Promise.all([issueIdentityCert(ca), createDeviceKeyAndCsr()]);
 });
+const csr = (): string => deviceKey.csrPem;
 
-function csr(): string {
-  const request = forge.pki.createCertificationRequest();
-  request.publicKey = forge.pki.publicKeyFromPem(deviceKey.publicKeyPem);
-  request.setSubject([{ name: 'commonName', value: 'device' }]);
-  request.sign(forge.pki.privateKeyFromPem(deviceKey.privateKeyPem), forge.md.sha256.create());
-  return forge.pki.certificationRequestToPem(request);
-}
 
 /** A registration token row: devices reference the token they enrolled with. */
 async function tokenId(stores: Stores): Promise<string> {
@@ -265,7 +259,7 @@ describeEachEngine('device store', (store) => {
   async function reconnect(control: ControlGateway, device: { id: string; certPem: string }, beforeAuth = (): void => undefined): Promise<FakeSocket> {
     const ws = new FakeSocket();
     control.accept(ws as never, {} as IncomingMessage);
-    const client = new ClientHandshake({ deviceId: device.id, deviceCertPem: device.certPem, deviceKeyPem: deviceKey.privateKeyPem, caCertPem: ca.certPem, caPin: caPin(ca.certPem) });
+    const client = new ClientHandshake({ deviceId: device.id, deviceCertPem: device.certPem, deviceKeyPem: deviceKey.keyPem, caCertPem: ca.certPem, caPin: caPin(ca.certPem) });
     ws.emit('message', Buffer.from(JSON.stringify(client.hello())), false);
     await until(() => ws.sent.length > 0 || ws.closed !== null, 'server_hello');
     const hello = ws.sent[0];

@@ -1,26 +1,20 @@
-import forge from 'node-forge';
 import { beforeAll, expect, it } from 'vitest';
 import { AuditLog } from '../../backend/audit/audit-log.js';
 import { FleetEvents } from '../../backend/devices/fleet-events.js';
 import { EnrolmentService } from '../../backend/enrol/enrolment.js';
 import { TokenService } from '../../backend/enrol/tokens.js';
 import { createCa, type CertifiedKey } from '../../backend/pki/ca.js';
-import { generateRsaKeyPair, type RsaKeyPairPem } from '../../backend/pki/keys.js';
+import { createDeviceKeyAndCsr } from '../../agent/enrol/csr.js';
 import { codeOf, describeEachEngine } from './engines.js';
 
 let ca: CertifiedKey;
-let deviceKey: RsaKeyPairPem;
+/** A CSR made as the agent makes it at enrolment. */
+let deviceCsr: string;
 beforeAll(async () => {
-  [ca, deviceKey] = await Promise.all([createCa(), generateRsaKeyPair(2048)]);
+  [ca, { csrPem: deviceCsr }] = await Promise.all([createCa(), createDeviceKeyAndCsr()]);
 });
+const csr = (): string => deviceCsr;
 
-function csr(): string {
-  const request = forge.pki.createCertificationRequest();
-  request.publicKey = forge.pki.publicKeyFromPem(deviceKey.publicKeyPem);
-  request.setSubject([{ name: 'commonName', value: 'device' }]);
-  request.sign(forge.pki.privateKeyFromPem(deviceKey.privateKeyPem), forge.md.sha256.create());
-  return forge.pki.certificationRequestToPem(request);
-}
 
 
 describeEachEngine('registration tokens', (store) => {

@@ -16,6 +16,10 @@ export const DEFAULT_APPLY_TIMEOUT_MS = 60_000;
 export const DEFAULT_SLICE_BUDGET_MS = 20;
 /** How long a status read waits for a fleet-wide refresh in progress before answering with what is stored. */
 const STATUS_WAIT_MS = 10_000;
+/** Devices whose stored desired hash a slice reads at once, ahead of visiting them. */
+const STATE_CHUNK = 500;
+/** Reports written per turn of the event loop; a larger burst is written over the next turns. */
+const REPORTS_PER_WRITE = 500;
 /** Pause before a refresh that failed (the store refused a write) is tried again from the start. */
 const RETRY_MS = 1_000;
 
@@ -50,7 +54,9 @@ interface Pass extends Snapshot {
   ids: string[];
   offset: number;
   next: number;
-  /** Desired hash per device as stored: read at the start, kept current by every write since. */
+  /** How many of `ids` have had their stored desired hash read into `desired`. */
+  loaded: number;
+  /** Desired hash per device as stored: read a chunk ahead of the visits, kept current by every write since. */
   desired: Map<string, string>;
   changed: number;
   pushed: number;
@@ -178,7 +184,7 @@ export class ConfigDelivery {
     const entry = this.deps.devices.get(deviceId);
     if (!entry) throw new TetherError('DEVICE_UNKNOWN', `No device ${deviceId}`);
     if (entry.status !== 'revoked') await this.refreshDevice(entry, false);
-    await this.flushReports();
+    await this.flushReports(Infinity);
     const merged = mergeForDevice((await this.current()).layers, entry.id, entry.tags);
     const state = await this.deps.store.deviceState(entry.id);
     return { deviceId: entry.id, version: state?.desiredVersion ?? 0, config: merged.config, sources: merged.sources, layers: merged.layers, status: this.statusOf(entry, state) };
@@ -200,7 +206,7 @@ export class ConfigDelivery {
   /** Every device's delivery state; waits (a bounded time) for a refresh in progress, so no device shows a half-applied change. */
   async fleetStatus(): Promise<ConfigFleetStatus> {
     await this.idle(STATUS_WAIT_MS);
-    await this.flushReports();
+    await this.flushReports(Infinity);
     const states = new Map((await this.deps.store.deviceStates()).map((s) => [s.deviceId, s]));
     const devices: ConfigDeviceStatus[] = [];
     for (const entry of this.deps.devices.values()) if (entry.status !== 'revoked') devices.push(this.statusOf(entry, states.get(entry.id)));
@@ -215,7 +221,7 @@ export class ConfigDelivery {
     clearTimeout(this.retryTimer);
     for (const done of [...this.idleWaiters]) done();
     await this.running;
-    await this.flushReports();
+    await this.flushReports(Infinity);
   }
 
   /** The layers and version, read once per change. */
@@ -278,16 +284,25 @@ export class ConfigDelivery {
       if (this.passDue || this.closed) return 'idle';
       this.pass = pass;
       this.resumeAt = 0;
-      // Reading every device's state is a slice's work of its own (and on a server, a wait that
-      // would otherwise eat this slice's budget): the devices are visited from the next one.
+      // Reading the layers is a slice's work of its own (and on a server, a wait that would
+      // otherwise eat this slice's budget): the devices are visited from the next one.
       return 'continue';
     }
     const pass = this.pass;
     if (!pass) return 'idle';
     const started = this.clock();
+    if (pass.next >= pass.loaded) {
+      // What is stored is read a chunk at a time, so no slice holds the loop for the whole fleet's rows.
+      const chunk = pass.ids.slice(pass.loaded, pass.loaded + STATE_CHUNK);
+      const stored = await this.deps.store.desiredHashes(chunk);
+      if (this.pass !== pass) return 'idle';
+      // A device reconciled meanwhile is already in the map, with what it wrote: that is newer.
+      for (const [id, hash] of stored) if (!pass.desired.has(id)) pass.desired.set(id, hash);
+      pass.loaded += chunk.length;
+    }
     const changed: Changed[] = [];
     let visited = 0;
-    while (pass.next < pass.ids.length) {
+    while (pass.next < pass.loaded) {
       if (visited > 0 && this.clock() - started + changed.length * this.sendCostMs >= this.budgetMs) break;
       const id = pass.ids[pass.next++] ?? '';
       visited++;
@@ -321,13 +336,11 @@ export class ConfigDelivery {
   }
 
   private async startPass(): Promise<Pass> {
-    const [snapshot, states] = await Promise.all([this.current(), this.deps.store.deviceStates()]);
-    const desired = new Map<string, string>();
-    for (const state of states) desired.set(state.deviceId, state.desiredHash);
+    const snapshot = await this.current();
     const all = this.deps.devices.ids();
     const offset = Math.min(this.resumeAt, all.length);
     const ids = offset === 0 ? all : [...all.slice(offset), ...all.slice(0, offset)];
-    return { ...snapshot, ids, offset, next: 0, desired, changed: 0, pushed: 0, slices: 0, startedAt: this.clock() };
+    return { ...snapshot, ids, offset, next: 0, loaded: 0, desired: new Map(), changed: 0, pushed: 0, slices: 0, startedAt: this.clock() };
   }
 
   /**
@@ -379,11 +392,20 @@ export class ConfigDelivery {
     setImmediate(() => void this.flushReports());
   }
 
-  private async flushReports(): Promise<void> {
+  /** Writes up to `limit` queued reports (reads pass no limit: they must see every report received). */
+  private async flushReports(limit = REPORTS_PER_WRITE): Promise<void> {
     this.reportsScheduled = false;
     if (this.reports.size === 0) return;
-    const reports = [...this.reports];
-    this.reports.clear();
+    const reports: Array<[string, ConfigReport & { at: number }]> = [];
+    for (const entry of this.reports) {
+      if (reports.length >= limit) break;
+      reports.push(entry);
+    }
+    for (const [deviceId] of reports) this.reports.delete(deviceId);
+    if (this.reports.size > 0) {
+      this.reportsScheduled = true;
+      setImmediate(() => void this.flushReports());
+    }
     try {
       await this.deps.store.setReported(reports.map(([deviceId, report]) => ({ deviceId, ...report })));
     } catch (err) {

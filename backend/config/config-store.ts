@@ -78,6 +78,8 @@ export interface ConfigStore {
   saveSchema(schema: StoredConfigSchema, expectedVersion: number): Promise<boolean>;
 
   deviceStates(): Promise<DeviceConfigState[]>;
+  /** The stored desired hash of each of `deviceIds` that has one (a refresh reads them a slice at a time). */
+  desiredHashes(deviceIds: readonly string[]): Promise<Map<string, string>>;
   deviceState(deviceId: string): Promise<DeviceConfigState | undefined>;
   /** Sets many devices' desired config at once (one statement per few hundred). */
   setDesired(entries: readonly DesiredConfig[]): Promise<void>;

@@ -82,4 +82,32 @@ describe('Presence', () => {
     await presence.flush();
     expect(store.batches).toEqual([[['dev_a', 7]]]);
   });
+
+  it('writes a large flush in batches with the event loop free between them, and keeps the unwritten ones dirty on a failure', async () => {
+    const written: number[] = [];
+    const turns: number[] = [];
+    let fail = false;
+    const presence = new Presence({
+      saveLastSeen: async (entries) => {
+        if (fail && written.length === 1) throw new Error('database away');
+        written.push(entries.length);
+      },
+    }, new FleetEvents(), () => 9);
+    for (let i = 0; i < 1_200; i++) presence.seen(`dev_${i}`);
+    // A timer due now runs between the batches, not after the whole flush.
+    const tick = setImmediate(() => turns.push(written.length));
+    await presence.flush();
+    clearImmediate(tick);
+    expect(written).toEqual([500, 500, 200]);
+    expect(turns).toEqual([1]);
+
+    for (let i = 0; i < 1_200; i++) presence.seen(`dev_${i}`);
+    written.length = 0;
+    fail = true;
+    await expect(presence.flush()).rejects.toThrow('database away');
+    fail = false;
+    await presence.flush();
+    // The first batch was written; the 700 after it went back to dirty and were written next.
+    expect(written).toEqual([500, 500, 200]);
+  });
 });

@@ -5,6 +5,9 @@ import type { FleetEvents } from './fleet-events.js';
 /** What {@link Presence.view} reads of a stored device. */
 export type DeviceViewSource = Pick<DeviceRecord, 'id' | 'name' | 'status' | 'tags' | 'facts' | 'createdAt' | 'lastSeen'>;
 
+/** Last-seen times written per statement and per turn of the event loop. */
+const FLUSH_BATCH = 500;
+
 /**
  * Online state and last-seen times. Kept in memory on the hot path (every frame touches it)
  * and written to the database in batches, so 10,000 chatty devices cost no write per frame.
@@ -45,10 +48,12 @@ export class Presence {
   }
 
   /**
-   * Writes every last-seen time that changed since the previous write. Entries stay dirty until
-   * their write succeeded, so a failed write (the database away) loses nothing: the next flush
-   * sends them again, with whatever newer time they have by then. Flushes run one at a time; a
-   * call while one runs waits for it and then writes what is left.
+   * Writes every last-seen time that changed since the previous write, a batch per turn of the
+   * event loop (with 10,000 devices online nearly all are dirty, and one write of them all would
+   * hold the loop). Entries stay dirty until their write succeeded, so a failed write (the
+   * database away) loses nothing: the next flush sends them again, with whatever newer time they
+   * have by then. Flushes run one at a time; a call while one runs waits for it and then writes
+   * what is left.
    */
   async flush(): Promise<void> {
     while (this.flushing) await this.flushing.catch(() => undefined);
@@ -56,16 +61,25 @@ export class Presence {
     const entries: Array<[string, number]> = [];
     for (const id of this.dirty) entries.push([id, this.lastSeen.get(id) ?? this.now()]);
     this.dirty.clear();
-    const write = this.store.saveLastSeen(entries).catch((err: unknown) => {
-      // Seen again meanwhile means dirty already, with a newer time: nothing to put back then.
-      for (const [id] of entries) this.dirty.add(id);
-      throw err;
-    });
+    const write = this.writeBatches(entries);
     this.flushing = write;
     try {
       await write;
     } finally {
       this.flushing = null;
+    }
+  }
+
+  private async writeBatches(entries: ReadonlyArray<[string, number]>): Promise<void> {
+    for (let i = 0; i < entries.length; i += FLUSH_BATCH) {
+      if (i > 0) await new Promise((resolve) => setImmediate(resolve));
+      try {
+        await this.store.saveLastSeen(entries.slice(i, i + FLUSH_BATCH));
+      } catch (err) {
+        // Seen again meanwhile means dirty already, with a newer time: nothing to put back then.
+        for (const [id] of entries.slice(i)) this.dirty.add(id);
+        throw err;
+      }
     }
   }
 

@@ -192,6 +192,13 @@ describeEachEngine('config store', (store) => {
     // The same device twice in one batch: the last entry counts.
     await config.setDesired([{ deviceId: ids[0] ?? '', version: 2, hash: 'old' }, { deviceId: ids[0] ?? '', version: 3, hash: 'h3' }]);
     expect(await config.deviceState(ids[0] ?? '')).toEqual({ deviceId: ids[0], desiredVersion: 3, desiredHash: 'h3', reported: null });
+    // Read a slice of the fleet at a time: more ids than one statement takes, and one never stored.
+    const hashes = await config.desiredHashes([...ids.slice(0, 700), 'dev_unknown']);
+    expect(hashes.size).toBe(700);
+    expect(hashes.get(ids[0] ?? '')).toBe('h3');
+    expect(hashes.get(ids[699] ?? '')).toBe(`h1-${ids[699]}`);
+    expect(hashes.has('dev_unknown')).toBe(false);
+    expect(await config.desiredHashes([])).toEqual(new Map());
     await config.setReported([
       ...ids.slice(0, 700).map((deviceId) => ({ deviceId, version: 1, status: 'applied' as const, error: null, at: 5_000 })),
       { deviceId: ids[1] ?? '', version: 1, status: 'failed', error: 'hook exited 7', at: 6_000 },

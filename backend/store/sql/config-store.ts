@@ -164,6 +164,16 @@ export class SqlConfigStore implements ConfigStore {
     return (await this.ctx.db.selectFrom('config_device_state').selectAll().execute()).map(toState);
   }
 
+  async desiredHashes(deviceIds: readonly string[]): Promise<Map<string, string>> {
+    const hashes = new Map<string, string>();
+    for (let i = 0; i < deviceIds.length; i += STATE_SLICE) {
+      const rows = await this.ctx.db.selectFrom('config_device_state').select(['device_id', 'desired_hash'])
+        .where('device_id', 'in', deviceIds.slice(i, i + STATE_SLICE)).execute();
+      for (const row of rows) hashes.set(row.device_id, row.desired_hash);
+    }
+    return hashes;
+  }
+
   async deviceState(deviceId: string): Promise<DeviceConfigState | undefined> {
     const row = await this.ctx.db.selectFrom('config_device_state').selectAll().where('device_id', '=', deviceId).executeTakeFirst();
     return row ? toState(row) : undefined;

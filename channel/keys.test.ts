@@ -1,4 +1,4 @@
-import { webcrypto } from 'node:crypto';
+import { createPublicKey, webcrypto } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
   clientSignedPayload,
@@ -9,6 +9,7 @@ import {
   serverSignedPayload,
   transcriptHash,
   x25519PrivateFromRaw,
+  x25519Public,
   x25519Shared,
   type TranscriptInput,
 } from './keys.js';
@@ -66,6 +67,17 @@ describe('x25519Shared', () => {
   it('refuses a peer key of the wrong length', () => {
     const { privateKey } = generateEphemeral();
     expect(() => x25519Shared(privateKey, fill(31, 9))).toThrow(code('HANDSHAKE_FAILED'));
+  });
+
+  it('derives public keys from the base point as RFC 7748 §6.1 does, and as the key object itself says', () => {
+    const alice = x25519PrivateFromRaw(hex('77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a'));
+    const bob = x25519PrivateFromRaw(hex('5dab087e624a8a4b79e17f8b83800ee66f3bb1292618b6fd1c2f8b27ff88e0eb'));
+    expect(x25519Public(alice).toString('hex')).toBe('8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a');
+    expect(x25519Public(bob).toString('hex')).toBe('de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f');
+    for (let i = 0; i < 20; i++) {
+      const { privateKey, publicRaw } = generateEphemeral();
+      expect(publicRaw.toString('base64url')).toBe(createPublicKey(privateKey).export({ format: 'jwk' }).x);
+    }
   });
 
   it('agrees between two fresh ephemerals', () => {

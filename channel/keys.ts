@@ -3,8 +3,8 @@ import {
   createPrivateKey,
   createPublicKey,
   diffieHellman,
-  generateKeyPairSync,
   hkdfSync,
+  randomBytes,
   type KeyObject,
 } from 'node:crypto';
 import { TetherError } from '../protocol/errors.js';
@@ -84,12 +84,31 @@ export function clientSignedPayload(th: Buffer): Buffer {
   return Buffer.concat([CLIENT_SIG_LABEL, th]);
 }
 
-/** A fresh X25519 key pair; `publicRaw` is the 32-byte u-coordinate sent on the wire. */
+/** The X25519 base point (u = 9): X25519(k, 9) is the public key of scalar k (RFC 7748 §6.1). */
+const X25519_BASE_POINT = createPublicKey({
+  key: { kty: 'OKP', crv: 'X25519', x: Buffer.concat([Buffer.from([9]), Buffer.alloc(31)]).toString('base64url') },
+  format: 'jwk',
+});
+
+/**
+ * A fresh X25519 key pair; `publicRaw` is the 32-byte u-coordinate sent on the wire.
+ *
+ * Made from 32 random bytes (X25519 clamps any scalar) with the public key derived by
+ * `diffieHellman` with the base point, not `generateKeyPairSync` + `export({format: 'jwk'})`:
+ * on Node 20 that export holds the key's mutex while it allocates the string, and a garbage
+ * collection then can run the finalizer of the key-generation job that made the key, which
+ * takes the same mutex. The thread deadlocks (seen under gdb in a 10,000-agent benchmark:
+ * ExportJWKEdKey → CollectGarbage → ~KeyGenJob → pthread_mutex_lock), and with it every
+ * connection of the process. Neither a DER import nor `diffieHellman` allocates under the lock.
+ */
 export function generateEphemeral(): { privateKey: KeyObject; publicRaw: Buffer } {
-  const { privateKey, publicKey } = generateKeyPairSync('x25519');
-  const { x } = publicKey.export({ format: 'jwk' });
-  if (x === undefined) throw new TetherError('INTERNAL');
-  return { privateKey, publicRaw: Buffer.from(x, 'base64url') };
+  const privateKey = x25519PrivateFromRaw(randomBytes(32));
+  return { privateKey, publicRaw: x25519Public(privateKey) };
+}
+
+/** The raw 32-byte public key of an X25519 private key. */
+export function x25519Public(privateKey: KeyObject): Buffer {
+  return diffieHellman({ privateKey, publicKey: X25519_BASE_POINT });
 }
 
 /** Imports a raw 32-byte X25519 scalar (for known-answer tests). */

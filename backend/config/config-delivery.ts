@@ -113,8 +113,12 @@ export class ConfigDelivery {
   private retryTimer: NodeJS.Timeout | undefined;
   /** Where in the directory's order the next pass begins: where an abandoned one stopped. */
   private resumeAt = 0;
-  /** Measured ms per changed device of writing and sending, which a slice leaves room for; the prior is a sealed frame's order of magnitude. */
-  private sendCostMs = 0.05;
+  /**
+   * Measured ms per changed device of writing and sending, which a slice leaves room for. The
+   * prior is on the high side (a sealed frame, its share of the write, a loaded machine): the
+   * first slice of a change must not overrun while the estimate is still learning.
+   */
+  private sendCostMs = 0.25;
   private readonly idleWaiters = new Set<() => void>();
   private readonly reports = new Map<string, ConfigReport & { at: number }>();
   private reportsScheduled = false;
@@ -324,7 +328,11 @@ export class ConfigDelivery {
       this.push(deviceId, !abandoned && this.deps.devices.get(deviceId) === entry ? { version, config } : undefined);
       pass.pushed++;
     }
-    if (changed.length > 0) this.sendCostMs = (this.sendCostMs + (this.clock() - sendStarted) / changed.length) / 2;
+    if (changed.length > 0) {
+      // Up at once, down slowly: an overrun costs the event loop, a low estimate only a few more slices.
+      const measured = (this.clock() - sendStarted) / changed.length;
+      this.sendCostMs = Math.max(measured, (3 * this.sendCostMs + measured) / 4);
+    }
     pass.changed += changed.length;
     pass.slices++;
     if (abandoned) return 'idle';

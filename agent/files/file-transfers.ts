@@ -291,6 +291,8 @@ export class FileTransfers {
   private async send(streamId: number, download: Download): Promise<void> {
     let error: TetherError | undefined;
     const start = download.position;
+    // One buffer for the whole download: sending copies the bytes into a sealed frame.
+    const buffer = Buffer.allocUnsafe(READ_CHUNK_BYTES);
     try {
       while (!download.closed && download.position < download.size) {
         if (download.window.paused) {
@@ -298,11 +300,10 @@ export class FileTransfers {
           download.wake = null;
           continue;
         }
-        const length = Math.min(READ_CHUNK_BYTES, download.size - download.position);
-        const chunk = Buffer.allocUnsafe(length);
-        const { bytesRead } = await download.fd.read(chunk, 0, length, download.position);
+        const length = Math.min(buffer.length, download.size - download.position);
+        const { bytesRead } = await download.fd.read(buffer, 0, length, download.position);
         if (bytesRead === 0) throw new TetherError('INTERNAL', 'The file shrank while it was sent');
-        if (!this.opts.send(streamId, chunk.subarray(0, bytesRead))) {
+        if (!this.opts.send(streamId, buffer.subarray(0, bytesRead))) {
           download.closed = true;
           break;
         }
@@ -322,18 +323,12 @@ export class FileTransfers {
   /** Writes what is queued, one write at a time, and credits the backend for it. */
   private pump(streamId: number, upload: Upload): void {
     if (upload.writing || upload.queue.length === 0 || upload.error) return;
-    const batch = upload.queue.length === 1 ? (upload.queue[0] as Buffer) : Buffer.concat(upload.queue);
-    upload.queue.length = 0;
+    const batch = upload.queue.splice(0);
     upload.writing = (async () => {
-      let done = 0;
-      // A short write (a file size limit reached mid-buffer) is continued; the next write reports the error.
-      while (done < batch.length) {
-        const { bytesWritten } = await upload.fd.write(batch, done, batch.length - done, upload.written + done);
-        done += bytesWritten;
-      }
-      upload.hash.update(batch);
-      upload.written += batch.length;
-      if (!upload.closed) this.rpc?.emit('file.written', { streamId, bytes: batch.length });
+      const bytes = await writeAll(upload.fd, batch, upload.written);
+      for (const chunk of batch) upload.hash.update(chunk);
+      upload.written += bytes;
+      if (!upload.closed) this.rpc?.emit('file.written', { streamId, bytes });
     })()
       .catch(async (err: unknown) => {
         upload.error = fileError(err, upload.requested);
@@ -360,6 +355,28 @@ export class FileTransfers {
     await upload.fd.close().catch(() => undefined);
     await unlink(upload.part).catch(() => undefined);
   }
+}
+
+/** writev until every byte is written: a short write (a file size limit reached) is continued, and the next one reports the error. */
+async function writeAll(fd: FileHandle, chunks: Buffer[], position: number): Promise<number> {
+  const total = chunks.reduce((sum, chunk) => sum + chunk.length, 0);
+  let left = chunks;
+  let done = 0;
+  while (done < total) {
+    const { bytesWritten } = await fd.writev(left, position + done);
+    done += bytesWritten;
+    let skip = bytesWritten;
+    const rest: Buffer[] = [];
+    for (const chunk of left) {
+      if (skip >= chunk.length) skip -= chunk.length;
+      else {
+        rest.push(skip > 0 ? chunk.subarray(skip) : chunk);
+        skip = 0;
+      }
+    }
+    left = rest;
+  }
+  return total;
 }
 
 async function hashRange(fd: FileHandle, from: number, to: number, hash: Hash): Promise<void> {

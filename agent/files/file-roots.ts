@@ -108,9 +108,9 @@ export class FileRoots {
    */
   async forWrite(path: string): Promise<ConfinedPath & { directory: string; name: string }> {
     const requested = this.lexical(path);
+    const parent = await this.existing(dirname(requested));
     const name = basename(requested);
     if (name === '' || requested === '/') throw new TetherError('NOT_A_REGULAR_FILE', 'The path names no file');
-    const parent = await this.existing(dirname(requested));
     const real = join(parent.real, name);
     try {
       const stat = await lstat(real);

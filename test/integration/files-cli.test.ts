@@ -3,6 +3,8 @@
  * resume of an interrupted upload and download, --json, and the API's error codes.
  */
 import { spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
+import type * as NodePty from 'node-pty';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,6 +14,7 @@ import { ADMIN_PASSWORD, cleanup, enrolAndRun, login, ROOT, startBackend, tempDi
 import { rawCall } from '../file-client.js';
 
 const TETHER = join(ROOT, 'bin', 'tether.js');
+const nodePty = createRequire(import.meta.url)('node-pty') as typeof NodePty;
 const MB = 1024 * 1024;
 const sha = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 
@@ -82,6 +85,19 @@ describe('tether cp', () => {
     expect(plain.code, plain.stderr).toBe(0);
     expect(plain.stdout).toBe('');
     expect(plain.stderr).toContain(`Uploaded ${data.length} bytes to cp-robot:${join(root, 'plain.bin')}`);
+  });
+
+  it('draws a progress bar on a terminal', async () => {
+    const source = join(local, 'progress.bin');
+    writeFileSync(source, randomBytes(8 * MB));
+    const pty = nodePty.spawn(process.execPath, [TETHER, 'cp', source, `cp-robot:${root}/progress.bin`], { cwd: ROOT, env: { ...process.env, XDG_CONFIG_HOME: config }, cols: 120, rows: 20 });
+    let screen = '';
+    pty.onData((text) => (screen += text));
+    const exitCode = await new Promise<number>((resolve) => pty.onExit(({ exitCode: code }) => resolve(code)));
+    expect(exitCode, screen).toBe(0);
+    expect(screen).toContain('progress.bin');
+    expect(screen).toMatch(/100% \| 8\.0 MB of 8\.0 MB/);
+    expect(screen).toContain(`Uploaded ${8 * MB} bytes`);
   });
 
   it('resumes an upload that was cut, from what the device holds', async () => {

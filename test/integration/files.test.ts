@@ -65,6 +65,17 @@ describe('file transfer with a real agent', () => {
     expect(listing.body).toMatchObject({ path: root, truncated: false, entries: expect.arrayContaining([expect.objectContaining({ name: 'big.bin', type: 'file', size: data.length })]) });
   });
 
+  it('carries an empty file both ways', async () => {
+    const path = join(root, 'empty');
+    const up = await upload(path, Buffer.alloc(0));
+    expect(up.status, up.body.toString()).toBe(200);
+    expect(statSync(path).size).toBe(0);
+    const down = await rawCall(backend, 'GET', contentUrl(path), { token: admin });
+    expect(down.status).toBe(200);
+    expect(down.body.length).toBe(0);
+    expect(down.headers['x-tether-sha256']).toBe(sha(Buffer.alloc(0)));
+  });
+
   it('sets the mode asked for', async () => {
     const path = join(root, 'secret.txt');
     const res = await upload(path, Buffer.from('top secret\n'), { mode: '0600' });

@@ -72,7 +72,7 @@ export function runAgent(stateDir: string, tuning: AgentTuning = {}, log: Logger
   const configApplier = new ConfigApplier({ stateDir, log, settings, ...configHookOptions(stateDir, { hook: tuning.configHook, timeoutMs: tuning.configHookTimeoutMs }) });
   configApplier.load();
   const remote = new RemoteAccess({ config: resolveShellConfig({ shell: tuning.shell, user: tuning.shellUser }), send: (id, data) => control.sendStream(id, data), log });
-  const fileRoots = () => new FileRoots(settings.get().fileRoots ?? tuning.fileRoots ?? defaultFileRoots());
+  const fileRoots = () => new FileRoots(settings.get().fileRoots ?? tuning.fileRoots ?? defaultFileRoots(), [stateDir]);
   let roots = fileRoots();
   const files = new FileTransfers({ roots: () => roots, send: (id, data) => control.sendStream(id, data), log });
   const control = new ControlClient({

@@ -56,6 +56,17 @@ describe('FileRoots', () => {
     expect(await codeOf(roots.existing(join(root, 'nothing')))).toBe('PATH_NOT_FOUND');
   });
 
+  it('never serves the agent\'s state directory, even inside a root', async () => {
+    mkdirSync(join(root, 'state'));
+    writeFileSync(join(root, 'state', 'state.json'), '{"keyPem":"…"}');
+    const guarded = new FileRoots([root], [join(root, 'state')]);
+    expect(await codeOf(guarded.existing(join(root, 'state', 'state.json')))).toBe('PATH_NOT_ALLOWED');
+    expect(await codeOf(guarded.existing(join(root, 'state')))).toBe('PATH_NOT_ALLOWED');
+    expect(await codeOf(guarded.existing(join(root, 'in-link', '..', 'state', 'state.json')))).toBe('PATH_NOT_ALLOWED');
+    expect(await codeOf(guarded.forWrite(join(root, 'state', 'planted.json')))).toBe('PATH_NOT_ALLOWED');
+    await expect(guarded.existing(join(root, 'sub', 'file.txt'))).resolves.toBeTruthy();
+  });
+
   it('accepts a root named through a symlink', async () => {
     const linked = new FileRoots([join(base, 'root-link')]);
     await expect(linked.existing(join(base, 'root-link', 'sub', 'file.txt'))).resolves.toMatchObject({ real: join(root, 'sub', 'file.txt') });

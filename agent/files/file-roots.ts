@@ -43,7 +43,8 @@ function inside(path: string, root: string): boolean {
 
 /**
  * The roots file transfer is confined to (agent settings `fileRoots`, TETHER_FILE_ROOTS, or
- * {@link defaultFileRoots}). Every path is resolved with realpath and must lie inside a root's own
+ * {@link defaultFileRoots}), minus the agent's state directory (the installer makes it the agent
+ * user's home, so the default roots would otherwise serve the device's private key). Every path is resolved with realpath and must lie inside a root's own
  * realpath, so `..`, a symlink pointing out, or a root that is itself a link cannot lead elsewhere.
  *
  * Known limit: between the check and the open a process on the device could swap a directory for
@@ -54,8 +55,19 @@ export class FileRoots {
   private readonly roots: string[];
   /** The roots as configured and as resolved: a path under neither is refused before any lookup. */
   private readonly named: string[];
+  /** Never served, even inside a root: the agent's state directory (its private key, its tokens). */
+  private readonly denied: string[];
 
-  constructor(roots: readonly string[]) {
+  /** `denied`: directories refused even inside a root (the agent's state directory). */
+  constructor(roots: readonly string[], denied: readonly string[] = []) {
+    this.denied = denied.flatMap((dir) => {
+      if (!isAbsolute(dir)) return [];
+      try {
+        return [realpathSync(dir)];
+      } catch {
+        return [normalize(dir)];
+      }
+    });
     const absolute = roots.filter((root) => isAbsolute(root)).map((root) => normalize(root));
     // A root that does not exist allows nothing; resolved once, here.
     this.roots = absolute.flatMap((root) => {
@@ -81,6 +93,7 @@ export class FileRoots {
   }
 
   private confine(requested: string, real: string): ConfinedPath {
+    if (this.denied.some((dir) => inside(real, dir))) throw new TetherError('PATH_NOT_ALLOWED', `${requested} is the agent's own state, which file transfer never serves`);
     if (!this.roots.some((root) => inside(real, root))) {
       const lexicallyInside = this.named.some((root) => inside(requested, root));
       throw new TetherError('PATH_NOT_ALLOWED', lexicallyInside ? `${requested} leads outside the allowed roots through a symlink` : `${requested} is outside the allowed roots (${this.roots.join(', ')})`);

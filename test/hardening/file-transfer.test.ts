@@ -52,7 +52,7 @@ describe('file transfer: long and large', () => {
       write(req);
     });
 
-  it('completes an upload that takes longer than the 30 s request timeout', async () => {
+  it('completes an upload that takes longer than the 30 s request timeout', async ({ annotate }) => {
     const chunk = Buffer.alloc(64 * 1024, 7);
     const chunks = 36;
     const whole = Buffer.concat(Array.from({ length: chunks }, () => chunk));
@@ -70,9 +70,10 @@ describe('file transfer: long and large', () => {
     });
     expect(status).toBe(200);
     expect(createHash('sha256').update(readFileSync(path)).digest('hex')).toBe(sha256);
+    void annotate(`${chunks} s upload committed, SHA-256 equal`);
   }, 90_000);
 
-  it('moves 256 MB each way without either process growing by the file', async () => {
+  it('moves 256 MB each way without either process growing by the file', async ({ annotate }) => {
     const size = 256 * MB;
     const source = join(root, 'source.bin');
     // Not random (that would cost the test seconds); the content does not matter to flow control.
@@ -108,7 +109,7 @@ describe('file transfer: long and large', () => {
       clearInterval(sampler);
     }
     const growth = { backend: (peak.backend - base.backend) / MB, agent: (peak.agent - base.agent) / MB };
-    console.log(`resident growth during 2 x 256 MB: backend ${growth.backend.toFixed(1)} MB, agent ${growth.agent.toFixed(1)} MB`);
+    void annotate(`resident growth during 2 x 256 MB: backend ${growth.backend.toFixed(1)} MB, agent ${growth.agent.toFixed(1)} MB`);
     // ARCHITECTURE's bound for a 1 GB transfer is 64 MB; garbage not yet collected counts too.
     expect(growth.backend).toBeLessThan(64);
     expect(growth.agent).toBeLessThan(64);

@@ -125,8 +125,9 @@ export class FileService {
       stream = this.deps.router.openStream(deviceId, { onData: () => undefined, onLinkClosed: () => failWith(new TetherError('DEVICE_OFFLINE')) });
       const window = new FlowWindow(FILE_WINDOW_HIGH_BYTES, FILE_WINDOW_LOW_BYTES);
       const key = `${deviceId}:${stream.id}`;
-      const idle = setTimeout(() => failWith(new TetherError('REQUEST_TIMEOUT', 'The upload stalled: no bytes from the client')), this.limits.idleMs);
-      const touch = () => idle.refresh();
+      // Armed once the device is ready (opening a resumed upload re-hashes its part file, which takes a while).
+      let idle: NodeJS.Timeout | undefined;
+      const touch = () => idle?.refresh();
       this.byStream.set(key, {
         written: (bytes) => {
           touch();
@@ -143,7 +144,7 @@ export class FileService {
           failed,
         ]);
         opened = true;
-        touch();
+        idle = setTimeout(() => failWith(new TetherError('REQUEST_TIMEOUT', 'The upload stalled: no bytes from the client')), this.limits.idleMs);
         const expected = query.size - open.offset;
         const device = stream;
         await Promise.race([

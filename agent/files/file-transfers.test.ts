@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -9,7 +9,7 @@ import type { ControlMessage } from '../../protocol/control.js';
 import { TetherError } from '../../protocol/errors.js';
 import { FILE_WINDOW_HIGH_BYTES } from '../../protocol/files.js';
 import { FileRoots } from './file-roots.js';
-import { FileTransfers } from './file-transfers.js';
+import { FileTransfers, STALE_PART_MS } from './file-transfers.js';
 
 const root = mkdtempSync(join(tmpdir(), 'tether-transfers-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -125,6 +125,22 @@ describe('FileTransfers', () => {
     }
     expect(Buffer.concat(sent).equals(data)).toBe(true);
     expect(events.find((e) => e.name === 'file.download.end')?.data).toEqual({ streamId: 9, bytes: data.length });
+  });
+
+  it('removes part files abandoned for a week, never an open one or another file', async () => {
+    const { transfers } = setup();
+    const dir = join(root, 'sweep');
+    mkdirSync(dir);
+    const old = (Date.now() - STALE_PART_MS - 60_000) / 1000;
+    for (const name of ['.a.bin.tether-abandoned-1.part', '.b.bin.tether-abandoned-2.part', 'keep.part', '.c.tether-x.part']) {
+      writeFileSync(join(dir, name), 'x');
+      utimesSync(join(dir, name), old, old);
+    }
+    writeFileSync(join(dir, '.fresh.bin.tether-recent-01.part'), 'x');
+    await transfers.uploadOpen({ streamId: 12, path: join(dir, 'b.bin'), transferId: 'abandoned-2', offset: 1, size: 2 });
+    await new Promise((r) => setTimeout(r, 50));
+    expect(readdirSync(dir).sort()).toEqual(['.b.bin.tether-abandoned-2.part', '.c.tether-x.part', '.fresh.bin.tether-recent-01.part', 'keep.part']);
+    transfers.onDisconnected();
   });
 
   it('refuses a download of a directory, and a range beyond the end', async () => {

@@ -1,6 +1,6 @@
 import { createHash, type Hash } from 'node:crypto';
 import { constants } from 'node:fs';
-import { lstat, open, readdir, rename, statfs, unlink, type FileHandle } from 'node:fs/promises';
+import { lstat, open, opendir, readdir, rename, statfs, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { RpcPeer } from '../../channel/rpc.js';
@@ -27,6 +27,11 @@ export interface FileTransfersOptions {
 }
 
 export const DEFAULT_MAX_TRANSFERS = 16;
+/** A part file nobody resumed for this long is removed when another upload opens in its directory. */
+export const STALE_PART_MS = 7 * 24 * 3600_000;
+/** Directory entries looked at per sweep: a huge directory costs a bounded scan. */
+const SWEEP_MAX_ENTRIES = 10_000;
+const PART_FILE = /^\..*\.tether-[A-Za-z0-9_-]{8,64}\.part$/;
 /** Bytes read per disk read when hashing or sending. */
 const READ_CHUNK_BYTES = 256 * 1024;
 
@@ -196,6 +201,7 @@ export class FileTransfers {
       throw fileError(err, params.path);
     }
     this.opts.log.info({ streamId: params.streamId, path: target.real, offset: params.offset, size: params.size }, 'upload opened');
+    void this.sweepStaleParts(target.directory);
     return { offset: params.offset };
   }
 
@@ -343,6 +349,27 @@ export class FileTransfers {
         upload.writing = null;
         this.pump(streamId, upload);
       });
+  }
+
+  /** Removes part files of uploads abandoned long ago in `directory` (never one that is open). */
+  async sweepStaleParts(directory: string, now = Date.now()): Promise<number> {
+    const open = new Set([...this.uploads.values()].map((u) => u.part));
+    let removed = 0;
+    let seen = 0;
+    try {
+      for await (const entry of await opendir(directory)) {
+        if (++seen > SWEEP_MAX_ENTRIES) break;
+        if (!entry.isFile() || !PART_FILE.test(entry.name)) continue;
+        const path = join(directory, entry.name);
+        if (open.has(path)) continue;
+        const stat = await lstat(path).catch(() => null);
+        if (stat && now - stat.mtimeMs > STALE_PART_MS && (await unlink(path).then(() => true, () => false))) removed++;
+      }
+    } catch (err) {
+      this.opts.log.debug({ err, directory }, 'part file sweep failed');
+    }
+    if (removed > 0) this.opts.log.info({ directory, removed }, 'stale part files removed');
+    return removed;
   }
 
   private async drained(upload: Upload): Promise<void> {

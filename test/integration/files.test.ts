@@ -1,6 +1,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { request } from 'node:https';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditPage } from '../../protocol/index.js';
@@ -140,6 +141,27 @@ describe('file transfer with a real agent', () => {
     const beyond = await rawCall(backend, 'GET', contentUrl(path), { token: admin, headers: { range: `bytes=${data.length + 1}-` } });
     expect(beyond.status).toBe(416);
     expect(jsonOf(beyond)).toMatchObject({ code: 'RANGE_NOT_SATISFIABLE' });
+  });
+
+  it('ends downloads the client abandons (audited as interrupted), so they never use up the device\'s bound', async () => {
+    const path = join(root, 'big.bin');
+    for (let i = 0; i < 10; i++) {
+      await new Promise<void>((resolve, reject) => {
+        const req = request(new URL(contentUrl(path), backend.url), { ca: backend.caCertPem, headers: { authorization: `Bearer ${admin}` } }, (res) => {
+          expect(res.statusCode).toBe(200);
+          res.once('data', () => {
+            req.destroy();
+            resolve();
+          });
+        });
+        req.on('error', (err) => (req.destroyed ? undefined : reject(err)));
+        req.end();
+      });
+    }
+    // Past the bound of 8 open transfers per device: the abandoned ones were all ended.
+    await waitFor(async () => (await rawCall(backend, 'GET', contentUrl(join(root, 'secret.txt')), { token: admin })).status === 200, 10_000, 'a download to be allowed again');
+    const audit = ((await api(backend, 'GET', '/api/v1/audit?action=file.download&limit=1000', { token: admin })).body as AuditPage).entries;
+    expect(audit.filter((e) => e.details.path === path && e.details.outcome === 'interrupted').length).toBe(10);
   });
 
   it('refuses traversal, symlink escapes, other roots and special files with codes, leaving no file', async () => {

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditPage } from '../../protocol/index.js';
 import { api, cleanup, enrolAndRun, FAST_AGENT_ENV, login, Proc, ROOT, startAgent, startBackend, tempDir, waitFor, deviceOf, type Backend } from '../harness.js';
 import { jsonOf, rawCall } from '../file-client.js';
+import { parsePrometheusText, sampleValue } from '../prometheus-text.js';
 
 const sha = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 const MB = 1024 * 1024;
@@ -144,11 +145,14 @@ describe('file transfer with a real agent', () => {
   });
 
   it('ends downloads the client abandons (audited as interrupted), so they never use up the device\'s bound', async () => {
-    const path = join(root, 'big.bin');
+    // Larger than the window, so the device is still sending when the client walks away.
+    const path = join(root, 'abandoned.bin');
+    writeFileSync(path, randomBytes(16 * MB));
+    writeFileSync(join(root, 'small.txt'), 'small');
     for (let i = 0; i < 10; i++) {
       await new Promise<void>((resolve, reject) => {
         const req = request(new URL(contentUrl(path), backend.url), { ca: backend.caCertPem, headers: { authorization: `Bearer ${admin}` } }, (res) => {
-          expect(res.statusCode).toBe(200);
+          if (res.statusCode !== 200) return reject(new Error(`download answered ${res.statusCode ?? 0}`));
           res.once('data', () => {
             req.destroy();
             resolve();
@@ -159,7 +163,9 @@ describe('file transfer with a real agent', () => {
       });
     }
     // Past the bound of 8 open transfers per device: the abandoned ones were all ended.
-    await waitFor(async () => (await rawCall(backend, 'GET', contentUrl(join(root, 'secret.txt')), { token: admin })).status === 200, 10_000, 'a download to be allowed again');
+    await waitFor(async () => (await rawCall(backend, 'GET', contentUrl(join(root, 'small.txt')), { token: admin })).status === 200, 10_000, 'a download to be allowed again');
+    const metrics = parsePrometheusText(String((await api(backend, 'GET', '/metrics')).body));
+    expect(sampleValue(metrics, 'tether_file_transfers_open')).toBe(0);
     const audit = ((await api(backend, 'GET', '/api/v1/audit?action=file.download&limit=1000', { token: admin })).body as AuditPage).entries;
     expect(audit.filter((e) => e.details.path === path && e.details.outcome === 'interrupted').length).toBe(10);
   });

@@ -164,10 +164,11 @@ describe('file transfer with a real agent', () => {
     }
     // Past the bound of 8 open transfers per device: the abandoned ones were all ended.
     await waitFor(async () => (await rawCall(backend, 'GET', contentUrl(join(root, 'small.txt')), { token: admin })).status === 200, 10_000, 'a download to be allowed again');
-    const metrics = parsePrometheusText(String((await api(backend, 'GET', '/metrics')).body));
-    expect(sampleValue(metrics, 'tether_file_transfers_open')).toBe(0);
-    const audit = ((await api(backend, 'GET', '/api/v1/audit?action=file.download&limit=1000', { token: admin })).body as AuditPage).entries;
-    expect(audit.filter((e) => e.details.path === path && e.details.outcome === 'interrupted').length).toBe(10);
+    const open = async () => sampleValue(parsePrometheusText(String((await api(backend, 'GET', '/metrics')).body)), 'tether_file_transfers_open');
+    await waitFor(async () => (await open()) === 0, 10_000, 'no transfer open');
+    const interrupted = async () => ((await api(backend, 'GET', '/api/v1/audit?action=file.download&limit=1000', { token: admin })).body as AuditPage).entries
+      .filter((e) => e.details.path === path && e.details.outcome === 'interrupted').length;
+    await waitFor(async () => (await interrupted()) === 10, 10_000, 'ten interrupted downloads audited');
   });
 
   it('refuses traversal, symlink escapes, other roots and special files with codes, leaving no file', async () => {

@@ -102,6 +102,12 @@ describe('FileTransfers', () => {
     const path = join(root, 'busy.bin');
     await transfers.uploadOpen({ streamId: 7, path, transferId: 'upload-busy', offset: 0, size: 10 });
     expect(await codeOf(transfers.uploadOpen({ streamId: 8, path, transferId: 'upload-busy', offset: 0, size: 10 }))).toBe('TRANSFER_BUSY');
+    // Two opens at once: exactly one gets the part file.
+    const racing = await Promise.all([20, 21].map((streamId) => codeOf(transfers.uploadOpen({ streamId, path, transferId: 'upload-race', offset: 0, size: 10 }))));
+    expect(racing.sort()).toEqual(['TRANSFER_BUSY', 'ok']);
+    transfers.onDisconnected();
+    // Closed: the transfer can be opened again, and resumes what the part file holds.
+    expect(await transfers.uploadOpen({ streamId: 22, path, transferId: 'upload-race', offset: 0, size: 10 })).toEqual({ offset: 0 });
     transfers.onDisconnected();
   });
 

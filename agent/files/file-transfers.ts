@@ -88,6 +88,10 @@ export function partFileName(name: string, transferId: string): string {
 export class FileTransfers {
   private readonly uploads = new Map<number, Upload>();
   private readonly downloads = new Map<number, Download>();
+  /** Part files of uploads being opened or open: one upload per part file at a time. */
+  private readonly busyParts = new Set<string>();
+  /** Part file → the closing upload still writing what it received: a resume waits for it. */
+  private readonly closing = new Map<string, Promise<void>>();
   private rpc: RpcPeer | null = null;
 
   constructor(private readonly opts: FileTransfersOptions) {}
@@ -156,8 +160,10 @@ export class FileTransfers {
 
   async uploadStatus(params: AgentParams<'file.upload.status'>): Promise<AgentResult<'file.upload.status'>> {
     const target = await this.opts.roots().forWrite(params.path);
+    const part = join(target.directory, partFileName(target.name, params.transferId));
+    await this.closing.get(part);
     try {
-      const stat = await lstat(join(target.directory, partFileName(target.name, params.transferId)));
+      const stat = await lstat(part);
       return { offset: stat.isFile() ? stat.size : 0 };
     } catch (err) {
       if (isMissing(err)) return { offset: 0 };
@@ -170,7 +176,19 @@ export class FileTransfers {
     if (this.size >= (this.opts.maxTransfers ?? DEFAULT_MAX_TRANSFERS)) throw new TetherError('RATE_LIMITED', 'Too many file transfers on this device');
     const target = await this.opts.roots().forWrite(params.path);
     const part = join(target.directory, partFileName(target.name, params.transferId));
-    if ([...this.uploads.values()].some((u) => u.part === part)) throw new TetherError('TRANSFER_BUSY');
+    await this.closing.get(part);
+    // Checked and taken in one step (no await between): two opens of one transfer cannot both pass.
+    if (this.busyParts.has(part)) throw new TetherError('TRANSFER_BUSY');
+    this.busyParts.add(part);
+    try {
+      return await this.openPart(params, target, part);
+    } catch (err) {
+      this.busyParts.delete(part);
+      throw err;
+    }
+  }
+
+  private async openPart(params: AgentParams<'file.upload.open'>, target: Awaited<ReturnType<FileRoots['forWrite']>>, part: string): Promise<AgentResult<'file.upload.open'>> {
     const free = await statfs(target.directory).then((s) => s.bavail * s.bsize, () => Number.POSITIVE_INFINITY);
     if (params.size - params.offset > free) throw new TetherError('NO_SPACE', `The file needs ${params.size - params.offset} bytes; ${free} are free`);
     if (params.offset > 0) {
@@ -210,7 +228,7 @@ export class FileTransfers {
     if (!upload || upload.closed) throw new TetherError('TRANSFER_UNKNOWN');
     await this.drained(upload);
     if (upload.error) {
-      this.uploads.delete(params.streamId);
+      this.forget(params.streamId, upload);
       throw upload.error;
     }
     const sha256 = upload.hash.copy().digest('hex');
@@ -229,7 +247,7 @@ export class FileTransfers {
       if (now && !now.isFile()) throw new TetherError('NOT_A_REGULAR_FILE', `${upload.requested} is no longer a regular file`);
       await rename(upload.part, upload.real);
       await upload.fd.close();
-      this.uploads.delete(params.streamId);
+      this.forget(params.streamId, upload);
       await syncDirectory(join(upload.real, '..'));
     } catch (err) {
       await this.discard(params.streamId, upload);
@@ -242,10 +260,14 @@ export class FileTransfers {
   uploadClose(streamId: number): boolean {
     const upload = this.uploads.get(streamId);
     if (!upload) return false;
-    this.uploads.delete(streamId);
+    this.forget(streamId, upload);
     upload.closed = true;
     // Bytes already received are still written: the part file then holds all the backend sent.
-    void this.drained(upload).finally(() => upload.fd.close().catch(() => undefined));
+    const closed = this.drained(upload).finally(() => upload.fd.close().catch(() => undefined));
+    this.closing.set(upload.part, closed);
+    void closed.finally(() => {
+      if (this.closing.get(upload.part) === closed) this.closing.delete(upload.part);
+    });
     return true;
   }
 
@@ -353,7 +375,7 @@ export class FileTransfers {
 
   /** Removes part files of uploads abandoned long ago in `directory` (never one that is open). */
   async sweepStaleParts(directory: string, now = Date.now()): Promise<number> {
-    const open = new Set([...this.uploads.values()].map((u) => u.part));
+    const open = new Set([...this.busyParts, ...this.closing.keys()]);
     let removed = 0;
     let seen = 0;
     try {
@@ -376,8 +398,13 @@ export class FileTransfers {
     while (upload.writing) await upload.writing;
   }
 
-  private async discard(streamId: number, upload: Upload): Promise<void> {
+  private forget(streamId: number, upload: Upload): void {
     this.uploads.delete(streamId);
+    this.busyParts.delete(upload.part);
+  }
+
+  private async discard(streamId: number, upload: Upload): Promise<void> {
+    this.forget(streamId, upload);
     upload.closed = true;
     await upload.fd.close().catch(() => undefined);
     await unlink(upload.part).catch(() => undefined);

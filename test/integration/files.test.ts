@@ -262,4 +262,19 @@ describe('file transfer with a real agent', () => {
     // Viewers' refusals never reached a device: nothing audited for them.
     expect([...uploads, ...downloads].filter((e) => e.actor === 'user:files-viewer')).toEqual([]);
   });
+
+  it('takes its roots from the agent settings of the remote config, live', async () => {
+    const other = tempDir('files-other-root');
+    dirs.push(other);
+    writeFileSync(join(other, 'note.txt'), 'from the other root');
+    const listOther = () => api(backend, 'GET', `/api/v1/devices/${agent.deviceId}/files?path=${encodeURIComponent(other)}`, { token: admin });
+    expect((await listOther()).body).toMatchObject({ code: 'PATH_NOT_ALLOWED' });
+    const fleet = (await api(backend, 'GET', '/api/v1/config/layers/fleet', { token: admin })).body as { version: number; values: Record<string, unknown> };
+    const put = await api(backend, 'PUT', '/api/v1/config/layers/fleet', { token: admin, body: { values: { ...fleet.values, agent: { fileRoots: [other] } }, expectedVersion: fleet.version } });
+    expect(put.status, JSON.stringify(put.body)).toBe(200);
+    await waitFor(async () => (await listOther()).status === 200, 15_000, 'the new root in force');
+    expect((await listOther()).body).toMatchObject({ path: other, entries: [expect.objectContaining({ name: 'note.txt', type: 'file' })] });
+    // The old root is no longer one.
+    expect((await api(backend, 'GET', `/api/v1/devices/${agent.deviceId}/files?path=${encodeURIComponent(root)}`, { token: admin })).body).toMatchObject({ code: 'PATH_NOT_ALLOWED' });
+  });
 });

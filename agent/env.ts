@@ -15,6 +15,7 @@ export const AgentEnv = z.object({
   TETHER_SHELL: z.string().optional().describe('program remote shells run (default $SHELL, else /bin/sh)'),
   SHELL: z.string().optional().describe('the login shell, used when TETHER_SHELL is unset'),
   TETHER_SHELL_USER: z.string().regex(/^[a-z_][a-z0-9_-]*$/, 'must be a user name').optional().describe('user remote shells run as until remote settings name one (the agent must run as root)'),
+  TETHER_FILE_ROOTS: z.string().optional().describe(`directories file transfer may use until remote settings name others, separated by "${delimiter}" (default: the user's home and /tmp)`),
   TETHER_CONFIG_APPLY_HOOK: z.string().optional().describe('executable run after each config is written (default <state>/apply-hook when present)'),
   TETHER_CONFIG_HOOK_TIMEOUT_MS: envPositiveInt().optional().describe('how long the apply hook may run (default 30000)'),
   TETHER_TELEMETRY_INTERVAL_MS: envPositiveInt().optional().describe('metric sampling interval until remote settings set one (default 5000)'),
@@ -52,6 +53,7 @@ export function agentTuning(env: AgentEnv): AgentTuning {
     spoolMaxAgeMs: env.TETHER_SPOOL_MAX_AGE_MS,
     shell: env.TETHER_SHELL ?? env.SHELL,
     shellUser: env.TETHER_SHELL_USER,
+    fileRoots: env.TETHER_FILE_ROOTS?.split(delimiter).filter(Boolean),
     configHook: env.TETHER_CONFIG_APPLY_HOOK,
     configHookTimeoutMs: env.TETHER_CONFIG_HOOK_TIMEOUT_MS,
   };

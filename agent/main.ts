@@ -7,6 +7,8 @@ import { AgentSettingsStore } from './config/agent-settings.js';
 import { ConfigApplier, configHookOptions } from './config/config-applier.js';
 import { registerConfigHandlers } from './config/config-handlers.js';
 import { ControlClient } from './control/control-client.js';
+import { defaultFileRoots, FileRoots } from './files/file-roots.js';
+import { FileTransfers } from './files/file-transfers.js';
 import { RemoteAccess } from './shell/remote-access.js';
 import { resolveShellConfig } from './shell/shell-config.js';
 import { loadAgentState } from './state/agent-state.js';
@@ -32,6 +34,8 @@ export interface AgentTuning {
   shell?: string;
   /** The user remote sessions run as until remote settings name one (TETHER_SHELL_USER). */
   shellUser?: string;
+  /** Directories file transfer may use until remote settings name others (TETHER_FILE_ROOTS). */
+  fileRoots?: string[];
   /** The config apply hook (TETHER_CONFIG_APPLY_HOOK) and its timeout (TETHER_CONFIG_HOOK_TIMEOUT_MS). */
   configHook?: string;
   configHookTimeoutMs?: number;
@@ -68,15 +72,24 @@ export function runAgent(stateDir: string, tuning: AgentTuning = {}, log: Logger
   const configApplier = new ConfigApplier({ stateDir, log, settings, ...configHookOptions(stateDir, { hook: tuning.configHook, timeoutMs: tuning.configHookTimeoutMs }) });
   configApplier.load();
   const remote = new RemoteAccess({ config: resolveShellConfig({ shell: tuning.shell, user: tuning.shellUser }), send: (id, data) => control.sendStream(id, data), log });
+  const fileRoots = () => new FileRoots(settings.get().fileRoots ?? tuning.fileRoots ?? defaultFileRoots(), [stateDir]);
+  let roots = fileRoots();
+  const files = new FileTransfers({ roots: () => roots, send: (id, data) => control.sendStream(id, data), log });
   const control = new ControlClient({
     state, log,
     onConnected: (rpc) => {
       registerHandlers(rpc);
       remote.register(rpc);
+      files.register(rpc);
       registerConfigHandlers(rpc, configApplier);
     },
-    onStream: (id, data) => remote.onStream(id, data),
-    onDisconnected: () => remote.onDisconnected(),
+    onStream: (id, data) => {
+      if (!files.onStream(id, data)) remote.onStream(id, data);
+    },
+    onDisconnected: () => {
+      remote.onDisconnected();
+      files.onDisconnected();
+    },
     onFatal: (code) => reportFatal(code),
     rekeyAfterFrames: tuning.rekeyAfterFrames,
     rekeyAfterMs: tuning.rekeyAfterMs,
@@ -98,6 +111,7 @@ export function runAgent(stateDir: string, tuning: AgentTuning = {}, log: Logger
       // An unknown user must not take the shell away: keep the last working one and say why.
       log.warn({ shellUser: next.shellUser, err: err instanceof Error ? err.message : String(err) }, 'shell user setting not applied');
     }
+    roots = fileRoots();
     telemetry.setIntervalMs(telemetryInterval());
     telemetry.setLogSources(next.logSources ?? tuning.logFiles ?? []);
     log.info({ settings: next }, 'agent settings changed');
@@ -109,6 +123,7 @@ export function runAgent(stateDir: string, tuning: AgentTuning = {}, log: Logger
     deviceId: state.deviceId, control, telemetry, settings, fatal,
     stop: () => {
       remote.onDisconnected();
+      files.onDisconnected();
       control.stop();
       telemetry.stop();
     },

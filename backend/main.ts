@@ -30,6 +30,7 @@ import { loadOrCreatePki } from './pki/store.js';
 import { JobScheduler } from './jobs/job-scheduler.js';
 import { RunService } from './jobs/run-service.js';
 import { SHELL_SOCKET_MAX_PAYLOAD, ShellService } from './shell/shell-service.js';
+import { FileService } from './files/file-service.js';
 import { openMetricEngine } from './store/open-metric-engine.js';
 import { openStore } from './store/open-store.js';
 import { StoreHealth } from './store/store-health.js';
@@ -76,6 +77,7 @@ export async function startBackend(config: BackendConfig, log: Logger = pino()):
     connectedAgents: () => router.connectedCount(),
     telemetrySockets: () => telemetry.socketCount,
     openShells: () => shells.openCount,
+    openFileTransfers: () => files.openCount,
     ingest: () => ({ ...monitoring.ingest.stats, queued: monitoring.ingest.queued }),
   });
   const control = new ControlGateway({ identity: pki.identity, caCertPem: pki.ca.certPem, devices: stores.devices, onFacts: (id, facts): Promise<void> => devices.recordFacts(id, facts), presence, router, log, limits: config.control, counters: opsMetrics.counters });
@@ -99,6 +101,7 @@ export async function startBackend(config: BackendConfig, log: Logger = pino()):
     shells.endUser(userId);
   });
   const runs = new RunService({ router, stores, audit, log });
+  const files = new FileService({ router, audit, log });
   const jobs = new JobScheduler({ stores, runs, router, events, audit, devices: fleet, log });
   // Sessions, runs and jobs the previous process left open are ended before anything new starts.
   await Promise.all([shells.ready, jobs.ready]);
@@ -115,6 +118,7 @@ export async function startBackend(config: BackendConfig, log: Logger = pino()):
     config: { service: configService, delivery: configDelivery },
     monitoring,
     shell: { service: shells },
+    files: { service: files },
     jobs: { runs, scheduler: jobs },
     metrics: opsMetrics,
     install: { caCertPem: pki.ca.certPem, agentDistDir: config.agentDistDir ?? DEFAULT_AGENT_DIST_DIR },
@@ -179,6 +183,7 @@ export async function startBackend(config: BackendConfig, log: Logger = pino()):
         control.close();
         telemetry.close();
         hub.close();
+        files.close();
         // Started together: the jobs wait for their runs, which the run service ends.
         await Promise.all([shells.close(), jobs.close(), runs.close()]);
         upgrades.close();

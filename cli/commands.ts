@@ -8,6 +8,7 @@ import { progressLine, StatusLine } from './job-progress.js';
 import { backendOrigin, fetchPinnedCa } from './pinned-ca.js';
 import type { Prompter } from './prompt.js';
 import { exitStatusOf, OutputFollower } from './run-output.js';
+import { downloadFile, parseRemote, uploadFile, type CopyOptions } from './file-copy.js';
 import { runShell } from './shell/shell-session.js';
 import { ago, formatTable, jsonLine, terminalSafe } from './terminal-text.js';
 
@@ -294,4 +295,25 @@ export async function jobsRun(io: CliIo, words: string[], opts: JobRunOptions): 
 function firstLine(text: string): string {
   const line = text.trim().split('\n')[0] ?? '';
   return line.length > 80 ? `${line.slice(0, 79)}…` : line;
+}
+
+// ── cp ──
+
+/**
+ * `tether cp LOCAL DEVICE:PATH` or `tether cp DEVICE:PATH LOCAL`: one file, SHA-256 checked on both
+ * ends, resumed after an interruption (within the run, and by running the same copy again).
+ */
+export async function cp(io: CliIo, source: string, destination: string, opts: CopyOptions): Promise<void> {
+  const from = parseRemote(source);
+  const to = parseRemote(destination);
+  if ((from === null) === (to === null)) throw CliError.of('BAD_REQUEST', 'Copy between a local path and DEVICE:/path (exactly one of them on a device)');
+  const credentials = loadCredentials(io.credentialsPath);
+  const target = { url: credentials.url, caCertPem: credentials.caCertPem, token: credentials.token };
+  const remote = (from ?? to) as NonNullable<typeof from>;
+  const device = await resolveDevice(client(credentials), remote.device);
+  const report = from
+    ? await downloadFile(io, target, device.id, from.path, destination, opts)
+    : await uploadFile(io, target, device.id, source, remote.path, opts);
+  if (opts.json) io.stdout.write(jsonLine(report));
+  else print(io.stderr, `${report.direction === 'upload' ? 'Uploaded' : 'Downloaded'} ${report.size} bytes ${report.direction === 'upload' ? `to ${device.name}:${report.path}` : `to ${report.local}`} (sha256 ${report.sha256}${report.resumedFrom > 0 ? `, resumed from ${report.resumedFrom}` : ''})\n`);
 }

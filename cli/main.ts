@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { CliError } from './cli-error.js';
-import { devices, exec, jobsRun, login, logout, shell, type CliIo, type CommandOptions, type JobRunOptions } from './commands.js';
+import { cp, devices, exec, jobsRun, login, logout, shell, type CliIo, type CommandOptions, type JobRunOptions } from './commands.js';
 import { credentialsPath } from './credentials.js';
 import { Prompter } from './prompt.js';
 import { jsonLine, terminalSafe } from './terminal-text.js';
@@ -86,6 +86,19 @@ export function tetherProgram(io: CliIo, style: ErrorStyle, exit: (status: numbe
     .argument('<device>', 'device id or unique name')
     .action(async (device: string) => {
       exit(await shell(io, device));
+    });
+
+  program
+    .command('cp')
+    .description('copy a file to or from a device (SHA-256 checked, resumed after an interruption)')
+    .argument('<source>', 'a local file, or DEVICE:/path on a device (DEVICE: an id or unique name)')
+    .argument('<destination>', 'DEVICE:/path (a trailing / keeps the file name), or a local file or directory')
+    .option('--mode <octal>', 'permissions of an uploaded file, e.g. 0644 (default: the agent user\'s umask)')
+    .addOption(new Option('--retries <n>', 'resume this many times after an interruption before giving up').argParser(positiveInt).default(5))
+    .option('--json', 'print the finished copy as JSON (direction, deviceId, path, local, size, sha256, resumedFrom)')
+    .action(async (source: string, destination: string, opts: { mode?: string; retries: number; json?: boolean }) => {
+      json(opts);
+      await cp(io, source, destination, opts);
     });
 
   const jobs = program.command('jobs').description('fleet jobs');

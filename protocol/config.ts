@@ -25,6 +25,8 @@ export const AgentSettings = z
     logSources: z.array(z.string().min(1).max(1024)).max(64),
     /** The user remote shells run as. */
     shellUser: z.string().min(1).max(64).regex(/^[a-z_][a-z0-9_-]*$/),
+    /** Absolute directories file transfer may read and write (default: the agent user's home and /tmp). */
+    fileRoots: z.array(z.string().min(1).max(4096).regex(/^\//, 'an absolute path')).max(64),
   })
   .partial()
   .strict();

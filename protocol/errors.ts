@@ -76,6 +76,25 @@ export const ERRORS = {
   CONFIG_INVALID: { http: 400, close: 4482, message: 'The configuration or schema is not valid' },
   CONFIG_NAMESPACE_RESERVED: { http: 403, close: 4483, message: 'This namespace is reserved' },
 
+  /** File transfer (protocol/files.ts): the path is outside the agent's allowed roots, climbs out with `..`, or a symlink leads out. */
+  PATH_NOT_ALLOWED: { http: 403, close: 4710, message: 'The path is outside the roots this device allows' },
+  PATH_NOT_FOUND: { http: 404, close: 4711, message: 'No such file or directory on the device' },
+  /** A device, FIFO, socket or directory where a regular file is needed (or a symlink where a file would be replaced). */
+  NOT_A_REGULAR_FILE: { http: 422, close: 4712, message: 'The path is not a regular file' },
+  NOT_A_DIRECTORY: { http: 422, close: 4713, message: 'The path is not a directory' },
+  /** The bytes the device wrote do not have the size or SHA-256 the client announced; nothing was kept. */
+  CHECKSUM_MISMATCH: { http: 422, close: 4714, message: 'The file does not match its SHA-256; nothing was written' },
+  /** The device's disk (or its file size limit) is full; the partial file was removed. */
+  NO_SPACE: { http: 507, close: 4715, message: 'No space left on the device' },
+  TRANSFER_UNKNOWN: { http: 404, close: 4716, message: 'No such transfer' },
+  /** Another upload of the same transfer id is running. */
+  TRANSFER_BUSY: { http: 409, close: 4717, message: 'This transfer is already in progress' },
+  /** The device holds fewer bytes of this upload than the offset the client resumes from: ask for the offset again. */
+  TRANSFER_OFFSET: { http: 409, close: 4718, message: 'The device does not hold this upload up to that offset' },
+  /** The agent's user may not read or write the path (EACCES, EPERM). */
+  FILE_ACCESS_DENIED: { http: 403, close: 4719, message: 'The agent may not access this path' },
+  RANGE_NOT_SATISFIABLE: { http: 416, close: 4720, message: 'The range is not within the file' },
+
   BACKEND_RUNNING: { http: 409, close: 4490, message: 'A backend is running on this home; stop it first' },
   BACKUP_INVALID: { http: 400, close: 4491, message: 'The backup is incomplete or fails its integrity check' },
   /** migrate-store and a PostgreSQL restore write only into an empty database (unless told to replace what is there). */

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { SHELL_AGENT_EVENTS, SHELL_AGENT_METHODS } from './shell.js';
 import { ConfigApplyParams, ConfigReport } from './config.js';
+import { FILE_AGENT_EVENTS, FILE_AGENT_METHODS } from './files.js';
 
 /** Hardware and OS facts an agent reports at connect. */
 export const DeviceFacts = z.object({
@@ -29,6 +30,7 @@ export const AGENT_METHODS = {
     result: z.object({ facts: DeviceFacts, uptimeSeconds: z.number().nonnegative() }),
   },
   ...SHELL_AGENT_METHODS,
+  ...FILE_AGENT_METHODS,
   /** The device's whole effective config; the agent validates, writes, runs its apply hook and answers with its report. */
   'config.apply': {
     params: ConfigApplyParams,
@@ -47,5 +49,6 @@ export function isAgentMethod(value: string): value is AgentMethod {
 export const AGENT_EVENTS = {
   'device.facts': DeviceFacts,
   ...SHELL_AGENT_EVENTS,
+  ...FILE_AGENT_EVENTS,
 } as const;
 export type AgentEvent = keyof typeof AGENT_EVENTS;

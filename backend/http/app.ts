@@ -47,9 +47,12 @@ import type { JobScheduler } from '../jobs/job-scheduler.js';
 import { registerJobRoutes } from '../jobs/jobs-routes.js';
 import type { RunService } from '../jobs/run-service.js';
 import { registerShellRoutes } from '../shell/shell-routes.js';
+import { registerFileRoutes } from '../files/file-routes.js';
+import type { FileService } from '../files/file-service.js';
 import type { ShellService } from '../shell/shell-service.js';
 import type { StoreHealth } from '../store/store-health.js';
 import { handleError } from './error-handler.js';
+import { hasLongBody } from './long-requests.js';
 import { refuseCrossSite } from './cross-site-guard.js';
 import { checkJsonDepth } from './json-depth.js';
 import { guardSessions } from './session-guard.js';
@@ -80,6 +83,7 @@ export interface HttpAppDeps {
   /** The databases' health: /readyz is red while they fail, and request errors from an outage mark it. */
   storeHealth: StoreHealth;
   shell: { service: ShellService };
+  files: { service: FileService };
   jobs: { runs: RunService; scheduler: JobScheduler };
   config: { service: ConfigService; delivery: ConfigDelivery };
   monitoring: Monitoring;
@@ -244,6 +248,7 @@ export async function buildHttpApp(deps: HttpAppDeps) {
   registerMonitoringRoutes(api, { ...deps.monitoring, auth, authDevice, access: deps.access });
 
   registerShellRoutes(api, { shells: deps.shell.service, auth, authDevice, access: deps.access });
+  await registerFileRoutes(api, { files: deps.files.service, authDevice });
   registerJobRoutes(api, { runs: deps.jobs.runs, jobs: deps.jobs.scheduler, auth, authDevice, access: deps.access });
 
   // ── agent enrolment (authenticated by the registration token in the body) ──
@@ -269,6 +274,8 @@ export async function buildHttpApp(deps: HttpAppDeps) {
 
 function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
   if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  // An upload streaming to a device has its own idle bound (backend/files/file-service.ts).
+  if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT' && hasLongBody(socket)) return;
   // As Node and Fastify do by default (write, then destroy), with our `{code, message}` body.
   if (err.code !== 'ERR_HTTP_REQUEST_TIMEOUT' && socket.writable) {
     const body = JSON.stringify({ code: 'BAD_REQUEST', message: ERRORS.BAD_REQUEST.message });

@@ -90,6 +90,10 @@ const ROUTES: Record<string, RouteCase> = {
 
   'GET /api/v1/shell/sessions': { need: 'operator' },
   'GET /api/v1/shell/sessions/{id}/recording': { need: 'operator', url: () => `/api/v1/shell/sessions/${NONE}/recording` },
+  'GET /api/v1/devices/{id}/files': { need: 'operator', device: true, url: ({ device }) => `/api/v1/devices/${device}/files?path=/tmp` },
+  'GET /api/v1/devices/{id}/files/upload': { need: 'operator', device: true, url: ({ device }) => `/api/v1/devices/${device}/files/upload?path=/tmp/rbac&transfer=rbac-transfer` },
+  'PUT /api/v1/devices/{id}/files/content': { need: 'operator', device: true, url: ({ device }) => `/api/v1/devices/${device}/files/content?path=/tmp/rbac&transfer=rbac-transfer&size=0&sha256=${'0'.repeat(64)}` },
+  'GET /api/v1/devices/{id}/files/content': { need: 'operator', device: true, url: ({ device }) => `/api/v1/devices/${device}/files/content?path=/tmp/rbac` },
   'POST /api/v1/devices/{id}/commands': { need: 'operator', device: true, body: () => ({ command: { shell: 'true' } }) },
   'GET /api/v1/devices/{id}/runs': { need: 'operator', device: true },
   'GET /api/v1/runs/{id}': { need: 'operator', url: () => `/api/v1/runs/${NONE}` },

@@ -1,0 +1,291 @@
+import { createHash } from 'node:crypto';
+import { createReadStream, createWriteStream, existsSync, statSync } from 'node:fs';
+import { open, rename, rm, stat } from 'node:fs/promises';
+import type { IncomingMessage } from 'node:http';
+import { request } from 'node:https';
+import { basename, join, resolve } from 'node:path';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { SingleBar } from 'cli-progress';
+import { FILE_SHA256_HEADER, FILE_SIZE_HEADER, FileResult, UploadStatus } from '../protocol/index.js';
+import type { ApiTarget } from './api-client.js';
+import { CliError } from './cli-error.js';
+
+/** `DEVICE:PATH`: a device id or name (no `/`), a colon, an absolute device path. Anything else is a local path. */
+export interface RemoteSpec {
+  device: string;
+  path: string;
+}
+
+export function parseRemote(arg: string): RemoteSpec | null {
+  const match = /^([^/:]+):(.*)$/.exec(arg);
+  if (!match) return null;
+  const [, device = '', path = ''] = match;
+  if (!path.startsWith('/')) throw CliError.of('BAD_REQUEST', `${arg}: the device path must be absolute (DEVICE:/path)`);
+  return { device, path };
+}
+
+/**
+ * Names an upload so that running the same copy again resumes it: the device keeps the part file
+ * of this id until the upload commits.
+ */
+export function uploadTransferId(deviceId: string, path: string, sha256: string, size: number): string {
+  return createHash('sha256').update(`${deviceId}\n${path}\n${sha256}\n${size}`).digest('hex').slice(0, 32);
+}
+
+/** The local part file of a download, beside its destination; a later copy resumes from it. */
+export function downloadPartPath(destination: string): string {
+  return `${destination}.tether-part`;
+}
+
+export interface CopyIo {
+  stderr: NodeJS.WriteStream;
+  sleep(ms: number): Promise<void>;
+}
+
+export interface CopyOptions {
+  json?: boolean;
+  /** Octal mode for an upload (default: the agent user's umask). */
+  mode?: string;
+  /** Attempts after an interruption (device offline, connection lost) before giving up. */
+  retries: number;
+}
+
+/** What `--json` prints. */
+export interface CopyReport {
+  direction: 'upload' | 'download';
+  deviceId: string;
+  path: string;
+  local: string;
+  size: number;
+  sha256: string;
+  /** Bytes that were already on the other side from an interrupted copy (0 for a fresh one). */
+  resumedFrom: number;
+  attempts: number;
+}
+
+/** Errors after which the same copy may succeed by itself: it is resumed, not restarted. */
+const RETRYABLE = new Set(['DEVICE_OFFLINE', 'BACKEND_UNREACHABLE', 'REQUEST_TIMEOUT', 'TRANSFER_BUSY', 'GOING_AWAY', 'STORE_UNAVAILABLE']);
+
+async function sha256File(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  await pipeline(createReadStream(path), hash);
+  return hash.digest('hex');
+}
+
+function humanBytes(n: number): string {
+  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
+  let value = n;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
+}
+
+/** A progress bar on a terminal; nothing otherwise (pipes, --json). */
+class Progress {
+  private readonly bar: SingleBar | null;
+
+  constructor(io: CopyIo, enabled: boolean, label: string) {
+    this.bar = enabled && io.stderr.isTTY
+      ? new SingleBar({ stream: io.stderr, format: `${label} {bar} {percentage}% | {done} of {size} | ETA {eta_formatted}`, hideCursor: true, clearOnComplete: false })
+      : null;
+  }
+
+  start(total: number, done: number): void {
+    this.bar?.start(total, done, { done: humanBytes(done), size: humanBytes(total) });
+  }
+
+  update(done: number): void {
+    this.bar?.update(done, { done: humanBytes(done) });
+  }
+
+  stop(): void {
+    this.bar?.stop();
+  }
+}
+
+function errorFrom(res: IncomingMessage, text: string): CliError {
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    body = undefined;
+  }
+  return CliError.fromBody(res.statusCode ?? 0, body);
+}
+
+async function readText(res: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of res as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > 1024 * 1024) throw CliError.of('PAYLOAD_TOO_LARGE', 'The backend answered with an oversized body');
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/**
+ * One HTTPS request with a streamed body or answer. `send` writes the body (and ends the request);
+ * an answer that arrives before the body is finished (a refusal) wins over the write error it causes.
+ */
+function call(target: ApiTarget, method: 'GET' | 'PUT', path: string, headers: Record<string, string>, send?: (req: import('node:http').ClientRequest) => void): Promise<IncomingMessage> {
+  const url = new URL(path, target.url);
+  return new Promise((resolvePromise, reject) => {
+    let answered = false;
+    const req = request(url, {
+      method,
+      ca: target.caCertPem,
+      headers: { ...headers, ...(target.token ? { authorization: `Bearer ${target.token}` } : {}) },
+    }, (res) => {
+      answered = true;
+      resolvePromise(res);
+    });
+    // No answer, no byte either way for this long: the backend or the path to it is gone.
+    req.setTimeout(120_000, () => req.destroy(CliError.of('BACKEND_UNREACHABLE', `No answer from ${url.origin} within 120 s`)));
+    req.on('error', (err) => {
+      if (!answered) reject(err instanceof CliError ? err : CliError.of('BACKEND_UNREACHABLE', `${url.origin}: ${err.message}`));
+    });
+    if (send) send(req);
+    else req.end();
+  });
+}
+
+async function json<T>(res: IncomingMessage, parse: (value: unknown) => T): Promise<T> {
+  const text = await readText(res);
+  if ((res.statusCode ?? 0) < 200 || (res.statusCode ?? 0) >= 300) throw errorFrom(res, text);
+  try {
+    return parse(JSON.parse(text));
+  } catch {
+    throw CliError.of('INTERNAL', 'The backend\'s answer has an unexpected shape');
+  }
+}
+
+/** Runs `attempt` until it succeeds, retrying interruptions with a growing pause (1, 2, 4 … 15 s). */
+async function withRetries<T>(io: CopyIo, opts: CopyOptions, attempt: (n: number) => Promise<T>): Promise<T> {
+  for (let n = 1; ; n++) {
+    try {
+      return await attempt(n);
+    } catch (err) {
+      const error = CliError.from(err);
+      if (!RETRYABLE.has(error.code) || n > opts.retries) throw error;
+      const pause = Math.min(15_000, 1000 * 2 ** (n - 1));
+      if (!opts.json) io.stderr.write(`tether: ${error.code}: ${error.message}; resuming in ${pause / 1000} s\n`);
+      await io.sleep(pause);
+    }
+  }
+}
+
+/** Uploads a local file to `deviceId:remote`, resuming what an earlier, interrupted copy left on the device. */
+export async function uploadFile(io: CopyIo, target: ApiTarget, deviceId: string, local: string, remote: string, opts: CopyOptions): Promise<CopyReport> {
+  const localPath = resolve(local);
+  const info = await stat(localPath).catch(() => null);
+  if (!info) throw CliError.of('NOT_FOUND', `${local}: no such file`);
+  if (!info.isFile()) throw CliError.of('BAD_REQUEST', `${local}: not a regular file`);
+  const path = remote.endsWith('/') ? `${remote}${basename(localPath)}` : remote;
+  const size = info.size;
+  const sha256 = await sha256File(localPath);
+  const transfer = uploadTransferId(deviceId, path, sha256, size);
+  const base = `/api/v1/devices/${encodeURIComponent(deviceId)}/files`;
+  let resumedFrom = -1;
+  let attempts = 0;
+  const progress = new Progress(io, !opts.json, basename(localPath));
+  try {
+    await withRetries(io, opts, async (n) => {
+      attempts = n;
+      const status = await json(await call(target, 'GET', `${base}/upload?${new URLSearchParams({ path, transfer }).toString()}`, { accept: 'application/json' }), (v) => UploadStatus.parse(v));
+      const offset = Math.min(status.offset, size);
+      if (resumedFrom < 0) resumedFrom = offset;
+      const query = new URLSearchParams({ path, transfer, offset: String(offset), size: String(size), sha256, ...(opts.mode ? { mode: opts.mode } : {}) });
+      progress.start(size, offset);
+      let sent = offset;
+      const res = await call(target, 'PUT', `${base}/content?${query.toString()}`, { 'content-type': 'application/octet-stream', 'content-length': String(size - offset), accept: 'application/json' }, (req) => {
+        const body = createReadStream(localPath, { start: offset });
+        body.on('data', (chunk: Buffer | string) => {
+          sent += chunk.length;
+          progress.update(sent);
+        });
+        body.on('error', (err) => req.destroy(err));
+        body.pipe(req);
+      });
+      return json(res, (v) => FileResult.parse(v));
+    });
+  } finally {
+    progress.stop();
+  }
+  return { direction: 'upload', deviceId, path, local: localPath, size, sha256, resumedFrom: Math.max(0, resumedFrom), attempts };
+}
+
+/**
+ * Downloads `deviceId:remote` to a local file: bytes go to `<file>.tether-part`, which a later copy
+ * resumes from (Range: bytes=N-); it is renamed into place only once the whole file's SHA-256
+ * matches the device's, and removed when it does not.
+ */
+export async function downloadFile(io: CopyIo, target: ApiTarget, deviceId: string, remote: string, local: string, opts: CopyOptions): Promise<CopyReport> {
+  const name = basename(remote);
+  const wanted = resolve(local);
+  const destination = local.endsWith('/') || (existsSync(wanted) && statSync(wanted).isDirectory()) ? join(wanted, name) : wanted;
+  const part = downloadPartPath(destination);
+  const url = `/api/v1/devices/${encodeURIComponent(deviceId)}/files/content?${new URLSearchParams({ path: remote }).toString()}`;
+  let resumedFrom = -1;
+  let attempts = 0;
+  let result: { size: number; sha256: string };
+  const progress = new Progress(io, !opts.json, name);
+  try {
+    result = await withRetries(io, opts, async (n) => {
+      attempts = n;
+      let offset = existsSync(part) ? statSync(part).size : 0;
+      let res = await call(target, 'GET', url, offset > 0 ? { range: `bytes=${offset}-` } : {});
+      if (res.statusCode === 416) {
+        // The part file is longer than the file now is: it belongs to another version. Start over.
+        res.resume();
+        await rm(part, { force: true });
+        offset = 0;
+        res = await call(target, 'GET', url, {});
+      }
+      if ((res.statusCode ?? 0) < 200 || (res.statusCode ?? 0) >= 300) throw errorFrom(res, await readText(res));
+      if (res.statusCode === 200 && offset > 0) {
+        await rm(part, { force: true });
+        offset = 0;
+      }
+      if (resumedFrom < 0) resumedFrom = offset;
+      const size = Number(res.headers[FILE_SIZE_HEADER]);
+      const sha256 = String(res.headers[FILE_SHA256_HEADER] ?? '');
+      if (!Number.isSafeInteger(size) || !/^[0-9a-f]{64}$/.test(sha256)) throw CliError.of('INTERNAL', 'The download has no size or SHA-256 header');
+      progress.start(size, offset);
+      let done = offset;
+      const counter = new Transform({
+        transform(chunk: Buffer, _encoding, callback) {
+          done += chunk.length;
+          progress.update(done);
+          callback(null, chunk);
+        },
+      });
+      try {
+        await pipeline(res, counter, createWriteStream(part, { flags: 'a', mode: 0o600 }));
+      } catch (err) {
+        throw CliError.of('BACKEND_UNREACHABLE', `The download was cut at ${done} of ${size} bytes: ${err instanceof Error ? err.message : String(err)}`);
+      }
+      if (done !== size) throw CliError.of('BACKEND_UNREACHABLE', `The download was cut at ${done} of ${size} bytes`);
+      return { size, sha256 };
+    });
+  } finally {
+    progress.stop();
+  }
+  const local256 = await sha256File(part);
+  if (local256 !== result.sha256) {
+    await rm(part, { force: true });
+    throw CliError.of('CHECKSUM_MISMATCH', `${destination}: SHA-256 ${local256} is not the device's ${result.sha256}; nothing was kept`);
+  }
+  const fd = await open(part, 'r');
+  try {
+    await fd.sync();
+  } finally {
+    await fd.close();
+  }
+  await rename(part, destination);
+  return { direction: 'download', deviceId, path: remote, local: destination, size: result.size, sha256: result.sha256, resumedFrom: Math.max(0, resumedFrom), attempts };
+}

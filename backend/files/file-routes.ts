@@ -32,6 +32,23 @@ export interface FileRouteDeps {
 }
 
 /** Only `bytes=N-` (resume from N); anything else is refused rather than answered in full by surprise. */
+/** How long a refused upload's connection keeps reading (and dropping) the body before it is closed. */
+const LINGER_MS = 2_000;
+
+/**
+ * A lingering close for an upload refused before its body was read. The answer goes out while
+ * the rest of the body is read and dropped, so a client still writing a large body reads the
+ * answer (the code and message) instead of meeting a connection reset first; the connection is
+ * closed if the body is still coming after LINGER_MS.
+ */
+function lingerThenClose(body: IncomingMessage): void {
+  const timer = setTimeout(() => body.socket.destroy(), LINGER_MS);
+  timer.unref();
+  body.once('end', () => clearTimeout(timer));
+  body.once('close', () => clearTimeout(timer));
+  body.resume();
+}
+
 export function rangeStart(header: string | undefined): number {
   if (header === undefined) return 0;
   const match = /^bytes=(\d{1,16})-$/.exec(header.trim());
@@ -64,7 +81,7 @@ export async function registerFileRoutes(api: ZodApi, deps: FileRouteDeps): Prom
       return deps.files.uploadStatus(request.params.id, request.query.path, request.query.transfer);
     });
 
-    scope.put('/api/v1/devices/:id/files/content', { bodyLimit: MAX_FILE_BYTES, schema: { tags: ['files'], params: FileTransferParams, querystring: UploadQuery, response: { 200: FileResult } } }, async (request, reply) => {
+    scope.put('/api/v1/devices/:id/files/content', { bodyLimit: MAX_FILE_BYTES, schema: { tags: ['files'], params: FileTransferParams, querystring: UploadQuery, response: { 200: FileResult } } }, async (request) => {
       const { user } = deps.authDevice(request, 'operator', request.params.id);
       const mode = request.query.mode === undefined ? undefined : parseInt(request.query.mode, 8);
       const socket = request.raw.socket;
@@ -72,8 +89,7 @@ export async function registerFileRoutes(api: ZodApi, deps: FileRouteDeps): Prom
       try {
         return await deps.files.upload(user, request.params.id, request.query, mode, request.raw);
       } catch (err) {
-        // The rest of an unread body is not waited for: the connection ends with the answer.
-        if (!request.raw.complete) void reply.header('connection', 'close');
+        if (!request.raw.complete) lingerThenClose(request.raw);
         throw err;
       } finally {
         endLongBody(socket);

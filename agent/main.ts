@@ -7,6 +7,7 @@ import { AgentSettingsStore } from './config/agent-settings.js';
 import { ConfigApplier, configHookOptions } from './config/config-applier.js';
 import { registerConfigHandlers } from './config/config-handlers.js';
 import { ControlClient } from './control/control-client.js';
+import { ForwardAllowList } from './forward/allow-list.js';
 import { RemoteAccess } from './shell/remote-access.js';
 import { resolveShellConfig } from './shell/shell-config.js';
 import { loadAgentState } from './state/agent-state.js';
@@ -35,6 +36,8 @@ export interface AgentTuning {
   /** The config apply hook (TETHER_CONFIG_APPLY_HOOK) and its timeout (TETHER_CONFIG_HOOK_TIMEOUT_MS). */
   configHook?: string;
   configHookTimeoutMs?: number;
+  /** host:port entries forwards may reach until remote settings name others (TETHER_FORWARD_ALLOW; default: loopback). */
+  forwardAllow?: string[];
 }
 
 export interface RunningAgent {
@@ -67,7 +70,8 @@ export function runAgent(stateDir: string, tuning: AgentTuning = {}, log: Logger
   const settings = new AgentSettingsStore();
   const configApplier = new ConfigApplier({ stateDir, log, settings, ...configHookOptions(stateDir, { hook: tuning.configHook, timeoutMs: tuning.configHookTimeoutMs }) });
   configApplier.load();
-  const remote = new RemoteAccess({ config: resolveShellConfig({ shell: tuning.shell, user: tuning.shellUser }), send: (id, data) => control.sendStream(id, data), log });
+  let forwardAllowList = new ForwardAllowList(settings.get().forwardAllow ?? tuning.forwardAllow);
+  const remote = new RemoteAccess({ config: resolveShellConfig({ shell: tuning.shell, user: tuning.shellUser }), send: (id, data) => control.sendStream(id, data), log, forwardAllowList: () => forwardAllowList });
   const control = new ControlClient({
     state, log,
     onConnected: (rpc) => {
@@ -98,6 +102,7 @@ export function runAgent(stateDir: string, tuning: AgentTuning = {}, log: Logger
       // An unknown user must not take the shell away: keep the last working one and say why.
       log.warn({ shellUser: next.shellUser, err: err instanceof Error ? err.message : String(err) }, 'shell user setting not applied');
     }
+    forwardAllowList = new ForwardAllowList(next.forwardAllow ?? tuning.forwardAllow);
     telemetry.setIntervalMs(telemetryInterval());
     telemetry.setLogSources(next.logSources ?? tuning.logFiles ?? []);
     log.info({ settings: next }, 'agent settings changed');

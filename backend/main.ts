@@ -2,7 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Server } from 'node:http';
 import { pino, type Logger } from 'pino';
-import { ShellSocketQuery, TetherError, type User } from '../protocol/index.js';
+import { DeviceId, ForwardSocketQuery, ShellSocketQuery, TetherError, type User } from '../protocol/index.js';
 import { ControlGateway } from './agents/control-gateway.js';
 import { AuditLog } from './audit/audit-log.js';
 import { AuditQueryService } from './audit/audit-query.js';
@@ -28,6 +28,8 @@ import { originAllowed } from './http/origin.js';
 import { routeUpgrades, type UpgradeEndpoint } from './http/upgrades.js';
 import { loadOrCreatePki } from './pki/store.js';
 import { JobScheduler } from './jobs/job-scheduler.js';
+import { ForwardService } from './forward/forward-service.js';
+import { acceptForwardSocket, FORWARD_SOCKET_MAX_PAYLOAD } from './forward/forward-socket.js';
 import { RunService } from './jobs/run-service.js';
 import { SHELL_SOCKET_MAX_PAYLOAD, ShellService } from './shell/shell-service.js';
 import { openMetricEngine } from './store/open-metric-engine.js';
@@ -93,10 +95,12 @@ export async function startBackend(config: BackendConfig, log: Logger = pino()):
   configDelivery.refreshAll();
 
   const shells = new ShellService({ router, stores, audit, recordingsDir: join(config.home, 'recordings'), log, limits: config.shell });
+  const forwards = new ForwardService({ router, audit, log });
   // Ending a user's sessions also ends the sockets they opened with them.
   users.onSessionsEnded((userId) => {
     hub.closeUser(userId);
     shells.endUser(userId);
+    forwards.endUser(userId);
   });
   const runs = new RunService({ router, stores, audit, log });
   const jobs = new JobScheduler({ stores, runs, router, events, audit, devices: fleet, log });
@@ -148,6 +152,24 @@ export async function startBackend(config: BackendConfig, log: Logger = pino()):
       },
       accept: (ws, auth: { user: User; query: ShellSocketQuery }) => shells.accept(ws, auth.user, auth.query),
     },
+    {
+      // One TCP connection to host:port on the device per socket (docs/forwarding.md).
+      path: '/api/v1/forward',
+      maxPayload: FORWARD_SOCKET_MAX_PAYLOAD,
+      authenticate: async (request) => {
+        if (!originAllowed(request, allowedOrigins)) throw new TetherError('ORIGIN_REFUSED');
+        const { user } = await authenticateRequest(users, request.headers);
+        requireRole(user, 'operator');
+        const params = Object.fromEntries(new URL(request.url ?? '/', 'https://tether.invalid').searchParams);
+        const deviceId = DeviceId.safeParse(params.deviceId);
+        const target = ForwardSocketQuery.safeParse(params);
+        if (!deviceId.success || !target.success) throw new TetherError('BAD_REQUEST', 'A forward needs ?deviceId=&port=[&host=]');
+        access.require(user, deviceId.data);
+        forwards.check(user, deviceId.data);
+        return { user, deviceId: deviceId.data, target: target.data } as never;
+      },
+      accept: (ws, auth: { user: User; deviceId: string; target: ForwardSocketQuery }) => acceptForwardSocket(ws, forwards, auth.user, auth.deviceId, auth.target, log),
+    },
   ];
   const upgrades = routeUpgrades(app.server as Server, endpoints as Array<UpgradeEndpoint<unknown>>);
   // A failed flush keeps its entries for the next one.
@@ -180,7 +202,7 @@ export async function startBackend(config: BackendConfig, log: Logger = pino()):
         telemetry.close();
         hub.close();
         // Started together: the jobs wait for their runs, which the run service ends.
-        await Promise.all([shells.close(), jobs.close(), runs.close()]);
+        await Promise.all([shells.close(), jobs.close(), runs.close(), forwards.close()]);
         upgrades.close();
         await app.close();
         await monitoring.close();

@@ -9,6 +9,8 @@ import { backendOrigin, fetchPinnedCa } from './pinned-ca.js';
 import type { Prompter } from './prompt.js';
 import { exitStatusOf, OutputFollower } from './run-output.js';
 import { runShell } from './shell/shell-session.js';
+import { parseForwardSpec } from './forward/forward-spec.js';
+import { startPortForward, type ForwardEvent } from './forward/port-forward.js';
 import { ago, formatTable, jsonLine, terminalSafe } from './terminal-text.js';
 
 /** What the commands read and write: the process's streams in production, injectable for tests. */
@@ -294,4 +296,48 @@ export async function jobsRun(io: CliIo, words: string[], opts: JobRunOptions): 
 function firstLine(text: string): string {
   const line = text.trim().split('\n')[0] ?? '';
   return line.length > 80 ? `${line.slice(0, 79)}…` : line;
+}
+
+// ── forward ──
+
+export interface ForwardOptions {
+  json?: boolean;
+}
+
+function describeEvent(event: ForwardEvent, deviceName: string): string {
+  switch (event.event) {
+    case 'listening': {
+      const host = event.address.includes(':') ? `[${event.address}]` : event.address;
+      return `Forwarding ${host}:${event.port} -> ${event.host}:${event.remotePort} on ${deviceName} (Ctrl-C to stop)\n`;
+    }
+    case 'open':
+      return `#${event.connection} from ${event.from}\n`;
+    case 'close':
+      return `#${event.connection} closed${event.code ? ` with ${event.code}${event.message ? `: ${event.message}` : ''}` : ''} (${event.bytesOut} bytes sent, ${event.bytesIn} received)\n`;
+    default:
+      return missingCase(event);
+  }
+}
+
+/**
+ * `tether forward DEVICE [BIND:]LPORT:HOST:RPORT`: listens on BIND (127.0.0.1 by default) and
+ * forwards each connection to HOST:RPORT as the device reaches it, until Ctrl-C. The listening
+ * address goes to stdout; connections are reported on stderr, or with --json as one JSON line
+ * per event on stdout.
+ */
+export async function forward(io: CliIo, deviceRef: string, specText: string, opts: ForwardOptions): Promise<number> {
+  const spec = parseForwardSpec(specText);
+  const credentials = loadCredentials(io.credentialsPath);
+  const device = await resolveDevice(client(credentials), deviceRef);
+  const onEvent = (event: ForwardEvent): void => {
+    if (opts.json) io.stdout.write(jsonLine(event));
+    else print(event.event === 'listening' ? io.stdout : io.stderr, describeEvent(event, device.name));
+  };
+  const running = await startPortForward(credentials, device.id, spec, onEvent);
+  let stop: () => void = () => undefined;
+  const stopped = new Promise<void>((resolve) => (stop = resolve));
+  await io.onInterrupt(() => stop(), () => stopped);
+  await running.close();
+  if (opts.json) io.stdout.write(jsonLine({ event: 'stopped' }));
+  return 0;
 }

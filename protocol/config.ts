@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ForwardAllowEntry } from './forward.js';
 import { DeviceId } from './control.js';
 
 /**
@@ -25,6 +26,8 @@ export const AgentSettings = z
     logSources: z.array(z.string().min(1).max(1024)).max(64),
     /** The user remote shells run as. */
     shellUser: z.string().min(1).max(64).regex(/^[a-z_][a-z0-9_-]*$/),
+    /** host:port entries TCP forwards and the web relay may reach (default: loopback, any port; `[]`: none). */
+    forwardAllow: z.array(ForwardAllowEntry).max(256),
   })
   .partial()
   .strict();

@@ -15,3 +15,4 @@ export * from './console-csp.js';
 export * from './desktop.js';
 export * from './users.js';
 export * from './printable.js';
+export * from './forward.js';

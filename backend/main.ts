@@ -30,6 +30,8 @@ import { loadOrCreatePki } from './pki/store.js';
 import { JobScheduler } from './jobs/job-scheduler.js';
 import { ForwardService } from './forward/forward-service.js';
 import { acceptForwardSocket, FORWARD_SOCKET_MAX_PAYLOAD } from './forward/forward-socket.js';
+import { RelayGrants } from './relay/relay-grants.js';
+import { routeRelay, WebRelay } from './relay/web-relay.js';
 import { RunService } from './jobs/run-service.js';
 import { SHELL_SOCKET_MAX_PAYLOAD, ShellService } from './shell/shell-service.js';
 import { openMetricEngine } from './store/open-metric-engine.js';
@@ -96,6 +98,7 @@ export async function startBackend(config: BackendConfig, log: Logger = pino()):
 
   const shells = new ShellService({ router, stores, audit, recordingsDir: join(config.home, 'recordings'), log, limits: config.shell });
   const forwards = new ForwardService({ router, audit, log });
+  const relayGrants = new RelayGrants();
   // Ending a user's sessions also ends the sockets they opened with them.
   users.onSessionsEnded((userId) => {
     hub.closeUser(userId);
@@ -123,6 +126,7 @@ export async function startBackend(config: BackendConfig, log: Logger = pino()):
     metrics: opsMetrics,
     install: { caCertPem: pki.ca.certPem, agentDistDir: config.agentDistDir ?? DEFAULT_AGENT_DIST_DIR },
     allowedOrigins,
+    relay: { grants: relayGrants },
   });
 
   const endpoints: Array<UpgradeEndpoint<never>> = [
@@ -172,6 +176,7 @@ export async function startBackend(config: BackendConfig, log: Logger = pino()):
     },
   ];
   const upgrades = routeUpgrades(app.server as Server, endpoints as Array<UpgradeEndpoint<unknown>>);
+  routeRelay(app.server as Server, new WebRelay({ forwards, grants: relayGrants, users, access, log }));
   // A failed flush keeps its entries for the next one.
   const flushTimer = setInterval(() => presence.flush().catch((err: unknown) => log.warn({ err }, 'last-seen times not written; kept for the next flush')), PRESENCE_FLUSH_MS);
   flushTimer.unref();

@@ -1,0 +1,103 @@
+/**
+ * The web relay from Chromium: a logged-in admin gets a relay grant for a web UI on this
+ * machine's loopback (the stack's own agent runs here) and opens `/relay/<device>/<port>/<grant>/`: the
+ * page, a relative script, a cookie it sets, and a WebSocket echo all go through the device stream.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { WebSocketServer } from 'ws';
+import { expect, test } from '@playwright/test';
+import { ADMIN_PASSWORD, api, waitFor } from '../harness.js';
+import { logIn, startStack, type Stack } from './stack.js';
+
+let stack: Stack;
+let web: Server;
+let webPort: number;
+let deviceId: string;
+const seenCookies: string[] = [];
+
+const PAGE = `<!doctype html>
+<html><head><title>Robot dashboard</title><script src="app.js"></script></head>
+<body><h1 id="title">Robot dashboard</h1><p id="script">script not loaded</p><p id="ws">ws not connected</p></body></html>`;
+const APP_JS = `
+addEventListener('DOMContentLoaded', () => {
+  document.getElementById('script').textContent = 'script loaded';
+  const ws = new WebSocket(location.href.replace(/^http/, 'ws').replace(/[^/]*$/, '') + 'echo');
+  ws.onopen = () => ws.send('ping-42');
+  ws.onmessage = (e) => { document.getElementById('ws').textContent = 'echo: ' + e.data; };
+  ws.onerror = () => { document.getElementById('ws').textContent = 'ws error'; };
+});`;
+
+test.beforeAll(async () => {
+  test.setTimeout(120_000);
+  web = createServer((req, res) => {
+    seenCookies.push(req.headers.cookie ?? '');
+    if (req.url === '/app.js') {
+      res.writeHead(200, { 'content-type': 'text/javascript' }).end(APP_JS);
+      return;
+    }
+    if (req.url === '/old') {
+      res.writeHead(302, { location: '/' }).end();
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'text/html', 'set-cookie': 'robot=1; Path=/' }).end(PAGE);
+  });
+  const wss = new WebSocketServer({ server: web, path: '/echo' });
+  wss.on('connection', (ws) => ws.on('message', (data) => ws.send(String(data))));
+  await new Promise<void>((resolve) => web.listen(0, '127.0.0.1', resolve));
+  webPort = (web.address() as AddressInfo).port;
+  stack = await startStack();
+  const login = await api(stack, 'POST', '/api/v1/auth/login', { body: { username: 'admin', password: ADMIN_PASSWORD } });
+  const token = (login.body as { token: string }).token;
+  await waitFor(async () => {
+    const list = (await api(stack, 'GET', '/api/v1/devices', { token })).body as { devices: Array<{ id: string; online: boolean }> };
+    deviceId = list.devices.find((d) => d.online)?.id ?? '';
+    return deviceId !== '';
+  }, 60_000, 'the stack device online');
+});
+
+test.afterAll(async () => {
+  await stack?.stop();
+  web?.close();
+});
+
+test('opens a device web UI through the relay: page, script, redirect, cookie and a WebSocket echo', async ({ page }) => {
+  await logIn(page, stack.url);
+  await expect(page.getByTestId('fleet-table')).toBeVisible();
+
+  // Without a grant (or with a made-up one) the relay says so with a stable code.
+  for (const path of [`/relay/${deviceId}/${webPort}/`, `/relay/${deviceId}/${webPort}/${'x'.repeat(43)}/`]) {
+    const refused = await page.request.get(`${stack.url}${path}`);
+    expect(refused.status()).toBe(401);
+    expect((await refused.json()) as unknown).toMatchObject({ code: 'UNAUTHORIZED' });
+  }
+
+  const grant = await page.evaluate(async ({ deviceId, port }) => {
+    const res = await fetch(`/api/v1/devices/${deviceId}/relay`, { method: 'POST', credentials: 'same-origin', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ port }) });
+    return { status: res.status, body: (await res.json()) as { path: string } };
+  }, { deviceId, port: webPort });
+  expect(grant.status).toBe(200);
+  expect(grant.body.path).toMatch(new RegExp(`^/relay/${deviceId}/${webPort}/[A-Za-z0-9_-]{43}/$`));
+
+  await page.goto(`${stack.url}${grant.body.path}old`);
+  await expect(page).toHaveURL(`${stack.url}${grant.body.path}`);
+  await expect(page.locator('#title')).toHaveText('Robot dashboard');
+  await expect(page.locator('#script')).toHaveText('script loaded');
+  await expect(page.locator('#ws')).toHaveText('echo: ping-42', { timeout: 15_000 });
+
+  // The device never saw Tether's session cookie; its own cookie came back, confined to the relay path.
+  expect(seenCookies.some((c) => c.includes('tether_'))).toBe(false);
+  const cookies = await page.context().cookies(`${stack.url}${grant.body.path}`);
+  expect(cookies.find((c) => c.name === 'robot')?.path).toBe(grant.body.path);
+
+  // The relay's answers are sandboxed (opaque origin): the page cannot read the console's API.
+  const apiRead = await page.evaluate(async () => {
+    try {
+      const res = await fetch('/api/v1/devices', { credentials: 'include' });
+      return `read ${res.status}`;
+    } catch {
+      return 'blocked';
+    }
+  });
+  expect(apiRead).toBe('blocked');
+});

@@ -110,7 +110,18 @@ export class DeviceSocket extends Duplex {
   }
 
   override _read(): void {
-    this.ackConsumed();
+    // Nothing to ask for: the device sends while it has credit. Consumption is seen in read().
+  }
+
+  /**
+   * Every consumer (pipe, flowing mode, explicit reads) takes buffered bytes through read(), so
+   * this is where what the reader consumed becomes credit for the agent. (_read is no good: it
+   * runs before the bytes leave the buffer, and not again until the next push.)
+   */
+  override read(size?: number): unknown {
+    const chunk: unknown = super.read(size);
+    if (chunk !== null) this.ackConsumed();
+    return chunk;
   }
 
   override _destroy(err: Error | null, callback: (error?: Error | null) => void): void {
@@ -125,6 +136,7 @@ export class DeviceSocket extends Duplex {
 
   /** Acks what the reader consumed (read from the buffer), batched like the shell's acks. */
   private ackConsumed(): void {
+    if (this.destroyed) return;
     const due = this.bytesIn - this.readableLength - this.acked;
     if (due <= 0) return;
     if (due >= FORWARD_ACK_BATCH_BYTES) this.flushAck();

@@ -224,16 +224,42 @@ describe('tether forward through a real backend and agent', () => {
     expect(await attempt(operator)).toEqual({ opened: true });
   });
 
+  it('web relay: a viewer gets no grant; an operator reads the device page over HTTPS and the stream is audited', async () => {
+    const viewer = await addUser(backend, 'relay-viewer', 'viewer');
+    const operator = await addUser(backend, 'relay-operator', 'operator');
+    const denied = await api(backend, 'POST', `/api/v1/devices/${agent.deviceId}/relay`, { token: viewer, body: { port: webPort } });
+    expect(denied.status).toBe(403);
+    expect(denied.body).toMatchObject({ code: 'FORBIDDEN' });
+    const granted = await api(backend, 'POST', `/api/v1/devices/${agent.deviceId}/relay`, { token: operator, body: { port: webPort } });
+    expect(granted.status).toBe(200);
+    const path = (granted.body as { path: string }).path;
+    const page = await api(backend, 'GET', `${path}n/relayed`);
+    expect(page.status).toBe(200);
+    expect(page.body).toBe('hello /n/relayed');
+    expect(page.headers['content-security-policy']).toContain('sandbox');
+    // A port outside the device's allow-list is refused by the agent, with its code.
+    const other = await api(backend, 'POST', `/api/v1/devices/${agent.deviceId}/relay`, { token: operator, body: { port: notAllowedPort } });
+    const refused = await api(backend, 'GET', (other.body as { path: string }).path);
+    expect(refused.status).toBe(403);
+    expect(refused.body).toMatchObject({ code: 'FORWARD_NOT_ALLOWED' });
+    const audit = async (action: string) => ((await api(backend, 'GET', `/api/v1/audit?action=${action}&actor=user:relay-operator`, { token: admin })).body as AuditPage).entries;
+    expect(await audit('relay.grant')).toHaveLength(2);
+    await waitFor(async () => (await audit('forward.close')).length === 1, 10_000, 'the relay stream audited');
+    expect((await audit('forward.close'))[0]?.details).toMatchObject({ kind: 'relay', port: webPort, code: null });
+    expect(Number((await audit('forward.close'))[0]?.details.bytesIn)).toBeGreaterThan(0);
+  });
+
   it('audits every forward with its byte counts, and every refusal with its code', async () => {
     const entries = async (action: string) => ((await api(backend, 'GET', `/api/v1/audit?action=${action}&limit=1000`, { token: admin })).body as AuditPage).entries;
-    await waitFor(async () => (await entries('forward.close')).length >= 43, 10_000, 'forward.close entries');
-    const closes = await entries('forward.close');
+    await waitFor(async () => (await entries('forward.close')).length >= 44, 10_000, 'forward.close entries');
+    const closes = (await entries('forward.close')).filter((e) => e.details.kind === 'tcp');
+    expect(closes).toHaveLength(43);
     const big = closes.find((e) => Number(e.details.bytesIn) > BIG.length);
     expect(big).toMatchObject({ actor: 'user:admin', target: agent.deviceId, details: { kind: 'tcp', host: '127.0.0.1', port: webPort, code: null } });
     expect(closes.some((e) => e.details.bytesOut === 300_000 && e.details.port === halfClosePort)).toBe(true);
-    const opens = await entries('forward.open');
+    const opens = (await entries('forward.open')).filter((e) => e.details.kind === 'tcp');
     expect(opens.length).toBe(closes.length);
-    const refused = await entries('forward.refused');
+    const refused = (await entries('forward.refused')).filter((e) => e.details.kind === 'tcp');
     expect(refused.map((e) => e.details.code).sort()).toEqual(['FORWARD_NOT_ALLOWED', 'FORWARD_NOT_ALLOWED', 'FORWARD_REFUSED']);
   });
 });

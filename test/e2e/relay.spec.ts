@@ -72,26 +72,30 @@ test('opens a device web UI through the relay: page, script, redirect, cookie an
     expect((await refused.json()) as unknown).toMatchObject({ code: 'UNAUTHORIZED' });
   }
 
-  const grant = await page.evaluate(async ({ deviceId, port }) => {
-    const res = await fetch(`/api/v1/devices/${deviceId}/relay`, { method: 'POST', credentials: 'same-origin', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ port }) });
-    return { status: res.status, body: (await res.json()) as { path: string } };
-  }, { deviceId, port: webPort });
-  expect(grant.status).toBe(200);
-  expect(grant.body.path).toMatch(new RegExp(`^/relay/${deviceId}/${webPort}/[A-Za-z0-9_-]{43}/$`));
+  // One click from the device's details: a grant, and the device's web UI in a new tab.
+  const row = page.locator(`[data-testid="device-row"][data-device-id="${deviceId}"]`);
+  await row.getByTestId('device-name').click();
+  const details = page.getByTestId('device-details');
+  await details.getByTestId('details-relay-port').fill(String(webPort));
+  const [tab] = await Promise.all([page.context().waitForEvent('page'), details.getByTestId('details-relay-open').click()]);
+  await tab.waitForLoadState();
+  const path = new URL(tab.url()).pathname;
+  expect(path).toMatch(new RegExp(`^/relay/${deviceId}/${webPort}/[A-Za-z0-9_-]{43}/$`));
 
-  await page.goto(`${stack.url}${grant.body.path}old`);
-  await expect(page).toHaveURL(`${stack.url}${grant.body.path}`);
-  await expect(page.locator('#title')).toHaveText('Robot dashboard');
-  await expect(page.locator('#script')).toHaveText('script loaded');
-  await expect(page.locator('#ws')).toHaveText('echo: ping-42', { timeout: 15_000 });
+  // A redirect to an absolute path on the device stays under the relay.
+  await tab.goto(`${stack.url}${path}old`);
+  await expect(tab).toHaveURL(`${stack.url}${path}`);
+  await expect(tab.locator('#title')).toHaveText('Robot dashboard');
+  await expect(tab.locator('#script')).toHaveText('script loaded');
+  await expect(tab.locator('#ws')).toHaveText('echo: ping-42', { timeout: 15_000 });
 
   // The device never saw Tether's session cookie; its own cookie came back, confined to the relay path.
   expect(seenCookies.some((c) => c.includes('tether_'))).toBe(false);
-  const cookies = await page.context().cookies(`${stack.url}${grant.body.path}`);
-  expect(cookies.find((c) => c.name === 'robot')?.path).toBe(grant.body.path);
+  const cookies = await tab.context().cookies(`${stack.url}${path}`);
+  expect(cookies.find((c) => c.name === 'robot')?.path).toBe(path);
 
   // The relay's answers are sandboxed (opaque origin): the page cannot read the console's API.
-  const apiRead = await page.evaluate(async () => {
+  const apiRead = await tab.evaluate(async () => {
     try {
       const res = await fetch('/api/v1/devices', { credentials: 'include' });
       return `read ${res.status}`;

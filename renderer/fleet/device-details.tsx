@@ -11,6 +11,7 @@ import { useFleetUiStore } from './fleet-ui-hooks.js';
 import { TagEditor } from './tag-editor.js';
 import { TagList } from './device-row.js';
 import { RelayLauncher } from './relay-launcher.js';
+import { DesktopForwards } from './desktop-forwards.js';
 
 /** The side panel for one device: status, facts, tags (editable) and links to its other views. */
 export function DeviceDetails({ id, api }: { id: string; api: DevicesApi }) {
@@ -72,6 +73,7 @@ export function DeviceDetails({ id, api }: { id: string; api: DevicesApi }) {
         </a>
       </nav>
       {canEdit && device.online && <RelayLauncher deviceId={device.id} api={api} />}
+      {canEdit && <DesktopForwards deviceId={device.id} />}
     </aside>
   );
 }

@@ -57,6 +57,7 @@ const ROUTES: Record<string, RouteCase> = {
   'GET /api/v1/devices/{id}': { need: 'viewer', device: true },
   'POST /api/v1/devices/{id}/revoke': { need: 'admin', device: true, late: 0 },
   'POST /api/v1/devices/{id}/approve': { need: 'admin', device: true },
+  'POST /api/v1/devices/{id}/relay': { need: 'operator', device: true, body: () => ({ port: 8080 }) },
   'POST /api/v1/devices/tags': { need: 'operator', device: true, body: ({ device }) => ({ ids: [device], set: { rbac: 'checked' } }) },
   'POST /api/v1/devices/revoke': { need: 'admin', device: true, late: 0, body: ({ device }) => ({ ids: [device] }) },
 

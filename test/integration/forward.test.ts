@@ -262,4 +262,20 @@ describe('tether forward through a real backend and agent', () => {
     const refused = (await entries('forward.refused')).filter((e) => e.details.kind === 'tcp');
     expect(refused.map((e) => e.details.code).sort()).toEqual(['FORWARD_NOT_ALLOWED', 'FORWARD_NOT_ALLOWED', 'FORWARD_REFUSED']);
   });
+
+  it("takes the allow-list from the agent's remote settings (forwardAllow) over its environment", async () => {
+    const put = await api(backend, 'PUT', `/api/v1/config/layers/device:${agent.deviceId}`, { token: admin, body: { values: { agent: { forwardAllow: [`127.0.0.1:${halfClosePort}`] } }, expectedVersion: 0, message: 'only the half-close server' } });
+    expect(put.status).toBe(200);
+    const code = (port: number) => new Promise<number>((resolve) => {
+      const ws = new WebSocket(`${backend.url.replace('https', 'wss')}/api/v1/forward?deviceId=${agent.deviceId}&port=${port}`, { ca: backend.caCertPem, headers: { authorization: `Bearer ${admin}` } });
+      ws.on('message', (data, isBinary) => {
+        if (!isBinary && (JSON.parse(data.toString()) as { type: string }).type === 'opened') ws.close(1000);
+      });
+      ws.on('close', (c) => resolve(c));
+      ws.on('error', () => undefined);
+    });
+    // The web server's port was allowed by TETHER_FORWARD_ALLOW; the remote setting replaces that list.
+    await waitFor(async () => (await code(webPort)) === 4530, 15_000, 'the remote allow-list applied');
+    expect(await code(halfClosePort)).toBe(1000);
+  });
 });

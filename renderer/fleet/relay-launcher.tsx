@@ -1,12 +1,16 @@
 import { useState } from 'react';
 import { toUiError } from '../api/ui-error.js';
+import { useConsoleHost } from '../host/host-context.js';
 import type { DevicesApi } from './devices-api.js';
 
 /**
  * "Web UI on port N — Open": asks the backend for a relay grant and opens the device's web UI in
- * a new tab (`noopener`: the relayed page gets no handle on the console).
+ * a new tab (`noopener`: the relayed page gets no handle on the console). In the desktop app the
+ * page is not on the backend's origin: the link goes to the backend itself, which the shell opens
+ * in the system browser (the grant is in the path, so no session is needed there).
  */
 export function RelayLauncher({ deviceId, api }: { deviceId: string; api: DevicesApi }) {
+  const host = useConsoleHost();
   const [port, setPort] = useState('80');
   const [error, setError] = useState<string | null>(null);
   const open = async (): Promise<void> => {
@@ -17,8 +21,9 @@ export function RelayLauncher({ deviceId, api }: { deviceId: string; api: Device
     }
     try {
       const grant = await api.relayGrant(deviceId, n);
+      const base = host.desktop ? ((await host.desktop.backend.endpoint())?.httpOrigin ?? window.location.href) : window.location.href;
       setError(null);
-      window.open(new URL(grant.path, window.location.href).href, '_blank', 'noopener,noreferrer');
+      window.open(new URL(grant.path, base).href, '_blank', 'noopener,noreferrer');
     } catch (err) {
       setError(toUiError(err).message);
     }

@@ -91,15 +91,18 @@ export class WebRelay {
 
   private proxy(request: IncomingMessage, response: ServerResponse, target: RelayTarget, socket: DeviceSocket): void {
     const headers = requestHeadersForDevice(request.headers, { prefix: target.prefix, port: target.port, publicHost: request.headers.host ?? '', upgrade: false });
-    const upstream = httpRequest({ method: request.method, path: target.path, headers, createConnection: () => socket, timeout: this.deps.responseTimeoutMs ?? 60_000 });
+    const upstream = httpRequest({ method: request.method, path: target.path, headers, createConnection: () => socket });
+    // http.request's own `timeout` needs a net.Socket's setTimeout, which a device stream has not.
+    const timer = setTimeout(() => upstream.destroy(new TetherError('FORWARD_TIMEOUT', 'The device did not answer in time')), this.deps.responseTimeoutMs ?? 60_000);
+    upstream.on('close', () => clearTimeout(timer));
     upstream.on('response', (answer) => {
+      clearTimeout(timer);
       response.writeHead(answer.statusCode ?? 502, answer.statusMessage, responseHeadersForBrowser(answer.headers, target.prefix, target.port));
       answer.pipe(response);
       answer.on('error', () => response.destroy());
     });
-    upstream.on('timeout', () => upstream.destroy(new TetherError('FORWARD_TIMEOUT', 'The device did not answer in time')));
     upstream.on('error', (err) => {
-      const code = socket.errorCode ?? errorCodeOf(err);
+      const code = err instanceof TetherError ? err.code : socket.errorCode ?? errorCodeOf(err);
       if (!response.headersSent) answerError(response, code === 'INTERNAL' ? 'FORWARD_RESET' : code, err.message);
       else response.destroy();
     });

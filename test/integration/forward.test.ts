@@ -18,6 +18,29 @@ import { addUser } from '../shell-client.js';
 const TETHER = join(ROOT, 'bin', 'tether.js');
 const BIG = randomBytes(6 * 1024 * 1024);
 const BIG_SHA = createHash('sha256').update(BIG).digest('hex');
+const FLOOD_BYTES = 48 * 1024 * 1024;
+
+/** Writes FLOOD_BYTES to each connection as fast as the socket takes them; counts what it got rid of. */
+function floodServer(): Server & { written: number } {
+  const server = Object.assign(createServer((socket) => {
+    const chunk = Buffer.alloc(64 * 1024, 9);
+    let sent = 0;
+    const pump = (): void => {
+      while (sent < FLOOD_BYTES) {
+        sent += chunk.length;
+        server.written += chunk.length;
+        if (!socket.write(chunk)) {
+          socket.once('drain', pump);
+          return;
+        }
+      }
+      socket.end();
+    };
+    socket.on('error', () => undefined);
+    pump();
+  }), { written: 0 });
+  return server;
+}
 
 interface CliEvent {
   event: string;
@@ -91,6 +114,8 @@ describe('tether forward through a real backend and agent', () => {
   let halfClose: Server;
   let halfClosePort: number;
   let closedPort: number;
+  let flood: Server & { written: number };
+  let floodPort: number;
   let notAllowedPort: number;
   const clis: ForwardCli[] = [];
 
@@ -123,6 +148,8 @@ describe('tether forward through a real backend and agent', () => {
       socket.on('end', () => socket.end(`got ${got} bytes after your FIN`));
     });
     halfClosePort = await listen(halfClose);
+    flood = floodServer();
+    floodPort = await listen(flood);
     const probe = createServer();
     closedPort = await listen(probe);
     await new Promise<void>((resolve) => probe.close(() => resolve()));
@@ -131,7 +158,7 @@ describe('tether forward through a real backend and agent', () => {
     backend = await startBackend();
     admin = await login(backend);
     agent = await enrolAndRun(backend, admin, 'forward-host', {
-      TETHER_FORWARD_ALLOW: `127.0.0.1:${webPort},127.0.0.1:${halfClosePort},127.0.0.1:${closedPort}`,
+      TETHER_FORWARD_ALLOW: `127.0.0.1:${webPort},127.0.0.1:${halfClosePort},127.0.0.1:${closedPort},127.0.0.1:${floodPort}`,
     });
     config = tempDir('forward-cli');
     const child = tether(['login', backend.url, '--ca-pin', backend.caPin, '--username', 'admin'], `${ADMIN_PASSWORD}\n`);
@@ -145,6 +172,7 @@ describe('tether forward through a real backend and agent', () => {
     await backend?.stop();
     web?.close();
     halfClose?.close();
+    flood?.close();
     cleanup(backend?.home ?? '', agent?.stateDir ?? '', config ?? '');
   });
 
@@ -164,6 +192,29 @@ describe('tether forward through a real backend and agent', () => {
     expect(Math.max(...cli.closes().map((e) => e.bytesIn ?? 0))).toBeGreaterThan(BIG.length);
     expect(await cli.stop()).toBe(0);
     expect(cli.events.at(-1)?.event).toBe('stopped');
+  });
+
+  it('holds a flood back end to end while the local reader is paused, then delivers all of it', async () => {
+    const cli = forwardCli(`0:127.0.0.1:${floodPort}`);
+    const port = await cli.port();
+    const socket = connect({ host: '127.0.0.1', port });
+    socket.pause();
+    await waitFor(() => flood.written > 0, 10_000, 'the flood started');
+    await new Promise((r) => setTimeout(r, 2500));
+    const stalled = flood.written;
+    // Kernel buffers on four sockets, the agent's window and the WebSocket bounds: megabytes, not the whole flood.
+    expect(stalled).toBeLessThan(FLOOD_BYTES / 3);
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(flood.written).toBe(stalled);
+    let received = 0;
+    socket.on('data', (c: Buffer) => (received += c.length));
+    // A stream paused on purpose stays paused when a 'data' listener is added.
+    socket.resume();
+    await new Promise<void>((resolve) => socket.on('end', () => resolve()));
+    expect(received).toBe(FLOOD_BYTES);
+    socket.destroy();
+    await waitFor(() => cli.closes().length === 1, 10_000, 'the flood connection reported closed');
+    expect(cli.closes()[0]).toMatchObject({ code: null, bytesIn: FLOOD_BYTES });
   });
 
   it('carries a half-close both ways: the device answers after the client FIN, then ends', async () => {
@@ -251,10 +302,11 @@ describe('tether forward through a real backend and agent', () => {
 
   it('audits every forward with its byte counts, and every refusal with its code', async () => {
     const entries = async (action: string) => ((await api(backend, 'GET', `/api/v1/audit?action=${action}&limit=1000`, { token: admin })).body as AuditPage).entries;
-    await waitFor(async () => (await entries('forward.close')).length >= 44, 10_000, 'forward.close entries');
+    await waitFor(async () => (await entries('forward.close')).length >= 45, 10_000, 'forward.close entries');
     const closes = (await entries('forward.close')).filter((e) => e.details.kind === 'tcp');
-    expect(closes).toHaveLength(43);
-    const big = closes.find((e) => Number(e.details.bytesIn) > BIG.length);
+    expect(closes).toHaveLength(44);
+    const big = closes.find((e) => Number(e.details.bytesIn) > BIG.length && e.details.port === webPort);
+    expect(closes.some((e) => e.details.bytesIn === FLOOD_BYTES && e.details.port === floodPort)).toBe(true);
     expect(big).toMatchObject({ actor: 'user:admin', target: agent.deviceId, details: { kind: 'tcp', host: '127.0.0.1', port: webPort, code: null } });
     expect(closes.some((e) => e.details.bytesOut === 300_000 && e.details.port === halfClosePort)).toBe(true);
     const opens = (await entries('forward.open')).filter((e) => e.details.kind === 'tcp');

@@ -170,7 +170,7 @@ describe('RBAC matrix', () => {
     expect(failures).toEqual([]);
   });
 
-  it('applies the same policy to the console and shell sockets', async () => {
+  it('applies the same policy to the console, shell and forward sockets', async () => {
     const upgrade = (path: string, caller: Caller) =>
       new Promise<number>((done) => {
         const token = sessions.get(caller);
@@ -187,6 +187,7 @@ describe('RBAC matrix', () => {
     expect(await Promise.all(CALLERS.map((c) => upgrade('/api/v1/console', c)))).toEqual([401, 101, 101, 101, 101]);
     // Allowed shells find the device offline (503); the scoped operator must not learn that it exists.
     expect(await Promise.all(CALLERS.map((c) => upgrade(shell, c)))).toEqual([401, 403, 503, 404, 503]);
+    expect(await Promise.all(CALLERS.map((c) => upgrade(`/api/v1/forward?deviceId=${device}&port=80`, c)))).toEqual([401, 403, 503, 404, 503]);
   });
 });
 

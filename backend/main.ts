@@ -80,6 +80,7 @@ export async function startBackend(config: BackendConfig, log: Logger = pino()):
     connectedAgents: () => router.connectedCount(),
     telemetrySockets: () => telemetry.socketCount,
     openShells: () => shells.openCount,
+    openForwards: () => forwards.openCount,
     ingest: () => ({ ...monitoring.ingest.stats, queued: monitoring.ingest.queued }),
   });
   const control = new ControlGateway({ identity: pki.identity, caCertPem: pki.ca.certPem, devices: stores.devices, onFacts: (id, facts): Promise<void> => devices.recordFacts(id, facts), presence, router, log, limits: config.control, counters: opsMetrics.counters });

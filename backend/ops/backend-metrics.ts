@@ -17,6 +17,8 @@ export interface BackendGaugeSources {
   connectedAgents(): number;
   telemetrySockets(): number;
   openShells(): number;
+  /** Open forwarded connections (TCP forwards and relay connections); optional for callers that have none. */
+  openForwards?(): number;
   ingest(): { batches: number; samples: number; duplicates: number; queued: number };
 }
 
@@ -73,6 +75,7 @@ export function createBackendMetrics(sources: BackendGaugeSources): BackendMetri
   gaugeOf('tether_agents_connected', 'Devices with a live control channel', () => sources.connectedAgents());
   gaugeOf('tether_telemetry_sockets', 'Open telemetry channels', () => sources.telemetrySockets());
   gaugeOf('tether_shell_sessions_open', 'Open remote shell sessions', () => sources.openShells());
+  gaugeOf('tether_forwards_open', 'Open forwarded connections (TCP forwards and web relay)', () => sources.openForwards?.() ?? 0);
   counterOf('tether_telemetry_samples_stored_total', 'Metric samples and log lines stored', () => sources.ingest().samples);
   counterOf('tether_telemetry_batches_stored_total', 'Telemetry batches stored (resends excluded)', () => sources.ingest().batches);
   counterOf('tether_telemetry_batches_duplicate_total', 'Telemetry batches that were resends of stored ones', () => sources.ingest().duplicates);

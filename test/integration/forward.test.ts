@@ -192,6 +192,8 @@ describe('tether forward through a real backend and agent', () => {
     expect(Math.max(...cli.closes().map((e) => e.bytesIn ?? 0))).toBeGreaterThan(BIG.length);
     expect(await cli.stop()).toBe(0);
     expect(cli.events.at(-1)?.event).toBe('stopped');
+    const metrics = String((await api(backend, 'GET', '/metrics')).body);
+    expect(metrics).toMatch(/^tether_forwards_open 0$/m);
   });
 
   it('holds a flood back end to end while the local reader is paused, then delivers all of it', async () => {

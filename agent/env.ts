@@ -26,6 +26,7 @@ export const AgentEnv = z.object({
   TETHER_BACKOFF_BASE_MS: envPositiveInt().optional().describe('first reconnect delay (default 1000)'),
   TETHER_BACKOFF_MAX_MS: envPositiveInt().optional().describe('longest reconnect delay (default 60000)'),
   TETHER_REKEY_AFTER_MS: envPositiveInt().optional().describe('rotate session keys after this long (default 15 min)'),
+  TETHER_FORWARD_ALLOW: z.string().optional().describe('host:port entries TCP forwards may reach until remote settings name others, comma-separated (default 127.0.0.1:*,[::1]:*,localhost:*)'),
   TETHER_REKEY_AFTER_FRAMES: envPositiveInt().optional().describe('rotate session keys after this many frames (default 2^20)'),
 });
 export type AgentEnv = z.output<typeof AgentEnv>;
@@ -56,5 +57,6 @@ export function agentTuning(env: AgentEnv): AgentTuning {
     fileRoots: env.TETHER_FILE_ROOTS?.split(delimiter).filter(Boolean),
     configHook: env.TETHER_CONFIG_APPLY_HOOK,
     configHookTimeoutMs: env.TETHER_CONFIG_HOOK_TIMEOUT_MS,
+    forwardAllow: env.TETHER_FORWARD_ALLOW?.split(',').map((s) => s.trim()).filter(Boolean),
   };
 }

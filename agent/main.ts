@@ -9,6 +9,7 @@ import { registerConfigHandlers } from './config/config-handlers.js';
 import { ControlClient } from './control/control-client.js';
 import { defaultFileRoots, FileRoots } from './files/file-roots.js';
 import { FileTransfers } from './files/file-transfers.js';
+import { ForwardAllowList } from './forward/allow-list.js';
 import { RemoteAccess } from './shell/remote-access.js';
 import { resolveShellConfig } from './shell/shell-config.js';
 import { loadAgentState } from './state/agent-state.js';
@@ -39,6 +40,8 @@ export interface AgentTuning {
   /** The config apply hook (TETHER_CONFIG_APPLY_HOOK) and its timeout (TETHER_CONFIG_HOOK_TIMEOUT_MS). */
   configHook?: string;
   configHookTimeoutMs?: number;
+  /** host:port entries forwards may reach until remote settings name others (TETHER_FORWARD_ALLOW; default: loopback). */
+  forwardAllow?: string[];
 }
 
 export interface RunningAgent {
@@ -71,10 +74,11 @@ export function runAgent(stateDir: string, tuning: AgentTuning = {}, log: Logger
   const settings = new AgentSettingsStore();
   const configApplier = new ConfigApplier({ stateDir, log, settings, ...configHookOptions(stateDir, { hook: tuning.configHook, timeoutMs: tuning.configHookTimeoutMs }) });
   configApplier.load();
-  const remote = new RemoteAccess({ config: resolveShellConfig({ shell: tuning.shell, user: tuning.shellUser }), send: (id, data) => control.sendStream(id, data), log });
   const fileRoots = () => new FileRoots(settings.get().fileRoots ?? tuning.fileRoots ?? defaultFileRoots(), [stateDir]);
   let roots = fileRoots();
   const files = new FileTransfers({ roots: () => roots, send: (id, data) => control.sendStream(id, data), log });
+  let forwardAllowList = new ForwardAllowList(settings.get().forwardAllow ?? tuning.forwardAllow);
+  const remote = new RemoteAccess({ config: resolveShellConfig({ shell: tuning.shell, user: tuning.shellUser }), send: (id, data) => control.sendStream(id, data), log, forwardAllowList: () => forwardAllowList });
   const control = new ControlClient({
     state, log,
     onConnected: (rpc) => {
@@ -112,6 +116,7 @@ export function runAgent(stateDir: string, tuning: AgentTuning = {}, log: Logger
       log.warn({ shellUser: next.shellUser, err: err instanceof Error ? err.message : String(err) }, 'shell user setting not applied');
     }
     roots = fileRoots();
+    forwardAllowList = new ForwardAllowList(next.forwardAllow ?? tuning.forwardAllow);
     telemetry.setIntervalMs(telemetryInterval());
     telemetry.setLogSources(next.logSources ?? tuning.logFiles ?? []);
     log.info({ settings: next }, 'agent settings changed');

@@ -2,7 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Server } from 'node:http';
 import { pino, type Logger } from 'pino';
-import { ShellSocketQuery, TetherError, type User } from '../protocol/index.js';
+import { DeviceId, ForwardSocketQuery, ShellSocketQuery, TetherError, type User } from '../protocol/index.js';
 import { ControlGateway } from './agents/control-gateway.js';
 import { AuditLog } from './audit/audit-log.js';
 import { AuditQueryService } from './audit/audit-query.js';
@@ -28,6 +28,10 @@ import { originAllowed } from './http/origin.js';
 import { routeUpgrades, type UpgradeEndpoint } from './http/upgrades.js';
 import { loadOrCreatePki } from './pki/store.js';
 import { JobScheduler } from './jobs/job-scheduler.js';
+import { ForwardService } from './forward/forward-service.js';
+import { acceptForwardSocket, FORWARD_SOCKET_MAX_PAYLOAD } from './forward/forward-socket.js';
+import { RelayGrants } from './relay/relay-grants.js';
+import { routeRelay, WebRelay } from './relay/web-relay.js';
 import { RunService } from './jobs/run-service.js';
 import { SHELL_SOCKET_MAX_PAYLOAD, ShellService } from './shell/shell-service.js';
 import { FileService } from './files/file-service.js';
@@ -78,6 +82,7 @@ export async function startBackend(config: BackendConfig, log: Logger = pino()):
     telemetrySockets: () => telemetry.socketCount,
     openShells: () => shells.openCount,
     openFileTransfers: () => files.openCount,
+    openForwards: () => forwards.openCount,
     ingest: () => ({ ...monitoring.ingest.stats, queued: monitoring.ingest.queued }),
   });
   const control = new ControlGateway({ identity: pki.identity, caCertPem: pki.ca.certPem, devices: stores.devices, onFacts: (id, facts): Promise<void> => devices.recordFacts(id, facts), presence, router, log, limits: config.control, counters: opsMetrics.counters });
@@ -95,10 +100,13 @@ export async function startBackend(config: BackendConfig, log: Logger = pino()):
   configDelivery.refreshAll();
 
   const shells = new ShellService({ router, stores, audit, recordingsDir: join(config.home, 'recordings'), log, limits: config.shell });
+  const forwards = new ForwardService({ router, audit, log });
+  const relayGrants = new RelayGrants();
   // Ending a user's sessions also ends the sockets they opened with them.
   users.onSessionsEnded((userId) => {
     hub.closeUser(userId);
     shells.endUser(userId);
+    forwards.endUser(userId);
   });
   const runs = new RunService({ router, stores, audit, log });
   const files = new FileService({ router, audit, log });
@@ -123,6 +131,7 @@ export async function startBackend(config: BackendConfig, log: Logger = pino()):
     metrics: opsMetrics,
     install: { caCertPem: pki.ca.certPem, agentDistDir: config.agentDistDir ?? DEFAULT_AGENT_DIST_DIR },
     allowedOrigins,
+    relay: { grants: relayGrants },
   });
 
   const endpoints: Array<UpgradeEndpoint<never>> = [
@@ -152,8 +161,27 @@ export async function startBackend(config: BackendConfig, log: Logger = pino()):
       },
       accept: (ws, auth: { user: User; query: ShellSocketQuery }) => shells.accept(ws, auth.user, auth.query),
     },
+    {
+      // One TCP connection to host:port on the device per socket (docs/forwarding.md).
+      path: '/api/v1/forward',
+      maxPayload: FORWARD_SOCKET_MAX_PAYLOAD,
+      authenticate: async (request) => {
+        if (!originAllowed(request, allowedOrigins)) throw new TetherError('ORIGIN_REFUSED');
+        const { user } = await authenticateRequest(users, request.headers);
+        requireRole(user, 'operator');
+        const params = Object.fromEntries(new URL(request.url ?? '/', 'https://tether.invalid').searchParams);
+        const deviceId = DeviceId.safeParse(params.deviceId);
+        const target = ForwardSocketQuery.safeParse(params);
+        if (!deviceId.success || !target.success) throw new TetherError('BAD_REQUEST', 'A forward needs ?deviceId=&port=[&host=]');
+        access.require(user, deviceId.data);
+        forwards.check(user, deviceId.data);
+        return { user, deviceId: deviceId.data, target: target.data } as never;
+      },
+      accept: (ws, auth: { user: User; deviceId: string; target: ForwardSocketQuery }) => acceptForwardSocket(ws, forwards, auth.user, auth.deviceId, auth.target, log),
+    },
   ];
   const upgrades = routeUpgrades(app.server as Server, endpoints as Array<UpgradeEndpoint<unknown>>);
+  routeRelay(app.server as Server, new WebRelay({ forwards, grants: relayGrants, users, access, log }));
   // A failed flush keeps its entries for the next one.
   const flushTimer = setInterval(() => presence.flush().catch((err: unknown) => log.warn({ err }, 'last-seen times not written; kept for the next flush')), PRESENCE_FLUSH_MS);
   flushTimer.unref();
@@ -185,7 +213,7 @@ export async function startBackend(config: BackendConfig, log: Logger = pino()):
         hub.close();
         files.close();
         // Started together: the jobs wait for their runs, which the run service ends.
-        await Promise.all([shells.close(), jobs.close(), runs.close()]);
+        await Promise.all([shells.close(), jobs.close(), runs.close(), forwards.close()]);
         upgrades.close();
         await app.close();
         await monitoring.close();

@@ -12,7 +12,8 @@ export const DEFAULT_LOW_WATER_BYTES = 96 * 1024;
 
 /**
  * Credit-based flow control for one stream: output counts against the window until the
- * console acknowledges that xterm has written it. Between the two marks the source keeps its
+ * consumer acknowledges it (the console that xterm has written it, a file transfer's or a forward's
+ * far side that it took it). Between the two marks the source keeps its
  * state, so it does not flap on every small ack.
  */
 export class FlowWindow {

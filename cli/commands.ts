@@ -10,6 +10,8 @@ import type { Prompter } from './prompt.js';
 import { exitStatusOf, OutputFollower } from './run-output.js';
 import { downloadFile, parseRemote, uploadFile, type CopyOptions } from './file-copy.js';
 import { runShell } from './shell/shell-session.js';
+import { parseForwardSpec } from './forward/forward-spec.js';
+import { startPortForward, type ForwardEvent } from './forward/port-forward.js';
 import { ago, formatTable, jsonLine, terminalSafe } from './terminal-text.js';
 
 /** What the commands read and write: the process's streams in production, injectable for tests. */
@@ -316,4 +318,48 @@ export async function cp(io: CliIo, source: string, destination: string, opts: C
     : await uploadFile(io, target, device.id, source, remote.path, opts);
   if (opts.json) io.stdout.write(jsonLine(report));
   else print(io.stderr, `${report.direction === 'upload' ? 'Uploaded' : 'Downloaded'} ${report.size} bytes ${report.direction === 'upload' ? `to ${device.name}:${report.path}` : `to ${report.local}`} (sha256 ${report.sha256}${report.resumedFrom > 0 ? `, resumed from ${report.resumedFrom}` : ''})\n`);
+}
+
+// ── forward ──
+
+export interface ForwardOptions {
+  json?: boolean;
+}
+
+function describeEvent(event: ForwardEvent, deviceName: string): string {
+  switch (event.event) {
+    case 'listening': {
+      const host = event.address.includes(':') ? `[${event.address}]` : event.address;
+      return `Forwarding ${host}:${event.port} -> ${event.host}:${event.remotePort} on ${deviceName} (Ctrl-C to stop)\n`;
+    }
+    case 'open':
+      return `#${event.connection} from ${event.from}\n`;
+    case 'close':
+      return `#${event.connection} closed${event.code ? ` with ${event.code}${event.message ? `: ${event.message}` : ''}` : ''} (${event.bytesOut} bytes sent, ${event.bytesIn} received)\n`;
+    default:
+      return missingCase(event);
+  }
+}
+
+/**
+ * `tether forward DEVICE [BIND:]LPORT:HOST:RPORT`: listens on BIND (127.0.0.1 by default) and
+ * forwards each connection to HOST:RPORT as the device reaches it, until Ctrl-C. The listening
+ * address goes to stdout; connections are reported on stderr, or with --json as one JSON line
+ * per event on stdout.
+ */
+export async function forward(io: CliIo, deviceRef: string, specText: string, opts: ForwardOptions): Promise<number> {
+  const spec = parseForwardSpec(specText);
+  const credentials = loadCredentials(io.credentialsPath);
+  const device = await resolveDevice(client(credentials), deviceRef);
+  const onEvent = (event: ForwardEvent): void => {
+    if (opts.json) io.stdout.write(jsonLine(event));
+    else print(event.event === 'listening' ? io.stdout : io.stderr, describeEvent(event, device.name));
+  };
+  const running = await startPortForward(credentials, device.id, spec, onEvent);
+  let stop: () => void = () => undefined;
+  const stopped = new Promise<void>((resolve) => (stop = resolve));
+  await io.onInterrupt(() => stop(), () => stopped);
+  await running.close();
+  if (opts.json) io.stdout.write(jsonLine({ event: 'stopped' }));
+  return 0;
 }

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { CliError } from './cli-error.js';
-import { cp, devices, exec, jobsRun, login, logout, shell, type CliIo, type CommandOptions, type JobRunOptions } from './commands.js';
+import { cp, devices, exec, forward, jobsRun, login, logout, shell, type CliIo, type CommandOptions, type ForwardOptions, type JobRunOptions } from './commands.js';
 import { credentialsPath } from './credentials.js';
 import { Prompter } from './prompt.js';
 import { jsonLine, terminalSafe } from './terminal-text.js';
@@ -99,6 +99,17 @@ export function tetherProgram(io: CliIo, style: ErrorStyle, exit: (status: numbe
     .action(async (source: string, destination: string, opts: { mode?: string; retries: number; json?: boolean }) => {
       json(opts);
       await cp(io, source, destination, opts);
+    });
+
+  program
+    .command('forward')
+    .description('forward a local TCP port to a host and port as the device reaches them (its loopback by default), until Ctrl-C')
+    .argument('<device>', 'device id or unique name')
+    .argument('<spec>', '[BIND:]LPORT:HOST:RPORT, e.g. 8080:127.0.0.1:80 (BIND defaults to 127.0.0.1; LPORT 0 picks a free port)')
+    .option('--json', 'print one JSON line per event: listening, open, close (with byte counts and error code), stopped')
+    .action(async (device: string, spec: string, opts: ForwardOptions) => {
+      json(opts);
+      exit(await forward(io, device, spec, opts));
     });
 
   const jobs = program.command('jobs').description('fleet jobs');

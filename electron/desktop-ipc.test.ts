@@ -63,6 +63,7 @@ function handlers() {
       },
     },
     terminal: { popOut: record(null) },
+    forwards: { list: record([]), start: () => { throw new TetherError('DEVICE_OFFLINE'); }, stop: record(null) },
   };
   return { impl, calls };
 }
@@ -92,7 +93,7 @@ describe('the desktop API, end to end through the checked channels', () => {
   it('has exactly one channel per operation', () => {
     const { channels } = loopback(event('app://tether/'), handlers().impl);
     expect([...channels.keys()].sort()).toEqual(desktopOperations().map((o) => o.channel).sort());
-    expect(channels.size).toBe(9);
+    expect(channels.size).toBe(12);
   });
 
   it('answers a trusted page with typed values, arguments parsed', async () => {

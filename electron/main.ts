@@ -1,12 +1,14 @@
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { app, BrowserWindow, dialog, ipcMain, Menu, net, Notification, protocol, safeStorage, screen, session, shell } from 'electron';
-import type { BackendEndpoint, DesktopHandlers } from '../protocol/index.js';
+import { TetherError, type BackendEndpoint, type DesktopHandlers } from '../protocol/index.js';
 import { APP_INDEX_URL, APP_SCHEME, APP_SCHEME_PRIVILEGES, createAppProtocolHandler } from './app-protocol.js';
 import { appPaths } from './app-paths.js';
 import { backendSocketHeaders, createBackendProxy } from './backend-proxy.js';
 import { desktopCsp, webSocketOrigin } from './csp.js';
 import { createDesktopChannels } from './desktop-ipc.js';
+import { createForwardDial, fetchPinnedCaPem } from './forwards/forward-dial.js';
+import { ForwardManager } from './forwards/forward-manager.js';
 import { launchProfile } from './launch-options.js';
 import { applicationMenuTemplate } from './menu-template.js';
 import { installNavigationGuards, isExternalWebLink } from './navigation.js';
@@ -80,6 +82,11 @@ async function start(): Promise<void> {
     }),
   );
 
+  // TCP forwards of the device pages: listeners live here, the logic in electron/forwards/.
+  const caPems = new Map<string, string>();
+  const forwards = new ForwardManager(createForwardDial({ activeProfile: () => profiles.active(), token: (id) => tokens.get(id), caPem: (id) => caPems.get(id) }));
+  app.on('will-quit', () => void forwards.stopAll());
+
   const windows = new Set<BrowserWindow>();
   const openWindow = (window: BrowserWindow, url: string): BrowserWindow => {
     windows.add(window);
@@ -131,6 +138,8 @@ async function start(): Promise<void> {
         return null;
       },
       select: (id) => {
+        // A forward dials the backend it was started against: another backend ends them.
+        void forwards.stopAll();
         profiles.select(id);
         refreshMenu();
         // The CSP, the proxy target and the certificate policy all follow the active profile.
@@ -159,6 +168,19 @@ async function start(): Promise<void> {
     terminal: {
       popOut: (deviceId) => {
         openWindow(new BrowserWindow(terminalWindowOptions(preload, deviceId)), `${APP_INDEX_URL}#/devices/${deviceId}/shell`);
+        return null;
+      },
+    },
+    forwards: {
+      list: (deviceId) => forwards.list(deviceId),
+      start: async (request) => {
+        const active = profiles.active();
+        if (active === null) throw new TetherError('NO_ACTIVE_PROFILE');
+        if (!caPems.has(active.id)) caPems.set(active.id, await fetchPinnedCaPem(active, (url) => net.fetch(url)));
+        return forwards.start({ ...request, bind: '127.0.0.1' });
+      },
+      stop: async (id) => {
+        await forwards.stop(id);
         return null;
       },
     },

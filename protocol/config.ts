@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ForwardAllowEntry } from './forward.js';
 import { DeviceId } from './control.js';
 
 /**
@@ -27,6 +28,8 @@ export const AgentSettings = z
     shellUser: z.string().min(1).max(64).regex(/^[a-z_][a-z0-9_-]*$/),
     /** Absolute directories file transfer may read and write (default: the agent user's home and /tmp). */
     fileRoots: z.array(z.string().min(1).max(4096).regex(/^\//, 'an absolute path')).max(64),
+    /** host:port entries TCP forwards and the web relay may reach (default: loopback, any port; `[]`: none). */
+    forwardAllow: z.array(ForwardAllowEntry).max(256),
   })
   .partial()
   .strict();

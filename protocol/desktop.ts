@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { CaPin } from './api.js';
 import { DeviceId } from './control.js';
 import { isErrorCode, type ErrorCode } from './errors.js';
+import { ForwardHost, ForwardPort } from './forward.js';
 
 /**
  * The desktop shell's contracts: its files on disk (backend profiles, window state) and the one
@@ -87,6 +88,35 @@ export type BackendEndpoint = z.infer<typeof BackendEndpoint>;
 export const DesktopNotification = z.strictObject({ title: z.string().min(1).max(120), body: z.string().max(500) });
 export type DesktopNotification = z.infer<typeof DesktopNotification>;
 
+/** A TCP forward the desktop app listens for (`tether forward` in the app; docs/forwarding.md). */
+export const DesktopForwardRequest = z.strictObject({
+  deviceId: DeviceId,
+  /** 0: a free port. The listener binds to the loopback. */
+  localPort: z.number().int().min(0).max(65535),
+  host: ForwardHost,
+  remotePort: ForwardPort,
+});
+export type DesktopForwardRequest = z.infer<typeof DesktopForwardRequest>;
+
+/** One active forward of the desktop app, as the device page lists it. */
+export const DesktopForward = z.strictObject({
+  id: z.string().uuid(),
+  deviceId: DeviceId,
+  bind: z.string(),
+  localPort: z.number().int(),
+  host: z.string(),
+  remotePort: z.number().int(),
+  /** Open now / since it started. */
+  connections: z.number().int().nonnegative(),
+  totalConnections: z.number().int().nonnegative(),
+  /** From the device / to the device, all connections together. */
+  bytesIn: z.number().nonnegative(),
+  bytesOut: z.number().nonnegative(),
+  /** The code the last failed connection ended with. */
+  lastError: z.string().nullable(),
+});
+export type DesktopForward = z.infer<typeof DesktopForward>;
+
 interface Operation {
   readonly args: z.ZodTuple;
   readonly result: z.ZodType;
@@ -117,6 +147,12 @@ export const DESKTOP_API = {
   },
   terminal: {
     popOut: op(z.tuple([DeviceId]), z.null()),
+  },
+  /** TCP forwards listened for by the main process (a page cannot listen on ports). */
+  forwards: {
+    list: op(z.tuple([DeviceId]), z.array(DesktopForward)),
+    start: op(z.tuple([DesktopForwardRequest]), DesktopForward),
+    stop: op(z.tuple([z.string().uuid()]), z.null()),
   },
 } as const satisfies Record<string, Record<string, Operation>>;
 

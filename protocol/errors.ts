@@ -108,6 +108,14 @@ export const ERRORS = {
   /** A stored metric chunk does not decode: a server-side fault, never the caller's input. */
   CHUNK_CORRUPT: { http: 500, close: 1011, message: 'A stored metric chunk is corrupt' },
 
+  /** Forwards and the web relay (protocol/forward.ts). */
+  FORWARD_NOT_ALLOWED: { http: 403, close: 4530, message: "The device's configuration does not allow this host and port" },
+  FORWARD_REFUSED: { http: 502, close: 4531, message: 'The connection was refused on the device' },
+  FORWARD_TIMEOUT: { http: 504, close: 4532, message: 'The connection timed out on the device' },
+  FORWARD_UNREACHABLE: { http: 502, close: 4533, message: 'The host is unreachable from the device' },
+  FORWARD_RESET: { http: 502, close: 4534, message: 'The connection was reset on the device' },
+  FORWARD_LIMIT: { http: 429, close: 4535, message: 'Too many forwarded connections' },
+
   IPC_FORBIDDEN: { http: 403, close: 4600, message: 'This desktop call did not come from a console window' },
   PROFILES_CORRUPT: { http: 500, close: 4601, message: 'The backend profiles file is not valid; it was set aside' },
   PROFILE_UNKNOWN: { http: 404, close: 4602, message: 'No such backend profile' },

@@ -16,3 +16,4 @@ export * from './desktop.js';
 export * from './users.js';
 export * from './printable.js';
 export * from './files.js';
+export * from './forward.js';

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { SHELL_AGENT_EVENTS, SHELL_AGENT_METHODS } from './shell.js';
 import { ConfigApplyParams, ConfigReport } from './config.js';
 import { FILE_AGENT_EVENTS, FILE_AGENT_METHODS } from './files.js';
+import { FORWARD_AGENT_EVENTS, FORWARD_AGENT_METHODS } from './forward.js';
 
 /** Hardware and OS facts an agent reports at connect. */
 export const DeviceFacts = z.object({
@@ -36,6 +37,7 @@ export const AGENT_METHODS = {
     params: ConfigApplyParams,
     result: ConfigReport,
   },
+  ...FORWARD_AGENT_METHODS,
 } as const;
 export type AgentMethod = keyof typeof AGENT_METHODS;
 export type AgentParams<M extends AgentMethod> = z.infer<(typeof AGENT_METHODS)[M]['params']>;
@@ -50,5 +52,6 @@ export const AGENT_EVENTS = {
   'device.facts': DeviceFacts,
   ...SHELL_AGENT_EVENTS,
   ...FILE_AGENT_EVENTS,
+  ...FORWARD_AGENT_EVENTS,
 } as const;
 export type AgentEvent = keyof typeof AGENT_EVENTS;

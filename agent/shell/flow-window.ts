@@ -1,2 +1,2 @@
-/** The window moved to channel/ so the backend's file streams use the same one; kept here for the shell's imports. */
+// The window moved to channel/ so the backend's file and forward streams use the same one (backend may not import agent/).
 export * from '../../channel/flow-window.js';

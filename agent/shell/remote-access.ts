@@ -6,11 +6,16 @@ import { SHELL_BACKEND_EVENTS } from '../../protocol/shell.js';
 import { CommandRunner } from '../commands/command-runner.js';
 import { PtySessions } from './pty-sessions.js';
 import type { ShellConfig } from './shell-config.js';
+import { FORWARD_BACKEND_EVENTS } from '../../protocol/forward.js';
+import { ForwardAllowList } from '../forward/allow-list.js';
+import { TcpForwards } from '../forward/tcp-forwards.js';
 
 export interface RemoteAccessOptions {
   config: ShellConfig;
   send(streamId: number, data: Uint8Array): boolean;
   log: Logger;
+  /** The forward allow-list in force (default: the loopback). */
+  forwardAllowList?: () => ForwardAllowList;
 }
 
 function parse<M extends AgentMethod>(method: M, params: unknown): AgentParams<M> {
@@ -27,6 +32,7 @@ function parse<M extends AgentMethod>(method: M, params: unknown): AgentParams<M
 export class RemoteAccess {
   readonly shells: PtySessions;
   readonly commands: CommandRunner;
+  readonly forwards: TcpForwards;
   private rpc: RpcPeer | null = null;
 
   constructor(opts: RemoteAccessOptions) {
@@ -41,6 +47,13 @@ export class RemoteAccess {
       log: opts.log,
       emitExit: (exit) => this.rpc?.emit('command.exit', exit),
     });
+    const defaultAllowList = new ForwardAllowList();
+    this.forwards = new TcpForwards({
+      send: opts.send,
+      log: opts.log,
+      emit: (event) => this.rpc?.emit(event.name, event.data),
+      allowList: opts.forwardAllowList ?? (() => defaultAllowList),
+    });
   }
 
   register(rpc: RpcPeer): void {
@@ -50,6 +63,17 @@ export class RemoteAccess {
     rpc.handle('shell.close', (p) => ({ closed: this.shells.close(parse('shell.close', p).streamId) }));
     rpc.handle('command.start', (p) => this.commands.start(parse('command.start', p)));
     rpc.handle('command.cancel', (p) => ({ cancelled: this.commands.cancel(parse('command.cancel', p).stdoutStreamId) }));
+    rpc.handle('forward.open', (p) => this.forwards.open(parse('forward.open', p)));
+    rpc.handle('forward.close', (p) => ({ closed: this.forwards.close(parse('forward.close', p).streamId) }));
+    rpc.onEvent((name, data) => {
+      if (name === 'forward.ack') {
+        const ack = FORWARD_BACKEND_EVENTS['forward.ack'].safeParse(data);
+        if (ack.success) this.forwards.ack(ack.data.streamId, ack.data.bytes);
+      } else if (name === 'forward.end') {
+        const end = FORWARD_BACKEND_EVENTS['forward.end'].safeParse(data);
+        if (end.success) this.forwards.end(end.data.streamId);
+      }
+    });
     rpc.onEvent((name, data) => {
       if (name !== 'shell.ack') return;
       const ack = SHELL_BACKEND_EVENTS['shell.ack'].safeParse(data);
@@ -59,6 +83,7 @@ export class RemoteAccess {
 
   /** PTY input from the backend. */
   onStream(streamId: number, data: Buffer): void {
+    if (this.forwards.has(streamId)) return this.forwards.write(streamId, data);
     this.shells.write(streamId, data);
   }
 
@@ -66,5 +91,6 @@ export class RemoteAccess {
     this.rpc = null;
     this.shells.closeAll();
     this.commands.cancelAll();
+    this.forwards.closeAll();
   }
 }

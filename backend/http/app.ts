@@ -49,6 +49,8 @@ import type { RunService } from '../jobs/run-service.js';
 import { registerShellRoutes } from '../shell/shell-routes.js';
 import { registerFileRoutes } from '../files/file-routes.js';
 import type { FileService } from '../files/file-service.js';
+import { registerRelayRoutes } from '../relay/relay-routes.js';
+import type { RelayGrants } from '../relay/relay-grants.js';
 import type { ShellService } from '../shell/shell-service.js';
 import type { StoreHealth } from '../store/store-health.js';
 import { handleError } from './error-handler.js';
@@ -93,6 +95,8 @@ export interface HttpAppDeps {
   install: Omit<InstallRoutesDeps, 'log'>;
   /** Origins of the console (filled in once the backend listens); state-changing requests from others are refused. */
   allowedOrigins?: ReadonlySet<string>;
+  /** Web relay grants (`POST /api/v1/devices/:id/relay`); the relay itself is routed before Fastify (backend/relay/web-relay.ts). */
+  relay?: { grants: RelayGrants };
 }
 
 
@@ -250,6 +254,7 @@ export async function buildHttpApp(deps: HttpAppDeps) {
   registerShellRoutes(api, { shells: deps.shell.service, auth, authDevice, access: deps.access });
   await registerFileRoutes(api, { files: deps.files.service, authDevice });
   registerJobRoutes(api, { runs: deps.jobs.runs, jobs: deps.jobs.scheduler, auth, authDevice, access: deps.access });
+  if (deps.relay) registerRelayRoutes(api, { grants: deps.relay.grants, audit: deps.audit, authDevice });
 
   // ── agent enrolment (authenticated by the registration token in the body) ──
   const registerLimiter = new RegisterLimiter();

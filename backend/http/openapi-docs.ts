@@ -28,6 +28,7 @@ const OPERATIONS: Record<string, { summary: string; errors?: readonly number[]; 
   'GET /api/v1/devices/{id}': { summary: 'One device' },
   'POST /api/v1/devices/{id}/revoke': { summary: 'Revoke a device: its channels close and it cannot reconnect' },
   'POST /api/v1/devices/{id}/approve': { summary: 'Approve a device waiting for approval' },
+  'POST /api/v1/devices/{id}/relay': { summary: "A web relay grant for a web UI on the device's loopback: the path /relay/<device>/<port>/<grant>/ to open (docs/forwarding.md)" },
   'GET /api/v1/tokens': { summary: 'List registration tokens' },
   'POST /api/v1/tokens': { summary: 'Create a registration token and its install command' },
   'POST /api/v1/tokens/{id}/revoke': { summary: 'Revoke a registration token' },

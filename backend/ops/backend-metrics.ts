@@ -19,6 +19,8 @@ export interface BackendGaugeSources {
   openShells(): number;
   /** File uploads and downloads in progress (optional: tests build the registry without them). */
   openFileTransfers?(): number;
+  /** Open forwarded connections (TCP forwards and relay connections); optional for callers that have none. */
+  openForwards?(): number;
   ingest(): { batches: number; samples: number; duplicates: number; queued: number };
 }
 
@@ -76,6 +78,7 @@ export function createBackendMetrics(sources: BackendGaugeSources): BackendMetri
   gaugeOf('tether_telemetry_sockets', 'Open telemetry channels', () => sources.telemetrySockets());
   gaugeOf('tether_shell_sessions_open', 'Open remote shell sessions', () => sources.openShells());
   gaugeOf('tether_file_transfers_open', 'File uploads and downloads in progress', () => sources.openFileTransfers?.() ?? 0);
+  gaugeOf('tether_forwards_open', 'Open forwarded connections (TCP forwards and web relay)', () => sources.openForwards?.() ?? 0);
   counterOf('tether_telemetry_samples_stored_total', 'Metric samples and log lines stored', () => sources.ingest().samples);
   counterOf('tether_telemetry_batches_stored_total', 'Telemetry batches stored (resends excluded)', () => sources.ingest().batches);
   counterOf('tether_telemetry_batches_duplicate_total', 'Telemetry batches that were resends of stored ones', () => sources.ingest().duplicates);

@@ -12,12 +12,23 @@ import { build, type BuildOptions } from 'esbuild';
 const ROOT = resolve(import.meta.dirname, '..', '..');
 export const ELECTRON_OUT_DIR = join(ROOT, 'dist-electron');
 
+const MISSING_OPTIONAL = join(ROOT, 'build', 'electron', 'missing-optional.cjs');
+/**
+ * ws (the desktop forwards' sockets) is CommonJS: in an ESM bundle its `require('events')` and
+ * the like need a real `require` (esbuild's shim throws "Dynamic require" without one), and the
+ * two optional native add-ons it tries are left out.
+ */
+const COMMONJS_IN_ESM: BuildOptions = {
+  banner: { js: "import { createRequire as __tetherCreateRequire } from 'node:module'; const require = __tetherCreateRequire(import.meta.url);" },
+  alias: { bufferutil: MISSING_OPTIONAL, 'utf-8-validate': MISSING_OPTIONAL },
+};
+
 /** Builds dist-electron/main.mjs and dist-electron/preload.cjs; returns the main script's path. */
 export async function bundleElectronMain(outDir = ELECTRON_OUT_DIR): Promise<string> {
   const common: BuildOptions = { bundle: true, platform: 'node', target: 'node20', external: ['electron'], logLevel: 'warning', legalComments: 'none' };
   const main = join(outDir, 'main.mjs');
   await Promise.all([
-    build({ ...common, entryPoints: [join(ROOT, 'electron', 'main.ts')], format: 'esm', outfile: main }),
+    build({ ...common, entryPoints: [join(ROOT, 'electron', 'main.ts')], format: 'esm', outfile: main, ...COMMONJS_IN_ESM }),
     // Runs in the sandboxed renderer: only `electron` may be required there, so zod and the
     // protocol table are bundled in.
     build({ ...common, entryPoints: [join(ROOT, 'electron', 'preload.ts')], format: 'cjs', platform: 'browser', target: 'chrome130', outfile: join(outDir, 'preload.cjs') }),

@@ -10,6 +10,8 @@ import { describePlatform } from './fleet-query.js';
 import { useFleetUiStore } from './fleet-ui-hooks.js';
 import { TagEditor } from './tag-editor.js';
 import { TagList } from './device-row.js';
+import { RelayLauncher } from './relay-launcher.js';
+import { DesktopForwards } from './desktop-forwards.js';
 
 /** The side panel for one device: status, facts, tags (editable) and links to its other views. */
 export function DeviceDetails({ id, api }: { id: string; api: DevicesApi }) {
@@ -70,6 +72,8 @@ export function DeviceDetails({ id, api }: { id: string; api: DevicesApi }) {
           Logs
         </a>
       </nav>
+      {canEdit && device.online && <RelayLauncher deviceId={device.id} api={api} />}
+      {canEdit && <DesktopForwards deviceId={device.id} />}
     </aside>
   );
 }

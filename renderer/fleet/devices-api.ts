@@ -1,10 +1,12 @@
-import { DeviceBulkResponse, type DeviceTagsRequest } from '../../protocol/index.js';
+import { DeviceBulkResponse, RelayGrantResponse, type DeviceTagsRequest } from '../../protocol/index.js';
 import { createJsonRequest } from '../api/json-request.js';
 
 /** Bulk inventory changes; each call is all or nothing on the backend. */
 export interface DevicesApi {
   editTags(request: DeviceTagsRequest): Promise<DeviceBulkResponse>;
   revoke(ids: readonly string[]): Promise<DeviceBulkResponse>;
+  /** A web relay grant for a web UI on the device's loopback: the path to open (docs/forwarding.md). */
+  relayGrant(deviceId: string, port: number): Promise<RelayGrantResponse>;
 }
 
 export function createDevicesApi(options: { fetch?: typeof fetch; timeoutMs?: number } = {}): DevicesApi {
@@ -12,5 +14,6 @@ export function createDevicesApi(options: { fetch?: typeof fetch; timeoutMs?: nu
   return {
     editTags: (request) => call(DeviceBulkResponse, 'POST', '/devices/tags', request),
     revoke: (ids) => call(DeviceBulkResponse, 'POST', '/devices/revoke', { ids }),
+    relayGrant: (deviceId, port) => call(RelayGrantResponse, 'POST', `/devices/${encodeURIComponent(deviceId)}/relay`, { port }),
   };
 }

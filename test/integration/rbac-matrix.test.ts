@@ -57,6 +57,7 @@ const ROUTES: Record<string, RouteCase> = {
   'GET /api/v1/devices/{id}': { need: 'viewer', device: true },
   'POST /api/v1/devices/{id}/revoke': { need: 'admin', device: true, late: 0 },
   'POST /api/v1/devices/{id}/approve': { need: 'admin', device: true },
+  'POST /api/v1/devices/{id}/relay': { need: 'operator', device: true, body: () => ({ port: 8080 }) },
   'POST /api/v1/devices/tags': { need: 'operator', device: true, body: ({ device }) => ({ ids: [device], set: { rbac: 'checked' } }) },
   'POST /api/v1/devices/revoke': { need: 'admin', device: true, late: 0, body: ({ device }) => ({ ids: [device] }) },
 
@@ -173,7 +174,7 @@ describe('RBAC matrix', () => {
     expect(failures).toEqual([]);
   });
 
-  it('applies the same policy to the console and shell sockets', async () => {
+  it('applies the same policy to the console, shell and forward sockets', async () => {
     const upgrade = (path: string, caller: Caller) =>
       new Promise<number>((done) => {
         const token = sessions.get(caller);
@@ -190,6 +191,7 @@ describe('RBAC matrix', () => {
     expect(await Promise.all(CALLERS.map((c) => upgrade('/api/v1/console', c)))).toEqual([401, 101, 101, 101, 101]);
     // Allowed shells find the device offline (503); the scoped operator must not learn that it exists.
     expect(await Promise.all(CALLERS.map((c) => upgrade(shell, c)))).toEqual([401, 403, 503, 404, 503]);
+    expect(await Promise.all(CALLERS.map((c) => upgrade(`/api/v1/forward?deviceId=${device}&port=80`, c)))).toEqual([401, 403, 503, 404, 503]);
   });
 });
 

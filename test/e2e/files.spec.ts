@@ -1,0 +1,100 @@
+/**
+ * The device page's Files tab against `npm start` (backend and agent): browse into an allowed
+ * directory, upload by the picker, see the file listed, download it and compare the bytes; a
+ * viewer is told why there is nothing to see.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import type { Page } from '@playwright/test';
+import { ADMIN_PASSWORD, api, cleanup, tempDir } from '../harness.js';
+import { expect, test } from './console-test.js';
+import { logIn, startStack, type Stack } from './stack.js';
+
+let stack: Stack;
+let root: string;
+let token: string;
+
+test.beforeAll(async () => {
+  test.setTimeout(120_000);
+  // The agent may use only this directory (not /tmp, where the view starts).
+  root = tempDir('files-e2e');
+  mkdirSync(join(root, 'inbox'));
+  writeFileSync(join(root, 'hello.txt'), 'hello from the device\n');
+  stack = await startStack({ env: { TETHER_FILE_ROOTS: root } });
+  const login = await api(stack, 'POST', '/api/v1/auth/login', { body: { username: 'admin', password: ADMIN_PASSWORD } });
+  token = (login.body as { token: string }).token;
+});
+
+test.afterAll(async () => {
+  await stack?.stop();
+  if (root) cleanup(root);
+});
+
+async function openFiles(page: Page): Promise<string> {
+  const row = page.getByTestId('device-row').filter({ has: page.getByTestId('device-name').getByText(hostname(), { exact: true }) });
+  await expect(row.getByTestId('device-status')).toHaveText('online', { timeout: 30_000 });
+  const deviceId = (await row.getAttribute('data-device-id')) ?? '';
+  await page.goto(`${stack.url}#/devices/${deviceId}/shell`);
+  await page.getByTestId('device-link-files').click();
+  await expect(page).toHaveURL(new RegExp(`#/devices/${deviceId}/files$`));
+  await expect(page.getByTestId('files-view')).toBeVisible();
+  return deviceId;
+}
+
+test('browse to an allowed directory, upload a file by the picker, see it listed and download the same bytes', async ({ page }) => {
+  test.setTimeout(90_000);
+  await logIn(page, stack.url);
+  await expect(page.getByTestId('fleet-table')).toBeVisible();
+  await openFiles(page);
+
+  // /tmp is outside this agent's roots: the view says so and what to do.
+  await expect(page.getByTestId('files-list-error')).toHaveAttribute('data-code', 'PATH_NOT_ALLOWED', { timeout: 15_000 });
+  await page.getByTestId('files-path').fill(root);
+  await page.getByTestId('files-go').click();
+  const entries = page.getByTestId('files-entry');
+  await expect(entries).toHaveCount(2);
+  await expect(page.locator('[data-testid="files-entry"][data-name="hello.txt"]').getByTestId('files-entry-size')).toHaveText('22 B');
+
+  // Into the empty subdirectory by a click, back up by the breadcrumb.
+  await page.locator('[data-testid="files-entry"][data-name="inbox"]').getByTestId('files-open-dir').click();
+  await expect(page.getByTestId('files-empty')).toBeVisible();
+  await expect(page.getByTestId('files-breadcrumb').locator('[aria-current="location"]')).toHaveText('inbox');
+
+  // Upload by the picker: 300 kB of random bytes, listed with its size once the device committed.
+  const content = randomBytes(300_000);
+  await page.getByTestId('files-picker').setInputFiles({ name: 'payload.bin', mimeType: 'application/octet-stream', buffer: content });
+  const upload = page.locator('[data-testid="files-transfer"][data-direction="upload"][data-name="payload.bin"]');
+  await expect(upload).toHaveAttribute('data-state', 'done', { timeout: 30_000 });
+  await expect(upload.getByTestId('files-transfer-figures')).toContainText('100 %');
+  const listed = page.locator('[data-testid="files-entry"][data-name="payload.bin"]');
+  await expect(listed.getByTestId('files-entry-size')).toHaveText('300 kB');
+  expect(readFileSync(join(root, 'inbox', 'payload.bin')).equals(content)).toBe(true);
+
+  // Download it back: the same bytes reach the browser's download.
+  const [download] = await Promise.all([page.waitForEvent('download'), listed.getByTestId('files-download').click()]);
+  expect(download.suggestedFilename()).toBe('payload.bin');
+  const saved = await download.path();
+  expect(readFileSync(saved).equals(content)).toBe(true);
+  await expect(page.locator('[data-testid="files-transfer"][data-direction="download"]')).toHaveAttribute('data-state', 'done');
+
+  // Both transfers are audited under the admin.
+  const audit = await api(stack, 'GET', '/api/v1/audit?limit=20', { token });
+  const actions = (audit.body as { entries: Array<{ action: string }> }).entries.map((e) => e.action);
+  expect(actions).toEqual(expect.arrayContaining(['file.upload', 'file.download']));
+});
+
+test('a viewer is told that their role has no access to files, not shown an error', async ({ page }) => {
+  const made = await api(stack, 'POST', '/api/v1/users', { token, body: { username: 'files-viewer', password: 'viewer-password-1', role: 'viewer' } });
+  expect(made.status).toBe(200);
+  await page.goto(stack.url);
+  await page.getByTestId('login-username').fill('files-viewer');
+  await page.getByTestId('login-password').fill('viewer-password-1');
+  await page.getByTestId('login-submit').click();
+  await expect(page.getByTestId('fleet-table')).toBeVisible();
+  await openFiles(page);
+  await expect(page.getByTestId('files-no-access')).toContainText('operator', { timeout: 15_000 });
+  await expect(page.getByTestId('files-upload')).toBeDisabled();
+  await expect(page.getByRole('alert')).toHaveCount(0);
+});

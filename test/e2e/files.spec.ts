@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import AxeBuilder from '@axe-core/playwright';
 import type { Page } from '@playwright/test';
 import { ADMIN_PASSWORD, api, cleanup, tempDir } from '../harness.js';
 import { expect, test } from './console-test.js';
@@ -31,6 +32,18 @@ test.afterAll(async () => {
   await stack?.stop();
   if (root) cleanup(root);
 });
+
+/** axe-core's WCAG 2 A/AA findings on the page in both themes (as accessibility.spec.ts checks every view), one line each. */
+async function axeFindings(page: Page): Promise<string[]> {
+  const found: string[] = [];
+  for (const theme of ['light', 'dark'] as const) {
+    await page.emulateMedia({ colorScheme: theme });
+    await expect(page.locator('html')).toHaveAttribute('data-theme', theme);
+    const results = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa']).analyze();
+    found.push(...results.violations.flatMap((v) => v.nodes.map((n) => `[${theme}] ${v.id}: ${n.target.join(' ')} — ${(n.failureSummary ?? '').replace(/\s+/g, ' ').slice(0, 200)}`)));
+  }
+  return found;
+}
 
 async function openFiles(page: Page): Promise<string> {
   const row = page.getByTestId('device-row').filter({ has: page.getByTestId('device-name').getByText(hostname(), { exact: true }) });
@@ -79,6 +92,9 @@ test('browse to an allowed directory, upload a file by the picker, see it listed
   expect(readFileSync(saved).equals(content)).toBe(true);
   await expect(page.locator('[data-testid="files-transfer"][data-direction="download"]')).toHaveAttribute('data-state', 'done');
 
+  await page.screenshot({ path: 'test-results/files-tab.png', fullPage: true });
+  expect(await axeFindings(page)).toEqual([]);
+
   // Both transfers are audited under the admin.
   const audit = await api(stack, 'GET', '/api/v1/audit?limit=20', { token });
   const actions = (audit.body as { entries: Array<{ action: string }> }).entries.map((e) => e.action);
@@ -97,4 +113,5 @@ test('a viewer is told that their role has no access to files, not shown an erro
   await expect(page.getByTestId('files-no-access')).toContainText('operator', { timeout: 15_000 });
   await expect(page.getByTestId('files-upload')).toBeDisabled();
   await expect(page.getByRole('alert')).toHaveCount(0);
+  expect(await axeFindings(page)).toEqual([]);
 });

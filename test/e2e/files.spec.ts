@@ -101,6 +101,70 @@ test('browse to an allowed directory, upload a file by the picker, see it listed
   expect(actions).toEqual(expect.arrayContaining(['file.upload', 'file.download']));
 });
 
+test('an upload cancelled halfway is resumed from what the device holds, and the file arrives whole', async ({ page }) => {
+  test.setTimeout(90_000);
+  await logIn(page, stack.url);
+  await expect(page.getByTestId('fleet-table')).toBeVisible();
+  await openFiles(page);
+  await page.getByTestId('files-path').fill(join(root, 'inbox'));
+  await page.getByTestId('files-go').click();
+  await expect(page.getByTestId('files-breadcrumb').locator('[aria-current="location"]')).toHaveText('inbox');
+
+  // A slow link, so there is time to cancel in the middle.
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: 1_000_000 });
+  const offsets: number[] = [];
+  page.on('request', (request) => {
+    if (request.method() === 'PUT') offsets.push(Number(new URL(request.url()).searchParams.get('offset')));
+  });
+  const content = randomBytes(6_000_000);
+  await page.getByTestId('files-picker').setInputFiles({ name: 'big.bin', mimeType: 'application/octet-stream', buffer: content });
+  const upload = page.locator('[data-testid="files-transfer"][data-name="big.bin"]');
+  await expect(upload.getByTestId('files-transfer-figures')).toContainText(/(\d{2}) %.*\/s/, { timeout: 30_000 });
+  await expect.poll(async () => Number(/(\d+) %/.exec((await upload.getByTestId('files-transfer-figures').textContent()) ?? '')?.[1] ?? 0), { timeout: 30_000 }).toBeGreaterThanOrEqual(40);
+  await upload.getByTestId('files-cancel').click();
+  await expect(upload).toHaveAttribute('data-state', 'cancelled');
+
+  await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
+  await upload.getByTestId('files-resume').click();
+  await expect(upload).toHaveAttribute('data-state', 'done', { timeout: 30_000 });
+  expect(offsets).toHaveLength(2);
+  expect(offsets[0]).toBe(0);
+  expect(offsets[1]).toBeGreaterThan(0);
+  expect(readFileSync(join(root, 'inbox', 'big.bin')).equals(content)).toBe(true);
+});
+
+test('a download cancelled halfway is resumed with a range and saved whole once its SHA-256 matches', async ({ page }) => {
+  test.setTimeout(90_000);
+  const content = randomBytes(6_000_000);
+  writeFileSync(join(root, 'fetch-me.bin'), content);
+  await logIn(page, stack.url);
+  await expect(page.getByTestId('fleet-table')).toBeVisible();
+  await openFiles(page);
+  await page.getByTestId('files-path').fill(root);
+  await page.getByTestId('files-go').click();
+
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: 1_000_000, uploadThroughput: -1 });
+  const ranges: Array<string | null> = [];
+  page.on('request', (request) => {
+    if (request.url().includes('/files/content')) ranges.push(request.headers()['range'] ?? null);
+  });
+  await page.locator('[data-testid="files-entry"][data-name="fetch-me.bin"]').getByTestId('files-download').click();
+  const transfer = page.locator('[data-testid="files-transfer"][data-name="fetch-me.bin"]');
+  await expect.poll(async () => Number(/(\d+) %/.exec((await transfer.getByTestId('files-transfer-figures').textContent()) ?? '')?.[1] ?? 0), { timeout: 30_000 }).toBeGreaterThanOrEqual(30);
+  await transfer.getByTestId('files-cancel').click();
+  await expect(transfer).toHaveAttribute('data-state', 'cancelled');
+
+  await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
+  const [download] = await Promise.all([page.waitForEvent('download'), transfer.getByTestId('files-resume').click()]);
+  expect(readFileSync(await download.path()).equals(content)).toBe(true);
+  await expect(transfer).toHaveAttribute('data-state', 'done');
+  expect(ranges).toHaveLength(2);
+  expect(ranges[0]).toBeNull();
+  expect(ranges[1]).toMatch(/^bytes=[1-9]\d*-$/);
+});
+
 test('a viewer is told that their role has no access to files, not shown an error', async ({ page }) => {
   const made = await api(stack, 'POST', '/api/v1/users', { token, body: { username: 'files-viewer', password: 'viewer-password-1', role: 'viewer' } });
   expect(made.status).toBe(200);

@@ -66,6 +66,9 @@ describe('files store', () => {
     const ok = createFilesStore({ deviceId: DEVICE, api: fakeApi() });
     await ok.getState().open('/srv');
     expect(ok.getState().listing?.path).toBe('/srv');
+    // The view passes the directory last listed on this device; anything not absolute starts at /tmp.
+    expect(createFilesStore({ deviceId: DEVICE, api: fakeApi(), initialPath: '/srv/data' }).getState().path).toBe('/srv/data');
+    expect(createFilesStore({ deviceId: DEVICE, api: fakeApi(), initialPath: 'srv' }).getState().path).toBe('/tmp');
   });
 
   it('uploads from the offset the device holds, with the whole file hash, and resumes after a cancel', async () => {

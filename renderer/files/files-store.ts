@@ -57,6 +57,8 @@ export type FilesStore = StoreApi<FilesState>;
 export interface FilesDeps {
   api: FilesApi;
   deviceId: string;
+  /** The directory listed first ({@link DEFAULT_DIRECTORY} when not given or not absolute). */
+  initialPath?: string;
   /** Injected for tests; Web Crypto by default. */
   sha256?(data: BufferSource): Promise<string>;
   /** Hands a verified download to the user; an object URL and `<a download>` by default. */
@@ -237,7 +239,7 @@ export function createFilesStore(deps: FilesDeps): FilesStore {
 
     return {
       deviceId,
-      path: DEFAULT_DIRECTORY,
+      path: deps.initialPath?.startsWith('/') ? deps.initialPath : DEFAULT_DIRECTORY,
       listing: null,
       loading: false,
       listError: null,

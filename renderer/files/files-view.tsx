@@ -10,15 +10,37 @@ import { formatMode } from './file-mode.js';
 import { MAX_BROWSER_FILE_BYTES, createFilesStore, type FilesState, type FilesStore, type Transfer } from './files-store.js';
 import './files.css';
 
+const lastDirectoryKey = (deviceId: string) => `tether.files.directory.${deviceId}`;
+
+function lastDirectory(deviceId: string): string | undefined {
+  try {
+    return localStorage.getItem(lastDirectoryKey(deviceId)) ?? undefined;
+  } catch {
+    return undefined; // storage disabled: start at the default
+  }
+}
+
+function rememberDirectory(deviceId: string, path: string): void {
+  try {
+    localStorage.setItem(lastDirectoryKey(deviceId), path);
+  } catch {
+    // storage disabled or full: the next visit starts at the default
+  }
+}
+
 /** A device's files: browse its allowed directories, upload (picker or drop), download, with progress, cancel and resume. */
 export function FilesView({ deviceId }: { deviceId: string }) {
   // One store per opened view: the transfers belong to this device's page.
-  const [store] = useState(() => createFilesStore({ api: createFilesApi(), deviceId }));
+  const [store] = useState(() => createFilesStore({ api: createFilesApi(), deviceId, initialPath: lastDirectory(deviceId) }));
   const device = useDevice(deviceId);
   const open = useStore(store, (s) => s.open);
   useEffect(() => {
     void open(store.getState().path);
-  }, [open, store]);
+    // The next visit to this device's files starts in the last directory listed.
+    return store.subscribe((s, before) => {
+      if (s.listing !== null && s.listing !== before.listing) rememberDirectory(deviceId, s.listing.path);
+    });
+  }, [open, store, deviceId]);
   const name = visible(device?.name ?? deviceId);
   return (
     <section className="files-view" data-testid="files-view" data-device-id={deviceId}>
@@ -88,7 +110,7 @@ function PathBar({ store }: { store: FilesStore }) {
 }
 
 /** The error of a listing, said as what to do about it. */
-function ListError({ error, onRetry }: { error: UiError; onRetry(): void }) {
+export function ListError({ error, onRetry }: { error: UiError; onRetry(): void }) {
   switch (error.code) {
     case 'FORBIDDEN':
       return (
@@ -148,8 +170,13 @@ function Browser({ store }: { store: FilesStore }) {
     setDropping(true);
   };
 
+  // Leaving for one of the listing's own elements is not leaving the drop zone.
+  const onDragLeave = (e: DragEvent) => {
+    if (!(e.relatedTarget instanceof Node && e.currentTarget.contains(e.relatedTarget))) setDropping(false);
+  };
+
   return (
-    <div className={`files-browser${dropping ? ' is-dropping' : ''}`} data-testid="files-browser" aria-busy={loading} onDragOver={onDragOver} onDragLeave={() => setDropping(false)} onDrop={onDrop}>
+    <div className={`files-browser${dropping ? ' is-dropping' : ''}`} data-testid="files-browser" aria-busy={loading} onDragOver={onDragOver} onDragLeave={onDragLeave} onDrop={onDrop}>
       <PathBar store={store} />
       <div className="files-actions">
         <button type="button" data-testid="files-upload" disabled={!canWrite} onClick={() => picker.current?.click()}>

@@ -92,8 +92,25 @@ test('browse to an allowed directory, upload a file by the picker, see it listed
   expect(readFileSync(saved).equals(content)).toBe(true);
   await expect(page.locator('[data-testid="files-transfer"][data-direction="download"]')).toHaveAttribute('data-state', 'done');
 
+  // A file dropped on the listing is uploaded there too.
+  const dropped = await page.evaluateHandle(() => {
+    const data = new DataTransfer();
+    data.items.add(new File(['dropped bytes'], 'dropped.txt'));
+    return data;
+  });
+  await page.getByTestId('files-browser').dispatchEvent('dragover', { dataTransfer: dropped });
+  await expect(page.getByTestId('files-browser')).toHaveClass(/is-dropping/);
+  await page.getByTestId('files-browser').dispatchEvent('drop', { dataTransfer: dropped });
+  await expect(page.locator('[data-testid="files-entry"][data-name="dropped.txt"]').getByTestId('files-entry-size')).toHaveText('13 B', { timeout: 30_000 });
+  expect(readFileSync(join(root, 'inbox', 'dropped.txt'), 'utf8')).toBe('dropped bytes');
+
   await page.screenshot({ path: 'test-results/files-tab.png', fullPage: true });
   expect(await axeFindings(page)).toEqual([]);
+
+  // The next visit starts in the directory last listed.
+  await page.reload();
+  await expect(page.getByTestId('files-breadcrumb').locator('[aria-current="location"]')).toHaveText('inbox', { timeout: 15_000 });
+  await expect(page.locator('[data-testid="files-entry"][data-name="payload.bin"]')).toBeVisible();
 
   // Both transfers are audited under the admin.
   const audit = await api(stack, 'GET', '/api/v1/audit?limit=20', { token });

@@ -72,6 +72,7 @@ function PathBar({ store }: { store: FilesStore }) {
   const path = useFiles(store, (s) => s.path);
   const open = useFiles(store, (s) => s.open);
   const [typed, setTyped] = useState(path);
+  const [notAbsolute, setNotAbsolute] = useState(false);
   useEffect(() => setTyped(path), [path]);
   const parts = path.split('/').filter(Boolean);
   return (
@@ -97,13 +98,32 @@ function PathBar({ store }: { store: FilesStore }) {
         className="files-goto"
         onSubmit={(e) => {
           e.preventDefault();
-          if (typed.startsWith('/')) void open(typed);
+          const absolute = typed.startsWith('/');
+          setNotAbsolute(!absolute);
+          if (absolute) void open(typed);
         }}
       >
-        <input data-testid="files-path" value={typed} onChange={(e) => setTyped(e.target.value)} placeholder="/home/robot" spellCheck={false} aria-label="Path on the device" />
+        <input
+          data-testid="files-path"
+          value={typed}
+          onChange={(e) => {
+            setTyped(e.target.value);
+            setNotAbsolute(false);
+          }}
+          placeholder="/home/robot"
+          spellCheck={false}
+          aria-label="Path on the device"
+          aria-invalid={notAbsolute || undefined}
+          aria-describedby={notAbsolute ? 'files-path-hint' : undefined}
+        />
         <button type="submit" data-testid="files-go">
           Open
         </button>
+        {notAbsolute && (
+          <span id="files-path-hint" className="files-path-hint" role="alert">
+            A device path starts with /
+          </span>
+        )}
       </form>
     </div>
   );

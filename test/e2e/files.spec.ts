@@ -64,6 +64,9 @@ test('browse to an allowed directory, upload a file by the picker, see it listed
 
   // /tmp is outside this agent's roots: the view says so and what to do.
   await expect(page.getByTestId('files-list-error')).toHaveAttribute('data-code', 'PATH_NOT_ALLOWED', { timeout: 15_000 });
+  await page.getByTestId('files-path').fill('tmp');
+  await page.getByTestId('files-go').click();
+  await expect(page.getByTestId('files-path')).toHaveAttribute('aria-invalid', 'true');
   await page.getByTestId('files-path').fill(root);
   await page.getByTestId('files-go').click();
   const entries = page.getByTestId('files-entry');

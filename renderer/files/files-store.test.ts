@@ -107,6 +107,19 @@ describe('files store', () => {
     expect(api.list).toHaveBeenCalledTimes(2);
   });
 
+  it('stops every transfer when the view closes', async () => {
+    const api = fakeApi({
+      upload: vi.fn(async (r: UploadRequest) => new Promise<never>((_, reject) => r.signal.addEventListener('abort', () => reject(new DOMException('Cancelled', 'AbortError'))))),
+    });
+    const store = createFilesStore({ deviceId: DEVICE, api });
+    await store.getState().open('/tmp');
+    store.getState().upload([new File(['abc'], 'a.txt')]);
+    await until(() => vi.mocked(api.upload).mock.calls.length === 1);
+    store.getState().dispose();
+    await until(() => store.getState().transfers[0]?.state === 'cancelled');
+    expect(store.getState().transfers[0]?.resumable).toBe(false);
+  });
+
   it('saves a download only when its SHA-256 matches the header; a mismatch is CHECKSUM_MISMATCH and saves nothing', async () => {
     const save = vi.fn();
     const store = createFilesStore({ deviceId: DEVICE, api: fakeApi(), save });

@@ -50,6 +50,8 @@ export interface FilesState {
   cancel(id: number): void;
   resume(id: number): void;
   dismiss(id: number): void;
+  /** Stops every transfer (the view is closing). */
+  dispose(): void;
 }
 
 export type FilesStore = StoreApi<FilesState>;
@@ -276,6 +278,10 @@ export function createFilesStore(deps: FilesDeps): FilesStore {
         const shown = transfer(id);
         if (!shown?.resumable || !running.has(id)) return;
         void (shown.direction === 'upload' ? runUpload(id) : runDownload(id));
+      },
+      dispose: () => {
+        for (const job of running.values()) job.abort?.abort();
+        running.clear();
       },
       dismiss: (id) => {
         running.get(id)?.abort?.abort();

@@ -37,10 +37,20 @@ export function FilesView({ deviceId }: { deviceId: string }) {
   useEffect(() => {
     void open(store.getState().path);
     // The next visit to this device's files starts in the last directory listed.
-    return store.subscribe((s, before) => {
+    const unsubscribe = store.subscribe((s, before) => {
       if (s.listing !== null && s.listing !== before.listing) rememberDirectory(deviceId, s.listing.path);
     });
+    return () => {
+      unsubscribe();
+      // Transfers belong to this view: none goes on unseen (an upload resumes when the same file is uploaded again).
+      store.getState().dispose();
+    };
   }, [open, store, deviceId]);
+  const online = device?.online;
+  useEffect(() => {
+    // The device came back: list again what could not be listed while it was away.
+    if (online === true && store.getState().listError?.code === 'DEVICE_OFFLINE') void store.getState().reload();
+  }, [online, store]);
   const name = visible(device?.name ?? deviceId);
   return (
     <section className="files-view" data-testid="files-view" data-device-id={deviceId}>

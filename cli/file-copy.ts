@@ -7,7 +7,7 @@ import { basename, join, resolve } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { SingleBar } from 'cli-progress';
-import { FILE_SHA256_HEADER, FILE_SIZE_HEADER, FileResult, UploadStatus } from '../protocol/index.js';
+import { FILE_SHA256_HEADER, FILE_SIZE_HEADER, FileResult, UPLOAD_TRANSFER_ID_CHARS, UploadStatus, uploadTransferSeed } from '../protocol/index.js';
 import type { ApiTarget } from './api-client.js';
 import { CliError } from './cli-error.js';
 
@@ -30,7 +30,7 @@ export function parseRemote(arg: string): RemoteSpec | null {
  * of this id until the upload commits.
  */
 export function uploadTransferId(deviceId: string, path: string, sha256: string, size: number): string {
-  return createHash('sha256').update(`${deviceId}\n${path}\n${sha256}\n${size}`).digest('hex').slice(0, 32);
+  return createHash('sha256').update(uploadTransferSeed(deviceId, path, sha256, size)).digest('hex').slice(0, UPLOAD_TRANSFER_ID_CHARS);
 }
 
 /** The local part file of a download, beside its destination; a later copy resumes from it. */

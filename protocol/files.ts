@@ -22,6 +22,16 @@ export type DevicePath = z.infer<typeof DevicePath>;
  * file on the device (`.<name>.tether-<id>.part`). Clients derive it from the content hash.
  */
 export const TransferId = z.string().regex(/^[A-Za-z0-9_-]{8,64}$/, 'transfer id: 8-64 of A-Z a-z 0-9 _ -');
+/**
+ * What a client hashes (SHA-256, hex) to name an upload: the first {@link UPLOAD_TRANSFER_ID_CHARS}
+ * hex digits are the transfer id. The same device, path, content and size give the same id, so the
+ * CLI and the console resume each other's uploads. The hash itself is the client's (Node's crypto,
+ * Web Crypto): this module imports nothing.
+ */
+export function uploadTransferSeed(deviceId: string, path: string, sha256: string, size: number): string {
+  return `${deviceId}\n${path}\n${sha256}\n${size}`;
+}
+export const UPLOAD_TRANSFER_ID_CHARS = 32;
 export const Sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, 'SHA-256 as 64 lower-case hex digits');
 /** Largest file a transfer may carry (1 TiB): a bound, not a promise. */
 export const MAX_FILE_BYTES = 2 ** 40;

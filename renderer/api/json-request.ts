@@ -26,6 +26,13 @@ export type JsonRequest = <T>(schema: z.ZodType<T, unknown>, method: HttpMethod,
 
 const ErrorBody = z.object({ code: z.string(), message: z.string(), field: z.string().max(256).optional() });
 
+/** The {@link ApiError} of a failed answer from its status and parsed body (`{code, message}`, or anything else). */
+export function apiErrorOf(status: number, body: unknown): ApiError {
+  const error = ErrorBody.safeParse(body);
+  if (error.success && isErrorCode(error.data.code)) return new ApiError(error.data.code, error.data.message, status, error.data.field);
+  return new ApiError('BAD_RESPONSE', `The backend answered HTTP ${status}`, status);
+}
+
 /**
  * The one way feature clients call the REST API: same-origin with the session cookie, a
  * timeout, `{code, message}` errors as {@link ApiError}, and every answer parsed with its schema.
@@ -55,11 +62,7 @@ export function createJsonRequest(options: { fetch?: typeof fetch; timeoutMs?: n
     } catch {
       json = undefined;
     }
-    if (!response.ok) {
-      const error = ErrorBody.safeParse(json);
-      if (error.success && isErrorCode(error.data.code)) throw new ApiError(error.data.code, error.data.message, response.status, error.data.field);
-      throw new ApiError('BAD_RESPONSE', `The backend answered HTTP ${response.status}`, response.status);
-    }
+    if (!response.ok) throw apiErrorOf(response.status, json);
     const parsed = schema.safeParse(json);
     if (!parsed.success) throw new ApiError('BAD_RESPONSE', `Unexpected answer from ${path}`, response.status);
     return parsed.data;

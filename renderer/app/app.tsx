@@ -6,6 +6,7 @@ import { parseMonitoringHash, useMonitoringHash } from '../metrics/monitoring-ro
 import { loadShellView, useRemoteRoute } from '../shell/shell-route.js';
 import { TopBar } from './top-bar.js';
 import { useAccessRoute } from '../users/access-route.js';
+import { useFilesRoute } from '../files/files-route.js';
 import { lazy, Suspense } from 'react';
 import { useEarlyTerminal } from '../shell/early-terminal.js';
 
@@ -15,6 +16,7 @@ const ConfigView = lazy(async () => ({ default: (await import('../config/config-
 const MonitoringView = lazy(async () => ({ default: (await import('../metrics/monitoring-view.js')).MonitoringView }));
 const JobsView = lazy(async () => ({ default: (await import('../jobs/jobs-view.js')).JobsView }));
 const ShellView = lazy(async () => ({ default: (await loadShellView()).ShellView }));
+const FilesView = lazy(async () => ({ default: (await import('../files/files-view.js')).FilesView }));
 const AccessView = lazy(async () => ({ default: (await import('../users/access-view.js')).AccessView }));
 
 export function App() {
@@ -23,6 +25,7 @@ export function App() {
   const remoteRoute = useRemoteRoute();
   const monitoringRoute = parseMonitoringHash(useMonitoringHash());
   const accessRoute = useAccessRoute();
+  const filesRoute = useFilesRoute();
   useEarlyTerminal(phase === 'signed-in' && remoteRoute?.view === 'shell' ? remoteRoute.deviceId : null);
   switch (phase) {
     case 'restoring':
@@ -37,7 +40,7 @@ export function App() {
           <TopBar />
           <main className="content">
             <Suspense fallback={<div className="splash" aria-busy="true">Loading…</div>}>
-            {accessRoute !== null ? <AccessView route={accessRoute} /> : remoteRoute?.view === 'shell' ? <ShellView key={remoteRoute.deviceId} deviceId={remoteRoute.deviceId} /> : remoteRoute?.view === 'jobs' ? <JobsView jobId={remoteRoute.jobId} /> : monitoringRoute !== null ? <MonitoringView route={monitoringRoute} /> : configRoute !== null ? <ConfigView key={configRoute.deviceId ?? 'fleet'} deviceId={configRoute.deviceId} /> : <FleetView />}
+            {accessRoute !== null ? <AccessView route={accessRoute} /> : filesRoute !== null ? <FilesView key={filesRoute.deviceId} deviceId={filesRoute.deviceId} /> : remoteRoute?.view === 'shell' ? <ShellView key={remoteRoute.deviceId} deviceId={remoteRoute.deviceId} /> : remoteRoute?.view === 'jobs' ? <JobsView jobId={remoteRoute.jobId} /> : monitoringRoute !== null ? <MonitoringView route={monitoringRoute} /> : configRoute !== null ? <ConfigView key={configRoute.deviceId ?? 'fleet'} deviceId={configRoute.deviceId} /> : <FleetView />}
             </Suspense>
           </main>
         </div>

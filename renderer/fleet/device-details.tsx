@@ -1,6 +1,7 @@
 import { escapeControlCharacters as visible } from '../../protocol/index.js';
 import { useCurrentUser } from '../auth/auth-hooks.js';
 import { deviceConfigHash } from '../config/config-route.js';
+import { filesHash } from '../files/files-route.js';
 import { deviceLogsHash } from '../metrics/monitoring-route.js';
 import { preloadShellView, shellHash } from '../shell/shell-route.js';
 import { useLastSeen } from '../time/time-hooks.js';
@@ -64,6 +65,9 @@ export function DeviceDetails({ id, api }: { id: string; api: DevicesApi }) {
         </a>
         <a href={shellHash(device.id)} onPointerEnter={preloadShellView} onFocus={preloadShellView} data-testid="details-shell">
           Shell and commands
+        </a>
+        <a href={filesHash(device.id)} data-testid="details-files">
+          Files
         </a>
         <a href={deviceConfigHash(device.id)} data-testid="details-config">
           Config

@@ -1,12 +1,14 @@
 import { deviceConfigHash } from '../config/config-route.js';
 import { deviceLogsHash } from '../metrics/monitoring-route.js';
+import { filesHash } from '../files/files-route.js';
 import { shellHash } from '../shell/shell-route.js';
 
-type DeviceView = 'metrics' | 'shell' | 'logs' | 'config';
+type DeviceView = 'metrics' | 'shell' | 'files' | 'logs' | 'config';
 
 const VIEWS: Array<[DeviceView, string, (id: string) => string]> = [
   ['metrics', 'Metrics', (id) => `#/metrics/${encodeURIComponent(id)}`],
   ['shell', 'Shell', shellHash],
+  ['files', 'Files', filesHash],
   ['logs', 'Logs', deviceLogsHash],
   ['config', 'Config', deviceConfigHash],
 ];

@@ -94,6 +94,7 @@ for (const theme of ['light', 'dark'] as const) {
 
     const views: Array<[string, string, string]> = [
       ['metrics', `#/metrics/${deviceId}`, 'device-metrics'],
+      ['files', `#/devices/${deviceId}/files`, 'files-view'],
       ['logs', '#/logs', 'log-view'],
       ['logs-search', '#/logs', 'log-view'],
       ['alerts', '#/alerts', 'alerts-view'],

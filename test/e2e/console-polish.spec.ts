@@ -124,7 +124,7 @@ test('navigation, headers, long names, plurals, token states and presence read r
   await expectNoSidewaysOverflow(page);
   await snap(page, testInfo, 'fleet-long-name');
   const longId = await deviceIdOf(LONG_NAME);
-  for (const [hash, testId] of [[`#/metrics/${longId}`, 'metrics-device-name'], [`#/devices/${longId}/logs`, 'log-device-name'], [`#/devices/${longId}/config`, 'config-device-name']] as const) {
+  for (const [hash, testId] of [[`#/metrics/${longId}`, 'metrics-device-name'], [`#/devices/${longId}/logs`, 'log-device-name'], [`#/devices/${longId}/config`, 'config-device-name'], [`#/devices/${longId}/files`, 'files-device-name']] as const) {
     await page.goto(`${stack.url}${hash}`);
     await expect(page.getByTestId(testId)).toHaveAttribute('title', LONG_NAME);
     await expectNoSidewaysOverflow(page);

@@ -5,7 +5,7 @@ import type { RawData, WebSocket } from 'ws';
 import { ServerHandshake, type Established } from '../../channel/handshake.js';
 import { RpcPeer } from '../../channel/rpc.js';
 import { DEFAULT_MAX_REKEYS_PER_MINUTE, SecureSession, type SessionTransport } from '../../channel/secure-session.js';
-import { AGENT_EVENTS, ERRORS, TetherError, type ControlMessage, type DeviceFacts, type ErrorCode } from '../../protocol/index.js';
+import { AGENT_EVENTS, TetherError, type ControlMessage, type DeviceFacts, type ErrorCode } from '../../protocol/index.js';
 import type { DeviceLink, LocalDeviceRouter } from '../devices/device-router.js';
 import { LinkStreams } from '../devices/link-streams.js';
 import type { DeviceRecord, DeviceStore } from '../devices/device-store.js';
@@ -13,6 +13,7 @@ import type { DeviceConnections } from '../devices/device-service.js';
 import type { Presence } from '../devices/presence.js';
 import type { BackendCounters } from '../ops/backend-metrics.js';
 import { storeUnavailable } from '../store/store-health.js';
+import { closeWith, toBuffer } from '../http/ws-messages.js';
 
 export interface ControlChannelLimits {
   /** Largest sealed frame accepted; ws's own maxPayload sits a little above it so ours answers first. */
@@ -51,11 +52,6 @@ export interface ControlGatewayDeps {
 
 /** Sealed frames a client may send after its auth before the device lookup answers (a few: it has not seen the welcome yet). */
 const EARLY_FRAMES_MAX = 32;
-/** Closes a socket with a stable code: the WebSocket close code from ERRORS and the code string as reason. */
-export function closeWith(ws: WebSocket, code: ErrorCode): void {
-  if (ws.readyState === ws.CLOSED || ws.readyState === ws.CLOSING) return;
-  ws.close(ERRORS[code].close, code);
-}
 
 /** What every connection of one gateway shares: created once, referenced by each connection. */
 interface GatewayShared {
@@ -380,12 +376,6 @@ class AgentConnection implements DeviceLink {
   private onSocketError(err: Error): void {
     this.shared.deps.log.debug({ err, deviceId: this.deviceId }, 'control socket error');
   }
-}
-
-function toBuffer(data: RawData): Buffer {
-  if (Buffer.isBuffer(data)) return data;
-  if (Array.isArray(data)) return Buffer.concat(data);
-  return Buffer.from(data);
 }
 
 function parseJson(bytes: Buffer): unknown {

@@ -8,7 +8,7 @@ import {
   type ConsoleServerMessage,
   type User,
 } from '../../protocol/index.js';
-import { closeWith } from '../agents/control-gateway.js';
+import { closeWith } from '../http/ws-messages.js';
 import { scopeConsoleMessage } from '../auth/console-scope.js';
 import type { DeviceAccess } from '../auth/device-access.js';
 import type { DeviceRouter } from '../devices/device-router.js';

@@ -1,7 +1,11 @@
 import type { Logger } from 'pino';
 import type { RawData, WebSocket } from 'ws';
-import { ERRORS, ForwardClientMessage, missingCase, type ErrorCode, type ForwardServerMessage, type User } from '../../protocol/index.js';
+import { ForwardClientMessage, missingCase, type ForwardServerMessage, type User } from '../../protocol/index.js';
+import { closeWith, parseJsonMessage, sendJson as sendAnyJson, toBuffer } from '../http/ws-messages.js';
 import { errorCodeOf, type ForwardService, type ForwardTarget } from './forward-service.js';
+
+/** This socket's server messages, typed. */
+const sendJson: (ws: WebSocket, msg: ForwardServerMessage) => void = sendAnyJson;
 
 /** Largest frame a forward client sends (its TCP reads are chunked by the client to this). */
 export const FORWARD_SOCKET_MAX_PAYLOAD = 256 * 1024;
@@ -33,7 +37,7 @@ export function acceptForwardSocket(ws: WebSocket, forwards: ForwardService, use
           if (!socket.write(toBuffer(data))) ws.pause();
           return;
         }
-        const message = parseClientMessage(toBuffer(data).toString('utf8'));
+        const message = parseJsonMessage(ForwardClientMessage, toBuffer(data).toString('utf8'));
         if (!message) {
           socket.destroy();
           closeWith(ws, 'MESSAGE_MALFORMED');
@@ -74,27 +78,3 @@ export function acceptForwardSocket(ws: WebSocket, forwards: ForwardService, use
   );
 }
 
-function sendJson(ws: WebSocket, msg: ForwardServerMessage): void {
-  if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(msg));
-}
-
-/** A coded close: the close number from ERRORS, the code as reason (a close reason holds at most 123 bytes). */
-function closeWith(ws: WebSocket, code: ErrorCode): void {
-  if (ws.readyState === ws.CLOSED || ws.readyState === ws.CLOSING) return;
-  ws.close(ERRORS[code].close, code);
-}
-
-function parseClientMessage(text: string): ForwardClientMessage | null {
-  try {
-    const parsed = ForwardClientMessage.safeParse(JSON.parse(text));
-    return parsed.success ? parsed.data : null;
-  } catch {
-    return null;
-  }
-}
-
-function toBuffer(data: RawData): Buffer {
-  if (Buffer.isBuffer(data)) return data;
-  if (Array.isArray(data)) return Buffer.concat(data);
-  return Buffer.from(data);
-}

@@ -19,10 +19,14 @@ import {
   type User,
 } from '../../protocol/index.js';
 import type { AuditLog } from '../audit/audit-log.js';
+import { closeWith, parseJsonMessage, sendJson as sendAnyJson, toBuffer } from '../http/ws-messages.js';
 import type { DeviceRouter } from '../devices/device-router.js';
 import type { DeviceStream } from '../devices/link-streams.js';
 import { AsciicastRecorder, DEFAULT_MAX_RECORDING_BYTES } from './asciicast-recorder.js';
 import type { Stores } from '../store/stores.js';
+
+/** This socket's server messages, typed. */
+const sendJson: (ws: WebSocket, msg: ShellServerMessage) => void = sendAnyJson;
 
 export interface ShellLimits {
   /** A console may reconnect to its session this long after its socket dropped. */
@@ -271,7 +275,7 @@ export class ShellService {
         session.stream.send(toBuffer(data));
         return;
       }
-      const message = parseClientMessage(toBuffer(data).toString('utf8'));
+      const message = parseJsonMessage(ShellClientMessage, toBuffer(data).toString('utf8'));
       if (!message) return closeWith(ws, 'MESSAGE_MALFORMED');
       this.control(session, message);
     });
@@ -414,29 +418,6 @@ export class ShellService {
   }
 }
 
-function sendJson(ws: WebSocket, msg: ShellServerMessage): void {
-  if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(msg));
-}
-
-function closeWith(ws: WebSocket, code: ErrorCode): void {
-  if (ws.readyState === ws.CLOSED || ws.readyState === ws.CLOSING) return;
-  ws.close(ERRORS[code].close, code);
-}
-
-function parseClientMessage(text: string): ShellClientMessage | null {
-  try {
-    const parsed = ShellClientMessage.safeParse(JSON.parse(text));
-    return parsed.success ? parsed.data : null;
-  } catch {
-    return null;
-  }
-}
-
-function toBuffer(data: RawData): Buffer {
-  if (Buffer.isBuffer(data)) return data;
-  if (Array.isArray(data)) return Buffer.concat(data);
-  return Buffer.from(data);
-}
 
 /** Drops `bytes` from the front of a chunk queue. */
 function trimFront(chunks: Buffer[], bytes: number): void {

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { RawData, WebSocket } from 'ws';
 import { TELEMETRY_LIMITS, TelemetryBatch, TetherError, type ErrorCode, type TelemetryNack, type TelemetryServerMessage } from '../../protocol/index.js';
 import { hashSecret } from '../auth/secrets.js';
-import { closeWith } from '../agents/control-gateway.js';
+import { closeWith } from '../http/ws-messages.js';
 import type { DeviceStore } from '../devices/device-store.js';
 import type { DeviceConnections } from '../devices/device-service.js';
 import type { Presence } from '../devices/presence.js';

@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import { isErrorCode, TetherError, type ErrorCode } from '../protocol/index.js';
 
 /**
@@ -44,4 +45,22 @@ export class CliError extends Error {
   toJSON(): { code: string; message: string } {
     return { code: this.code, message: this.message };
   }
+}
+
+/** The coded error of a WebSocket upgrade the backend refused (its `{code, message}` body, at most 64 KB read). */
+export function refusalOf(res: IncomingMessage): Promise<CliError> {
+  return new Promise((resolve) => {
+    let body = '';
+    res.setEncoding('utf8');
+    res.on('data', (chunk: string) => (body = (body + chunk).slice(0, 64 * 1024)));
+    res.on('end', () => {
+      let json: unknown;
+      try {
+        json = JSON.parse(body);
+      } catch {
+        json = undefined;
+      }
+      resolve(CliError.fromBody(res.statusCode ?? 0, json));
+    });
+  });
 }

@@ -1,7 +1,7 @@
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import WebSocket from 'ws';
 import { ForwardServerMessage, type ForwardClientMessage } from '../../protocol/index.js';
-import { CliError } from '../cli-error.js';
+import { CliError, refusalOf } from '../cli-error.js';
 import type { Credentials } from '../credentials.js';
 import type { ForwardSpec } from './forward-spec.js';
 
@@ -83,17 +83,7 @@ function relay(credentials: Credentials, deviceId: string, spec: ForwardSpec, lo
   };
 
   ws.on('unexpected-response', (_req, res) => {
-    let body = '';
-    res.setEncoding('utf8');
-    res.on('data', (chunk: string) => (body = (body + chunk).slice(0, 64 * 1024)));
-    res.on('end', () => {
-      let json: unknown;
-      try {
-        json = JSON.parse(body);
-      } catch {
-        json = undefined;
-      }
-      const error = CliError.fromBody(res.statusCode ?? 0, json);
+    void refusalOf(res).then((error) => {
       report(error.code, error.message);
       local.destroy();
     });

@@ -1,6 +1,6 @@
 import WebSocket from 'ws';
 import { ERRORS, isErrorCode, missingCase, SHELL_ACK_BATCH_BYTES, SHELL_ACK_DELAY_MS, ShellServerMessage, TermSize, type ShellClientMessage } from '../../protocol/index.js';
-import { CliError } from '../cli-error.js';
+import { CliError, refusalOf } from '../cli-error.js';
 import type { Credentials } from '../credentials.js';
 import { ESCAPE_HELP, EscapeScanner } from './escape-scanner.js';
 
@@ -129,19 +129,10 @@ export function runShell(credentials: Credentials, deviceId: string, term: Shell
       ws = socket;
       let refused: CliError | null = null;
       socket.on('unexpected-response', (_req, res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => (body = (body + chunk).slice(0, 64 * 1024)));
-        res.on('end', () => {
-          let json: unknown;
-          try {
-            json = JSON.parse(body);
-          } catch {
-            json = undefined;
-          }
-          refused = CliError.fromBody(res.statusCode ?? 0, json);
+        void refusalOf(res).then((error) => {
+          refused = error;
           // A refused reattach (the session ended meanwhile) is final; so is a refused first open.
-          finish({ type: 'error', error: refused });
+          finish({ type: 'error', error });
         });
       });
       socket.on('error', (err) => {

@@ -17,10 +17,11 @@ import { query } from './query.js';
 import { rtt } from './rtt.js';
 import { shell } from './shell.js';
 import { storm } from './storm.js';
+import { transfer } from './transfer.js';
 
 type Scenario = () => Promise<Record<string, number>>;
 
-const SCENARIOS: Record<string, Scenario> = { connect, rtt, ingest, 'ingest-postgres': ingestPostgres, query, agent, shell, fanout, config, console: consoleScenario, storm };
+const SCENARIOS: Record<string, Scenario> = { connect, rtt, ingest, 'ingest-postgres': ingestPostgres, query, agent, shell, fanout, config, console: consoleScenario, storm, transfer };
 
 const RESULTS_DIR = join(import.meta.dirname, 'results');
 const LATEST = join(RESULTS_DIR, 'latest.json');

@@ -10,10 +10,15 @@ import { createServer } from 'node:https';
 import { join } from 'node:path';
 import { WebSocketServer, type RawData } from 'ws';
 import { z } from 'zod';
+import { FILE_WINDOW_HIGH_BYTES } from '../protocol/index.js';
 import { bytesOf, receiveFile, sendFile } from './raw-wss-file.js';
 
-/** What the agent reads per chunk of a download (agent/files/file-transfers.ts). */
+/**
+ * Each end does as its Tether counterpart, the agent (agent/files/file-transfers.ts): it reads a
+ * download 256 KB at a time and queues up to the flow-control window of an upload for the disk.
+ */
 const SOURCE_CHUNK_BYTES = 256 * 1024;
+const SINK_QUEUE_BYTES = FILE_WINDOW_HIGH_BYTES;
 
 const Command = z.discriminatedUnion('op', [
   z.object({ op: z.literal('sink'), path: z.string() }),
@@ -29,7 +34,7 @@ wss.on('connection', (ws) => {
     const command = isBinary ? null : Command.safeParse(JSON.parse(bytesOf(data).toString('utf8')));
     if (!command?.success) return void ws.close(1003, 'expected a command');
     const { op, path } = command.data;
-    const done = op === 'sink' ? receiveFile(ws, path).then((bytes) => ws.send(JSON.stringify({ done: bytes }))) : sendFile(ws, path, SOURCE_CHUNK_BYTES);
+    const done = op === 'sink' ? receiveFile(ws, path, SINK_QUEUE_BYTES).then((bytes) => ws.send(JSON.stringify({ done: bytes }))) : sendFile(ws, path, SOURCE_CHUNK_BYTES);
     done.catch((err: unknown) => {
       process.stderr.write(`raw-wss-file-peer: ${op} ${path}: ${err instanceof Error ? err.message : String(err)}\n`);
       ws.close(1011, 'failed');

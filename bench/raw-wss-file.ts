@@ -41,12 +41,13 @@ export function sendFile(ws: WebSocket, path: string, chunkBytes: number): Promi
 }
 
 /**
- * Writes the binary messages that arrive to `path` (the socket paused while the disk is behind)
- * until `{"end": bytes}`, then fsyncs it; resolves with the bytes written.
+ * Writes the binary messages that arrive to `path` (the socket paused while more than
+ * `queueBytes` wait for the disk, 16 KB by default as for any write stream) until
+ * `{"end": bytes}`, then fsyncs it; resolves with the bytes written.
  */
-export function receiveFile(ws: WebSocket, path: string): Promise<number> {
+export function receiveFile(ws: WebSocket, path: string, queueBytes?: number): Promise<number> {
   return new Promise((resolve, reject) => {
-    const out = createWriteStream(path, { flush: true });
+    const out = createWriteStream(path, { flush: true, ...(queueBytes !== undefined ? { highWaterMark: queueBytes } : {}) });
     let received = 0;
     let announced = -1;
     ws.on('message', (data: RawData, isBinary: boolean) => {

@@ -129,11 +129,11 @@ interface CopyRun {
   seconds: number;
   /** First to last byte landing on the receiving side's disk. */
   streamSeconds: number;
-  /** CPU seconds of the measured processes during the copy. */
+  /** CPU seconds of the measured processes during the copy, in the order given (client first). */
   cpu: number[];
 }
 
-async function measured(pids: number[], watch: () => () => number, copy: () => Promise<void>): Promise<CopyRun> {
+async function measured(pids: number[], watch: () => () => number, copy: () => Promise<unknown>): Promise<CopyRun> {
   const stopWatch = watch();
   const cpu0 = pids.map(cpuSeconds);
   const t0 = performance.now();
@@ -185,6 +185,7 @@ async function rawUpload(relayPort: string, caCertPem: string, local: string, re
 async function rawDownload(relayPort: string, caCertPem: string, remote: string, local: string): Promise<void> {
   const ws = await openWs(relayPort, caCertPem);
   try {
+    // The write stream's default queue, as `tether cp` downloads.
     const received = receiveFile(ws, local);
     ws.send(JSON.stringify({ op: 'source', path: remote }));
     await received;
@@ -214,11 +215,11 @@ async function tetherLogin(backend: Backend, config: string, children: ChildProc
 const Listening = z.object({ event: z.literal('listening'), port: z.number() });
 
 /** `tether forward DEVICE 0:127.0.0.1:PORT --json`: resolves with the local port it listens on. */
-async function tetherForward(config: string, deviceId: string, port: number, children: ChildProcess[]): Promise<number> {
+async function tetherForward(config: string, deviceId: string, port: number, children: ChildProcess[]): Promise<{ port: number; pid: number }> {
   const child = tether(config, ['forward', deviceId, `0:127.0.0.1:${port}`, '--json'], children);
   let stderr = '';
   child.stderr?.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-  return within(60_000, 'tether forward listening', new Promise<number>((resolve, reject) => {
+  return within(60_000, 'tether forward listening', new Promise<{ port: number; pid: number }>((resolve, reject) => {
     let buffered = '';
     child.stdout?.setEncoding('utf8').on('data', (s: string) => {
       buffered += s;
@@ -226,20 +227,19 @@ async function tetherForward(config: string, deviceId: string, port: number, chi
       buffered = lines.pop() ?? '';
       for (const line of lines) {
         const listening = Listening.safeParse(JSON.parse(line));
-        if (listening.success) resolve(listening.data.port);
+        if (listening.success) resolve({ port: listening.data.port, pid: child.pid ?? 0 });
       }
     });
     child.once('exit', (code) => reject(new Error(`tether forward exited with ${code}: ${stderr}`)));
   }));
 }
 
-/** `bytes` to the sink at `port` and a half-close; resolves with the seconds until the sink's count came back. */
-function tcpCopy(label: string, port: number, bytes: number): Promise<number> {
+/** `bytes` to the sink at `port` and a half-close; resolves once the sink's count came back (and matched). */
+function tcpCopy(label: string, port: number, bytes: number): Promise<void> {
   const chunk = randomFillSync(Buffer.alloc(TCP_CHUNK_BYTES));
-  return within(deadlineMs(bytes), label, new Promise<number>((resolve, reject) => {
+  return within(deadlineMs(bytes), label, new Promise<void>((resolve, reject) => {
     let sent = 0;
     let answer = '';
-    let t0 = 0;
     const stopTicker = ticker(label, bytes, () => sent);
     const socket = connect({ host: '127.0.0.1', port });
     const pump = (): void => {
@@ -250,15 +250,12 @@ function tcpCopy(label: string, port: number, bytes: number): Promise<number> {
       }
       socket.end();
     };
-    socket.once('connect', () => {
-      t0 = performance.now();
-      pump();
-    });
+    socket.once('connect', pump);
     socket.setEncoding('utf8');
     socket.on('data', (s: string) => (answer += s));
     socket.once('end', () => {
       stopTicker();
-      if (Number(answer) === bytes) resolve((performance.now() - t0) / 1000);
+      if (Number(answer) === bytes) resolve();
       else reject(new Error(`${label}: the sink counted "${answer}" of ${bytes} bytes`));
     });
     socket.once('error', (err) => {
@@ -378,6 +375,7 @@ export async function transfer(): Promise<Record<string, number>> {
     agent = await enrolAndRun(backend, admin, 'bench-transfer', { TETHER_FILE_ROOTS: root, TETHER_TELEMETRY_INTERVAL_MS: '5000' });
     const { deviceId } = agent;
     const pids = [backend.proc.child.pid ?? 0, agent.proc.child.pid ?? 0];
+    const withClient = [process.pid, ...pids];
     const target = { url: backend.url, caCertPem: backend.caCertPem, token: admin };
     const io: CopyIo = { stderr: process.stderr, sleep: (ms) => new Promise((r) => setTimeout(r, ms)) };
 
@@ -389,7 +387,7 @@ export async function transfer(): Promise<Record<string, number>> {
     const uploadPart = join(root, `.${basename(remote)}.tether-${uploadTransferId(deviceId, remote, sha256, size)}.part`);
     const peer = await startHelper('raw-wss-file-peer.ts', [backend.home], children);
     const relay = await startHelper('raw-ws-echo.ts', [backend.home, peer.line], children);
-    const relayPids = [relay.child.pid ?? 0, peer.child.pid ?? 0];
+    const relayPids = [process.pid, relay.child.pid ?? 0, peer.child.pid ?? 0];
     const rawRemote = join(root, 'raw-uploaded.bin');
     const rawLocal = join(local, 'raw-downloaded.bin');
     const downloaded = join(local, 'downloaded.bin');
@@ -400,7 +398,7 @@ export async function transfer(): Promise<Record<string, number>> {
     const rawDownloads: CopyRun[] = [];
     const tetherUpload = async (): Promise<void> => {
       rmSync(remote, { force: true });
-      uploads.push(await measured(pids, () => watchArrival('upload', uploadPart, size), async () => {
+      uploads.push(await measured(withClient, () => watchArrival('upload', uploadPart, size), async () => {
         await within(deadlineMs(size), 'upload', uploadFile(io, target, deviceId, source, remote, COPY));
       }));
       if ((await sha256Of(remote)) !== sha256) throw new Error('the uploaded file on the device is not the source');
@@ -412,7 +410,7 @@ export async function transfer(): Promise<Record<string, number>> {
     };
     const tetherDownload = async (): Promise<void> => {
       rmSync(downloaded, { force: true });
-      downloads.push(await measured(pids, () => watchArrival('download', downloadPartPath(downloaded), size), async () => {
+      downloads.push(await measured(withClient, () => watchArrival('download', downloadPartPath(downloaded), size), async () => {
         await within(deadlineMs(size), 'download', downloadFile(io, target, deviceId, remote, downloaded, COPY));
       }));
       if ((await sha256Of(downloaded)) !== sha256) throw new Error('the downloaded file is not the source');
@@ -442,14 +440,15 @@ export async function transfer(): Promise<Record<string, number>> {
     await tetherLogin(backend, config, children);
     const sinkForward = await tetherForward(config, deviceId, ports.sink, children);
     const echoForward = await tetherForward(config, deviceId, ports.echo, children);
-    const forwardSeconds: number[] = [];
-    const directSeconds: number[] = [];
-    const forwardCopy = async () => void forwardSeconds.push(await tcpCopy('forward', sinkForward, size));
-    const directCopy = async () => void directSeconds.push(await tcpCopy('direct', ports.sink, size));
+    const forwardCopies: CopyRun[] = [];
+    const directCopies: CopyRun[] = [];
+    const noWatch = () => () => NaN;
+    const forwardCopy = async () => void forwardCopies.push(await measured([sinkForward.pid, ...pids], noWatch, () => tcpCopy('forward', sinkForward.port, size)));
+    const directCopy = async () => void directCopies.push(await measured([process.pid], noWatch, () => tcpCopy('direct', ports.sink, size)));
     for (let i = 0; i < ROUNDS; i++) {
       for (const step of i % 2 === 0 ? [directCopy, forwardCopy] : [forwardCopy, directCopy]) await step();
     }
-    const forwarded = await echoConnection(echoForward);
+    const forwarded = await echoConnection(echoForward.port);
     const direct = await echoConnection(ports.echo);
     const forwardRtts: number[] = [];
     const directRtts: number[] = [];
@@ -470,9 +469,20 @@ export async function transfer(): Promise<Record<string, number>> {
     const { backendGrowthMB, agentGrowthMB } = await bigTransfer({ io, target, deviceId, pids, local, root, bytes: bigSize });
 
     const mbps = (seconds: number) => round(sizeMB / seconds);
-    const msPerMB = (cpuSecondsUsed: number | undefined) => round(((cpuSecondsUsed ?? NaN) * 1000) / sizeMB);
-    const forwardMBps = Math.max(...forwardSeconds.map(mbps));
-    const directMBps = Math.max(...directSeconds.map(mbps));
+    const msPerMB = (run: CopyRun, from = 0, to = run.cpu.length) => round((run.cpu.slice(from, to).reduce((a, b) => a + b, 0) * 1000) / sizeMB);
+    const forward = best(forwardCopies);
+    const directRun = best(directCopies);
+    for (const [label, run, names] of [
+      ['upload', upload, ['client', 'backend', 'agent']],
+      ['raw relay upload', rawUploadRun, ['client', 'relay', 'peer']],
+      ['download', download, ['client', 'backend', 'agent']],
+      ['raw relay download', rawDownloadRun, ['client', 'relay', 'peer']],
+      ['forward', forward, ['tether forward', 'backend', 'agent']],
+    ] as const) {
+      process.stderr.write(`  CPU ms per MB, ${label}: ${names.map((name, i) => `${name} ${msPerMB(run, i, i + 1)}`).join(', ')}\n`);
+    }
+    const forwardMBps = mbps(forward.seconds);
+    const directMBps = mbps(directRun.seconds);
     const forwardRttP99Ms = percentile(forwardRtts, 99);
     const directRttP99Ms = percentile(directRtts, 99);
     return {
@@ -487,16 +497,21 @@ export async function transfer(): Promise<Record<string, number>> {
       rawRelayUploadStreamMBps: mbps(rawUploadRun.streamSeconds),
       downloadStreamMBps: mbps(download.streamSeconds),
       rawRelayDownloadStreamMBps: mbps(rawDownloadRun.streamSeconds),
-      // CPU per MB moved: the work done whatever the load. Raw: the relay and the peer.
-      uploadBackendCpuMsPerMB: msPerMB(upload.cpu[0]),
-      uploadAgentCpuMsPerMB: msPerMB(upload.cpu[1]),
-      downloadBackendCpuMsPerMB: msPerMB(download.cpu[0]),
-      downloadAgentCpuMsPerMB: msPerMB(download.cpu[1]),
-      rawRelayUploadCpuMsPerMB: msPerMB(rawUploadRun.cpu[0]),
-      rawPeerUploadCpuMsPerMB: msPerMB(rawUploadRun.cpu[1]),
+      // CPU per MB moved, whatever the load: every process on the way (client included), and the backend and agent alone.
+      uploadCpuMsPerMB: msPerMB(upload),
+      uploadBackendCpuMsPerMB: msPerMB(upload, 1, 2),
+      uploadAgentCpuMsPerMB: msPerMB(upload, 2, 3),
+      rawRelayUploadCpuMsPerMB: msPerMB(rawUploadRun),
+      downloadCpuMsPerMB: msPerMB(download),
+      downloadBackendCpuMsPerMB: msPerMB(download, 1, 2),
+      downloadAgentCpuMsPerMB: msPerMB(download, 2, 3),
+      rawRelayDownloadCpuMsPerMB: msPerMB(rawDownloadRun),
       forwardMBps,
       directMBps,
       forwardRatio: round(forwardMBps / directMBps),
+      forwardCpuMsPerMB: msPerMB(forward),
+      forwardBackendCpuMsPerMB: msPerMB(forward, 1, 2),
+      forwardAgentCpuMsPerMB: msPerMB(forward, 2, 3),
       forwardRttP50Ms: round(percentile(forwardRtts, 50)),
       forwardRttP99Ms: round(forwardRttP99Ms),
       directRttP50Ms: round(percentile(directRtts, 50)),

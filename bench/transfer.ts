@@ -20,6 +20,8 @@ const ROUNDS = 2;
 const RTT_WARMUP = 100;
 const RTT_SAMPLES = 1_000;
 const RTT_PAYLOAD = Buffer.alloc(64, 'x');
+/** New connections timed to their first echo: each is a WebSocket, a forward stream and a device-side connect. */
+const CONNECT_SAMPLES = 50;
 const SAMPLE_MS = 50;
 const PROGRESS_MS = 2_000;
 /** What `tether cp` reads per chunk of an upload (createReadStream's default). */
@@ -297,6 +299,18 @@ async function echoConnection(port: number): Promise<{ roundTrip(): Promise<numb
   };
 }
 
+/** Milliseconds from a new connection to `port` to its first 64-byte echo back. */
+async function firstEcho(port: number): Promise<number> {
+  const t0 = performance.now();
+  const connection = await echoConnection(port);
+  try {
+    await connection.roundTrip();
+    return performance.now() - t0;
+  } finally {
+    connection.close();
+  }
+}
+
 /**
  * Resident growth of the backend and the agent (pids, in that order) while a file of `bytes` goes
  * up and comes back down: the highest sample of each direction above the level just before.
@@ -355,7 +369,8 @@ async function bigTransfer(run: { io: CopyIo; target: ApiTarget; deviceId: strin
  *   `directMBps` the same straight to the sink.
  * - `forwardRttP99Ms`: 1,000 sequential 64-byte round trips through the forward to a TCP echo on
  *   the device's loopback, alternating with the same round trip straight to the echo
- *   (`directRttP99Ms`), so both see the same moments of the machine.
+ *   (`directRttP99Ms`), so both see the same moments of the machine. `forwardConnectP50Ms`: a new
+ *   connection until its first echo came back (each is a new forward), against direct.
  * - `peakBackendRssGrowthMB` / `peakAgentRssGrowthMB`: highest resident set (/proc, every 50 ms)
  *   above the level before a TRANSFER_BIG_MB file (default 1024) went up and came back down.
  */
@@ -465,6 +480,16 @@ export async function transfer(): Promise<Record<string, number>> {
     direct.close();
     forwardRtts.sort((a, b) => a - b);
     directRtts.sort((a, b) => a - b);
+    const forwardConnects: number[] = [];
+    const directConnects: number[] = [];
+    await within(deadlineMs(0) * 2, 'connections', (async () => {
+      for (let i = 0; i < CONNECT_SAMPLES; i++) {
+        forwardConnects.push(await firstEcho(echoForward.port));
+        directConnects.push(await firstEcho(ports.echo));
+      }
+    })());
+    forwardConnects.sort((a, b) => a - b);
+    directConnects.sort((a, b) => a - b);
 
     const { backendGrowthMB, agentGrowthMB } = await bigTransfer({ io, target, deviceId, pids, local, root, bytes: bigSize });
 
@@ -517,6 +542,8 @@ export async function transfer(): Promise<Record<string, number>> {
       directRttP50Ms: round(percentile(directRtts, 50)),
       directRttP99Ms: round(directRttP99Ms),
       forwardRttRatio: round(forwardRttP99Ms / directRttP99Ms),
+      forwardConnectP50Ms: round(percentile(forwardConnects, 50)),
+      directConnectP50Ms: round(percentile(directConnects, 50)),
       bigMB,
       peakBackendRssGrowthMB: round(backendGrowthMB),
       peakAgentRssGrowthMB: round(agentGrowthMB),

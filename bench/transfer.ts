@@ -174,6 +174,8 @@ async function rawUpload(relayPort: string, caCertPem: string, local: string, re
       });
       ws.once('close', () => reject(new Error('the raw relay closed before the peer answered')));
     });
+    // Awaited below unless sending fails first; then its rejection must not go unhandled.
+    answer.catch(() => undefined);
     ws.send(JSON.stringify({ op: 'sink', path: remote }));
     const sent = await sendFile(ws, local, UPLOAD_CHUNK_BYTES);
     const written = await answer;

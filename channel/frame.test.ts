@@ -4,6 +4,7 @@ import {
   decodePayload,
   encodeControlPayload,
   encodeStreamPayload,
+  streamPayloadPrefix,
   FRAME_HEADER_BYTES,
   FRAME_OVERHEAD,
   openFrame,
@@ -43,6 +44,13 @@ describe('sealFrame / openFrame', () => {
     expect(opened.epoch).toBe(7);
     expect(opened.counter).toBe(99n);
     expect(opened.plaintext.equals(plaintext)).toBe(true);
+  });
+
+  it('seals a plaintext given in parts exactly as the joined plaintext', () => {
+    const data = Buffer.from(Array.from({ length: 70_000 }, (_, i) => i % 251));
+    const joined = sealFrame(key, iv, 2, 5n, encodeStreamPayload(42, data));
+    expect(sealFrame(key, iv, 2, 5n, [streamPayloadPrefix(42), data]).equals(joined)).toBe(true);
+    expect(sealFrame(key, iv, 2, 5n, [Buffer.alloc(0), encodeStreamPayload(42, data), Buffer.alloc(0)]).equals(joined)).toBe(true);
   });
 
   it('round-trips an empty plaintext', () => {

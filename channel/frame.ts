@@ -45,20 +45,27 @@ function nonce(iv: Buffer, header: Buffer): Buffer {
 /**
  * Seals `plaintext` as header || ciphertext || tag. The nonce is the 4-byte direction IV followed
  * by the 8-byte counter, so a (key, counter) pair must never repeat: callers count up per epoch.
+ * A plaintext given in parts is sealed as their concatenation without joining them first (a
+ * stream frame's 5-byte prefix and its data), so bulk data is copied once, into the frame.
  */
-export function sealFrame(key: Buffer, iv: Buffer, epoch: number, counter: bigint, plaintext: Buffer): Buffer {
+export function sealFrame(key: Buffer, iv: Buffer, epoch: number, counter: bigint, plaintext: Uint8Array | readonly Uint8Array[]): Buffer {
   checkKeyAndIv(key, iv);
   if (!Number.isInteger(epoch) || epoch < 0 || epoch > 0xffffffff || counter < 0n || counter > MAX_FRAME_COUNTER) {
     throw new RangeError('Frame epoch or counter out of range');
   }
-  const header = Buffer.alloc(FRAME_HEADER_BYTES);
+  const parts = plaintext instanceof Uint8Array ? [plaintext] : plaintext;
+  const length = parts.reduce((sum, part) => sum + part.length, 0);
+  const frame = Buffer.allocUnsafe(FRAME_OVERHEAD + length);
+  const header = frame.subarray(0, FRAME_HEADER_BYTES);
   header.writeUInt32BE(epoch, 0);
   header.writeBigUInt64BE(counter, 4);
   const cipher = createCipheriv('aes-256-gcm', key, nonce(iv, header));
   cipher.setAAD(header);
-  const body = cipher.update(plaintext);
-  const final = cipher.final();
-  return Buffer.concat([header, body, final, cipher.getAuthTag()]);
+  let offset = FRAME_HEADER_BYTES;
+  for (const part of parts) offset += cipher.update(part).copy(frame, offset);
+  offset += cipher.final().copy(frame, offset);
+  cipher.getAuthTag().copy(frame, offset);
+  return frame;
 }
 
 /** Reads (epoch, counter) without authenticating them; FRAME_MALFORMED when too short to be a frame. */
@@ -96,14 +103,18 @@ export function encodeControlPayload(json: string): Buffer {
 
 /** Plaintext of stream data: kind 0x02 + stream id u32 BE + raw bytes (never base64). */
 export function encodeStreamPayload(streamId: number, data: Uint8Array): Buffer {
+  return Buffer.concat([streamPayloadPrefix(streamId), data]);
+}
+
+/** The 5 bytes before a stream frame's data (kind + stream id), for sealing it in parts. */
+export function streamPayloadPrefix(streamId: number): Buffer {
   if (!Number.isInteger(streamId) || streamId < 0 || streamId > 0xffffffff) {
     throw new RangeError('A stream id is a u32');
   }
-  const out = Buffer.allocUnsafe(STREAM_PAYLOAD_OVERHEAD + data.length);
-  out[0] = FRAME_KIND.stream;
-  out.writeUInt32BE(streamId, 1);
-  out.set(data, STREAM_PAYLOAD_OVERHEAD);
-  return out;
+  const prefix = Buffer.allocUnsafe(STREAM_PAYLOAD_OVERHEAD);
+  prefix[0] = FRAME_KIND.stream;
+  prefix.writeUInt32BE(streamId, 1);
+  return prefix;
 }
 
 /**

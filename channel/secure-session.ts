@@ -4,12 +4,12 @@ import { ERRORS, missingCase, TetherError, type ErrorCode } from '../protocol/er
 import {
   decodePayload,
   encodeControlPayload,
-  encodeStreamPayload,
   FRAME_OVERHEAD,
   openFrame,
   readFrameHeader,
   sealFrame,
   STREAM_PAYLOAD_OVERHEAD,
+  streamPayloadPrefix,
 } from './frame.js';
 import type { Established } from './handshake.js';
 import { deriveSessionKeys, generateEphemeral, NONCE_BYTES, rekeySalt, x25519Shared, type SessionKeys } from './keys.js';
@@ -184,7 +184,7 @@ export class SecureSession {
 
   /** Sends raw stream bytes (PTY, command output) tagged with a u32 stream id. Same contract as send(). */
   sendStream(streamId: number, data: Uint8Array): boolean {
-    return this.sendPlaintext(encodeStreamPayload(streamId, data));
+    return this.sendPlaintext([streamPayloadPrefix(streamId), data]);
   }
 
   /**
@@ -231,7 +231,7 @@ export class SecureSession {
     return this.opts.role === 'client' ? { send: c2s, recv: s2c } : { send: s2c, recv: c2s };
   }
 
-  private sendPlaintext(plaintext: Buffer): boolean {
+  private sendPlaintext(plaintext: Buffer | readonly Uint8Array[]): boolean {
     if (this.isClosed) return false;
     this.opts.transport.send(this.seal(plaintext));
     this.maybeRekey(this.now());
@@ -239,8 +239,9 @@ export class SecureSession {
   }
 
   /** Seals with the current send key and consumes its counter; the caller transmits. */
-  private seal(plaintext: Buffer): Buffer {
-    if (plaintext.length + FRAME_OVERHEAD > this.maxFrameBytes) throw new TetherError('FRAME_TOO_LARGE');
+  private seal(plaintext: Buffer | readonly Uint8Array[]): Buffer {
+    const length = plaintext instanceof Uint8Array ? plaintext.length : plaintext.reduce((sum, part) => sum + part.length, 0);
+    if (length + FRAME_OVERHEAD > this.maxFrameBytes) throw new TetherError('FRAME_TOO_LARGE');
     const frame = sealFrame(this.sendKey.key, this.sendKey.iv, this.sendKey.epoch, this.sendCounter, plaintext);
     this.sendCounter++;
     this.framesInEpoch++;

@@ -232,7 +232,7 @@ export async function downloadFile(io: CopyIo, target: ApiTarget, deviceId: stri
   const url = `/api/v1/devices/${encodeURIComponent(deviceId)}/files/content?${new URLSearchParams({ path: remote }).toString()}`;
   let resumedFrom = -1;
   let attempts = 0;
-  let result: { size: number; sha256: string };
+  let result: { size: number; sha256: string; local256: string };
   const progress = new Progress(io, !opts.json, name);
   try {
     result = await withRetries(io, opts, async (n) => {
@@ -255,10 +255,14 @@ export async function downloadFile(io: CopyIo, target: ApiTarget, deviceId: stri
       const size = Number(res.headers[FILE_SIZE_HEADER]);
       const sha256 = String(res.headers[FILE_SHA256_HEADER] ?? '');
       if (!Number.isSafeInteger(size) || !/^[0-9a-f]{64}$/.test(sha256)) throw CliError.of('INTERNAL', 'The download has no size or SHA-256 header');
+      // Hashed as it arrives, after what a resumed part file already holds: no second read at the end.
+      const hash = createHash('sha256');
+      if (offset > 0) for await (const chunk of createReadStream(part, { end: offset - 1 })) hash.update(chunk as Buffer);
       progress.start(size, offset);
       let done = offset;
       const counter = new Transform({
         transform(chunk: Buffer, _encoding, callback) {
+          hash.update(chunk);
           done += chunk.length;
           progress.update(done);
           callback(null, chunk);
@@ -270,12 +274,12 @@ export async function downloadFile(io: CopyIo, target: ApiTarget, deviceId: stri
         throw CliError.of('BACKEND_UNREACHABLE', `The download was cut at ${done} of ${size} bytes: ${err instanceof Error ? err.message : String(err)}`);
       }
       if (done !== size) throw CliError.of('BACKEND_UNREACHABLE', `The download was cut at ${done} of ${size} bytes`);
-      return { size, sha256 };
+      return { size, sha256, local256: hash.digest('hex') };
     });
   } finally {
     progress.stop();
   }
-  const local256 = await sha256File(part);
+  const { local256 } = result;
   if (local256 !== result.sha256) {
     await rm(part, { force: true });
     throw CliError.of('CHECKSUM_MISMATCH', `${destination}: SHA-256 ${local256} is not the device's ${result.sha256}; nothing was kept`);

@@ -75,6 +75,13 @@ export type FileResult = z.infer<typeof FileResult>;
  */
 export const FILE_WINDOW_HIGH_BYTES = 4 * 1024 * 1024;
 export const FILE_WINDOW_LOW_BYTES = 2 * 1024 * 1024;
+/**
+ * Largest stream frame of file data, both ways: the agent reads downloads in chunks of this size,
+ * and the backend joins an upload's request body (which arrives in 16 KB pieces, one per TLS
+ * record) into frames of up to this size, so each frame's seal, socket write and ack is paid per
+ * 256 KB rather than per 16 KB.
+ */
+export const FILE_FRAME_BYTES = 256 * 1024;
 /** Acks are sent once this much is consumed (or after FILE_ACK_DELAY_MS), never per frame. */
 export const FILE_ACK_BATCH_BYTES = 256 * 1024;
 export const FILE_ACK_DELAY_MS = 20;

@@ -7,6 +7,7 @@ import { SecureSession } from '../../channel/secure-session.js';
 import { ERRORS, TetherError, type ErrorCode } from '../../protocol/errors.js';
 import type { AgentState } from '../state/agent-state.js';
 import { Backoff } from './backoff.js';
+import { zeroMask } from '../net/zero-mask.js';
 
 export interface ControlClientOptions {
   state: AgentState;
@@ -90,7 +91,7 @@ export class ControlClient {
     const url = new URL('/v1/agent/control', state.backendUrl).href;
     // ws hands its options to tls.connect, `session` included.
     const wsOptions: ClientOptions & Pick<ConnectionOptions, 'session'> = {
-      ca: state.caCertPem, perMessageDeflate: false, handshakeTimeout: 15_000, maxPayload: 2 * 1024 * 1024, session: this.tlsSession,
+      ca: state.caCertPem, perMessageDeflate: false, handshakeTimeout: 15_000, maxPayload: 2 * 1024 * 1024, session: this.tlsSession, generateMask: zeroMask,
     };
     const ws = new WebSocket(url, wsOptions);
     this.ws = ws;

@@ -9,6 +9,7 @@ import { TetherError } from '../../protocol/errors.js';
 import {
   FILE_BACKEND_EVENTS,
   FILE_LIST_MAX_ENTRIES,
+  FILE_FRAME_BYTES,
   FILE_WINDOW_HIGH_BYTES,
   FILE_WINDOW_LOW_BYTES,
   type FileEntry,
@@ -33,7 +34,6 @@ export const STALE_PART_MS = 7 * 24 * 3600_000;
 const SWEEP_MAX_ENTRIES = 10_000;
 const PART_FILE = /^\..*\.tether-[A-Za-z0-9_-]{8,64}\.part$/;
 /** Bytes read per disk read when hashing or sending. */
-const READ_CHUNK_BYTES = 256 * 1024;
 
 interface Upload {
   transferId: string;
@@ -320,7 +320,7 @@ export class FileTransfers {
     let error: TetherError | undefined;
     const start = download.position;
     // One buffer for the whole download: sending copies the bytes into a sealed frame.
-    const buffer = Buffer.allocUnsafe(READ_CHUNK_BYTES);
+    const buffer = Buffer.allocUnsafe(FILE_FRAME_BYTES);
     try {
       while (!download.closed && download.position < download.size) {
         if (download.window.paused) {
@@ -434,7 +434,7 @@ async function writeAll(fd: FileHandle, chunks: Buffer[], position: number): Pro
 }
 
 async function hashRange(fd: FileHandle, from: number, to: number, hash: Hash): Promise<void> {
-  const buffer = Buffer.allocUnsafe(READ_CHUNK_BYTES);
+  const buffer = Buffer.allocUnsafe(FILE_FRAME_BYTES);
   for (let position = from; position < to;) {
     const { bytesRead } = await fd.read(buffer, 0, Math.min(buffer.length, to - position), position);
     if (bytesRead === 0) throw new TetherError('INTERNAL', 'The file shrank while it was read');

@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { TetherError } from '../../protocol/errors.js';
 import type { AgentParams, AgentResult } from '../../protocol/methods.js';
 import { FlowWindow } from './flow-window.js';
-import { OutputCoalescer } from './output-coalescer.js';
+import { OutputCoalescer } from '../../channel/output-coalescer.js';
 import type { ShellConfig } from './shell-config.js';
 
 export interface PtySessionsOptions {

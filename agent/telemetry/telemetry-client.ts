@@ -8,6 +8,7 @@ import { Backoff } from '../control/backoff.js';
 import { LogForwarder } from '../logs/log-forwarder.js';
 import { MetricSampler, type SamplerOptions } from '../metrics/sampler.js';
 import { Spool } from './spool.js';
+import { zeroMask } from '../net/zero-mask.js';
 
 export interface TelemetryClientOptions {
   state: AgentState;
@@ -136,6 +137,7 @@ export class TelemetryClient {
       headers: { authorization: `Bearer ${state.telemetryToken}` },
       perMessageDeflate: false,
       handshakeTimeout: 15_000,
+      generateMask: zeroMask,
     });
     this.ws = ws;
     ws.on('open', () => {

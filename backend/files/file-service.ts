@@ -2,11 +2,13 @@ import { Readable } from 'node:stream';
 import type { IncomingMessage } from 'node:http';
 import type { Logger } from 'pino';
 import { FlowWindow } from '../../channel/flow-window.js';
+import { OutputCoalescer } from '../../channel/output-coalescer.js';
 import {
   AGENT_METHODS,
   FILE_ACK_BATCH_BYTES,
   FILE_ACK_DELAY_MS,
   FILE_AGENT_EVENTS,
+  FILE_FRAME_BYTES,
   FILE_WINDOW_HIGH_BYTES,
   FILE_WINDOW_LOW_BYTES,
   isErrorCode,
@@ -147,6 +149,12 @@ export class FileService {
         idle = setTimeout(() => failWith(new TetherError('REQUEST_TIMEOUT', 'The upload stalled: no bytes from the client')), this.limits.idleMs);
         const expected = query.size - open.offset;
         const device = stream;
+        const frames = new OutputCoalescer({
+          maxBytes: FILE_FRAME_BYTES,
+          emit: (data) => {
+            if (!over && !device.send(data)) failWith(new TetherError('DEVICE_OFFLINE'));
+          },
+        });
         await Promise.race([
           failed,
           new Promise<void>((resolve, reject) => {
@@ -156,10 +164,13 @@ export class FileService {
               touch();
               sent += chunk.length;
               if (sent > expected) return reject(new TetherError('PAYLOAD_TOO_LARGE', `The body is longer than size - offset (${expected} bytes)`));
-              if (!device.send(chunk)) return reject(new TetherError('DEVICE_OFFLINE'));
+              frames.push(chunk);
               if (window.sent(chunk.length)) body.pause();
             });
-            body.on('end', () => resolve());
+            body.on('end', () => {
+              frames.flush();
+              resolve();
+            });
             body.on('error', (err) => reject(new TetherError('BAD_REQUEST', `The upload was cut: ${err.message}`)));
             body.on('close', () => {
               if (!body.complete) reject(new TetherError('BAD_REQUEST', 'The client closed the upload before its end'));

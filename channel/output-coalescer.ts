@@ -16,7 +16,8 @@ export interface OutputCoalescerOptions {
 }
 
 /**
- * Joins a PTY's reads into larger frames without a timer. Linux hands out PTY output at most
+ * Joins a byte source's reads into larger stream frames without a timer: a PTY's output on the
+ * agent, an upload's request body on the backend (16 KB per TLS record). Linux hands out PTY output at most
  * ~4 KB per read and libuv does one such read per loop turn, so a flood (`cat`, `yes`) would cost
  * one seal, one socket write, one relay and one ack per 4 KB. A bulk read is held; reads that
  * follow on the next loop turns are joined with it up to `maxBytes`, and the batch leaves after the

@@ -31,7 +31,7 @@ export interface PortForward {
 export async function startPortForward(credentials: Credentials, deviceId: string, spec: ForwardSpec, onEvent: (event: ForwardEvent) => void): Promise<PortForward> {
   const open = new Set<{ local: Socket; ws: WebSocket }>();
   let next = 0;
-  const server: Server = createServer({ allowHalfOpen: true, pauseOnConnect: true }, (local) => {
+  const server: Server = createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true }, (local) => {
     const connection = ++next;
     const ws = relay(credentials, deviceId, spec, local, connection, onEvent);
     const entry = { local, ws };

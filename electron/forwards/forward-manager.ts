@@ -72,7 +72,7 @@ export class ForwardManager {
   async start(request: ForwardRequest): Promise<ForwardInfo> {
     if (this.active.size >= MAX_DESKTOP_FORWARDS) throw new TetherError('FORWARD_LIMIT', 'Too many forwards open in this app');
     const bind = request.bind ?? '127.0.0.1';
-    const server = createServer({ allowHalfOpen: true, pauseOnConnect: true });
+    const server = createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true });
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err: NodeJS.ErrnoException) => reject(new TetherError(err.code === 'EADDRINUSE' ? 'CONFLICT' : 'BAD_REQUEST', `Cannot listen on ${bind}:${request.localPort}: ${err.message}`)));
       server.listen(request.localPort, bind, resolve);

@@ -9,7 +9,7 @@ import { LocalDeviceRouter } from '../devices/device-router.js';
 import { FleetEvents } from '../devices/fleet-events.js';
 import { migrate } from '../store/sqlite/db.js';
 import { MAIN_MIGRATIONS } from '../store/migrations.js';
-import { ConfigDelivery, DEFAULT_SLICE_BUDGET_MS } from './config-delivery.js';
+import { ConfigDelivery, DEFAULT_MAX_APPLIES_IN_FLIGHT, DEFAULT_SLICE_BUDGET_MS } from './config-delivery.js';
 import { ConfigService } from './config-service.js';
 import { SchemaValidator } from './schema-validator.js';
 
@@ -226,6 +226,25 @@ describe('ConfigDelivery', () => {
     after.delivery.refreshAll();
     const status = await after.delivery.fleetStatus();
     expect(status.devices.every((d) => d.desiredVersion === layer.version)).toBe(true);
+  });
+
+  it('keeps at most the cap of applies in flight fleet-wide; each answer sends the next, and every device gets exactly one', async () => {
+    const count = DEFAULT_MAX_APPLIES_IN_FLIGHT * 2 + 50;
+    const { service, delivery, held, received, pushes } = await fleet(count, { holdAnswers: true });
+    await service.putLayer('fleet', { values: { app: { color: 'blue' } }, expectedVersion: 0 }, 'user:a');
+    await delivery.idle(10_000);
+    await settle();
+    expect(pushes()).toBe(DEFAULT_MAX_APPLIES_IN_FLIGHT);
+    // One answer frees one slot; the queued device after it goes out with the config its slice computed.
+    held.shift()?.();
+    await settle();
+    expect(pushes()).toBe(DEFAULT_MAX_APPLIES_IN_FLIGHT + 1);
+    while (held.length > 0) {
+      for (const answer of held.splice(0)) answer();
+      await settle();
+    }
+    expect(pushes()).toBe(count);
+    expect([...received.values()].every((list) => list.length === 1 && list[0]?.version === 1)).toBe(true);
   });
 
   it('writes the reports that arrive together in one transaction, not one each', async () => {

@@ -20,6 +20,12 @@ const STATUS_WAIT_MS = 10_000;
 const STATE_CHUNK = 500;
 /** Reports written per turn of the event loop; a larger burst is written over the next turns. */
 const REPORTS_PER_WRITE = 500;
+/**
+ * `config.apply` requests out at once, fleet-wide. Answers come back together (one poll of the
+ * event loop reads every reply that has arrived), and a slow fleet answers a whole pass's worth
+ * at once: the cap bounds that burst, and each answer starts the next queued send.
+ */
+export const DEFAULT_MAX_APPLIES_IN_FLIGHT = 256;
 /** Pause before a refresh that failed (the store refused a write) is tried again from the start. */
 const RETRY_MS = 1_000;
 
@@ -30,6 +36,7 @@ export interface ConfigDeliveryDeps {
   router: DeviceRouter;
   log: Logger;
   applyTimeoutMs?: number;
+  maxAppliesInFlight?: number;
   now?: () => number;
   sliceBudgetMs?: number;
   /** The clock slices are timed on (milliseconds, monotonic). */
@@ -98,6 +105,9 @@ export class ConfigDelivery {
   private snapshot: Promise<Snapshot> | null = null;
   private readonly inFlight = new Set<string>();
   private readonly again = new Set<string>();
+  /** Devices waiting for a free slot under the in-flight cap, in order, with the config a slice computed for them (if any). */
+  private readonly queued = new Map<string, { version: number; config: EffectiveConfig['config'] } | undefined>();
+  private readonly maxInFlight: number;
   private readonly now: () => number;
   private readonly clock: () => number;
   private readonly defer: (next: () => Promise<void>) => void;
@@ -128,6 +138,7 @@ export class ConfigDelivery {
     this.clock = deps.clock ?? (() => performance.now());
     this.defer = deps.defer ?? ((next) => setImmediate(() => void next()));
     this.budgetMs = deps.sliceBudgetMs ?? DEFAULT_SLICE_BUDGET_MS;
+    this.maxInFlight = deps.maxAppliesInFlight ?? DEFAULT_MAX_APPLIES_IN_FLIGHT;
   }
 
   /** Fleet events that matter here: a device connecting, or its record (tags, approval) changing. */
@@ -384,6 +395,11 @@ export class ConfigDelivery {
     if ((current.changed || always) && entry.status === 'active' && this.deps.router.isConnected(entry.id)) this.push(entry.id, current);
   }
 
+  /** Whether this instance pushes to the device: it is connected. */
+  private delivers(deviceId: string): boolean {
+    return this.deps.router.isConnected(deviceId);
+  }
+
   private statusOf(entry: DeviceEntry, state: DeviceConfigState | undefined): ConfigDeviceStatus {
     return statusOf(entry, this.deps.router.isConnected(entry.id), state);
   }
@@ -439,8 +455,29 @@ export class ConfigDelivery {
       this.again.add(deviceId);
       return;
     }
+    if (this.inFlight.size >= this.maxInFlight || this.queued.size > 0) {
+      // Queued again: the newer config replaces the one waiting (its place in the queue is kept).
+      this.queued.set(deviceId, current);
+      this.sendQueued();
+      return;
+    }
     this.inFlight.add(deviceId);
     void this.send(deviceId, current);
+  }
+
+  /** Starts queued sends while there is room under the cap. */
+  private sendQueued(): void {
+    for (const [deviceId, current] of this.queued) {
+      if (this.inFlight.size >= this.maxInFlight || this.closed) return;
+      this.queued.delete(deviceId);
+      if (this.inFlight.has(deviceId)) {
+        this.again.add(deviceId);
+        continue;
+      }
+      if (!this.delivers(deviceId)) continue;
+      this.inFlight.add(deviceId);
+      void this.send(deviceId, current);
+    }
   }
 
   private async send(deviceId: string, current?: { version: number; config: EffectiveConfig['config'] }): Promise<void> {
@@ -460,7 +497,8 @@ export class ConfigDelivery {
       if (code !== 'DEVICE_OFFLINE') this.deps.log.warn({ deviceId, code }, 'config delivery failed');
     } finally {
       this.inFlight.delete(deviceId);
-      if (this.again.delete(deviceId) && this.deps.router.isConnected(deviceId)) this.push(deviceId);
+      if (this.again.delete(deviceId) && this.delivers(deviceId)) this.push(deviceId);
+      this.sendQueued();
     }
   }
 }

@@ -6,7 +6,7 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['{protocol,channel,backend,agent,cli,electron,renderer,build,bin}/**/*.test.{ts,tsx}', 'test/lint/**/*.test.ts', 'test/store/**/*.test.ts'],
+          include: ['{protocol,channel,backend,agent,cli,electron,renderer,build,bin}/**/*.test.{ts,tsx}', 'test/lint/**/*.test.ts', 'test/store/**/*.test.ts', 'test/bus/**/*.test.ts'],
           testTimeout: 20_000,
         },
       },

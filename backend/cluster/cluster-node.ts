@@ -1,0 +1,119 @@
+import { connect, Events, type KV, type NatsConnection } from 'nats';
+import type { Logger } from 'pino';
+import { TetherError, type ErrorCode } from '../../protocol/index.js';
+import type { LocalDeviceRouter } from '../devices/device-router.js';
+import type { FleetEvents } from '../devices/fleet-events.js';
+import type { Presence } from '../devices/presence.js';
+import { clusterNames } from './bus-messages.js';
+import { DeviceLocations } from './device-locations.js';
+import { relayFleetEvents } from './fleet-relay.js';
+import { NatsDeviceRouter } from './nats-device-router.js';
+import { NodeRegistry } from './node-registry.js';
+
+export interface ClusterConfig {
+  /** nats://host:4222 (several, comma-separated, for a NATS cluster). */
+  natsUrl: string;
+  /** This node's name in the cluster (default `<hostname>:<port>`); unique per node. */
+  nodeId: string;
+  /** Subjects and buckets start with it (default `tether`); one NATS can carry several clusters. */
+  prefix: string;
+  /** A dead node's devices read offline this long after its last refresh (default 20 s). */
+  presenceTtlMs?: number;
+}
+
+export const DEFAULT_NATS_PREFIX = 'tether';
+export const DEFAULT_PRESENCE_TTL_MS = 20_000;
+
+/** Whether the bus is up, for /readyz: red while the NATS connection is down. */
+export class BusHealth {
+  private down: string | undefined;
+
+  watch(nc: NatsConnection): void {
+    void (async () => {
+      for await (const status of nc.status()) {
+        if (status.type === Events.Disconnect) this.down = `NATS disconnected (${String(status.data)})`;
+        else if (status.type === Events.Reconnect) this.down = undefined;
+      }
+    })();
+    void nc.closed().then(() => {
+      this.down = 'The NATS connection is closed';
+    });
+  }
+
+  /** Why the bus is not serving (for /readyz), or undefined. */
+  get problem(): string | undefined {
+    return this.down;
+  }
+}
+
+/** The NATS side of one node: the router, health, the node registry; built by the composition root. */
+export interface ClusterNode {
+  router: NatsDeviceRouter;
+  health: BusHealth;
+  nodes: NodeRegistry;
+  /** Stops routing and relaying, then drains the connection (after the links were closed). */
+  close(): Promise<void>;
+}
+
+export interface ClusterNodeDeps {
+  config: ClusterConfig;
+  local: LocalDeviceRouter;
+  presence: Presence;
+  events: FleetEvents;
+  log: Logger;
+  defaultRequestTimeoutMs: number;
+  onDisconnect?(deviceId: string, code: ErrorCode): void;
+}
+
+/** Connects to NATS, opens the buckets and starts routing; BUS_UNAVAILABLE when NATS cannot be reached. */
+export async function startClusterNode(deps: ClusterNodeDeps): Promise<ClusterNode> {
+  const { config, log } = deps;
+  const ttlMs = config.presenceTtlMs ?? DEFAULT_PRESENCE_TTL_MS;
+  const names = clusterNames(config.prefix);
+  let nc: NatsConnection;
+  try {
+    nc = await connect({
+      servers: config.natsUrl.split(',').map((s) => s.trim()).filter(Boolean),
+      name: `tether-backend ${config.nodeId}`,
+      // A node keeps trying for ever: NATS restarting must not need the node restarted.
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 1_000,
+      timeout: 5_000,
+    });
+  } catch (err) {
+    throw new TetherError('BUS_UNAVAILABLE', `Cannot reach NATS at ${config.natsUrl}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
+  try {
+    const health = new BusHealth();
+    health.watch(nc);
+    const js = nc.jetstream();
+    // history 1: only the current holder matters; max age = TTL so a dead node's keys leave.
+    const presenceKv: KV = await js.views.kv(names.presenceBucket, { ttl: ttlMs, history: 1 });
+    const nodesKv: KV = await js.views.kv(names.nodesBucket, { ttl: ttlMs, history: 1 });
+    const locations = new DeviceLocations({ kv: presenceKv, nodeId: config.nodeId, ttlMs, local: deps.local, presence: deps.presence, log });
+    const router = new NatsDeviceRouter({
+      nc, prefix: config.prefix, nodeId: config.nodeId, local: deps.local, locations, log,
+      defaultRequestTimeoutMs: deps.defaultRequestTimeoutMs, onDisconnect: deps.onDisconnect,
+    });
+    router.start();
+    await locations.start();
+    const stopRelay = relayFleetEvents({ nc, prefix: config.prefix, nodeId: config.nodeId, events: deps.events, log });
+    const nodes = new NodeRegistry(nodesKv, config.nodeId, ttlMs, log);
+    await nodes.start();
+    log.info({ nodeId: config.nodeId, nats: nc.getServer(), prefix: config.prefix }, 'joined the cluster');
+    return {
+      router, health, nodes,
+      close: async () => {
+        stopRelay();
+        router.close();
+        await locations.close();
+        await nodes.close();
+        await nc.drain().catch(() => undefined);
+      },
+    };
+  } catch (err) {
+    await nc.close().catch(() => undefined);
+    if (err instanceof TetherError) throw err;
+    throw new TetherError('BUS_UNAVAILABLE', `NATS at ${config.natsUrl} refused the cluster's buckets (is JetStream on? nats-server -js): ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
+}

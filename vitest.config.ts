@@ -23,6 +23,16 @@ export default defineConfig({
       },
       {
         test: {
+          name: 'cluster',
+          // Real backend nodes on the PostgreSQL and NATS of 127.0.0.1 (docs/cluster.md), real agents.
+          include: ['test/cluster/**/*.test.ts'],
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+          fileParallelism: false,
+        },
+      },
+      {
+        test: {
           name: 'hardening',
           include: ['test/hardening/**/*.test.ts'],
           testTimeout: 120_000,

@@ -108,7 +108,8 @@ export async function startBackend(config: BackendConfig, log: Logger = pino()):
   const router: DeviceRouter & LinkRegistry = cluster?.router ?? localRouter;
   // Gauges read the services below at scrape time, after all of them exist.
   const opsMetrics = createBackendMetrics({
-    connectedAgents: () => router.connectedCount(),
+    // This node's channels (like the other gauges): summing the nodes' scrapes gives the cluster's.
+    connectedAgents: () => localRouter.connectedCount(),
     telemetrySockets: () => telemetry.socketCount,
     openShells: () => shells.openCount,
     openFileTransfers: () => files.openCount,

@@ -5,6 +5,7 @@ import type { LocalDeviceRouter } from '../devices/device-router.js';
 import type { FleetEvents } from '../devices/fleet-events.js';
 import type { Presence } from '../devices/presence.js';
 import { clusterNames } from './bus-messages.js';
+import { ClusterSignals } from './cluster-signals.js';
 import { DeviceLocations } from './device-locations.js';
 import { relayFleetEvents } from './fleet-relay.js';
 import { NatsDeviceRouter } from './nats-device-router.js';
@@ -51,6 +52,8 @@ export interface ClusterNode {
   router: NatsDeviceRouter;
   health: BusHealth;
   nodes: NodeRegistry;
+  /** In-memory state changes announced to the other nodes. */
+  signals: ClusterSignals;
   /** Stops routing and relaying, then drains the connection (after the links were closed). */
   close(): Promise<void>;
 }
@@ -98,13 +101,16 @@ export async function startClusterNode(deps: ClusterNodeDeps): Promise<ClusterNo
     router.start();
     await locations.start();
     const stopRelay = relayFleetEvents({ nc, prefix: config.prefix, nodeId: config.nodeId, events: deps.events, log });
+    const signals = new ClusterSignals(nc, config.prefix, config.nodeId, log);
+    signals.start();
     const nodes = new NodeRegistry(nodesKv, config.nodeId, ttlMs, log);
     await nodes.start();
     log.info({ nodeId: config.nodeId, nats: nc.getServer(), prefix: config.prefix }, 'joined the cluster');
     return {
-      router, health, nodes,
+      router, health, nodes, signals,
       close: async () => {
         stopRelay();
+        signals.close();
         router.close();
         await locations.close();
         await nodes.close();

@@ -28,6 +28,11 @@ export interface ConfigDeliveryDeps {
   /** Names, status and tags of every device, from memory (the device directory). */
   devices: Pick<DeviceDirectory, 'get' | 'ids' | 'values'>;
   router: DeviceRouter;
+  /**
+   * The devices this instance pushes to (default: every connected one). A cluster node pushes
+   * only to the devices whose channel it holds; the others' holders push to theirs.
+   */
+  delivers?: (deviceId: string) => boolean;
   log: Logger;
   applyTimeoutMs?: number;
   now?: () => number;
@@ -322,7 +327,7 @@ export class ConfigDelivery {
     await this.deps.store.setDesired(changed);
     const abandoned = this.pass !== pass;
     for (const { deviceId, version, config, entry } of changed) {
-      if (!this.deps.router.isConnected(deviceId)) continue;
+      if (!this.delivers(deviceId)) continue;
       // Merged above for the hash: the device is not merged a second time to send it, unless the
       // layers or its record changed during the write, when the send computes the newest.
       this.push(deviceId, !abandoned && this.deps.devices.get(deviceId) === entry ? { version, config } : undefined);
@@ -381,7 +386,11 @@ export class ConfigDelivery {
   /** Recomputes one device (its tags may have changed); `always` pushes even when nothing changed (a reconnect). */
   private async refreshDevice(entry: DeviceEntry, always: boolean): Promise<void> {
     const current = await this.reconcile(entry);
-    if ((current.changed || always) && entry.status === 'active' && this.deps.router.isConnected(entry.id)) this.push(entry.id, current);
+    if ((current.changed || always) && entry.status === 'active' && this.delivers(entry.id)) this.push(entry.id, current);
+  }
+
+  private delivers(deviceId: string): boolean {
+    return this.deps.delivers ? this.deps.delivers(deviceId) : this.deps.router.isConnected(deviceId);
   }
 
   private statusOf(entry: DeviceEntry, state: DeviceConfigState | undefined): ConfigDeviceStatus {
@@ -460,7 +469,7 @@ export class ConfigDelivery {
       if (code !== 'DEVICE_OFFLINE') this.deps.log.warn({ deviceId, code }, 'config delivery failed');
     } finally {
       this.inFlight.delete(deviceId);
-      if (this.again.delete(deviceId) && this.deps.router.isConnected(deviceId)) this.push(deviceId);
+      if (this.again.delete(deviceId) && this.delivers(deviceId)) this.push(deviceId);
     }
   }
 }

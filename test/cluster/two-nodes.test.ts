@@ -77,6 +77,20 @@ describe('a cluster of two nodes', () => {
       console.close();
     }
 
+    // A configuration change made on node B reaches the device through node A, which holds it.
+    const agent = agents[0]!;
+    const fleet = (await api(b, 'GET', '/api/v1/config/layers/fleet', { token: tokenB })).body as { version: number };
+    const put = await api(b, 'PUT', '/api/v1/config/layers/fleet', { token: tokenB, body: { values: { app: { color: 'green' } }, expectedVersion: fleet.version, message: 'from node B' } });
+    expect(put.status).toBe(200);
+    const applied = () => {
+      try {
+        return (JSON.parse(readFileSync(join(agent.stateDir, 'config', 'config.json'), 'utf8')) as { config: { app?: { color?: string } } }).config.app?.color;
+      } catch {
+        return undefined;
+      }
+    };
+    await waitFor(() => applied() === 'green', 15_000, 'the change made on node B applied on the device');
+
     // Commands stream their output, and streams do not cross nodes yet (phase 2): a coded failure.
     const exec = await api(b, 'POST', `/api/v1/devices/${deviceId}/commands`, { token: tokenB, body: { command: { shell: 'echo hi' }, wait: true } });
     expect(exec.status).toBe(200);

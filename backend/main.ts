@@ -135,7 +135,7 @@ export async function startBackend(config: BackendConfig, log: Logger = pino()):
     stores, validator: new SchemaValidator(), audit, deviceExists: (id) => directory.has(id),
     onChange: () => {
       configDelivery.refreshAll();
-      cluster?.signals.send('config.changed');
+      cluster?.signals.send({ name: 'config.changed' });
     },
   });
   const stopConfigSignal = cluster?.signals.on('config.changed', () => configDelivery.refreshAll());
@@ -159,6 +159,11 @@ export async function startBackend(config: BackendConfig, log: Logger = pino()):
     shells.endUser(userId);
     forwards.endUser(userId);
   });
+  // On a cluster, a log-out, role change or deletion made on one node takes effect on every node.
+  const stopSessionSignals = cluster ? [
+    users.onSessionsChanged((userId) => cluster?.signals.send({ name: 'sessions.changed', userId })),
+    cluster.signals.on('sessions.changed', (signal) => users.forgetSessions(signal.userId)),
+  ] : [];
   const runs = new RunService({ router, stores, audit, log });
   const files = new FileService({ router, audit, log });
   const jobs = new JobScheduler({ stores, runs, router, events, audit, devices: fleet, log, endOrphans: startup.endOrphans });
@@ -259,6 +264,7 @@ export async function startBackend(config: BackendConfig, log: Logger = pino()):
         clearInterval(flushTimer);
         unsubscribeConfig();
         stopConfigSignal?.();
+        for (const stop of stopSessionSignals) stop();
         directory.close();
         await configDelivery.close();
         control.close();

@@ -5,16 +5,22 @@ import { encode, parsePayload } from './bus-messages.js';
 
 /**
  * Changes to state every node keeps in memory, announced to the other nodes so they reload it.
- * `config.changed`: a configuration layer changed (config delivery's cached snapshot).
- * Phase 2 adds the ones for log-outs, role changes and user deletions.
+ * - `config.changed`: a configuration layer changed (config delivery's cached snapshot).
+ * - `sessions.changed`: a log-out (`userId` null: which session is not said, every cached one is
+ *   checked again), or a user's sessions ended (log out everywhere, role or scope change,
+ *   deletion): the user's cached sessions go and their open sockets close.
  */
-export const ClusterSignal = z.enum(['config.changed']);
+export const ClusterSignal = z.discriminatedUnion('name', [
+  z.object({ name: z.literal('config.changed') }),
+  z.object({ name: z.literal('sessions.changed'), userId: z.number().int().nullable() }),
+]);
 export type ClusterSignal = z.infer<typeof ClusterSignal>;
+type SignalName = ClusterSignal['name'];
 
-const SignalMessage = z.object({ origin: z.string(), name: ClusterSignal });
+const SignalMessage = z.object({ origin: z.string(), signal: ClusterSignal });
 
 export class ClusterSignals {
-  private readonly listeners = new Map<ClusterSignal, Set<() => void>>();
+  private readonly listeners = new Map<SignalName, Set<(signal: ClusterSignal) => void>>();
   private subscription: Subscription | null = null;
   private readonly subject: string;
 
@@ -31,26 +37,28 @@ export class ClusterSignals {
         }
         const message = parsePayload(SignalMessage, msg.data);
         if (!message || message.origin === this.nodeId) return;
-        for (const listener of this.listeners.get(message.name) ?? []) listener();
+        for (const listener of this.listeners.get(message.signal.name) ?? []) listener(message.signal);
       },
     });
   }
 
   /** Tells the other nodes (not this one). */
-  send(name: ClusterSignal): void {
+  send(signal: ClusterSignal): void {
     try {
-      this.nc.publish(this.subject, encode({ origin: this.nodeId, name }));
+      this.nc.publish(this.subject, encode({ origin: this.nodeId, signal }));
     } catch (err) {
-      this.log.warn({ err, signal: name }, 'cluster signal not sent');
+      this.log.warn({ err, signal: signal.name }, 'cluster signal not sent');
     }
   }
 
-  /** Runs `listener` when another node sends `name`. */
-  on(name: ClusterSignal, listener: () => void): () => void {
+  /** Runs `listener` when another node sends a signal named `name`. */
+  on<N extends SignalName>(name: N, listener: (signal: Extract<ClusterSignal, { name: N }>) => void): () => void {
     let set = this.listeners.get(name);
     if (!set) this.listeners.set(name, (set = new Set()));
-    set.add(listener);
-    return () => set.delete(listener);
+    // Only signals named `name` reach this set.
+    const entry = listener as (signal: ClusterSignal) => void;
+    set.add(entry);
+    return () => set.delete(entry);
   }
 
   close(): void {

@@ -30,7 +30,9 @@ export interface ConfigDeliveryDeps {
   router: DeviceRouter;
   /**
    * The devices this instance pushes to (default: every connected one). A cluster node pushes
-   * only to the devices whose channel it holds; the others' holders push to theirs.
+   * only to the devices whose channel it holds, and its passes skip the devices another node
+   * holds: each node runs a pass per change, and the holder's pass is the one that compares,
+   * writes and pushes (a pass that wrote first would leave the holder nothing "changed" to push).
    */
   delivers?: (deviceId: string) => boolean;
   log: Logger;
@@ -317,6 +319,8 @@ export class ConfigDelivery {
       visited++;
       const entry = this.deps.devices.get(id);
       if (!entry || entry.status === 'revoked') continue;
+      // Held by another cluster node: that node's pass (every node runs one per change) writes and pushes it.
+      if (this.deps.delivers && !this.deps.delivers(id) && this.deps.router.isConnected(id)) continue;
       const { config } = mergeForDevice(pass.layers, id, entry.tags);
       const hash = hashOf(config);
       if (pass.desired.get(id) === hash) continue;

@@ -1,6 +1,7 @@
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { api, cleanup, deviceOf, enrolAndRun, login, openConsole, startAgent, startBackend, tempDir, waitFor, type Backend, type Proc } from '../harness.js';
 import { dropPrefix, TEST_NATS_URL, testNats, testPrefix } from '../bus/test-nats.js';
 import { createTestDatabase } from '../store/test-database.js';
@@ -89,7 +90,9 @@ describe('a cluster of two nodes', () => {
         return undefined;
       }
     };
-    await waitFor(() => applied() === 'green', 15_000, 'the change made on node B applied on the device');
+    await waitFor(() => applied() === 'green', 15_000, 'the change made on node B applied on the device').catch((err: unknown) => {
+      throw new Error(`${String(err)}\n--- node A ---\n${a.proc.tail(40)}\n--- node B ---\n${b.proc.tail(20)}`);
+    });
 
     // Commands stream their output, and streams do not cross nodes yet (phase 2): a coded failure.
     const exec = await api(b, 'POST', `/api/v1/devices/${deviceId}/commands`, { token: tokenB, body: { command: { shell: 'echo hi' }, wait: true } });
@@ -112,6 +115,35 @@ describe('a cluster of two nodes', () => {
     expect(await victim.proc.exited).toBe(3);
     await waitFor(async () => (await deviceOf(a, tokenA, victim.deviceId))?.status === 'revoked', 5_000, 'revoked on node A');
     await waitFor(async () => (await deviceOf(b, tokenB, victim.deviceId))?.online === false, 5_000, 'offline via node B');
+  });
+
+  it('a log-out and a user\'s deletion on node A take effect on node B at once', async () => {
+    const password = 'operator password 1';
+    expect((await api(a, 'POST', '/api/v1/users', { token: tokenA, body: { username: 'operator1', password, role: 'operator' } })).status).toBe(200);
+    const loginB = async () => ((await api(b, 'POST', '/api/v1/auth/login', { body: { username: 'operator1', password } })).body as { token: string }).token;
+    const me = async (token: string) => (await api(b, 'GET', '/api/v1/auth/me', { token })).status;
+
+    // Checked on B (so B trusts it from its cache for a few seconds), logged out through A.
+    const first = await loginB();
+    expect(await me(first)).toBe(200);
+    expect((await api(a, 'POST', '/api/v1/auth/logout', { token: first })).status).toBeLessThan(300);
+    await waitFor(async () => (await me(first)) === 401, 1_000, 'the log-out on A refused on B');
+
+    // A console on B of a user deleted on A is closed.
+    const second = await loginB();
+    const ws = new WebSocket(new URL('/api/v1/console', b.url.replace('https:', 'wss:')).href, { ca: b.caCertPem, headers: { authorization: `Bearer ${second}` } });
+    const closed = new Promise<number>((resolve) => ws.on('close', (code) => resolve(code)));
+    await new Promise<void>((ok, fail) => {
+      ws.once('open', () => ok());
+      ws.once('error', fail);
+    });
+    const users = (await api(a, 'GET', '/api/v1/users', { token: tokenA })).body as { users: Array<{ id: number; username: string }> };
+    const id = users.users.find((u) => u.username === 'operator1')?.id;
+    const before = Date.now();
+    expect((await api(a, 'DELETE', `/api/v1/users/${String(id)}`, { token: tokenA })).status).toBeLessThan(300);
+    await closed;
+    expect(Date.now() - before).toBeLessThan(1_000);
+    expect(await me(second)).toBe(401);
   });
 
   it('after kill -9 of node A, its device reads offline on B within 30 s, B takes the lead, and the device comes back through B', async () => {

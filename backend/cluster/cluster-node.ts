@@ -29,11 +29,17 @@ export const DEFAULT_PRESENCE_TTL_MS = 20_000;
 export class BusHealth {
   private down: string | undefined;
 
-  watch(nc: NatsConnection): void {
+  /** Follows the connection's status; `onChange(true)` on a reconnect, `onChange(false)` on a disconnect. */
+  watch(nc: NatsConnection, onChange: (up: boolean) => void = () => undefined): void {
     void (async () => {
       for await (const status of nc.status()) {
-        if (status.type === Events.Disconnect) this.down = `NATS disconnected (${String(status.data)})`;
-        else if (status.type === Events.Reconnect) this.down = undefined;
+        if (status.type === Events.Disconnect) {
+          this.down = `NATS disconnected (${String(status.data)})`;
+          onChange(false);
+        } else if (status.type === Events.Reconnect) {
+          this.down = undefined;
+          onChange(true);
+        }
       }
     })();
     void nc.closed().then(() => {
@@ -88,7 +94,6 @@ export async function startClusterNode(deps: ClusterNodeDeps): Promise<ClusterNo
   }
   try {
     const health = new BusHealth();
-    health.watch(nc);
     const js = nc.jetstream();
     // history 1: only the current holder matters; max age = TTL so a dead node's keys leave.
     const presenceKv: KV = await js.views.kv(names.presenceBucket, { ttl: ttlMs, history: 1 });
@@ -100,6 +105,7 @@ export async function startClusterNode(deps: ClusterNodeDeps): Promise<ClusterNo
     });
     router.start();
     await locations.start();
+    health.watch(nc, (up) => (up ? locations.busUp() : locations.busDown()));
     const stopRelay = relayFleetEvents({ nc, prefix: config.prefix, nodeId: config.nodeId, events: deps.events, log });
     const signals = new ClusterSignals(nc, config.prefix, config.nodeId, log);
     signals.start();

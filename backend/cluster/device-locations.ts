@@ -64,6 +64,7 @@ export class DeviceLocations {
   private refreshTimer: NodeJS.Timeout | undefined;
   private sweepTimer: NodeJS.Timeout | undefined;
   private closed = false;
+  private down = false;
 
   constructor(private readonly deps: DeviceLocationsDeps) {
     this.now = deps.now ?? Date.now;
@@ -71,26 +72,35 @@ export class DeviceLocations {
 
   /** Loads the bucket's current entries and follows its changes; resolves once loaded. */
   async start(): Promise<void> {
-    let initialized: () => void = () => undefined;
-    const loaded = new Promise<void>((resolve) => (initialized = resolve));
-    this.watcher = await this.deps.kv.watch({ initializedFn: () => initialized() });
-    const watcher = this.watcher;
-    void (async () => {
-      for await (const entry of watcher) this.onEntry(entry);
-    })().catch((err: unknown) => {
-      if (!this.closed) this.deps.log.error({ err }, 'presence watch ended');
-    });
-    await loaded;
+    await this.watch();
     this.refreshTimer = setInterval(() => this.refreshAll(), Math.max(50, this.deps.ttlMs / 4));
     this.sweepTimer = setInterval(() => this.sweep(), Math.max(50, Math.min(1_000, this.deps.ttlMs / 4)));
     this.refreshTimer.unref();
     this.sweepTimer.unref();
   }
 
+  /**
+   * The bus is down: entries of other nodes stop ageing (nothing can refresh them now, and a
+   * NATS restart must not read the whole rest of the fleet offline).
+   */
+  busDown(): void {
+    this.down = true;
+  }
+
+  /** The bus is back: other nodes' entries get one TTL to be refreshed, and the watch starts over from the bucket's current state. */
+  busUp(): void {
+    if (!this.down || this.closed) return;
+    this.down = false;
+    const now = this.now();
+    for (const entry of this.remote.values()) entry.at = Math.max(entry.at, now);
+    // The client's own recovery of a watch after a reconnect waits for missed heartbeats (~10 s); a new one reads the bucket now.
+    void this.watch().catch((err: unknown) => this.deps.log.warn({ err }, 'presence watch not restarted; the client recovers it'));
+  }
+
   /** The node holding the device's channel when it is another node (and its entry is fresh); else undefined. */
   holder(deviceId: string): string | undefined {
     const entry = this.remote.get(deviceId);
-    return entry && this.now() - entry.at < this.deps.ttlMs ? entry.node : undefined;
+    return entry && (this.down || this.now() - entry.at < this.deps.ttlMs) ? entry.node : undefined;
   }
 
   /** Devices held by other nodes (entries not yet swept). */
@@ -129,6 +139,21 @@ export class DeviceLocations {
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([Promise.all(this.writes), new Promise((resolve) => (timer = setTimeout(resolve, CLOSE_WAIT_MS)))]);
     clearTimeout(timer);
+  }
+
+  /** (Re)starts the watch over the bucket's last values and its changes; resolves once they are loaded. */
+  private async watch(): Promise<void> {
+    let initialized: () => void = () => undefined;
+    const loaded = new Promise<void>((resolve) => (initialized = resolve));
+    const watcher = await this.deps.kv.watch({ initializedFn: () => initialized() });
+    this.watcher?.stop();
+    this.watcher = watcher;
+    void (async () => {
+      for await (const entry of watcher) this.onEntry(entry);
+    })().catch((err: unknown) => {
+      if (!this.closed && this.watcher === watcher) this.deps.log.error({ err }, 'presence watch ended');
+    });
+    await loaded;
   }
 
   private value(): Uint8Array {
@@ -186,6 +211,7 @@ export class DeviceLocations {
   }
 
   private sweep(): void {
+    if (this.down) return;
     const now = this.now();
     for (const [id, entry] of this.remote) {
       if (now - entry.at < this.deps.ttlMs) continue;

@@ -1,6 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -9,46 +8,12 @@ import { LocalDeviceRouter, type DeviceLink } from '../../backend/devices/device
 import { FleetEvents } from '../../backend/devices/fleet-events.js';
 import { Presence } from '../../backend/devices/presence.js';
 import { startClusterNode, type ClusterNode } from '../../backend/cluster/cluster-node.js';
+import { freePort, startNats, stopNats } from './private-nats.js';
 
 /**
  * A NATS restart under two nodes, on a private nats-server this test starts and stops (the
- * shared one on 4222 is never touched). Needs the nats-server binary (Debian: nats-server).
+ * shared one on 4222 is never touched).
  */
-const NATS_SERVER = process.env.TETHER_TEST_NATS_SERVER ?? 'nats-server';
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
-
-async function startNats(port: number, storeDir: string): Promise<ChildProcess> {
-  const child = spawn(NATS_SERVER, ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', storeDir], { stdio: ['ignore', 'pipe', 'pipe'] });
-  await new Promise<void>((resolve, reject) => {
-    let output = '';
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      if (output.includes('Server is ready')) resolve();
-    };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', onData);
-    child.on('error', (err) => reject(new Error(`cannot run ${NATS_SERVER} (Debian: apt-get install nats-server, or set TETHER_TEST_NATS_SERVER): ${err.message}`)));
-    child.on('exit', (code) => reject(new Error(`nats-server exited (${code}):\n${output}`)));
-  });
-  return child;
-}
-
-async function stopNats(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  await exited;
-}
-
 async function until(check: () => boolean, timeoutMs: number, what: string): Promise<number> {
   const start = Date.now();
   while (!check()) {

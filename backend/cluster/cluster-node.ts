@@ -98,6 +98,9 @@ export async function startClusterNode(deps: ClusterNodeDeps): Promise<ClusterNo
     // history 1: only the current holder matters; max age = TTL so a dead node's keys leave.
     const presenceKv: KV = await js.views.kv(names.presenceBucket, { ttl: ttlMs, history: 1 });
     const nodesKv: KV = await js.views.kv(names.nodesBucket, { ttl: ttlMs, history: 1 });
+    // An existing bucket is bound as it is: its max age is the one the first node created it with.
+    const bucketTtl = (await presenceKv.status()).ttl;
+    if (bucketTtl !== ttlMs) log.warn({ bucket: names.presenceBucket, bucketTtlMs: bucketTtl, ttlMs }, 'the presence bucket has another max age than this node\'s presence TTL; give every node the same');
     const locations = new DeviceLocations({ kv: presenceKv, nodeId: config.nodeId, ttlMs, local: deps.local, presence: deps.presence, log });
     const router = new NatsDeviceRouter({
       nc, prefix: config.prefix, nodeId: config.nodeId, local: deps.local, locations, log,

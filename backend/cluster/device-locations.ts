@@ -222,6 +222,8 @@ export class DeviceLocations {
 
   /** Rewrites every held key (compare-and-set on our last revision), so it stays younger than the TTL. */
   private refreshAll(): void {
+    // Nothing can be written while the bus is down; the first refresh after it is back repairs every key.
+    if (this.down) return;
     for (const [id, entry] of this.own) {
       this.write(entry, () => this.refresh(id, entry), id);
     }

@@ -12,30 +12,33 @@ import { createTestDatabase } from '../store/test-database.js';
  * copy of node A's pki/ folder, as docs/cluster.md tells admins to do.
  */
 describe('a cluster of two nodes', () => {
-  let database: { url: string; drop(): Promise<void> };
+  let database: { url: string; drop(): Promise<void> } | undefined;
   const prefix = testPrefix();
   let a: Backend;
   let b: Backend;
+  const backends: Backend[] = [];
   let tokenA = '';
   let tokenB = '';
   const agents: Array<{ proc: Proc; stateDir: string; deviceId: string }> = [];
   const homes: string[] = [];
 
-  const nodeEnv = (nodeId: string) => ({ TETHER_DATABASE_URL: database.url, TETHER_NATS_URL: TEST_NATS_URL, TETHER_NATS_PREFIX: prefix, TETHER_NODE_ID: nodeId });
+  const nodeEnv = (nodeId: string) => ({ TETHER_DATABASE_URL: database?.url ?? '', TETHER_NATS_URL: TEST_NATS_URL, TETHER_NATS_PREFIX: prefix, TETHER_NODE_ID: nodeId });
 
   beforeAll(async () => {
     // Both fail with how to start the server when it is not running.
     await (await testNats()).close();
     database = await createTestDatabase();
     a = await startBackend({ env: nodeEnv('node-a') });
+    backends.push(a);
     homes.push(a.home);
     tokenA = await login(a);
   });
 
+  // Runs whatever part of the file ran (a filtered run starts only node A): nothing is left behind.
   afterAll(async () => {
     for (const agent of agents) await agent.proc.stop();
-    await Promise.all([a.proc.stop(), b.proc.stop()]);
-    await database.drop();
+    await Promise.all(backends.map((backend) => backend.proc.stop()));
+    await database?.drop();
     await dropPrefix(prefix);
     cleanup(...homes, ...agents.map((x) => x.stateDir));
   });
@@ -51,6 +54,7 @@ describe('a cluster of two nodes', () => {
     homes.push(homeB);
     cpSync(join(a.home, 'pki'), join(homeB, 'pki'), { recursive: true });
     b = await startBackend({ home: homeB, env: nodeEnv('node-b') });
+    backends.push(b);
     expect(b.caPin).toBe(a.caPin);
     tokenB = await login(b);
     expect(b.proc.count((e) => e.msg === 'joining live nodes: their sessions and runs are left alone')).toBe(1);

@@ -10,9 +10,10 @@ import { DeviceLocations } from './device-locations.js';
 import { relayFleetEvents } from './fleet-relay.js';
 import { NatsDeviceRouter } from './nats-device-router.js';
 import { NodeRegistry } from './node-registry.js';
+import { natsConnectOptions, redactNatsUrl } from './nats-url.js';
 
 export interface ClusterConfig {
-  /** nats://host:4222 (several, comma-separated, for a NATS cluster). */
+  /** nats://[user:password@]host:4222 (several, comma-separated, for a NATS cluster). */
   natsUrl: string;
   /** This node's name in the cluster (default `<hostname>:<port>`); unique per node. */
   nodeId: string;
@@ -79,10 +80,11 @@ export async function startClusterNode(deps: ClusterNodeDeps): Promise<ClusterNo
   const { config, log } = deps;
   const ttlMs = config.presenceTtlMs ?? DEFAULT_PRESENCE_TTL_MS;
   const names = clusterNames(config.prefix);
+  const target = natsConnectOptions(config.natsUrl);
   let nc: NatsConnection;
   try {
     nc = await connect({
-      servers: config.natsUrl.split(',').map((s) => s.trim()).filter(Boolean),
+      ...target,
       name: `tether-backend ${config.nodeId}`,
       // A node keeps trying for ever: NATS restarting must not need the node restarted.
       maxReconnectAttempts: -1,
@@ -90,7 +92,7 @@ export async function startClusterNode(deps: ClusterNodeDeps): Promise<ClusterNo
       timeout: 5_000,
     });
   } catch (err) {
-    throw new TetherError('BUS_UNAVAILABLE', `Cannot reach NATS at ${config.natsUrl}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    throw new TetherError('BUS_UNAVAILABLE', `Cannot reach NATS at ${redactNatsUrl(config.natsUrl)}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   }
   try {
     const health = new BusHealth();
@@ -129,6 +131,6 @@ export async function startClusterNode(deps: ClusterNodeDeps): Promise<ClusterNo
   } catch (err) {
     await nc.close().catch(() => undefined);
     if (err instanceof TetherError) throw err;
-    throw new TetherError('BUS_UNAVAILABLE', `NATS at ${config.natsUrl} refused the cluster's buckets (is JetStream on? nats-server -js): ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    throw new TetherError('BUS_UNAVAILABLE', `NATS at ${redactNatsUrl(config.natsUrl)} refused the cluster's buckets (is JetStream on? nats-server -js): ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   }
 }

@@ -71,4 +71,25 @@ describe('a NATS restart under two nodes', () => {
     expect(converged).toBeLessThan(10_000);
     await expect(b.node.router.request('dev_cccccccccccccccccccc', 'system.echo', {})).resolves.toBe('pong');
   });
+
+  it('signs in with credentials from the URL, and refuses to start with wrong ones (BUS_UNAVAILABLE, password not shown)', async () => {
+    const port = await freePort();
+    const authDir = mkdtempSync(join(tmpdir(), 'tether-nats-auth-'));
+    const server = await startNats(port, authDir, ['--user', 'tether', '--pass', 's3cret']);
+    try {
+      const start = (url: string) => startClusterNode({
+        config: { natsUrl: url, nodeId: 'node-auth', prefix: 'auth' }, local: new LocalDeviceRouter(), presence: new Presence({ saveLastSeen: async () => undefined }, new FleetEvents()),
+        events: new FleetEvents(), log, defaultRequestTimeoutMs: 1_000,
+      });
+      const node = await start(`nats://tether:s3cret@127.0.0.1:${port}`);
+      expect(node.health.problem).toBeUndefined();
+      await node.close();
+      const refused = await start(`nats://tether:wrong@127.0.0.1:${port}`).then(() => undefined, (err: unknown) => err);
+      expect(refused).toMatchObject({ code: 'BUS_UNAVAILABLE' });
+      expect(String((refused as Error).message)).not.toContain('wrong');
+    } finally {
+      await stopNats(server);
+      rmSync(authDir, { recursive: true, force: true });
+    }
+  });
 });

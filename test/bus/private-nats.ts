@@ -15,8 +15,8 @@ export async function freePort(): Promise<number> {
 }
 
 /** Starts nats-server with JetStream on 127.0.0.1:`port`, its store in `storeDir`; resolves once it is ready. */
-export async function startNats(port: number, storeDir: string): Promise<ChildProcess> {
-  const child = spawn(NATS_SERVER, ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', storeDir], { stdio: ['ignore', 'pipe', 'pipe'] });
+export async function startNats(port: number, storeDir: string, extraArgs: string[] = []): Promise<ChildProcess> {
+  const child = spawn(NATS_SERVER, ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', storeDir, ...extraArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
   await new Promise<void>((resolve, reject) => {
     let output = '';
     const onData = (chunk: Buffer) => {

@@ -56,8 +56,6 @@ export interface RunningBackend {
   users: UserService;
   tokens: TokenService;
   router: DeviceRouter;
-  /** Set on a cluster node: the node id and whether it leads now. */
-  cluster?: { nodeId: string; leads(): boolean };
   close(): Promise<void>;
 }
 
@@ -257,7 +255,6 @@ export async function startBackend(config: BackendConfig, log: Logger = pino()):
   let closing: Promise<void> | null = null;
   return {
     url, caPin: pki.caPin, users, tokens, router, generatedAdminPassword: firstAdmin.generatedPassword,
-    cluster: config.cluster ? { nodeId: config.cluster.nodeId, leads: () => lease.isLeader } : undefined,
     close: () =>
       (closing ??= (async () => {
         ready = false;

@@ -188,6 +188,18 @@ describe('NatsDeviceRouter (two nodes on a real NATS)', () => {
     await expect(b.cluster.router.request(DEV_A, 'system.echo', {})).rejects.toMatchObject({ code: 'DEVICE_OFFLINE' });
   });
 
+  it('a node restarting under the same id clears what its previous process held, without waiting for the TTL', async () => {
+    const [a, b] = await twoNodes();
+    connectDevice(a, DEV_A);
+    await until(() => b.cluster.router.isConnected(DEV_A));
+    started.splice(started.indexOf(a), 1);
+    await a.cluster.close(); // as if killed: its entries stay
+    const again = await startNode('node-a.example:8443');
+    const took = await until(() => !b.presence.isOnline(DEV_A), 5_000, 'offline on B');
+    expect(took).toBeLessThan(2_000);
+    expect(again.cluster.router.isConnected(DEV_A)).toBe(false);
+  });
+
   it('refuses a stream to a device on another node with STREAM_NOT_ROUTED', async () => {
     const [a, b] = await twoNodes();
     connectDevice(a, DEV_A);

@@ -127,7 +127,7 @@ export async function startBackend(config: BackendConfig, log: Logger = pino()):
   const enrolment = new EnrolmentService({ stores, tokens, presence, events, audit, ca: pki.ca });
   const access = new DeviceAccess(directory);
   const hub = new ConsoleHub({ events, router, log, monitoring: monitoring.live, access });
-  // On a cluster each node pushes configuration to the devices it holds.
+  // On a cluster each node reconciles and pushes the configuration of the devices it holds.
   const configDelivery = new ConfigDelivery({ store: stores.config, devices: directory, router, log, delivers: cluster ? (id) => localRouter.isConnected(id) : undefined });
   const configService = await ConfigService.create({
     stores, validator: new SchemaValidator(), audit, deviceExists: (id) => directory.has(id),
@@ -137,11 +137,7 @@ export async function startBackend(config: BackendConfig, log: Logger = pino()):
     },
   });
   const stopConfigSignal = cluster?.signals.on('config.changed', () => configDelivery.refreshAll());
-  // A device coming online gets its configuration from the node holding it (every node hears the event).
-  const unsubscribeConfig = events.subscribe((event) => {
-    if (event.type === 'device.status' && cluster && !localRouter.isConnected(event.id)) return;
-    configDelivery.onFleetEvent(event);
-  });
+  const unsubscribeConfig = events.subscribe((event) => configDelivery.onFleetEvent(event));
   // Finishes a change whose sliced delivery a crash cut short, for devices that stay offline too.
   configDelivery.refreshAll();
 

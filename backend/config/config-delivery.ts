@@ -142,8 +142,8 @@ export class ConfigDelivery {
     let refresh: Promise<void> | undefined;
     if (event.type === 'device.status' && event.online) {
       const entry = this.deps.devices.get(event.id);
-      if (entry?.status === 'active') refresh = this.refreshDevice(entry, true);
-    } else if (event.type === 'device.upsert' && event.device.status === 'active') {
+      if (entry?.status === 'active' && this.handles(event.id)) refresh = this.refreshDevice(entry, true);
+    } else if (event.type === 'device.upsert' && event.device.status === 'active' && this.handles(event.device.id)) {
       refresh = this.refreshDevice(event.device, false);
     }
     refresh?.catch((err: unknown) => this.deps.log.error({ err, event: event.type }, 'config delivery failed to handle a fleet event'));
@@ -320,7 +320,7 @@ export class ConfigDelivery {
       const entry = this.deps.devices.get(id);
       if (!entry || entry.status === 'revoked') continue;
       // Held by another cluster node: that node's pass (every node runs one per change) writes and pushes it.
-      if (this.deps.delivers && !this.deps.delivers(id) && this.deps.router.isConnected(id)) continue;
+      if (!this.handles(id)) continue;
       const { config } = mergeForDevice(pass.layers, id, entry.tags);
       const hash = hashOf(config);
       if (pass.desired.get(id) === hash) continue;
@@ -391,6 +391,15 @@ export class ConfigDelivery {
   private async refreshDevice(entry: DeviceEntry, always: boolean): Promise<void> {
     const current = await this.reconcile(entry);
     if ((current.changed || always) && entry.status === 'active' && this.delivers(entry.id)) this.push(entry.id, current);
+  }
+
+  /**
+   * Whether this instance reconciles the device on a fleet event. On a cluster every node hears
+   * the event; when another node holds the device, that node's reconcile is the one that must
+   * find the change (and push it), so this one keeps out.
+   */
+  private handles(deviceId: string): boolean {
+    return !this.deps.delivers || this.deps.delivers(deviceId) || !this.deps.router.isConnected(deviceId);
   }
 
   private delivers(deviceId: string): boolean {

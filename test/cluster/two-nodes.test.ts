@@ -1,5 +1,5 @@
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { api, cleanup, deviceOf, enrolAndRun, login, openConsole, startAgent, startBackend, tempDir, waitFor, type Backend, type Proc } from '../harness.js';
@@ -46,7 +46,10 @@ describe('a cluster of two nodes', () => {
   it('a node joining a live cluster leaves the runs of the other node alone', async () => {
     agents.push(await enrolAndRun(a, tokenA, 'robot-1'));
     const deviceId = agents[0]!.deviceId;
-    const started = await api(a, 'POST', `/api/v1/devices/${deviceId}/commands`, { token: tokenA, body: { command: { shell: 'sleep 6; echo done' }, timeoutMs: 60_000 } });
+    // Runs until the test lets it end, after node B has started (and would have ended it, had it cleaned up).
+    const gate = join(tempDir('gate'), 'go');
+    homes.push(dirname(gate));
+    const started = await api(a, 'POST', `/api/v1/devices/${deviceId}/commands`, { token: tokenA, body: { command: { shell: `while [ ! -e '${gate}' ]; do sleep 0.1; done; echo done` }, timeoutMs: 60_000 } });
     expect(started.status).toBe(200);
     const runId = (started.body as { id: string }).id;
 
@@ -61,6 +64,7 @@ describe('a cluster of two nodes', () => {
 
     const run = async () => (await api(a, 'GET', `/api/v1/runs/${runId}`, { token: tokenA })).body as { state: string; stdout: string };
     expect((await run()).state).toBe('running');
+    writeFileSync(gate, '');
     await waitFor(async () => (await run()).state === 'succeeded', 20_000, 'the run on node A to finish');
     expect((await run()).stdout).toBe('done\n');
   });
@@ -97,6 +101,12 @@ describe('a cluster of two nodes', () => {
     await waitFor(() => applied() === 'green', 15_000, 'the change made on node B applied on the device').catch((err: unknown) => {
       throw new Error(`${String(err)}\n--- node A ---\n${a.proc.tail(40)}\n--- node B ---\n${b.proc.tail(20)}`);
     });
+
+    // A tag set on node B that brings the device under a group layer: node A, which holds it, pushes.
+    const group = await api(b, 'PUT', '/api/v1/config/layers/group:site-x', { token: tokenB, body: { selector: { site: 'x' }, priority: 10, values: { app: { color: 'purple' } }, expectedVersion: 0 } });
+    expect(group.status).toBe(200);
+    expect((await api(b, 'POST', '/api/v1/devices/tags', { token: tokenB, body: { ids: [deviceId], set: { site: 'x' } } })).status).toBe(200);
+    await waitFor(() => applied() === 'purple', 15_000, 'the tag set on node B applied on the device');
 
     // Commands stream their output, and streams do not cross nodes yet (phase 2): a coded failure.
     const exec = await api(b, 'POST', `/api/v1/devices/${deviceId}/commands`, { token: tokenB, body: { command: { shell: 'echo hi' }, wait: true } });

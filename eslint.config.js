@@ -38,15 +38,19 @@ export const layerZones = [
  */
 const driverMessage = 'Only backend/store/sqlite/ and backend/store/postgres/ import a database driver; use a store port.';
 const kyselyMessage = 'Kysely belongs to backend/store/: services use the store ports.';
-const driverImports = (withKysely) => ['error', {
+/** ARCHITECTURE §10 (and STYLE 16, a bus behind an interface): only backend/cluster/ speaks NATS; features use the DeviceRouter. */
+const natsMessage = 'Only backend/cluster/ imports nats; features reach devices through the DeviceRouter.';
+const driverImports = (withKysely, withNats = withKysely) => ['error', {
   paths: [
     { name: 'better-sqlite3', message: driverMessage },
     { name: 'pg', message: driverMessage },
     ...(withKysely ? [{ name: 'kysely', message: kyselyMessage }] : []),
+    ...(withNats ? [{ name: 'nats', message: natsMessage }] : []),
   ],
   patterns: [
     { group: ['better-sqlite3/*', 'pg/*', 'pg-*'], message: driverMessage },
     ...(withKysely ? [{ group: ['kysely/*'], message: kyselyMessage }] : []),
+    ...(withNats ? [{ group: ['nats/*'], message: natsMessage }] : []),
   ],
 }];
 
@@ -92,12 +96,22 @@ export default tseslint.config(
   },
   {
     files: ['backend/**/*.ts'],
-    ignores: ['backend/store/**', 'backend/**/*.test.ts'],
+    ignores: ['backend/store/**', 'backend/cluster/**', 'backend/**/*.test.ts'],
     rules: { 'no-restricted-imports': driverImports(true) },
+  },
+  {
+    files: ['backend/cluster/**/*.ts'],
+    ignores: ['backend/**/*.test.ts'],
+    rules: { 'no-restricted-imports': driverImports(true, false) },
   },
   {
     files: ['backend/store/**/*.ts'],
     ignores: ['backend/store/sqlite/**', 'backend/store/postgres/**', 'backend/**/*.test.ts'],
-    rules: { 'no-restricted-imports': driverImports(false) },
+    rules: { 'no-restricted-imports': driverImports(false, true) },
+  },
+  {
+    files: ['backend/store/sqlite/**/*.ts', 'backend/store/postgres/**/*.ts'],
+    ignores: ['backend/**/*.test.ts'],
+    rules: { 'no-restricted-imports': ['error', { paths: [{ name: 'nats', message: natsMessage }], patterns: [{ group: ['nats/*'], message: natsMessage }] }] },
   },
 );

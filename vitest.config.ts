@@ -6,7 +6,7 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['{protocol,channel,backend,agent,cli,electron,renderer,build,bin}/**/*.test.{ts,tsx}', 'test/lint/**/*.test.ts', 'test/store/**/*.test.ts'],
+          include: ['{protocol,channel,backend,agent,cli,electron,renderer,build,bin}/**/*.test.{ts,tsx}', 'test/lint/**/*.test.ts', 'test/store/**/*.test.ts', 'test/bus/**/*.test.ts'],
           testTimeout: 20_000,
         },
       },
@@ -18,6 +18,16 @@ export default defineConfig({
           testTimeout: 60_000,
           hookTimeout: 60_000,
           // Real processes and ports: one file at a time keeps a 2-core machine honest.
+          fileParallelism: false,
+        },
+      },
+      {
+        test: {
+          name: 'cluster',
+          // Real backend nodes on the PostgreSQL and NATS of 127.0.0.1 (docs/cluster.md), real agents.
+          include: ['test/cluster/**/*.test.ts'],
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
           fileParallelism: false,
         },
       },

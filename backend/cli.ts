@@ -1,11 +1,13 @@
 import { readFileSync } from 'node:fs';
-import { userInfo } from 'node:os';
+import { hostname, userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { pino } from 'pino';
 import { caPin } from '../channel/pin.js';
 import { Role, TetherError, type Tags } from '../protocol/index.js';
 import { installCommand } from './http/app.js';
+import { ClusterPrefix } from './cluster/bus-messages.js';
+import { DEFAULT_NATS_PREFIX, type ClusterConfig } from './cluster/cluster-node.js';
 import { AuditLog } from './audit/audit-log.js';
 import { UserService } from './auth/users.js';
 import { DEFAULT_CONSOLE_DIR, parseListen } from './config.js';
@@ -75,6 +77,17 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
 }
 
+/** `--nats`, `--node-id` and `--nats-prefix` as the backend's cluster settings; undefined without `--nats`. */
+export function clusterSettings(opts: { nats?: string; nodeId?: string; natsPrefix: string; databaseUrl?: string }, port: number): ClusterConfig | undefined {
+  if (!opts.nats) return undefined;
+  if (!/^(nats|tls):\/\//.test(opts.nats)) throw new TetherError('BAD_REQUEST', `--nats must be a nats:// URL, not ${JSON.stringify(opts.nats)}`);
+  if (!opts.databaseUrl) throw new TetherError('CLUSTER_NEEDS_POSTGRES', 'A cluster node (--nats) needs --database-url postgres://…: every node of a cluster shares one PostgreSQL database');
+  const prefix = ClusterPrefix.safeParse(opts.natsPrefix);
+  if (!prefix.success) throw new TetherError('BAD_REQUEST', `--nats-prefix must be letters, digits, _ and - (at most 40), not ${JSON.stringify(opts.natsPrefix)}`);
+  // Port 0 (a free port picked at listen) would name every such node alike: the process id tells them apart.
+  return { natsUrl: opts.nats, nodeId: opts.nodeId || `${hostname()}:${port === 0 ? `pid${process.pid}` : port}`, prefix: prefix.data };
+}
+
 export function backendProgram(): Command {
   const program = safeCommanderOutput(new Command('tether-backend').description('Tether backend: the self-hosted fleet server').showHelpAfterError().addHelpText('after', BACKEND_ENV_HELP));
   // Read once, before any command runs (not for --help): a bad value stops every command alike.
@@ -90,9 +103,12 @@ export function backendProgram(): Command {
     .addOption(new Option('--listen <host:port>', 'address to listen on').env('TETHER_LISTEN').default('0.0.0.0:8443'))
     .addOption(new Option('--public-url <url>', 'URL agents and browsers use to reach this backend').env('TETHER_PUBLIC_URL'))
     .addOption(databaseUrlOption())
+    .addOption(new Option('--nats <url>', 'nats://host:4222 : run as a cluster node (needs --database-url; docs/cluster.md)').env('TETHER_NATS_URL'))
+    .addOption(new Option('--node-id <id>', 'this node\'s name in the cluster (default <hostname>:<port>)').env('TETHER_NODE_ID'))
+    .addOption(new Option('--nats-prefix <prefix>', 'prefix of the cluster\'s NATS subjects and buckets').env('TETHER_NATS_PREFIX').default(DEFAULT_NATS_PREFIX))
     .option('--config <file>', 'JSON settings file (home, listen, publicUrl, agentDistDir, logLevel); flags and TETHER_* variables override it')
     .addHelpText('after', BACKEND_ENV_HELP)
-    .action(async (opts: { home: string; listen: string; publicUrl?: string; databaseUrl?: string; config?: string }, command: Command) => {
+    .action(async (opts: { home: string; listen: string; publicUrl?: string; databaseUrl?: string; nats?: string; nodeId?: string; natsPrefix: string; config?: string }, command: Command) => {
       const file = opts.config ? readServiceConfig(opts.config) : {};
       const source = (name: string) => command.getOptionValueSource(name) as OptionSource;
       const home = pickSetting(resolve(opts.home), source('home'), file.home);
@@ -100,9 +116,10 @@ export function backendProgram(): Command {
       const publicUrl = pickSetting(opts.publicUrl, source('publicUrl'), file.publicUrl);
       const log = pino({ level: file.logLevel ?? 'info' });
       const { host, port } = parseListen(listen);
+      const cluster = clusterSettings(opts, port);
       const backend = await startBackend(
         {
-          home, host, port, publicUrl, databaseUrl: opts.databaseUrl || undefined, consoleDir: env.TETHER_CONSOLE_DIR ?? DEFAULT_CONSOLE_DIR, adminPassword: env.TETHER_ADMIN_PASSWORD, agentDistDir: file.agentDistDir,
+          home, host, port, publicUrl, databaseUrl: opts.databaseUrl || undefined, cluster, consoleDir: env.TETHER_CONSOLE_DIR ?? DEFAULT_CONSOLE_DIR, adminPassword: env.TETHER_ADMIN_PASSWORD, agentDistDir: file.agentDistDir,
           // Only what is set: an undefined key would replace the service's default.
           control: { ...(env.TETHER_MAX_REKEYS_PER_MINUTE !== undefined && { maxRekeysPerMinute: env.TETHER_MAX_REKEYS_PER_MINUTE }) },
           shell: {

@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { TetherError } from '../protocol/index.js';
 import type { ControlChannelLimits } from './agents/control-gateway.js';
+import type { ClusterConfig } from './cluster/cluster-node.js';
 import type { MonitoringConfig } from './metrics/monitoring.js';
 import type { ShellLimits } from './shell/shell-service.js';
 
@@ -24,6 +25,8 @@ export interface BackendConfig {
   databaseUrl?: string;
   /** Folder of the agent bundle served to devices (default dist/agent, built on first download). */
   agentDistDir?: string;
+  /** Run as a node of a cluster (NATS + the shared PostgreSQL of `databaseUrl`); alone when unset. */
+  cluster?: ClusterConfig;
 }
 
 /** Parses `HOST:PORT` (IPv6 in brackets); BAD_REQUEST on anything else. */

@@ -2,8 +2,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Server } from 'node:http';
 import { pino, type Logger } from 'pino';
-import { DeviceId, ForwardSocketQuery, ShellSocketQuery, TetherError, type User } from '../protocol/index.js';
-import { ControlGateway } from './agents/control-gateway.js';
+import { DeviceId, ForwardSocketQuery, ShellSocketQuery, TetherError, type ErrorCode, type User } from '../protocol/index.js';
+import { ControlGateway, DEFAULT_CONTROL_LIMITS } from './agents/control-gateway.js';
 import { AuditLog } from './audit/audit-log.js';
 import { AuditQueryService } from './audit/audit-query.js';
 import { DeviceAccess } from './auth/device-access.js';
@@ -17,7 +17,7 @@ import { ConfigService } from './config/config-service.js';
 import { SchemaValidator } from './config/schema-validator.js';
 import { ConsoleHub } from './console/console-hub.js';
 import { DeviceDirectory } from './devices/device-directory.js';
-import { LocalDeviceRouter } from './devices/device-router.js';
+import { LocalDeviceRouter, type DeviceRouter, type LinkRegistry } from './devices/device-router.js';
 import { DeviceService } from './devices/device-service.js';
 import { FleetEvents } from './devices/fleet-events.js';
 import { Presence } from './devices/presence.js';
@@ -37,6 +37,10 @@ import { SHELL_SOCKET_MAX_PAYLOAD, ShellService } from './shell/shell-service.js
 import { FileService } from './files/file-service.js';
 import { openMetricEngine } from './store/open-metric-engine.js';
 import { openStore } from './store/open-store.js';
+import { AdvisoryLease, STARTUP_LOCK, withAdvisoryLock } from './store/postgres/advisory-lease.js';
+import type { PostgresStore } from './store/postgres/pool.js';
+import { startClusterNode, type ClusterNode } from './cluster/cluster-node.js';
+import { SOLE_LEADER, type LeaderLease } from './cluster/leader-lease.js';
 import { StoreHealth } from './store/store-health.js';
 import { TelemetryGateway, type TelemetryAdmission } from './telemetry/telemetry-gateway.js';
 import { startMonitoring } from './metrics/monitoring.js';
@@ -51,7 +55,7 @@ export interface RunningBackend {
   caPin: string;
   users: UserService;
   tokens: TokenService;
-  router: LocalDeviceRouter;
+  router: DeviceRouter;
   close(): Promise<void>;
 }
 
@@ -62,6 +66,8 @@ const PRESENCE_FLUSH_MS = 60_000;
 export async function startBackend(config: BackendConfig, log: Logger = pino()): Promise<RunningBackend> {
   mkdirSync(config.home, { recursive: true, mode: 0o700 });
   const pki = await loadOrCreatePki(config.home, certificateHostnames(config));
+  // A cluster shares one database: checked before anything is opened.
+  if (config.cluster && !config.databaseUrl) throw new TetherError('CLUSTER_NEEDS_POSTGRES');
   const store = await openStore({ home: config.home, databaseUrl: config.databaseUrl });
   const { stores } = store;
 
@@ -75,10 +81,33 @@ export async function startBackend(config: BackendConfig, log: Logger = pino()):
   const presence = new Presence(stores.devices, events);
   // Jobs and alerts select from the whole fleet synchronously: from memory, not a store read each time.
   const fleet = () => Array.from(directory.values(), (device) => presence.view(device));
-  const router = new LocalDeviceRouter();
+  const localRouter = new LocalDeviceRouter();
+  // A revocation from any node also closes this node's handshakes and telemetry sockets of the device (set once they exist).
+  let closeOtherConnections: (deviceId: string, code: ErrorCode) => void = () => undefined;
+  // A cluster node reaches other nodes' devices over NATS (backend/cluster/, docs/cluster.md).
+  let cluster: ClusterNode | null = null;
+  let lease: LeaderLease = SOLE_LEADER;
+  if (config.cluster) {
+    try {
+      cluster = await startClusterNode({
+        config: config.cluster, local: localRouter, presence, events, log,
+        defaultRequestTimeoutMs: config.control?.requestTimeoutMs ?? DEFAULT_CONTROL_LIMITS.requestTimeoutMs,
+        onDisconnect: (id, code) => closeOtherConnections(id, code),
+      });
+      const advisory = new AdvisoryLease({ url: config.databaseUrl ?? '', log });
+      await advisory.start();
+      lease = advisory;
+    } catch (err) {
+      await cluster?.close();
+      await store.close();
+      throw err;
+    }
+  }
+  const router: DeviceRouter & LinkRegistry = cluster?.router ?? localRouter;
   // Gauges read the services below at scrape time, after all of them exist.
   const opsMetrics = createBackendMetrics({
-    connectedAgents: () => router.connectedCount(),
+    // This node's channels (like the other gauges): summing the nodes' scrapes gives the cluster's.
+    connectedAgents: () => localRouter.connectedCount(),
     telemetrySockets: () => telemetry.socketCount,
     openShells: () => shells.openCount,
     openFileTransfers: () => files.openCount,
@@ -87,19 +116,35 @@ export async function startBackend(config: BackendConfig, log: Logger = pino()):
   });
   const control = new ControlGateway({ identity: pki.identity, caCertPem: pki.ca.certPem, devices: stores.devices, onFacts: (id, facts): Promise<void> => devices.recordFacts(id, facts), presence, router, log, limits: config.control, counters: opsMetrics.counters });
   const storeHealth = new StoreHealth();
-  const monitoring = await startMonitoring({ engine: openMetricEngine(store), stores: store.monitoring, audit, devices: fleet, log, config: config.monitoring, health: storeHealth });
+  const monitoring = await startMonitoring({ engine: openMetricEngine(store), stores: store.monitoring, audit, devices: fleet, log, config: config.monitoring, health: storeHealth, leads: () => lease.isLeader });
   const telemetry = new TelemetryGateway({ devices: stores.devices, presence, ingest: monitoring.ingest, log, counters: opsMetrics.counters });
-  const devices = new DeviceService({ stores, presence, events, audit, connections: [router, control, telemetry] });
+  // On a cluster the router broadcasts the disconnect, and each node closes its handshakes and telemetry sockets too.
+  closeOtherConnections = (id, code) => {
+    control.disconnect(id, code);
+    telemetry.disconnect(id, code);
+  };
+  const devices = new DeviceService({ stores, presence, events, audit, connections: cluster ? [router] : [router, control, telemetry] });
   const enrolment = new EnrolmentService({ stores, tokens, presence, events, audit, ca: pki.ca });
   const access = new DeviceAccess(directory);
   const hub = new ConsoleHub({ events, router, log, monitoring: monitoring.live, access });
-  const configDelivery = new ConfigDelivery({ store: stores.config, devices: directory, router, log });
-  const configService = await ConfigService.create({ stores, validator: new SchemaValidator(), audit, deviceExists: (id) => directory.has(id), onChange: () => configDelivery.refreshAll() });
+  // On a cluster each node reconciles and pushes the configuration of the devices it holds.
+  const configDelivery = new ConfigDelivery({ store: stores.config, devices: directory, router, log, delivers: cluster ? (id) => localRouter.isConnected(id) : undefined });
+  const configService = await ConfigService.create({
+    stores, validator: new SchemaValidator(), audit, deviceExists: (id) => directory.has(id),
+    onChange: () => {
+      configDelivery.refreshAll();
+      cluster?.signals.send({ name: 'config.changed' });
+    },
+  });
+  const stopConfigSignal = cluster?.signals.on('config.changed', () => configDelivery.refreshAll());
   const unsubscribeConfig = events.subscribe((event) => configDelivery.onFleetEvent(event));
   // Finishes a change whose sliced delivery a crash cut short, for devices that stay offline too.
   configDelivery.refreshAll();
 
-  const shells = new ShellService({ router, stores, audit, recordingsDir: join(config.home, 'recordings'), log, limits: config.shell });
+  // A node joining a live cluster must not end the sessions and runs the other nodes have open:
+  // leftovers are ended only on a cold start (no other node alive), decided one node at a time.
+  const startup = await enterStartup(cluster, store.postgres?.pool, log);
+  const shells = new ShellService({ router, stores, audit, recordingsDir: join(config.home, 'recordings'), log, limits: config.shell, endOrphans: startup.endOrphans });
   const forwards = new ForwardService({ router, audit, log });
   const relayGrants = new RelayGrants();
   // Ending a user's sessions also ends the sockets they opened with them.
@@ -108,11 +153,16 @@ export async function startBackend(config: BackendConfig, log: Logger = pino()):
     shells.endUser(userId);
     forwards.endUser(userId);
   });
+  // On a cluster, a log-out, role change or deletion made on one node takes effect on every node.
+  const stopSessionSignals = cluster ? [
+    users.onSessionsChanged((userId) => cluster?.signals.send({ name: 'sessions.changed', userId })),
+    cluster.signals.on('sessions.changed', (signal) => users.forgetSessions(signal.userId)),
+  ] : [];
   const runs = new RunService({ router, stores, audit, log });
   const files = new FileService({ router, audit, log });
-  const jobs = new JobScheduler({ stores, runs, router, events, audit, devices: fleet, log });
+  const jobs = new JobScheduler({ stores, runs, router, events, audit, devices: fleet, log, endOrphans: startup.endOrphans });
   // Sessions, runs and jobs the previous process left open are ended before anything new starts.
-  await Promise.all([shells.ready, jobs.ready]);
+  await Promise.all([shells.ready, jobs.ready]).finally(() => startup.release());
 
   let publicUrl = config.publicUrl ?? '';
   let ready = false;
@@ -122,7 +172,7 @@ export async function startBackend(config: BackendConfig, log: Logger = pino()):
     tls: { key: pki.server.keyPem, cert: pki.server.certPem + pki.ca.certPem },
     log, users, tokens, enrolment, devices, audit, caPin: pki.caPin,
     access, loginThrottle: new LoginThrottle(), auditQuery: new AuditQueryService(stores.audit, audit),
-    publicUrl: () => publicUrl, consoleDir: config.consoleDir, ready: () => ready, storeHealth,
+    publicUrl: () => publicUrl, consoleDir: config.consoleDir, ready: () => ready, storeHealth, busHealth: cluster?.health,
     config: { service: configService, delivery: configDelivery },
     monitoring,
     shell: { service: shells },
@@ -206,6 +256,8 @@ export async function startBackend(config: BackendConfig, log: Logger = pino()):
         ready = false;
         clearInterval(flushTimer);
         unsubscribeConfig();
+        stopConfigSignal?.();
+        for (const stop of stopSessionSignals) stop();
         directory.close();
         await configDelivery.close();
         control.close();
@@ -217,6 +269,9 @@ export async function startBackend(config: BackendConfig, log: Logger = pino()):
         upgrades.close();
         await app.close();
         await monitoring.close();
+        // After the links closed: their presence entries are released before the bus drains.
+        await cluster?.close();
+        await lease.close();
         await presence.flush().catch((err: unknown) => log.warn({ err }, 'last-seen times not written at shutdown'));
         await store.close();
         opsMetrics.close();
@@ -237,4 +292,26 @@ export async function ensureFirstAdmin(users: UserService, password: string | un
     throw err;
   }
   return { created: true, generatedPassword: generated };
+}
+
+/**
+ * Before the shell and job services start: whether they end the sessions and runs the store has
+ * open. Alone, always (the previous process's). On a cluster, only when no other node is alive
+ * (a cold start); under a PostgreSQL lock, so nodes starting together decide one at a time and a
+ * node's clean-up never overlaps another's first sessions. `release` after the clean-up is done.
+ */
+async function enterStartup(cluster: ClusterNode | null, pool: PostgresStore['pool'] | undefined, log: Logger): Promise<{ endOrphans: boolean; release(): void }> {
+  if (!cluster || !pool) return { endOrphans: true, release: () => undefined };
+  let release: () => void = () => undefined;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  let decided: (endOrphans: boolean) => void = () => undefined;
+  const decision = new Promise<boolean>((resolve) => (decided = resolve));
+  const held = withAdvisoryLock(pool, STARTUP_LOCK, async () => {
+    const others = await cluster.nodes.othersAlive();
+    if (others.length > 0) log.info({ others }, 'joining live nodes: their sessions and runs are left alone');
+    decided(others.length === 0);
+    await released;
+  });
+  held.catch((err: unknown) => log.warn({ err }, 'start-up lock not released cleanly'));
+  return { endOrphans: await Promise.race([decision, held.then(() => false)]), release };
 }

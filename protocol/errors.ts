@@ -116,6 +116,13 @@ export const ERRORS = {
   FORWARD_RESET: { http: 502, close: 4534, message: 'The connection was reset on the device' },
   FORWARD_LIMIT: { http: 429, close: 4535, message: 'Too many forwarded connections' },
 
+  /** Cluster (docs/cluster.md): `--nats` without a PostgreSQL `--database-url`; the nodes of a cluster share one database. */
+  CLUSTER_NEEDS_POSTGRES: { http: 400, close: 4540, message: 'A cluster node (--nats) needs a PostgreSQL --database-url shared by every node' },
+  /** A byte stream (shell, command output, file, forward) to a device whose channel is held by another cluster node: not routed yet. */
+  STREAM_NOT_ROUTED: { http: 501, close: 4541, message: 'The device is connected to another cluster node; streams across nodes are not supported yet' },
+  /** The cluster's message bus (NATS) cannot be reached: requests to devices held by other nodes fail until it is back. */
+  BUS_UNAVAILABLE: { http: 503, close: 4542, message: 'The cluster message bus (NATS) is unavailable; try again shortly' },
+
   IPC_FORBIDDEN: { http: 403, close: 4600, message: 'This desktop call did not come from a console window' },
   PROFILES_CORRUPT: { http: 500, close: 4601, message: 'The backend profiles file is not valid; it was set aside' },
   PROFILE_UNKNOWN: { http: 404, close: 4602, message: 'No such backend profile' },

@@ -6,7 +6,7 @@ import { ServerHandshake, type Established } from '../../channel/handshake.js';
 import { RpcPeer } from '../../channel/rpc.js';
 import { DEFAULT_MAX_REKEYS_PER_MINUTE, SecureSession, type SessionTransport } from '../../channel/secure-session.js';
 import { AGENT_EVENTS, TetherError, type ControlMessage, type DeviceFacts, type ErrorCode } from '../../protocol/index.js';
-import type { DeviceLink, LocalDeviceRouter } from '../devices/device-router.js';
+import type { DeviceLink, LinkRegistry } from '../devices/device-router.js';
 import { LinkStreams } from '../devices/link-streams.js';
 import type { DeviceRecord, DeviceStore } from '../devices/device-store.js';
 import type { DeviceConnections } from '../devices/device-service.js';
@@ -42,7 +42,7 @@ export interface ControlGatewayDeps {
   /** Where the facts a device reports go (stored, and announced when they changed). */
   onFacts(deviceId: string, facts: DeviceFacts): Promise<void>;
   presence: Presence;
-  router: LocalDeviceRouter;
+  router: LinkRegistry;
   log: Logger;
   limits?: Partial<ControlChannelLimits>;
   /** /metrics counters this gateway moves. */

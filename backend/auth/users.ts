@@ -61,6 +61,7 @@ type SecondFactor = { totp?: string; recoveryCode?: string };
  */
 export class UserService {
   private readonly sessionEnded = new Set<(userId: number) => void>();
+  private readonly sessionsChanged = new Set<(userId: number | null) => void>();
   private readonly sessionTtlMs: number;
   private readonly idleTtlMs: number;
   private readonly sessionCache = new Map<string, CachedSession>();
@@ -203,6 +204,7 @@ export class UserService {
     });
     this.sessionCache.delete(hash.toString('base64'));
     this.cacheEpoch++;
+    for (const listener of this.sessionsChanged) listener(null);
   }
 
   /** Ends every session of a user (all devices and browsers), audits it and tells listeners, which close live sockets. */
@@ -292,10 +294,30 @@ export class UserService {
     return account;
   }
 
-  private notifyEnded(userId: number): void {
+  /**
+   * Another cluster node changed sessions: with a user id, that user's sessions ended (their
+   * cache entries go, listeners close their sockets); with null, a log-out whose session this
+   * node cannot tell from the token hash alone, so every cached session is checked again.
+   */
+  forgetSessions(userId: number | null): void {
     this.cacheEpoch++;
+    if (userId === null) {
+      this.sessionCache.clear();
+      return;
+    }
     for (const [key, cached] of this.sessionCache) if (cached.user.id === userId) this.sessionCache.delete(key);
     for (const listener of this.sessionEnded) listener(userId);
+  }
+
+  /** Called after any session change made through this service (to tell the other cluster nodes). */
+  onSessionsChanged(listener: (userId: number | null) => void): () => void {
+    this.sessionsChanged.add(listener);
+    return () => this.sessionsChanged.delete(listener);
+  }
+
+  private notifyEnded(userId: number): void {
+    this.forgetSessions(userId);
+    for (const listener of this.sessionsChanged) listener(userId);
   }
 }
 

@@ -34,6 +34,13 @@ export interface ConfigDeliveryDeps {
   /** Names, status and tags of every device, from memory (the device directory). */
   devices: Pick<DeviceDirectory, 'get' | 'ids' | 'values'>;
   router: DeviceRouter;
+  /**
+   * The devices this instance pushes to (default: every connected one). A cluster node pushes
+   * only to the devices whose channel it holds, and its passes skip the devices another node
+   * holds: each node runs a pass per change, and the holder's pass is the one that compares,
+   * writes and pushes (a pass that wrote first would leave the holder nothing "changed" to push).
+   */
+  delivers?: (deviceId: string) => boolean;
   log: Logger;
   applyTimeoutMs?: number;
   maxAppliesInFlight?: number;
@@ -146,8 +153,8 @@ export class ConfigDelivery {
     let refresh: Promise<void> | undefined;
     if (event.type === 'device.status' && event.online) {
       const entry = this.deps.devices.get(event.id);
-      if (entry?.status === 'active') refresh = this.refreshDevice(entry, true);
-    } else if (event.type === 'device.upsert' && event.device.status === 'active') {
+      if (entry?.status === 'active' && this.handles(event.id)) refresh = this.refreshDevice(entry, true);
+    } else if (event.type === 'device.upsert' && event.device.status === 'active' && this.handles(event.device.id)) {
       refresh = this.refreshDevice(event.device, false);
     }
     refresh?.catch((err: unknown) => this.deps.log.error({ err, event: event.type }, 'config delivery failed to handle a fleet event'));
@@ -323,6 +330,8 @@ export class ConfigDelivery {
       visited++;
       const entry = this.deps.devices.get(id);
       if (!entry || entry.status === 'revoked') continue;
+      // Held by another cluster node: that node's pass (every node runs one per change) writes and pushes it.
+      if (!this.handles(id)) continue;
       const { config } = mergeForDevice(pass.layers, id, entry.tags);
       const hash = hashOf(config);
       if (pass.desired.get(id) === hash) continue;
@@ -333,7 +342,7 @@ export class ConfigDelivery {
     await this.deps.store.setDesired(changed);
     const abandoned = this.pass !== pass;
     for (const { deviceId, version, config, entry } of changed) {
-      if (!this.deps.router.isConnected(deviceId)) continue;
+      if (!this.delivers(deviceId)) continue;
       // Merged above for the hash: the device is not merged a second time to send it, unless the
       // layers or its record changed during the write, when the send computes the newest.
       this.push(deviceId, !abandoned && this.deps.devices.get(deviceId) === entry ? { version, config } : undefined);
@@ -392,12 +401,20 @@ export class ConfigDelivery {
   /** Recomputes one device (its tags may have changed); `always` pushes even when nothing changed (a reconnect). */
   private async refreshDevice(entry: DeviceEntry, always: boolean): Promise<void> {
     const current = await this.reconcile(entry);
-    if ((current.changed || always) && entry.status === 'active' && this.deps.router.isConnected(entry.id)) this.push(entry.id, current);
+    if ((current.changed || always) && entry.status === 'active' && this.delivers(entry.id)) this.push(entry.id, current);
   }
 
-  /** Whether this instance pushes to the device: it is connected. */
+  /**
+   * Whether this instance reconciles the device on a fleet event. On a cluster every node hears
+   * the event; when another node holds the device, that node's reconcile is the one that must
+   * find the change (and push it), so this one keeps out.
+   */
+  private handles(deviceId: string): boolean {
+    return !this.deps.delivers || this.deps.delivers(deviceId) || !this.deps.router.isConnected(deviceId);
+  }
+
   private delivers(deviceId: string): boolean {
-    return this.deps.router.isConnected(deviceId);
+    return this.deps.delivers ? this.deps.delivers(deviceId) : this.deps.router.isConnected(deviceId);
   }
 
   private statusOf(entry: DeviceEntry, state: DeviceConfigState | undefined): ConfigDeviceStatus {

@@ -32,8 +32,23 @@ export interface DeviceRouter {
   openStream(deviceId: string, handlers: StreamHandlers): DeviceStream;
 }
 
+/**
+ * What the control gateway tells the router about the links it opens and closes. The local
+ * router keeps them in its map; the cluster router (backend/cluster/) also records where they are.
+ */
+export interface LinkRegistry {
+  /** Registers a newly authenticated link; an older link of the same device is closed as superseded. */
+  attach(deviceId: string, link: DeviceLink): void;
+  /** Forgets a link if it is still the current one; returns whether it was. */
+  detach(deviceId: string, link: DeviceLink): boolean;
+  /** An event the device sent on its link. */
+  deliver(deviceId: string, name: string, data: unknown): void;
+  /** Whether the device is still connected anywhere (after a detach: was the link superseded?). */
+  isConnected(deviceId: string): boolean;
+}
+
 /** The single-node router: an in-memory map of device id → live link. */
-export class LocalDeviceRouter implements DeviceRouter {
+export class LocalDeviceRouter implements DeviceRouter, LinkRegistry {
   private readonly links = new Map<string, DeviceLink>();
   private readonly listeners = new Map<string, Set<DeviceEventListener>>();
 

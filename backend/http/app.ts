@@ -84,6 +84,8 @@ export interface HttpAppDeps {
   ready: () => boolean;
   /** The databases' health: /readyz is red while they fail, and request errors from an outage mark it. */
   storeHealth: StoreHealth;
+  /** A cluster node's message bus (NATS): /readyz is red while it is disconnected. */
+  busHealth?: { readonly problem: string | undefined };
   shell: { service: ShellService };
   files: { service: FileService };
   jobs: { runs: RunService; scheduler: JobScheduler };
@@ -195,6 +197,8 @@ export async function buildHttpApp(deps: HttpAppDeps) {
     if (!deps.ready()) return reply.status(503).send({ ok: false });
     const problem = deps.storeHealth.problem;
     if (problem !== undefined) return reply.status(503).send({ ok: false, code: 'STORE_UNAVAILABLE', message: problem });
+    const busProblem = deps.busHealth?.problem;
+    if (busProblem !== undefined) return reply.status(503).send({ ok: false, code: 'BUS_UNAVAILABLE', message: busProblem });
     return { ok: true };
   });
 

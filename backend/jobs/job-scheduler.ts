@@ -18,6 +18,11 @@ export interface JobSchedulerDeps {
   devices: () => Device[] | Promise<Device[]>;
   log: Logger;
   now?: () => number;
+  /**
+   * Whether runs and jobs the store still has unfinished are cancelled at start (default true:
+   * they were the previous process's). A node joining a live cluster passes false: they are other nodes'.
+   */
+  endOrphans?: boolean;
 }
 
 interface ActiveJob {
@@ -48,7 +53,7 @@ export class JobScheduler {
 
   constructor(private readonly deps: JobSchedulerDeps) {
     this.now = deps.now ?? Date.now;
-    this.ready = deps.stores.runs.endOrphans(this.now(), 'The backend restarted').then(() => undefined);
+    this.ready = deps.endOrphans === false ? Promise.resolve() : deps.stores.runs.endOrphans(this.now(), 'The backend restarted').then(() => undefined);
   }
 
   /** `visible` narrows the fleet to the devices the requesting user's scope covers. */

@@ -40,6 +40,11 @@ export interface Monitoring {
 /** Builds the monitoring services on the metric engine and the monitoring stores, and starts their jobs. */
 export async function startMonitoring(deps: {
   engine: MetricEngine; stores: MonitoringStores; audit: AuditLog; devices: () => readonly Device[]; log: Logger; config?: MonitoringConfig; health?: StoreHealth;
+  /**
+   * Whether this node does the cluster's once-only work (rollups, retention); always on a
+   * single node. Compaction and alert evaluation run on every node: see docs/cluster.md.
+   */
+  leads?: () => boolean;
 }): Promise<Monitoring> {
   const config = deps.config ?? {};
   const policy: RetentionPolicy = { ...DEFAULT_RETENTION, ...config.retention };
@@ -84,9 +89,10 @@ export async function startMonitoring(deps: {
       slice();
     };
   };
-  const runRollups = job(async () => (await engine.rollup(Date.now())).more);
+  const leads = deps.leads ?? (() => true);
+  const runRollups = job(async () => leads() && (await engine.rollup(Date.now())).more);
   const runCompaction = job(async () => (await engine.compact(Date.now())).more);
-  const runRetention = job(async () => (await retention.run(Date.now())).more);
+  const runRetention = job(async () => leads() && (await retention.run(Date.now())).more);
   const rollupTimer = setInterval(runRollups, config.rollupIntervalMs ?? 15_000);
   const compactTimer = setInterval(runCompaction, config.compactIntervalMs ?? 60_000);
   const retentionTimer = setInterval(runRetention, config.retentionIntervalMs ?? 3_600_000);

@@ -64,6 +64,11 @@ export interface ShellServiceDeps {
   log: Logger;
   limits?: Partial<ShellLimits>;
   now?: () => number;
+  /**
+   * Whether sessions the store still has open are ended at start (default true: they were the
+   * previous process's). A node joining a live cluster passes false: they are other nodes'.
+   */
+  endOrphans?: boolean;
 }
 
 /** Largest console frame: input is typed or pasted, never bulk. */
@@ -117,7 +122,8 @@ export class ShellService {
     this.limits = { ...DEFAULT_SHELL_LIMITS, ...deps.limits };
     this.now = deps.now ?? Date.now;
     mkdirSync(deps.recordingsDir, { recursive: true, mode: 0o700 });
-    this.ready = deps.stores.shellSessions.endOrphans(this.now()).then(() => this.sweepRecordings());
+    const orphans = deps.endOrphans === false ? Promise.resolve() : deps.stores.shellSessions.endOrphans(this.now()).then(() => undefined);
+    this.ready = orphans.then(() => this.sweepRecordings());
     this.unsubscribe = deps.router.subscribe('*', (deviceId, name, data) => {
       if (name !== 'shell.exit') return;
       const exit = SHELL_AGENT_EVENTS['shell.exit'].safeParse(data);

@@ -36,6 +36,10 @@ const cases: Array<{ file: string; source: string; allowed: boolean }> = [
   { file: 'backend/store/sqlite/x.ts', source: "import Database from 'better-sqlite3'; export const d = Database;", allowed: true },
   { file: 'backend/store/postgres/x.ts', source: "import pg from 'pg'; export const p = pg;", allowed: true },
   { file: 'backend/devices/x.test.ts', source: "import Database from 'better-sqlite3'; export const d = Database;", allowed: true },
+  { file: 'backend/devices/x.ts', source: "import { connect } from 'nats'; export const c = connect;", allowed: false },
+  { file: 'backend/store/postgres/x.ts', source: "import { connect } from 'nats'; export const c = connect;", allowed: false },
+  { file: 'backend/cluster/x.ts', source: "import { connect } from 'nats'; export const c = connect;", allowed: true },
+  { file: 'backend/cluster/x.ts', source: "import pg from 'pg'; export const p = pg;", allowed: false },
 ];
 
 describe('import rules (ARCHITECTURE §1) are enforced by lint', () => {

@@ -1,0 +1,45 @@
+import type { KV } from 'nats';
+import type { Logger } from 'pino';
+import { encode } from './bus-messages.js';
+
+/**
+ * Which nodes are alive: node id → start time in a key-value bucket whose max age is `ttlMs`,
+ * rewritten every `ttlMs / 4`. A starting node reads it to know whether it is alone (a cold
+ * start, whose leftovers it may clean up) or joins live nodes (whose sessions it must not end).
+ */
+export class NodeRegistry {
+  private timer: NodeJS.Timeout | undefined;
+  private readonly key: string;
+
+  constructor(private readonly kv: KV, private readonly nodeId: string, private readonly ttlMs: number, private readonly log: Logger, private readonly now: () => number = Date.now) {
+    // Keys are subject tokens: the node id's dots and colons would not do.
+    this.key = Buffer.from(nodeId, 'utf8').toString('hex');
+  }
+
+  /** Announces this node and keeps announcing it. */
+  async start(): Promise<void> {
+    const startedAt = this.now();
+    await this.kv.put(this.key, encode({ node: this.nodeId, startedAt }));
+    this.timer = setInterval(() => {
+      this.kv.put(this.key, encode({ node: this.nodeId, startedAt })).catch((err: unknown) => this.log.warn({ err }, 'node heartbeat not written'));
+    }, Math.max(50, this.ttlMs / 4));
+    this.timer.unref();
+  }
+
+  /** Keys of the other nodes whose heartbeat is younger than the TTL. */
+  async othersAlive(): Promise<string[]> {
+    const alive: string[] = [];
+    for await (const key of await this.kv.keys()) {
+      if (key === this.key) continue;
+      const entry = await this.kv.get(key);
+      if (entry?.operation === 'PUT' && this.now() - entry.created.getTime() < this.ttlMs) alive.push(Buffer.from(key, 'hex').toString('utf8'));
+    }
+    return alive;
+  }
+
+  /** Stops the heartbeat and withdraws this node (a clean stop; a dead node ages out). */
+  async close(): Promise<void> {
+    clearInterval(this.timer);
+    await this.kv.delete(this.key).catch(() => undefined);
+  }
+}

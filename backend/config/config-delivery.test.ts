@@ -163,10 +163,10 @@ describe('ConfigDelivery', () => {
     const slices = steppedSlices();
     const { service, received } = await fleet(1_000, { defer: slices.defer, clock: tickingClock().clock });
     let version = 0;
-    // Each change leaves time for a fifth of the fleet before the next one lands.
+    // Each change leaves time for a fifth of the fleet (200 ms of slices) before the next one lands.
     for (let change = 0; change < 8; change++) {
       version = (await service.putLayer('fleet', { values: { app: { change } }, expectedVersion: version }, 'user:a')).version;
-      for (let i = 0; i < 10 && slices.queued > 0; i++) await slices.step();
+      for (let i = 0; i < 200 / DEFAULT_SLICE_BUDGET_MS && slices.queued > 0; i++) await slices.step();
     }
     expect([...received.values()].every((list) => list.length > 0)).toBe(true);
     while (slices.queued > 0) await slices.step();
@@ -247,13 +247,28 @@ describe('ConfigDelivery', () => {
     expect([...received.values()].every((list) => list.length === 1 && list[0]?.version === 1)).toBe(true);
   });
 
+  it('gives each device the config of its own layers, though a pass merges once per distinct set of applying layers', async () => {
+    const { service, delivery, received, entries } = await fleet(40);
+    await service.putLayer('group:s1', { selector: { site: 's1' }, values: { app: { site: 'one' } }, expectedVersion: 0 }, 'user:a');
+    await service.putLayer('group:s2', { selector: { site: 's2' }, values: { app: { site: 'two', extra: 2 } }, expectedVersion: 0 }, 'user:a');
+    await service.putLayer('fleet', { values: { app: { color: 'blue' } }, expectedVersion: 0 }, 'user:a');
+    await delivery.idle(10_000);
+    for (let turn = 0; turn < 100 && [...received.values()].some((list) => list.at(-1)?.config.app === undefined || !('color' in (list.at(-1)?.config.app as object))); turn++) await settle();
+    for (const entry of entries) {
+      const expected = { color: 'blue', ...(entry.tags.site === 's1' ? { site: 'one' } : entry.tags.site === 's2' ? { site: 'two', extra: 2 } : {}) };
+      expect(received.get(entry.id)?.at(-1)?.config.app).toEqual(expected);
+    }
+  });
+
   it('writes the reports that arrive together in one transaction, not one each', async () => {
     const { service, delivery, repo } = await fleet(2_000);
     const writes = vi.spyOn(repo, 'setReported');
     const layer = await service.putLayer('fleet', { values: { app: { n: 3 } }, expectedVersion: 0 }, 'user:a');
     await delivery.idle(30_000);
-    const status = await delivery.fleetStatus();
-    expect(status.devices.every((d) => d.state === 'applied' && d.reported?.version === layer.version)).toBe(true);
+    // The pass is done; the applies go out a capped number at a time, each answer sending the next.
+    const allApplied = async () => (await delivery.fleetStatus()).devices.every((d) => d.state === 'applied' && d.reported?.version === layer.version);
+    for (let turn = 0; turn < 1_000 && !(await allApplied()); turn++) await settle();
+    expect(await allApplied()).toBe(true);
     expect(writes.mock.calls.length).toBeLessThan(2_000 / 10);
     // A burst larger than one write is spread over turns of the event loop.
     expect(Math.max(...writes.mock.calls.map(([reports]) => reports.length))).toBeLessThanOrEqual(500);

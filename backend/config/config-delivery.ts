@@ -5,7 +5,7 @@ import type { DeviceDirectory, DeviceEntry } from '../devices/device-directory.j
 import type { DeviceRouter } from '../devices/device-router.js';
 import type { FleetEvent } from '../devices/fleet-events.js';
 import type { ConfigStore, DeviceConfigState } from './config-store.js';
-import { canonicalJson, mergeForDevice, orderLayers, type MergedConfig } from './layer-merge.js';
+import { canonicalJson, layerApplies, mergeForDevice, orderLayers, type MergedConfig } from './layer-merge.js';
 
 /** The agent runs its apply hook (30 s by default) before answering; this leaves room for it and the round trip. */
 export const DEFAULT_APPLY_TIMEOUT_MS = 60_000;
@@ -13,7 +13,7 @@ export const DEFAULT_APPLY_TIMEOUT_MS = 60_000;
  * Longest a slice of a fleet-wide refresh works before it yields the event loop. Well under the
  * 50 ms the loop may be held at most, leaving room for one device's overrun and a GC pause.
  */
-export const DEFAULT_SLICE_BUDGET_MS = 20;
+export const DEFAULT_SLICE_BUDGET_MS = 10;
 /** How long a status read waits for a fleet-wide refresh in progress before answering with what is stored. */
 const STATUS_WAIT_MS = 10_000;
 /** Devices whose stored desired hash a slice reads at once, ahead of visiting them. */
@@ -25,7 +25,7 @@ const REPORTS_PER_WRITE = 500;
  * event loop reads every reply that has arrived), and a slow fleet answers a whole pass's worth
  * at once: the cap bounds that burst, and each answer starts the next queued send.
  */
-export const DEFAULT_MAX_APPLIES_IN_FLIGHT = 256;
+export const DEFAULT_MAX_APPLIES_IN_FLIGHT = 128;
 /** Pause before a refresh that failed (the store refused a write) is tried again from the start. */
 const RETRY_MS = 1_000;
 
@@ -72,6 +72,11 @@ interface Pass extends Snapshot {
   loaded: number;
   /** Desired hash per device as stored: read a chunk ahead of the visits, kept current by every write since. */
   desired: Map<string, string>;
+  /**
+   * Effective configs by the layers that apply (devices under the same layers get the same
+   * config): most of a fleet shares its layers, so a pass merges and hashes once per distinct set.
+   */
+  merged: Map<string, { config: EffectiveConfig['config']; hash: string }>;
   changed: number;
   pushed: number;
   slices: number;
@@ -332,8 +337,7 @@ export class ConfigDelivery {
       if (!entry || entry.status === 'revoked') continue;
       // Held by another cluster node: that node's pass (every node runs one per change) writes and pushes it.
       if (!this.handles(id)) continue;
-      const { config } = mergeForDevice(pass.layers, id, entry.tags);
-      const hash = hashOf(config);
+      const { config, hash } = effectiveIn(pass, id, entry.tags);
       if (pass.desired.get(id) === hash) continue;
       pass.desired.set(id, hash);
       changed.push({ deviceId: id, version: pass.version, hash, config, entry });
@@ -368,7 +372,7 @@ export class ConfigDelivery {
     const all = this.deps.devices.ids();
     const offset = Math.min(this.resumeAt, all.length);
     const ids = offset === 0 ? all : [...all.slice(offset), ...all.slice(0, offset)];
-    return { ...snapshot, ids, offset, next: 0, loaded: 0, desired: new Map(), changed: 0, pushed: 0, slices: 0, startedAt: this.clock() };
+    return { ...snapshot, ids, offset, next: 0, loaded: 0, desired: new Map(), merged: new Map(), changed: 0, pushed: 0, slices: 0, startedAt: this.clock() };
   }
 
   /**
@@ -518,6 +522,19 @@ export class ConfigDelivery {
       this.sendQueued();
     }
   }
+}
+
+/** A device's effective config and its hash in a pass, merged once per distinct set of applying layers. */
+function effectiveIn(pass: Pass, deviceId: string, tags: DeviceEntry['tags']): { config: EffectiveConfig['config']; hash: string } {
+  let key = '';
+  for (const layer of pass.layers) if (layerApplies(layer, deviceId, tags)) key += `${layer.id}\n`;
+  let effective = pass.merged.get(key);
+  if (effective === undefined) {
+    const { config } = mergeForDevice(pass.layers, deviceId, tags);
+    effective = { config, hash: hashOf(config) };
+    pass.merged.set(key, effective);
+  }
+  return effective;
 }
 
 /** Code-unit order, as the device list (SQLite's binary collation) sorts names. */

@@ -79,6 +79,16 @@ function tickingClock() {
 /** Lets answered requests settle (their reports are written in promise callbacks). */
 const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
 
+/** Turns of the event loop until three in a row send nothing more (queued sends go out a budgeted batch per turn). */
+async function quiesce(pushes: () => number): Promise<void> {
+  for (let quiet = 0, last = pushes(); quiet < 3; ) {
+    await settle();
+    const now = pushes();
+    quiet = now === last ? quiet + 1 : 0;
+    last = now;
+  }
+}
+
 describe('ConfigDelivery', () => {
   it('answers a change at once and works through a 10,000-device fleet in slices bounded by the budget', async () => {
     const slices = steppedSlices();
@@ -111,7 +121,7 @@ describe('ConfigDelivery', () => {
 
   it('never sends an older config after a newer one when a second change lands mid-pass, and every device ends at the newest', async () => {
     const slices = steppedSlices();
-    const { service, repo, received, held, delivery } = await fleet(2_000, { defer: slices.defer, clock: tickingClock().clock, holdAnswers: true });
+    const { service, repo, received, held, delivery, pushes } = await fleet(2_000, { defer: slices.defer, clock: tickingClock().clock, holdAnswers: true });
     const first = await service.putLayer('fleet', { values: { app: { color: 'blue' } }, expectedVersion: 0 }, 'user:a');
     // Part of the fleet has the first change in flight when the second arrives.
     for (let i = 0; i < 3 && slices.queued > 0; i++) await slices.step();
@@ -124,7 +134,7 @@ describe('ConfigDelivery', () => {
     // The agents answer now; an apply that was in flight is followed by one more with the newest config.
     while (held.length > 0) {
       for (const answer of held.splice(0)) answer();
-      await settle();
+      await quiesce(pushes);
     }
     for (const [, list] of received) {
       const versions = list.map((r) => r.version);
@@ -237,11 +247,11 @@ describe('ConfigDelivery', () => {
     expect(pushes()).toBe(DEFAULT_MAX_APPLIES_IN_FLIGHT);
     // One answer frees one slot; the queued device after it goes out with the config its slice computed.
     held.shift()?.();
-    await settle();
+    await quiesce(pushes);
     expect(pushes()).toBe(DEFAULT_MAX_APPLIES_IN_FLIGHT + 1);
     while (held.length > 0) {
       for (const answer of held.splice(0)) answer();
-      await settle();
+      await quiesce(pushes);
     }
     expect(pushes()).toBe(count);
     expect([...received.values()].every((list) => list.length === 1 && list[0]?.version === 1)).toBe(true);
@@ -279,7 +289,7 @@ describe('ConfigDelivery', () => {
     const layer = await service.putLayer('fleet', { values: { app: { n: 1 } }, expectedVersion: 0 }, 'user:a');
     expect(pushes()).toBe(0);
     await delivery.idle(30_000);
-    await settle();
+    await quiesce(pushes);
     expect(delivery.refreshing).toBe(false);
     expect([...received.values()].every((list) => list.length === 1 && list[0]?.version === layer.version)).toBe(true);
   });

@@ -23,9 +23,12 @@ const REPORTS_PER_WRITE = 500;
 /**
  * `config.apply` requests out at once, fleet-wide. Answers come back together (one poll of the
  * event loop reads every reply that has arrived), and a slow fleet answers a whole pass's worth
- * at once: the cap bounds that burst, and each answer starts the next queued send.
+ * at once: the cap bounds that burst. The answers free slots; the queued sends that fill them
+ * go out after the poll, a budgeted batch per turn of the event loop (QUEUED_SEND_BUDGET_MS).
  */
-export const DEFAULT_MAX_APPLIES_IN_FLIGHT = 128;
+export const DEFAULT_MAX_APPLIES_IN_FLIGHT = 256;
+/** Longest a turn of the event loop spends starting queued sends (each is a seal and a socket write). */
+const QUEUED_SEND_BUDGET_MS = 5;
 /** Pause before a refresh that failed (the store refused a write) is tried again from the start. */
 const RETRY_MS = 1_000;
 
@@ -120,6 +123,7 @@ export class ConfigDelivery {
   /** Devices waiting for a free slot under the in-flight cap, in order, with the config a slice computed for them (if any). */
   private readonly queued = new Map<string, { version: number; config: EffectiveConfig['config'] } | undefined>();
   private readonly maxInFlight: number;
+  private queuedScheduled = false;
   private readonly now: () => number;
   private readonly clock: () => number;
   private readonly defer: (next: () => Promise<void>) => void;
@@ -479,17 +483,32 @@ export class ConfigDelivery {
     if (this.inFlight.size >= this.maxInFlight || this.queued.size > 0) {
       // Queued again: the newer config replaces the one waiting (its place in the queue is kept).
       this.queued.set(deviceId, current);
-      this.sendQueued();
+      this.scheduleQueued();
       return;
     }
     this.inFlight.add(deviceId);
     void this.send(deviceId, current);
   }
 
-  /** Starts queued sends while there is room under the cap. */
+  /** Starts the queued sends after this turn's I/O, unless already due. */
+  private scheduleQueued(): void {
+    if (this.queuedScheduled || this.queued.size === 0 || this.inFlight.size >= this.maxInFlight) return;
+    this.queuedScheduled = true;
+    setImmediate(() => {
+      this.queuedScheduled = false;
+      this.sendQueued();
+    });
+  }
+
+  /** Starts queued sends while there is room under the cap and time in this turn's budget; the rest go on the next turn. */
   private sendQueued(): void {
+    const started = this.clock();
     for (const [deviceId, current] of this.queued) {
       if (this.inFlight.size >= this.maxInFlight || this.closed) return;
+      if (this.clock() - started >= QUEUED_SEND_BUDGET_MS) {
+        this.scheduleQueued();
+        return;
+      }
       this.queued.delete(deviceId);
       if (this.inFlight.has(deviceId)) {
         this.again.add(deviceId);
@@ -519,7 +538,7 @@ export class ConfigDelivery {
     } finally {
       this.inFlight.delete(deviceId);
       if (this.again.delete(deviceId) && this.delivers(deviceId)) this.push(deviceId);
-      this.sendQueued();
+      this.scheduleQueued();
     }
   }
 }

@@ -53,6 +53,10 @@ describe('faults with real processes', () => {
     await sleep(3_000);
     await killAndRestart(2_000);
     await waitFor(() => spooled(agent) === 0, 60_000, 'the spool to drain');
+    // The agent keeps sending: paused, so that the batches and the samples are counted at one moment
+    // (a batch landing between the two reads would count its sample but not its seq).
+    const agentPid = agent.proc.child.pid ?? 0;
+    process.kill(agentPid, 'SIGSTOP');
     await sleep(1_000);
     const db = await backendDb(backend, 'metrics');
     try {
@@ -68,6 +72,7 @@ describe('faults with real processes', () => {
       expect(duplicates).toBe(0);
       void annotate(`${seqs.length} batches, seq ${seqs[0]}..${seqs.at(-1)} contiguous, 0 duplicate samples`);
     } finally {
+      process.kill(agentPid, 'SIGCONT');
       await db.destroy();
     }
   });

@@ -8,7 +8,10 @@ let stack: Stack;
 
 test.beforeAll(async () => {
   test.setTimeout(120_000);
-  stack = await startStack();
+  // A plain POSIX shell: the machine user's interactive rc files are not under test, and one that
+  // takes seconds to start (a pyenv init in root's ~/.bashrc took 20 s on a development machine)
+  // would hide the prompt for longer than these waits.
+  stack = await startStack({ env: { TETHER_SHELL: '/bin/sh' } });
 });
 
 test.afterAll(async () => {

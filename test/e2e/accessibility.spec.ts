@@ -17,7 +17,8 @@ const LONG_NAME = `long-${'x'.repeat(118)}-end`;
 
 test.beforeAll(async () => {
   test.setTimeout(120_000);
-  stack = await startStack({ env: { TETHER_TELEMETRY_INTERVAL_MS: '1000', TETHER_JOURNAL: '0' } });
+  // /bin/sh: the machine user's interactive rc files are not under test (see shell.spec.ts).
+  stack = await startStack({ env: { TETHER_TELEMETRY_INTERVAL_MS: '1000', TETHER_JOURNAL: '0', TETHER_SHELL: '/bin/sh' } });
   // Something in every view, so what is checked is what people see: a used-up token and the
   // device it enrolled (with the longest name), an alert rule, log lines of each level, a job.
   const login = await api(stack, 'POST', '/api/v1/auth/login', { body: { username: 'admin', password: ADMIN_PASSWORD } });

@@ -17,8 +17,7 @@ import { createDesktopChannels } from '../../electron/desktop-ipc.js';
 import { createForwardDial } from '../../electron/forwards/forward-dial.js';
 import { ForwardManager } from '../../electron/forwards/forward-manager.js';
 import { spkiPin } from '../../electron/pinned-certificate.js';
-import { ADMIN_PASSWORD, api, waitFor } from '../harness.js';
-import { logIn, startStack, type Stack } from './stack.js';
+import { logIn, onlineStackDevice, startStack, type Stack } from './stack.js';
 
 let stack: Stack;
 let web: Server;
@@ -47,13 +46,9 @@ test.beforeAll(async () => {
   await new Promise<void>((resolve) => web.listen(0, '127.0.0.1', resolve));
   webPort = (web.address() as AddressInfo).port;
   stack = await startStack();
-  const login = await api(stack, 'POST', '/api/v1/auth/login', { body: { username: 'admin', password: ADMIN_PASSWORD } });
-  const token = (login.body as { token: string }).token;
-  await waitFor(async () => {
-    const list = (await api(stack, 'GET', '/api/v1/devices', { token })).body as { devices: Array<{ id: string; online: boolean }> };
-    deviceId = list.devices.find((d) => d.online)?.id ?? '';
-    return deviceId !== '';
-  }, 60_000, 'the stack device online');
+  const online = await onlineStackDevice(stack);
+  deviceId = online.deviceId;
+  const { token } = online;
   // What the main process holds for the active backend: its profile, the session token and the pinned CA.
   const profile: BackendProfile = { id: 'prof_e2etest1', name: 'e2e', url: stack.url, caPin: spkiPin(new X509Certificate(stack.caCertPem)) };
   forwards = new ForwardManager(createForwardDial({ activeProfile: () => profile, token: () => token, caPem: () => stack.caCertPem }));

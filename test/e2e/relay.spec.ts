@@ -7,8 +7,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from 'ws';
 import { expect, test } from '@playwright/test';
-import { ADMIN_PASSWORD, api, waitFor } from '../harness.js';
-import { logIn, startStack, type Stack } from './stack.js';
+import { logIn, onlineStackDevice, startStack, type Stack } from './stack.js';
 
 let stack: Stack;
 let web: Server;
@@ -47,13 +46,7 @@ test.beforeAll(async () => {
   await new Promise<void>((resolve) => web.listen(0, '127.0.0.1', resolve));
   webPort = (web.address() as AddressInfo).port;
   stack = await startStack();
-  const login = await api(stack, 'POST', '/api/v1/auth/login', { body: { username: 'admin', password: ADMIN_PASSWORD } });
-  const token = (login.body as { token: string }).token;
-  await waitFor(async () => {
-    const list = (await api(stack, 'GET', '/api/v1/devices', { token })).body as { devices: Array<{ id: string; online: boolean }> };
-    deviceId = list.devices.find((d) => d.online)?.id ?? '';
-    return deviceId !== '';
-  }, 60_000, 'the stack device online');
+  ({ deviceId } = await onlineStackDevice(stack));
 });
 
 test.afterAll(async () => {

@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from '@playwright/test';
-import { ADMIN_PASSWORD, Proc, ROOT, cleanup, tempDir } from '../harness.js';
+import { ADMIN_PASSWORD, Proc, ROOT, api, cleanup, tempDir, waitFor } from '../harness.js';
 
 export interface Stack {
   url: string; home: string; caCertPem: string; proc: Proc; stop(): Promise<void>;
@@ -53,4 +53,17 @@ export async function logIn(page: Page, url: string, password = ADMIN_PASSWORD):
   await page.getByTestId('login-username').fill('admin');
   await page.getByTestId('login-password').fill(password);
   await page.getByTestId('login-submit').click();
+}
+
+/** Logs in as the admin over the API and waits for the stack's own agent to be online: its id and the token. */
+export async function onlineStackDevice(stack: Stack): Promise<{ deviceId: string; token: string }> {
+  const login = await api(stack, 'POST', '/api/v1/auth/login', { body: { username: 'admin', password: ADMIN_PASSWORD } });
+  const token = (login.body as { token: string }).token;
+  let deviceId = '';
+  await waitFor(async () => {
+    const list = (await api(stack, 'GET', '/api/v1/devices', { token })).body as { devices: Array<{ id: string; online: boolean }> };
+    deviceId = list.devices.find((d) => d.online)?.id ?? '';
+    return deviceId !== '';
+  }, 60_000, 'the stack device online');
+  return { deviceId, token };
 }

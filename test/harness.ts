@@ -223,8 +223,11 @@ export async function registerAgent(backend: Pick<Backend, 'url' | 'caPin'>, tok
   return { code, output: proc.lines.join('\n') };
 }
 
-/** Fast timers for tests: quick reconnects and telemetry. */
-export const FAST_AGENT_ENV = { TETHER_BACKOFF_BASE_MS: '200', TETHER_TELEMETRY_INTERVAL_MS: '500' };
+/**
+ * Fast timers for tests: quick reconnects and telemetry. Shells are dash, not the login shell:
+ * a machine's ~/.bashrc can take seconds to start (pyenv init took 20 s on one), outlasting any wait.
+ */
+export const FAST_AGENT_ENV = { TETHER_BACKOFF_BASE_MS: '200', TETHER_TELEMETRY_INTERVAL_MS: '500', TETHER_SHELL: '/bin/sh' };
 
 export function startAgent(stateDir: string, env: Record<string, string> = {}, label = 'agent'): Proc {
   return spawnBin('tether-agent', ['run', '--state', stateDir], { ...FAST_AGENT_ENV, ...env }, label);

@@ -119,7 +119,6 @@ export const ERRORS = {
   /** Cluster (docs/cluster.md): `--nats` without a PostgreSQL `--database-url`; the nodes of a cluster share one database. */
   CLUSTER_NEEDS_POSTGRES: { http: 400, close: 4540, message: 'A cluster node (--nats) needs a PostgreSQL --database-url shared by every node' },
   /** A byte stream (shell, command output, file, forward) to a device whose channel is held by another cluster node: not routed yet. */
-  STREAM_NOT_ROUTED: { http: 501, close: 4541, message: 'The device is connected to another cluster node; streams across nodes are not supported yet' },
   /** The cluster's message bus (NATS) cannot be reached: requests to devices held by other nodes fail until it is back. */
   BUS_UNAVAILABLE: { http: 503, close: 4542, message: 'The cluster message bus (NATS) is unavailable; try again shortly' },
 

@@ -19,6 +19,8 @@ export function clusterNames(prefix: string) {
   return {
     /** Requests and emits for the devices one node holds. */
     node: (nodeId: string) => `${prefix}.node.${nodeToken(nodeId)}`,
+    /** Bytes of streams across nodes, to one node (see BusStreams). */
+    streams: (nodeId: string) => `${prefix}.stream.${nodeToken(nodeId)}`,
     /** Events devices sent, from every node. */
     deviceEvents: `${prefix}.device-events`,
     /** Revocations and other forced closes, to every node. */
@@ -35,9 +37,16 @@ export function clusterNames(prefix: string) {
 /** Prefixes are subject tokens and bucket names: letters, digits, `_` and `-`. */
 export const ClusterPrefix = z.string().regex(/^[A-Za-z0-9_-]{1,40}$/, 'letters, digits, _ and - (at most 40)');
 
+const StreamHandle = z.number().int().min(1).max(0xffffffff);
+
+/** The holder's answer to a `stream-open`: the stream's id on the device's link, and the holder's handle of it. */
+export const OpenedStreamReply = z.object({ streamId: z.number().int().min(1).max(0xffffffff), handle: StreamHandle });
+
 export const NodeMessage = z.discriminatedUnion('type', [
   z.object({ type: z.literal('request'), deviceId: DeviceId, method: z.string().min(1).max(200), params: z.unknown(), timeoutMs: z.number().int().positive().max(3_600_000).optional() }),
   z.object({ type: z.literal('emit'), deviceIds: z.array(DeviceId).max(100_000), name: z.string().min(1).max(200), data: z.unknown() }),
+  /** Open a stream on the device's link for `node`, whose handle of it is `handle`; answered with an OpenedStream. */
+  z.object({ type: z.literal('stream-open'), deviceId: DeviceId, node: z.string().min(1).max(300), handle: StreamHandle }),
 ]);
 export type NodeMessage = z.infer<typeof NodeMessage>;
 

@@ -24,6 +24,8 @@ export interface ClusterConfig {
 }
 
 export const DEFAULT_NATS_PREFIX = 'tether';
+/** How often streams across nodes are checked for a gone other end (a dead node, a device that moved). */
+const STREAM_SWEEP_MS = 2_000;
 export const DEFAULT_PRESENCE_TTL_MS = 20_000;
 
 /** Whether the bus is up, for /readyz: red while the NATS connection is down. */
@@ -116,10 +118,19 @@ export async function startClusterNode(deps: ClusterNodeDeps): Promise<ClusterNo
     signals.start();
     const nodes = new NodeRegistry(nodesKv, config.nodeId, ttlMs, log);
     await nodes.start();
+    const streamSweep = setInterval(() => {
+      if (router.streams.size.holding === 0) return router.sweepStreams();
+      nodes.othersAlive().then(
+        (alive) => router.sweepStreams(new Set(alive)),
+        (err: unknown) => log.debug({ err }, 'live nodes not read; streams swept next time'),
+      );
+    }, STREAM_SWEEP_MS);
+    streamSweep.unref();
     log.info({ nodeId: config.nodeId, nats: nc.getServer(), prefix: config.prefix }, 'joined the cluster');
     return {
       router, health, nodes, signals,
       close: async () => {
+        clearInterval(streamSweep);
         stopRelay();
         signals.close();
         router.close();

@@ -4,7 +4,8 @@ import { RpcError } from '../../channel/rpc.js';
 import { ERRORS, missingCase, TetherError, type ErrorCode } from '../../protocol/index.js';
 import type { DeviceEventListener, DeviceLink, DeviceRouter, LinkRegistry, LocalDeviceRouter } from '../devices/device-router.js';
 import type { DeviceStream, StreamHandlers } from '../devices/link-streams.js';
-import { clusterNames, DeviceEventMessage, DisconnectMessage, encode, errorOfReply, NodeMessage, NodeReply, parsePayload, replyOfError } from './bus-messages.js';
+import { clusterNames, DeviceEventMessage, DisconnectMessage, encode, errorOfReply, NodeMessage, NodeReply, OpenedStreamReply, parsePayload, replyOfError } from './bus-messages.js';
+import { BusStreams } from './bus-streams.js';
 import type { DeviceLocations } from './device-locations.js';
 
 export interface NatsDeviceRouterDeps {
@@ -28,6 +29,8 @@ export interface NatsDeviceRouterDeps {
 
 /** Beyond the device's own timeout, how long a requester waits for the holding node's answer. */
 const BUS_SLACK_MS = 2_000;
+/** How long a node waits for the holder to open a stream on its link. */
+const STREAM_OPEN_TIMEOUT_MS = 5_000;
 /** Requests from other nodes being served at once; more are refused with RATE_LIMITED. */
 const MAX_SERVED_REQUESTS = 10_000;
 
@@ -41,16 +44,19 @@ const MAX_SERVED_REQUESTS = 10_000;
  *   this node or a live presence entry says are connected (as locally, an emit is not acked).
  * - Device events are published to every node, which delivers them to its own subscribers.
  * - `disconnect` is broadcast: every node closes what it has of the device.
- * - `openStream` on another node's device throws STREAM_NOT_ROUTED: byte streams do not cross
- *   nodes yet (phase 2; docs/cluster.md).
+ * - `openStream` on another node's device asks the holder to open it on the link and carries
+ *   its bytes over the bus both ways ({@link BusStreams}).
  */
 export class NatsDeviceRouter implements DeviceRouter, LinkRegistry {
   private readonly names: ReturnType<typeof clusterNames>;
   private readonly subscriptions: Subscription[] = [];
   private served = 0;
+  /** Streams between a link on one node and a feature on another. */
+  readonly streams: BusStreams;
 
   constructor(private readonly deps: NatsDeviceRouterDeps) {
     this.names = clusterNames(deps.prefix);
+    this.streams = new BusStreams({ nc: deps.nc, nodeId: deps.nodeId, subject: this.names.streams, local: deps.local, log: deps.log });
   }
 
   /** Starts serving this node's subjects; the locations must be started too. */
@@ -61,9 +67,11 @@ export class NatsDeviceRouter implements DeviceRouter, LinkRegistry {
       nc.subscribe(this.names.deviceEvents, { callback: (err, msg) => (err ? this.subscriptionFailed(err) : this.onDeviceEvent(msg)) }),
       nc.subscribe(this.names.disconnect, { callback: (err, msg) => (err ? this.subscriptionFailed(err) : this.onDisconnectMessage(msg)) }),
     );
+    this.streams.start();
   }
 
   close(): void {
+    this.streams.close();
     for (const subscription of this.subscriptions) subscription.unsubscribe();
     this.subscriptions.length = 0;
   }
@@ -97,21 +105,11 @@ export class NatsDeviceRouter implements DeviceRouter, LinkRegistry {
   }
 
   async request(deviceId: string, method: string, params: unknown, timeoutMs?: number): Promise<unknown> {
-    const { local, locations, nc } = this.deps;
+    const { local, locations } = this.deps;
     if (local.isConnected(deviceId)) return local.request(deviceId, method, params, timeoutMs);
     const holder = locations.holder(deviceId);
     if (holder === undefined) throw new TetherError('DEVICE_OFFLINE');
-    const message: NodeMessage = { type: 'request', deviceId, method, params, timeoutMs };
-    let answer: Msg;
-    try {
-      answer = await nc.request(this.names.node(holder), encode(message), { timeout: (timeoutMs ?? this.deps.defaultRequestTimeoutMs) + BUS_SLACK_MS });
-    } catch (err) {
-      throw busError(err);
-    }
-    const reply = parsePayload(NodeReply, answer.data);
-    if (!reply) throw new TetherError('INTERNAL', 'The holding node sent a malformed answer');
-    if (reply.ok) return reply.result;
-    throw errorOfReply(reply);
+    return this.ask(holder, { type: 'request', deviceId, method, params, timeoutMs }, (timeoutMs ?? this.deps.defaultRequestTimeoutMs) + BUS_SLACK_MS);
   }
 
   publish(deviceIds: Iterable<string>, name: string, data: unknown): number {
@@ -145,11 +143,38 @@ export class NatsDeviceRouter implements DeviceRouter, LinkRegistry {
     return here || elsewhere;
   }
 
-  openStream(deviceId: string, handlers: StreamHandlers): DeviceStream {
-    if (!this.deps.local.isConnected(deviceId) && this.deps.locations.holder(deviceId) !== undefined) {
-      throw new TetherError('STREAM_NOT_ROUTED');
+  async openStream(deviceId: string, handlers: StreamHandlers): Promise<DeviceStream> {
+    const { local, locations, nodeId } = this.deps;
+    const holder = local.isConnected(deviceId) ? undefined : locations.holder(deviceId);
+    if (holder === undefined) return local.openStream(deviceId, handlers);
+    return this.streams.open(holder, deviceId, handlers, async (handle) => {
+      const opened = OpenedStreamReply.safeParse(await this.ask(holder, { type: 'stream-open', deviceId, node: nodeId, handle }, STREAM_OPEN_TIMEOUT_MS));
+      if (!opened.success) throw new TetherError('INTERNAL', 'The holding node sent a malformed answer');
+      return opened.data;
+    });
+  }
+
+  /**
+   * Ends the streams across nodes whose other end is gone: viewed streams of devices their holder
+   * no longer holds, and held streams of viewer nodes no longer in `alive` (when given).
+   */
+  sweepStreams(alive?: ReadonlySet<string>): void {
+    this.streams.sweepViewers((deviceId) => this.deps.locations.holder(deviceId));
+    if (alive) this.streams.sweepProxies(alive);
+  }
+
+  /** Sends a message to the node holding a device and returns its answer's result (or throws its error). */
+  private async ask(holder: string, message: NodeMessage, timeoutMs: number): Promise<unknown> {
+    let answer: Msg;
+    try {
+      answer = await this.deps.nc.request(this.names.node(holder), encode(message), { timeout: timeoutMs });
+    } catch (err) {
+      throw busError(err);
     }
-    return this.deps.local.openStream(deviceId, handlers);
+    const reply = parsePayload(NodeReply, answer.data);
+    if (!reply) throw new TetherError('INTERNAL', 'The holding node sent a malformed answer');
+    if (reply.ok) return reply.result;
+    throw errorOfReply(reply);
   }
 
   // ── from the bus ──
@@ -184,6 +209,12 @@ export class NatsDeviceRouter implements DeviceRouter, LinkRegistry {
       }
       case 'emit':
         this.deps.local.publish(message.deviceIds, message.name, message.data);
+        return;
+      case 'stream-open':
+        this.streams.serveOpen(message.deviceId, message.node, message.handle).then(
+          (opened) => this.respond(msg, { ok: true, result: opened }),
+          (err: unknown) => this.respond(msg, replyOfError(err)),
+        );
         return;
       default:
         missingCase(message);

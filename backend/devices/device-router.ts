@@ -28,8 +28,11 @@ export interface DeviceRouter {
   subscribe(deviceId: string | '*', listener: DeviceEventListener): () => void;
   /** Closes a device's channel with `code` (revocation, supersede). */
   disconnect(deviceId: string, code: ErrorCode): boolean;
-  /** Opens a byte stream on the device's current link; DEVICE_OFFLINE when it is not connected. */
-  openStream(deviceId: string, handlers: StreamHandlers): DeviceStream;
+  /**
+   * Opens a byte stream on the device's current link (on another node's link in a cluster);
+   * DEVICE_OFFLINE when it is not connected. The stream's id is the one the device knows it by.
+   */
+  openStream(deviceId: string, handlers: StreamHandlers): Promise<DeviceStream>;
 }
 
 /**
@@ -108,7 +111,7 @@ export class LocalDeviceRouter implements DeviceRouter, LinkRegistry {
     }
   }
 
-  openStream(deviceId: string, handlers: StreamHandlers): DeviceStream {
+  async openStream(deviceId: string, handlers: StreamHandlers): Promise<DeviceStream> {
     const streams = this.links.get(deviceId)?.streams;
     if (!streams) throw new TetherError('DEVICE_OFFLINE');
     return streams.allocate(handlers);

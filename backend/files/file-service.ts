@@ -124,7 +124,7 @@ export class FileService {
     /** Set once the upload ended either way: bytes still arriving from the client are not sent on. */
     let over = false;
     try {
-      stream = this.deps.router.openStream(deviceId, { onData: () => undefined, onLinkClosed: () => failWith(new TetherError('DEVICE_OFFLINE')) });
+      stream = await this.deps.router.openStream(deviceId, { onData: () => undefined, onLinkClosed: () => failWith(new TetherError('DEVICE_OFFLINE')) });
       const window = new FlowWindow(FILE_WINDOW_HIGH_BYTES, FILE_WINDOW_LOW_BYTES);
       const key = `${deviceId}:${stream.id}`;
       // Armed once the device is ready (opening a resumed upload re-hashes its part file, which takes a while).
@@ -261,7 +261,7 @@ export class FileService {
       finish('completed');
     });
     try {
-      stream = this.deps.router.openStream(deviceId, {
+      stream = await this.deps.router.openStream(deviceId, {
         onData: (data) => {
           if (settled) return;
           received += data.length;

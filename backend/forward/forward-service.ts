@@ -112,7 +112,7 @@ export class ForwardService {
     });
     // Errors are read from `errorCode` by whoever holds the socket; an unheard 'error' event must not crash the backend.
     socket.on('error', () => undefined);
-    const stream = router.openStream(deviceId, {
+    const stream = await router.openStream(deviceId, {
       onData: (data) => socket.deviceData(data),
       onLinkClosed: () => socket.deviceGone('DEVICE_OFFLINE'),
     });

@@ -123,10 +123,15 @@ export class RunService {
     }
     try {
       const onLinkClosed = () => this.settle(run, 'failed', null, null, 'DEVICE_OFFLINE: the device disconnected');
-      run.stdout = this.deps.router.openStream(run.deviceId, { onData: (d) => this.keep(run, run.out, d), onLinkClosed });
-      run.stderr = this.deps.router.openStream(run.deviceId, { onData: (d) => this.keep(run, run.err, d), onLinkClosed: () => undefined });
+      run.stdout = await this.deps.router.openStream(run.deviceId, { onData: (d) => this.keep(run, run.out, d), onLinkClosed });
+      run.stderr = await this.deps.router.openStream(run.deviceId, { onData: (d) => this.keep(run, run.err, d), onLinkClosed: () => undefined });
     } catch (err) {
       this.settle(run, 'failed', null, null, describe(err));
+      return;
+    }
+    if (run.settled) {
+      // Cancelled while the streams were opening (across the bus, that takes a round trip).
+      this.release(run);
       return;
     }
     this.byStream.set(`${run.deviceId}:${run.stdout.id}`, run);

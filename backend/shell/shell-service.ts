@@ -225,7 +225,7 @@ export class ShellService {
     const id = randomUUID();
     let session: Session | null = null;
     const early: Buffer[] = [];
-    const stream = router.openStream(deviceId, {
+    const stream = await router.openStream(deviceId, {
       onData: (data) => (session ? this.output(session, data) : early.push(data)),
       onLinkClosed: () => {
         if (session) this.end(session, null, 'DEVICE_OFFLINE');

@@ -1,9 +1,11 @@
+import { randomBytes } from 'node:crypto';
 import { pino } from 'pino';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { RpcError } from '../../channel/rpc.js';
 import { TetherError, type Device, type ErrorCode } from '../../protocol/index.js';
 import { dropPrefix, TEST_NATS_URL, testNats, testPrefix } from './test-nats.js';
 import { LocalDeviceRouter, type DeviceLink } from '../../backend/devices/device-router.js';
+import { LinkStreams } from '../../backend/devices/link-streams.js';
 import { FleetEvents, type FleetEvent } from '../../backend/devices/fleet-events.js';
 import { Presence } from '../../backend/devices/presence.js';
 import { startClusterNode, type ClusterNode } from '../../backend/cluster/cluster-node.js';
@@ -200,12 +202,72 @@ describe('NatsDeviceRouter (two nodes on a real NATS)', () => {
     expect(again.cluster.router.isConnected(DEV_A)).toBe(false);
   });
 
-  it('refuses a stream to a device on another node with STREAM_NOT_ROUTED', async () => {
+  it('carries a stream between a link on node A and a feature on node B, both ways, in order, and ends it from either side', async () => {
     const [a, b] = await twoNodes();
-    connectDevice(a, DEV_A);
+    const link = connectDevice(a, DEV_A);
+    const toDevice: Array<{ id: number; data: Buffer }> = [];
+    const streams = new LinkStreams((id, data) => (toDevice.push({ id, data: Buffer.from(data) }), true), 64 * 1024);
+    link.streams = streams;
     await until(() => b.cluster.router.isConnected(DEV_A));
-    expect(() => b.cluster.router.openStream(DEV_A, { onData: () => undefined, onLinkClosed: () => undefined })).toThrow(expect.objectContaining({ code: 'STREAM_NOT_ROUTED' }));
-    expect(() => b.cluster.router.openStream(DEV_X, { onData: () => undefined, onLinkClosed: () => undefined })).toThrow(expect.objectContaining({ code: 'DEVICE_OFFLINE' }));
+
+    const received: Buffer[] = [];
+    let linkClosed = 0;
+    const stream = await b.cluster.router.openStream(DEV_A, { onData: (d) => received.push(d), onLinkClosed: () => linkClosed++ });
+    expect(a.cluster.router.streams.size).toEqual({ viewing: 0, holding: 1 });
+    expect(b.cluster.router.streams.size).toEqual({ viewing: 1, holding: 0 });
+
+    // Device → node B: the bytes the device sends on its stream id, in order.
+    const lines = Array.from({ length: 200 }, (_, i) => `line ${i}\n`);
+    for (const line of lines) expect(streams.deliver(stream.id, Buffer.from(line))).toBe(true);
+    await until(() => received.length === lines.length, 5_000, 'the lines on node B');
+    expect(Buffer.concat(received).toString()).toBe(lines.join(''));
+
+    // Node B → device: larger than a bus message, cut into frames on the way and joined again.
+    const big = randomBytes(1_500_000);
+    expect(stream.send(big)).toBe(true);
+    await until(() => toDevice.reduce((n, f) => n + f.data.length, 0) === big.length, 5_000, 'the bytes at the device');
+    expect(Buffer.concat(toDevice.map((f) => f.data)).equals(big)).toBe(true);
+    expect(new Set(toDevice.map((f) => f.id))).toEqual(new Set([stream.id]));
+
+    // Closed by the feature on B: node A closes its end on the link, later device bytes are dropped.
+    stream.close();
+    await until(() => a.cluster.router.streams.size.holding === 0, 5_000, 'the end on node A');
+    expect(streams.deliver(stream.id, Buffer.from('late'))).toBe(false);
+    expect(stream.send(Buffer.from('late'))).toBe(false);
+    expect(linkClosed).toBe(0);
+
+    // The link closes on node A: the feature on B hears it once, and its stream sends nothing more.
+    const second = await b.cluster.router.openStream(DEV_A, { onData: () => undefined, onLinkClosed: () => linkClosed++ });
+    expect(second.id).not.toBe(stream.id);
+    streams.closeAll();
+    await until(() => linkClosed === 1, 5_000, 'the link close heard on node B');
+    expect(second.send(Buffer.from('x'))).toBe(false);
+    expect(b.cluster.router.streams.size).toEqual({ viewing: 0, holding: 0 });
+
+    // Nobody holds it: DEVICE_OFFLINE as on one node.
+    await expect(b.cluster.router.openStream(DEV_X, { onData: () => undefined, onLinkClosed: () => undefined })).rejects.toMatchObject({ code: 'DEVICE_OFFLINE' });
+  });
+
+  it('ends a viewed stream when its holder node stops, and a held stream when its viewer node is gone', async () => {
+    const [a, b] = await twoNodes();
+    const link = connectDevice(a, DEV_A);
+    const streams = new LinkStreams(() => true, 64 * 1024);
+    link.streams = streams;
+    await until(() => b.cluster.router.isConnected(DEV_A));
+    let linkClosed = 0;
+    await b.cluster.router.openStream(DEV_A, { onData: () => undefined, onLinkClosed: () => linkClosed++ });
+    expect(streams.size).toBe(1);
+
+    // Node B is not among the live nodes any more (its heartbeat aged out): A closes what it held for it.
+    a.cluster.router.sweepStreams(new Set(['node-c.example:8443']));
+    expect(a.cluster.router.streams.size.holding).toBe(0);
+    expect(streams.size).toBe(0);
+
+    // Node A stops: B's viewed streams of its devices end.
+    await b.cluster.router.openStream(DEV_A, { onData: () => undefined, onLinkClosed: () => linkClosed++ });
+    started.splice(started.indexOf(a), 1);
+    await a.cluster.close();
+    await until(() => linkClosed === 1, 5_000, 'the stream ended on node B');
   });
 
   it('relays enrolments and removals to the other nodes, once', async () => {

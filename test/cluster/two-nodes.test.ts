@@ -1,3 +1,4 @@
+import { createHash, randomBytes } from 'node:crypto';
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -5,6 +6,8 @@ import WebSocket from 'ws';
 import { api, cleanup, deviceOf, enrolAndRun, login, openConsole, startAgent, startBackend, tempDir, waitFor, type Backend, type Proc } from '../harness.js';
 import { dropPrefix, TEST_NATS_URL, testNats, testPrefix } from '../bus/test-nats.js';
 import { createTestDatabase } from '../store/test-database.js';
+import { rawCall } from '../file-client.js';
+import { ShellClient } from '../shell-client.js';
 
 /**
  * Two real `tether-backend serve` processes on one PostgreSQL database and one NATS (a prefix of
@@ -107,12 +110,49 @@ describe('a cluster of two nodes', () => {
     expect(group.status).toBe(200);
     expect((await api(b, 'POST', '/api/v1/devices/tags', { token: tokenB, body: { ids: [deviceId], set: { site: 'x' } } })).status).toBe(200);
     await waitFor(() => applied() === 'purple', 15_000, 'the tag set on node B applied on the device');
+  });
 
-    // Commands stream their output, and streams do not cross nodes yet (phase 2): a coded failure.
-    const exec = await api(b, 'POST', `/api/v1/devices/${deviceId}/commands`, { token: tokenB, body: { command: { shell: 'echo hi' }, wait: true } });
+  it('a command, a shell with flow control and a file from node B reach the device held by node A', async () => {
+    const deviceId = agents[0]!.deviceId;
+    // A command's output streams back across the bus, with its exit code.
+    const exec = await api(b, 'POST', `/api/v1/devices/${deviceId}/commands`, { token: tokenB, body: { command: { shell: 'echo across; echo to-stderr >&2' }, wait: true } });
     expect(exec.status).toBe(200);
-    expect(exec.body).toMatchObject({ state: 'failed' });
-    expect((exec.body as { error: string }).error).toMatch(/^STREAM_NOT_ROUTED/);
+    expect(exec.body).toMatchObject({ state: 'succeeded', exitCode: 0, stdout: 'across\n', stderr: 'to-stderr\n' });
+
+    // A shell through a console on node B: typed bytes go to node A and the PTY, its output comes back.
+    const term = await ShellClient.open(b, tokenB, { deviceId, cols: 80, rows: 24 });
+    term.type('echo cross-$((40+2))-node\r');
+    await term.waitFor('cross-42-node');
+    // A flood with the console's acks held: the agent stops within its window, nothing piles up on the way.
+    term.type('yes\r');
+    await term.until(() => term.received > 1024 * 1024, 20_000, '1 MB of yes');
+    term.holdAcks = true;
+    const holdAt = term.received;
+    await term.settled(500, 10_000);
+    expect(term.received - holdAt).toBeLessThan(256 * 1024);
+    expect(term.received - term.acked).toBeLessThan(256 * 1024);
+    // The acks travel back across the bus and the PTY resumes.
+    term.holdAcks = false;
+    term.ackAll();
+    await term.until(() => term.received > holdAt + 512 * 1024, 10_000, 'output to resume');
+    term.type('\x03');
+    term.type('exit 7\r');
+    await term.closed;
+    expect(term.ended).toMatchObject({ type: 'ended', exitCode: 7 });
+
+    // A file up to the device and back down, both through node B.
+    const data = randomBytes(3 * 1024 * 1024 + 17);
+    const sha256 = createHash('sha256').update(data).digest('hex');
+    const dir = tempDir('cross-node-files');
+    homes.push(dir);
+    const path = join(dir, 'across.bin');
+    const query = new URLSearchParams({ path, transfer: 'cross-node-1', offset: '0', size: String(data.length), sha256 });
+    const up = await rawCall(b, 'PUT', `/api/v1/devices/${deviceId}/files/content?${query.toString()}`, { token: tokenB, body: data });
+    expect(up.status, up.body.toString()).toBe(200);
+    expect(readFileSync(path).equals(data)).toBe(true);
+    const down = await rawCall(b, 'GET', `/api/v1/devices/${deviceId}/files/content?${new URLSearchParams({ path }).toString()}`, { token: tokenB });
+    expect(down.status).toBe(200);
+    expect(createHash('sha256').update(down.body).digest('hex')).toBe(sha256);
   });
 
   it('revoking on node B disconnects the agent held by node A within a second', async () => {

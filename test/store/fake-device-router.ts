@@ -43,7 +43,7 @@ export class FakeDeviceRouter implements DeviceRouter {
     return false;
   }
 
-  openStream(deviceId: string, handlers: StreamHandlers): DeviceStream {
+  async openStream(deviceId: string, handlers: StreamHandlers): Promise<DeviceStream> {
     if (!this.online.has(deviceId)) throw new TetherError('DEVICE_OFFLINE');
     const id = this.nextStream++;
     const entry = { deviceId, handlers, open: true };

@@ -117,6 +117,8 @@ export async function startBackend(config: BackendConfig, log: Logger = pino()):
   const control = new ControlGateway({ identity: pki.identity, caCertPem: pki.ca.certPem, devices: stores.devices, onFacts: (id, facts): Promise<void> => devices.recordFacts(id, facts), presence, router, log, limits: config.control, counters: opsMetrics.counters });
   const storeHealth = new StoreHealth();
   const monitoring = await startMonitoring({ engine: openMetricEngine(store), stores: store.monitoring, audit, devices: fleet, log, config: config.monitoring, health: storeHealth, leads: () => lease.isLeader });
+  // A console on any node follows the whole fleet's live metrics, logs and alerts.
+  cluster?.relayMonitoring(monitoring.live);
   const telemetry = new TelemetryGateway({ devices: stores.devices, presence, ingest: monitoring.ingest, log, counters: opsMetrics.counters });
   // On a cluster the router broadcasts the disconnect, and each node closes its handshakes and telemetry sockets too.
   closeOtherConnections = (id, code) => {

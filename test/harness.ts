@@ -266,7 +266,7 @@ export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs
 }
 
 /** A console WebSocket (bearer auth, as a non-browser client) for relaying device requests. */
-export async function openConsole(backend: Backend, adminToken: string): Promise<{ request(deviceId: string, method: string, params: unknown): Promise<Extract<ConsoleServerMessage, { type: 'device.response' }>>; messages: ConsoleServerMessage[]; close(): void }> {
+export async function openConsole(backend: Backend, adminToken: string): Promise<{ request(deviceId: string, method: string, params: unknown): Promise<Extract<ConsoleServerMessage, { type: 'device.response' }>>; send(msg: ConsoleClientMessage): void; messages: ConsoleServerMessage[]; close(): void }> {
   const ws = new WebSocket(new URL('/api/v1/console', backend.url.replace('https:', 'wss:')).href, { ca: backend.caCertPem, headers: { authorization: `Bearer ${adminToken}` } });
   const messages: ConsoleServerMessage[] = [];
   const pending = new Map<number, (m: Extract<ConsoleServerMessage, { type: 'device.response' }>) => void>();
@@ -289,6 +289,7 @@ export async function openConsole(backend: Backend, adminToken: string): Promise
         const msg: ConsoleClientMessage = { type: 'device.request', id, deviceId, method, params };
         ws.send(JSON.stringify(msg));
       }),
+    send: (msg) => ws.send(JSON.stringify(msg)),
     close: () => ws.close(),
   };
 }

@@ -24,7 +24,7 @@ function setup() {
   const latest = new LatestValues();
   const devices = [device(A, { site: 'lab' }), device(B, { site: 'field' })];
   const heard: AlertEvent[] = [];
-  const make = () => new AlertService({ store, audit: new AuditLog({ audit: auditStore }), latest, devices: () => devices, onEvent: (e) => heard.push(e), now: () => now });
+  const make = (leads?: () => boolean) => new AlertService({ store, audit: new AuditLog({ audit: auditStore }), latest, devices: () => devices, onEvent: (e) => heard.push(e), now: () => now, leads });
   return { store, audited, latest, devices, heard, make, advance: (ms: number) => (now += ms), now: () => now };
 }
 
@@ -89,6 +89,30 @@ describe('AlertService', () => {
     t.devices[0] = device(A, { site: 'lab' }, true, t.now());
     const resolved = await Promise.all([one.evaluate(), two.evaluate()]);
     expect(resolved.flat().map((e) => [e.deviceId, e.state])).toEqual([[A, 'resolved']]);
+    expect(t.heard.map((e) => e.state)).toEqual(['firing', 'resolved']);
+  });
+
+  it('only the leader stores transitions; a follower that takes the lead fires a held condition at once and resolves what it fired', async () => {
+    const t = setup();
+    let leading = false;
+    const follower = t.make(() => leading);
+    await follower.createRule({ name: 'hot', condition: { kind: 'metric', metric: 'm', comparison: '>', threshold: 1 }, forMs: 10_000, scope: {}, enabled: true }, 'user:alice');
+    t.latest.update(A, [{ ts: t.now(), name: 'm', value: 5 }]);
+    expect(await follower.evaluate()).toEqual([]);
+    t.advance(11_000);
+    t.latest.update(A, [{ ts: t.now(), name: 'm', value: 5 }]);
+    expect(await follower.evaluate()).toEqual([]);
+    expect(await follower.active()).toEqual([]);
+    // The lead passes to it: the condition has held for 11 s already.
+    leading = true;
+    expect(await follower.evaluate()).toMatchObject([{ deviceId: A, state: 'firing' }]);
+    // It loses the lead while the condition ends: the resolution waits for a leader.
+    leading = false;
+    t.latest.update(A, [{ ts: t.now() + 1, name: 'm', value: 0 }]);
+    expect(await follower.evaluate()).toEqual([]);
+    expect((await follower.active()).map((e) => e.deviceId)).toEqual([A]);
+    leading = true;
+    expect(await follower.evaluate()).toMatchObject([{ deviceId: A, state: 'resolved' }]);
     expect(t.heard.map((e) => e.state)).toEqual(['firing', 'resolved']);
   });
 

@@ -32,6 +32,11 @@ export interface AlertServiceDeps {
   onEvent: (event: AlertEvent) => void;
   /** An evaluation pass that failed (the store unavailable); the next tick tries again. */
   onError?: (err: unknown) => void;
+  /**
+   * Whether this evaluator stores transitions (a cluster's leader; always on one node). Others
+   * follow how long each condition has held, so a new leader fires on time, and store nothing.
+   */
+  leads?: () => boolean;
   now?: () => number;
 }
 
@@ -51,6 +56,10 @@ export class AlertService {
 
   constructor(private readonly deps: AlertServiceDeps) {
     this.now = deps.now ?? Date.now;
+  }
+
+  private leads(): boolean {
+    return this.deps.leads?.() ?? true;
   }
 
   listRules(): Promise<AlertRule[]> {
@@ -127,14 +136,17 @@ export class AlertService {
         if (holds) {
           const entry = current ?? { since, firing: false };
           if (!current) this.state.set(key, entry);
-          if (!entry.firing && now - entry.since >= rule.forMs) {
+          if (!entry.firing && now - entry.since >= rule.forMs && this.leads()) {
             await this.record(events, rule, device.id, 'firing', now, value);
             // Firing from here on, whether this call stored the event or another evaluator had.
             entry.firing = true;
           }
         } else if (current) {
-          // Forgotten only once stored: a failed write is tried again by the next pass.
-          if (current.firing) await this.record(events, rule, device.id, 'resolved', now, value);
+          // Forgotten only once stored: a failed write (or one left to the leader) is tried again by the next pass.
+          if (current.firing) {
+            if (!this.leads()) continue;
+            await this.record(events, rule, device.id, 'resolved', now, value);
+          }
           this.state.delete(key);
         }
       }

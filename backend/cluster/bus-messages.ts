@@ -25,6 +25,8 @@ export function clusterNames(prefix: string) {
     deviceEvents: `${prefix}.device-events`,
     /** Revocations and other forced closes, to every node. */
     disconnect: `${prefix}.disconnect`,
+    /** Live monitoring (ingested batches, alert transitions), to every node. */
+    monitoring: `${prefix}.monitoring`,
     /** Fleet changes (enrolments, edits, removals), to every node. */
     fleet: `${prefix}.fleet`,
     /** Device id → node id, with a TTL; see DeviceLocations. */

@@ -4,10 +4,12 @@ import { TetherError, type ErrorCode } from '../../protocol/index.js';
 import type { LocalDeviceRouter } from '../devices/device-router.js';
 import type { FleetEvents } from '../devices/fleet-events.js';
 import type { Presence } from '../devices/presence.js';
+import type { MonitoringLive } from '../metrics/monitoring-live.js';
 import { clusterNames } from './bus-messages.js';
 import { ClusterSignals } from './cluster-signals.js';
 import { DeviceLocations } from './device-locations.js';
 import { relayFleetEvents } from './fleet-relay.js';
+import { relayMonitoring } from './monitoring-relay.js';
 import { NatsDeviceRouter } from './nats-device-router.js';
 import { NodeRegistry } from './node-registry.js';
 import { natsConnectOptions, redactNatsUrl } from './nats-url.js';
@@ -63,6 +65,8 @@ export interface ClusterNode {
   nodes: NodeRegistry;
   /** In-memory state changes announced to the other nodes. */
   signals: ClusterSignals;
+  /** Shares this node's live monitoring with the other nodes and theirs with it, until close. */
+  relayMonitoring(live: Pick<MonitoringLive, 'tap' | 'stored' | 'alert'>): void;
   /** Stops routing and relaying, then drains the connection (after the links were closed). */
   close(): Promise<void>;
 }
@@ -113,7 +117,6 @@ export async function startClusterNode(deps: ClusterNodeDeps): Promise<ClusterNo
     router.start();
     await locations.start();
     health.watch(nc, (up) => (up ? locations.busUp() : locations.busDown()));
-    const stopRelay = relayFleetEvents({ nc, prefix: config.prefix, nodeId: config.nodeId, events: deps.events, log });
     const signals = new ClusterSignals(nc, config.prefix, config.nodeId, log);
     signals.start();
     const nodes = new NodeRegistry(nodesKv, config.nodeId, ttlMs, log);
@@ -127,11 +130,13 @@ export async function startClusterNode(deps: ClusterNodeDeps): Promise<ClusterNo
     }, STREAM_SWEEP_MS);
     streamSweep.unref();
     log.info({ nodeId: config.nodeId, nats: nc.getServer(), prefix: config.prefix }, 'joined the cluster');
+    const stops = [relayFleetEvents({ nc, prefix: config.prefix, nodeId: config.nodeId, events: deps.events, log })];
     return {
       router, health, nodes, signals,
+      relayMonitoring: (live) => void stops.push(relayMonitoring({ nc, prefix: config.prefix, nodeId: config.nodeId, live, log })),
       close: async () => {
         clearInterval(streamSweep);
-        stopRelay();
+        for (const stop of stops) stop();
         signals.close();
         router.close();
         await locations.close();

@@ -5,6 +5,9 @@ import type { LatestValues } from './latest-values.js';
 
 type Send = (message: MonitoringServerMessage) => void;
 
+/** What a node feeds into live monitoring: committed batches, alert transitions. */
+export type LiveFeed = { type: 'stored'; batches: readonly StoredBatch[] } | { type: 'alert'; event: AlertEvent };
+
 interface Subscriber {
   send: Send;
   devices: Set<string>;
@@ -22,6 +25,7 @@ const MAX_DEVICE_SUBSCRIPTIONS = 32;
  */
 export class MonitoringLive {
   private readonly subscribers = new Set<Subscriber>();
+  private readonly taps = new Set<(feed: LiveFeed) => void>();
   private readonly timer: NodeJS.Timeout;
 
   constructor(private readonly latest: LatestValues, coalesceMs = 1_000) {
@@ -31,6 +35,7 @@ export class MonitoringLive {
 
   /** Feed of committed batches (wire to IngestQueue.onStored). */
   stored(batches: readonly StoredBatch[]): void {
+    for (const tap of this.taps) tap({ type: 'stored', batches });
     for (const b of batches) this.latest.update(b.deviceId, b.metrics);
     if (this.subscribers.size === 0) return;
     for (const sub of this.subscribers) {
@@ -46,7 +51,14 @@ export class MonitoringLive {
   }
 
   alert(event: AlertEvent): void {
+    for (const tap of this.taps) tap({ type: 'alert', event });
     for (const sub of this.subscribers) sub.send({ type: 'alert.event', event });
+  }
+
+  /** Hears everything fed in (a cluster node relays it to the other nodes); returns the stop. */
+  tap(listener: (feed: LiveFeed) => void): () => void {
+    this.taps.add(listener);
+    return () => this.taps.delete(listener);
   }
 
   /** One console's live state; the hub calls handle() for monitoring messages and detach() on close. */

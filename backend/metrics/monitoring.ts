@@ -41,8 +41,8 @@ export interface Monitoring {
 export async function startMonitoring(deps: {
   engine: MetricEngine; stores: MonitoringStores; audit: AuditLog; devices: () => readonly Device[]; log: Logger; config?: MonitoringConfig; health?: StoreHealth;
   /**
-   * Whether this node does the cluster's once-only work (rollups, retention); always on a
-   * single node. Compaction and alert evaluation run on every node: see docs/cluster.md.
+   * Whether this node does the cluster's once-only work (rollups, retention, storing alert
+   * transitions); always on a single node. Compaction runs on every node: see docs/cluster.md.
    */
   leads?: () => boolean;
 }): Promise<Monitoring> {
@@ -54,9 +54,10 @@ export async function startMonitoring(deps: {
   await latest.load(engine, Date.now() - 10 * 60_000);
   const live = new MonitoringLive(latest);
   const unsubscribe = ingest.onStored((stored) => live.stored(stored));
+  const leads = deps.leads ?? (() => true);
   const alerts = new AlertService({
     store: deps.stores.alerts, audit: deps.audit, latest, devices: deps.devices, onEvent: (event) => live.alert(event),
-    onError: (err) => deps.log.error({ err }, 'alert evaluation failed'),
+    onError: (err) => deps.log.error({ err }, 'alert evaluation failed'), leads,
   });
   const retention = new RetentionJob(engine, policy);
 
@@ -89,7 +90,6 @@ export async function startMonitoring(deps: {
       slice();
     };
   };
-  const leads = deps.leads ?? (() => true);
   const runRollups = job(async () => leads() && (await engine.rollup(Date.now())).more);
   const runCompaction = job(async () => (await engine.compact(Date.now())).more);
   const runRetention = job(async () => leads() && (await retention.run(Date.now())).more);

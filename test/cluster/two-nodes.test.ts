@@ -85,6 +85,9 @@ describe('a cluster of two nodes', () => {
       expect(echo).toMatchObject({ ok: true, result: { payload: 'across nodes' } });
       const info = await console.request(deviceId, 'system.info', {});
       expect(info.ok).toBe(true);
+      // Live metrics of a device whose telemetry node A ingests, on a console of node B.
+      console.send({ type: 'metrics.subscribe', target: deviceId });
+      await waitFor(() => console.messages.some((m) => m.type === 'metrics.samples' && m.deviceId === deviceId && m.samples.length > 0), 10_000, 'live samples on node B');
     } finally {
       console.close();
     }

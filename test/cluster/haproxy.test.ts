@@ -1,0 +1,313 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { connect as connectTcp, createConnection, createServer, type Server, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { connect as connectTls } from 'node:tls';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { api, cleanup, createToken, deviceOf, enrolAndRun, login, openConsole, Proc, ROOT, startBackend, tempDir, waitFor, type Backend } from '../harness.js';
+import { freePort } from '../bus/private-nats.js';
+import { dropPrefix, TEST_NATS_URL, testNats, testPrefix } from '../bus/test-nats.js';
+import { createTestDatabase } from '../store/test-database.js';
+
+/** Debian installs it in /usr/sbin, which a non-root PATH may lack. */
+const HAPROXY = process.env.TETHER_TEST_HAPROXY ?? (spawnSync('haproxy', ['-v']).error && existsSync('/usr/sbin/haproxy') ? '/usr/sbin/haproxy' : 'haproxy');
+const SHIPPED_CONFIG = join(ROOT, 'build', 'cluster', 'haproxy.cfg');
+/** The name agents would dial in production: every node's certificate must cover it. */
+const PUBLIC_HOST = 'fleet.tether.test';
+const NODE_NAMES = ['node-a', 'node-b', 'node-c'] as const;
+
+/** Fails (the cluster tests are not skipped) with how to install HAProxy when it is missing. */
+function requireHaproxy(): void {
+  const probe = spawnSync(HAPROXY, ['-v'], { encoding: 'utf8' });
+  if (probe.error || probe.status !== 0) {
+    throw new Error(`HAProxy is not installed (${HAPROXY} -v: ${probe.error?.message ?? probe.stderr}). The cluster tests need it (they are not skipped). Install it with:\n  apt-get install -y haproxy\nor point TETHER_TEST_HAPROXY at the binary.`);
+  }
+}
+
+/**
+ * The shipped build/cluster/haproxy.cfg with only its addresses rewritten for 127.0.0.1 (and
+ * what needs root dropped), so the file admins install is the file tested. Each rewrite must
+ * match exactly once: a change to the shipped file's shape fails here, not silently.
+ */
+function testConfig(shipped: string, options: { bind: string; socket: string; servers: Record<string, string> }): string {
+  const rewrites: Array<[RegExp, string]> = [
+    [/^\s*log \/dev\/log .*$/m, '    log stderr format raw local0'],
+    [/^\s*chroot .*$/m, ''],
+    [/^\s*user .*$/m, ''],
+    [/^\s*group .*$/m, ''],
+    [/^\s*stats socket .*$/m, `    stats socket ${options.socket} mode 600 level admin`],
+    [/^\s*bind :443$/m, `    bind ${options.bind}`],
+    ...Object.entries(options.servers).map(([name, address]): [RegExp, string] => [new RegExp(`^(\\s*server ${name}) \\S+$`, 'm'), `$1 ${address}`]),
+  ];
+  let config = shipped;
+  for (const [pattern, replacement] of rewrites) {
+    const hits = config.match(new RegExp(pattern.source, 'gm'))?.length ?? 0;
+    if (hits !== 1) throw new Error(`build/cluster/haproxy.cfg: expected one line matching ${String(pattern)}, found ${hits}`);
+    config = config.replace(pattern, replacement);
+  }
+  return config;
+}
+
+interface ServerStat { status: string; checkStatus: string; checkCode: string }
+
+/** `show stat` on HAProxy's stats socket: the state of each server of the tether_nodes backend. */
+async function serverStats(socket: string): Promise<Map<string, ServerStat>> {
+  const csv = await new Promise<string>((resolve, reject) => {
+    const conn = createConnection(socket);
+    let text = '';
+    conn.setEncoding('utf8');
+    conn.on('data', (chunk: string) => (text += chunk));
+    conn.on('end', () => resolve(text));
+    conn.on('error', reject);
+    conn.setTimeout(5_000, () => conn.destroy(new Error('the stats socket did not answer in 5 s')));
+    conn.end('show stat\n');
+  });
+  const [header = '', ...rows] = csv.trim().split('\n');
+  const columns = header.replace(/^# /, '').split(',');
+  const at = (name: string) => columns.indexOf(name);
+  const stats = new Map<string, ServerStat>();
+  for (const row of rows) {
+    const cells = row.split(',');
+    if (cells[at('pxname')] !== 'tether_nodes' || cells[at('svname')] === 'BACKEND') continue;
+    stats.set(cells[at('svname')] ?? '', { status: cells[at('status')] ?? '', checkStatus: cells[at('check_status')] ?? '', checkCode: cells[at('check_code')] ?? '' });
+  }
+  return stats;
+}
+
+/**
+ * A TCP relay from a port of its own to NATS, one per node: cutting it takes that node's NATS
+ * away (its /readyz turns red with BUS_UNAVAILABLE) while the node itself keeps running.
+ */
+class NatsRelay {
+  private server: Server | null = null;
+  private readonly sockets = new Set<Socket>();
+
+  constructor(readonly port: number, private readonly target: URL) {}
+
+  get url(): string {
+    return `nats://127.0.0.1:${this.port}`;
+  }
+
+  async open(): Promise<void> {
+    const server = createServer((client) => {
+      const upstream = connectTcp(Number(this.target.port || 4222), this.target.hostname);
+      for (const socket of [client, upstream]) {
+        this.sockets.add(socket);
+        socket.on('close', () => this.sockets.delete(socket));
+        socket.on('error', () => {
+          client.destroy();
+          upstream.destroy();
+        });
+      }
+      client.pipe(upstream).pipe(client);
+    });
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.port, '127.0.0.1', () => resolve());
+    });
+  }
+
+  async cut(): Promise<void> {
+    const server = this.server;
+    this.server = null;
+    for (const socket of this.sockets) socket.destroy();
+    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+}
+
+/** Whether `node` holds the device's control channel: its last word on the device is `device connected`. */
+function holds(node: Backend, deviceId: string): boolean {
+  const last = node.proc.json().filter((e) => e.deviceId === deviceId && (e.msg === 'device connected' || e.msg === 'device disconnected')).at(-1);
+  return last?.msg === 'device connected';
+}
+
+/** Completes a TLS handshake to host:port as a client dialling `servername`, trusting only `ca`; resolves the peer certificate's fingerprint. */
+function tlsFingerprint(port: number, servername: string, ca: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connectTls({ host: '127.0.0.1', port, servername, ca }, () => {
+      const fingerprint = socket.getPeerX509Certificate()?.fingerprint256 ?? '';
+      socket.end();
+      resolve(fingerprint);
+    });
+    socket.on('error', reject);
+    socket.setTimeout(5_000, () => socket.destroy(new Error('TLS handshake timed out')));
+  });
+}
+
+/**
+ * Three real `tether-backend serve` nodes (one PostgreSQL, one NATS, B and C started on a copy of
+ * A's pki/) behind a real HAProxy running the shipped build/cluster/haproxy.cfg. Agents enrol and
+ * run through HAProxy's address only, as they would in production.
+ */
+describe('a cluster of three nodes behind HAProxy', () => {
+  let database: { url: string; drop(): Promise<void> } | undefined;
+  const prefix = testPrefix();
+  const nodes: Backend[] = [];
+  const relays = new Map<string, NatsRelay>();
+  const agents: Array<{ proc: Proc; stateDir: string; deviceId: string; label: string }> = [];
+  const dirs: string[] = [];
+  let haproxy: Proc | undefined;
+  let statsSocket = '';
+  let lbPort = 0;
+  /** HAProxy's address as a backend for the harness: what agents register with and dial. */
+  let lb: Backend;
+  let token = '';
+  let killed: Backend | undefined;
+  let killedAt = 0;
+
+  const nameOf = (node: Backend) => NODE_NAMES[nodes.indexOf(node)] ?? '?';
+
+  beforeAll(async () => {
+    requireHaproxy();
+    // Both fail with how to start the server when it is not running.
+    await (await testNats()).close();
+    database = await createTestDatabase();
+    lbPort = await freePort();
+    for (const name of NODE_NAMES) {
+      const relay = new NatsRelay(await freePort(), new URL(TEST_NATS_URL));
+      await relay.open();
+      relays.set(name, relay);
+      const home = tempDir('backend');
+      dirs.push(home);
+      if (nodes[0]) cpSync(join(nodes[0].home, 'pki'), join(home, 'pki'), { recursive: true });
+      nodes.push(await startBackend({
+        home,
+        env: { TETHER_DATABASE_URL: database.url, TETHER_NATS_URL: relay.url, TETHER_NATS_PREFIX: prefix, TETHER_NODE_ID: name, TETHER_PUBLIC_URL: `https://${PUBLIC_HOST}:${lbPort}` },
+      }));
+    }
+
+    const dir = tempDir('haproxy');
+    dirs.push(dir);
+    statsSocket = join(dir, 'admin.sock');
+    const config = join(dir, 'haproxy.cfg');
+    writeFileSync(config, testConfig(readFileSync(SHIPPED_CONFIG, 'utf8'), {
+      bind: `127.0.0.1:${lbPort}`,
+      socket: statsSocket,
+      servers: Object.fromEntries(NODE_NAMES.map((name, i) => [name, `127.0.0.1:${nodes[i]?.port ?? 0}`])),
+    }));
+    haproxy = new Proc(spawn(HAPROXY, ['-db', '-f', config], { stdio: ['ignore', 'pipe', 'pipe'] }), 'haproxy');
+    await waitFor(async () => {
+      if (haproxy?.child.exitCode !== null) throw new Error(`haproxy exited (${String(haproxy?.child.exitCode)}):\n${haproxy?.tail() ?? ''}`);
+      const stats = await serverStats(statsSocket).catch(() => new Map<string, ServerStat>());
+      return NODE_NAMES.every((name) => stats.get(name)?.status === 'UP' && stats.get(name)?.checkStatus === 'L7OK');
+    }, 20_000, 'HAProxy to check every node UP on /readyz');
+
+    const a = nodes[0]!;
+    lb = { ...a, url: `https://127.0.0.1:${lbPort}`, port: lbPort };
+    token = await login(lb);
+  });
+
+  // Runs whatever part of the file ran: nothing is left behind.
+  afterAll(async () => {
+    for (const agent of agents) await agent.proc.stop();
+    await haproxy?.stop();
+    await Promise.all(nodes.map((node) => node.proc.stop()));
+    for (const relay of relays.values()) await relay.cut();
+    await database?.drop();
+    await dropPrefix(prefix);
+    cleanup(...dirs, ...agents.map((x) => x.stateDir));
+  });
+
+  it('passes TLS through: every node presents a certificate of the cluster CA valid for the public name', async () => {
+    const a = nodes[0]!;
+    const direct = new Set<string>();
+    for (const node of nodes) {
+      expect(node.caPin).toBe(a.caPin);
+      direct.add(await tlsFingerprint(node.port, PUBLIC_HOST, a.caCertPem));
+    }
+    // HAProxy does not terminate TLS: what the client sees is a node's own certificate.
+    for (let i = 0; i < 3; i++) expect(direct).toContain(await tlsFingerprint(lbPort, PUBLIC_HOST, a.caCertPem));
+    await expect(tlsFingerprint(lbPort, 'not-the-public-name.test', a.caCertPem)).rejects.toThrow(/altnames|ERR_TLS_CERT_ALTNAME_INVALID/i);
+  });
+
+  it('agents enrolled and connected through HAProxy show online on every node', async () => {
+    for (let i = 1; i <= 4; i++) agents.push({ ...(await enrolAndRun(lb, token, `robot-${i}`)), label: `robot-${i}` });
+    for (const agent of agents) {
+      const holders = nodes.filter((node) => holds(node, agent.deviceId));
+      expect(holders, `${agent.label} held by exactly one node`).toHaveLength(1);
+      for (const node of nodes) {
+        await waitFor(async () => (await deviceOf(node, token, agent.deviceId))?.online === true, 10_000, `${agent.label} online via ${nameOf(node)}`);
+      }
+    }
+    console.log(`haproxy: devices per node after enrolment: ${nodes.map((node) => `${nameOf(node)}=${agents.filter((x) => holds(node, x.deviceId)).length}`).join(' ')}`);
+  });
+
+  it('after kill -9 of the node holding an agent, its agents reconnect through HAProxy to the other nodes within 30 s', async () => {
+    const first = agents[0]!;
+    const victim = nodes.find((node) => holds(node, first.deviceId));
+    if (!victim) throw new Error('no node holds robot-1');
+    killed = victim;
+    const survivors = nodes.filter((node) => node !== victim);
+    const moving = agents.filter((agent) => holds(victim, agent.deviceId));
+    const logFrom = new Map(moving.map((agent) => [agent, agent.proc.json().length]));
+
+    killedAt = Date.now();
+    await victim.proc.stop('SIGKILL');
+    const times: string[] = [];
+    for (const agent of moving) {
+      const connected = await agent.proc.waitForLog((e) => e.msg === 'connected', 30_000, logFrom.get(agent));
+      const agentMs = Number(connected.time) - killedAt;
+      await waitFor(() => survivors.some((node) => holds(node, agent.deviceId)), 30_000, `${agent.label} held by a surviving node`);
+      const holder = survivors.find((node) => holds(node, agent.deviceId))!;
+      const other = survivors.find((node) => node !== holder)!;
+      // Reachable from the other survivor (through NATS to the new holder), not only listed online.
+      const console = await openConsole(other, token);
+      try {
+        expect(await console.request(agent.deviceId, 'system.echo', { payload: 'back' })).toMatchObject({ ok: true, result: { payload: 'back' } });
+      } finally {
+        console.close();
+      }
+      const reachableMs = Date.now() - killedAt;
+      expect((await deviceOf(other, token, agent.deviceId))?.online).toBe(true);
+      expect(reachableMs).toBeLessThan(30_000);
+      times.push(`${agent.label}: connected to ${nameOf(holder)} after ${agentMs} ms, answering via ${nameOf(other)} after ${reachableMs} ms`);
+    }
+    console.log(`haproxy: kill -9 of ${nameOf(victim)} (held ${moving.length} of ${agents.length} devices; aim 10 s):\n  ${times.join('\n  ')}`);
+  });
+
+  it('HAProxy takes the dead node out, and an agent registers and runs through it while one node is dead', async () => {
+    const victim = killed;
+    if (!victim) throw new Error('the kill -9 case did not run');
+    await waitFor(async () => (await serverStats(statsSocket)).get(nameOf(victim))?.status === 'DOWN', 15_000, `${nameOf(victim)} DOWN in HAProxy`);
+    const seenDownMs = Date.now() - killedAt;
+    // Out because nothing answers on its port any more (L4CON: connection refused).
+    const stat = (await serverStats(statsSocket)).get(nameOf(victim));
+    expect(stat?.checkStatus).toMatch(/^L4/);
+    console.log(`haproxy: ${nameOf(victim)} seen DOWN (${stat?.checkStatus ?? '?'}) ${seenDownMs} ms after its kill -9`);
+
+    const fresh = { ...(await enrolAndRun(lb, token, 'robot-5')), label: 'robot-5' };
+    agents.push(fresh);
+    expect(holds(victim, fresh.deviceId)).toBe(false);
+    for (const node of nodes.filter((x) => x !== victim)) {
+      await waitFor(async () => (await deviceOf(node, token, fresh.deviceId))?.online === true, 10_000, `robot-5 online via ${nameOf(node)}`);
+    }
+    // A plain token round trip through HAProxy lands on a live node.
+    expect(await createToken(lb, token)).toMatch(/.+/);
+  });
+
+  it('HAProxy takes out a running node whose /readyz is red, and puts it back once it is green', async () => {
+    const victim = killed;
+    if (!victim) throw new Error('the kill -9 case did not run');
+    const sick = nodes.find((node) => node !== victim)!;
+    const name = nameOf(sick);
+    const relay = relays.get(name)!;
+    await relay.cut();
+    await waitFor(async () => (await api(sick, 'GET', '/readyz')).status === 503, 15_000, `${name} /readyz red`);
+    expect((await api(sick, 'GET', '/readyz')).body).toMatchObject({ code: 'BUS_UNAVAILABLE' });
+    await waitFor(async () => (await serverStats(statsSocket)).get(name)?.status === 'DOWN', 15_000, `${name} DOWN in HAProxy`);
+    // Out on its answer (HTTP 503), not on its port: the node still accepts connections.
+    expect((await serverStats(statsSocket)).get(name)).toMatchObject({ checkStatus: 'L7STS', checkCode: '503' });
+    expect((await api(sick, 'GET', '/healthz')).status).toBe(200);
+
+    await relay.open();
+    await waitFor(async () => (await serverStats(statsSocket)).get(name)?.status === 'UP', 30_000, `${name} UP again in HAProxy`);
+    // Its agents were cut when it went DOWN (on-marked-down shutdown-sessions); all are back on live nodes.
+    const live = nodes.filter((node) => node !== victim);
+    for (const agent of agents) {
+      for (const node of live) {
+        await waitFor(async () => (await deviceOf(node, token, agent.deviceId))?.online === true, 30_000, `${agent.label} online via ${nameOf(node)}`);
+      }
+    }
+  });
+});

@@ -127,7 +127,7 @@ export function runAgent(stateDir: string, tuning: AgentTuning = {}, log: Logger
   return {
     deviceId: state.deviceId, control, telemetry, settings, fatal,
     stop: () => {
-      remote.onDisconnected();
+      remote.close();
       files.onDisconnected();
       control.stop();
       telemetry.stop();

@@ -4,6 +4,10 @@ import { DeviceId } from './control.js';
 /** A stream id on one device link, allocated by the backend (u32 on the wire). */
 export const StreamId = z.number().int().min(1).max(0xffffffff);
 
+/** The backend's id of a shell session (a UUID). */
+export const ShellSessionId = z.string().uuid();
+const ByteOffset = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
+
 export const TermSize = z.object({ cols: z.number().int().min(2).max(1000), rows: z.number().int().min(1).max(500) });
 export type TermSize = z.infer<typeof TermSize>;
 
@@ -34,10 +38,23 @@ export type CommandOutcome = z.infer<typeof CommandOutcome>;
 
 /** Backend → agent requests of the shell and commands features (merged into AGENT_METHODS). */
 export const SHELL_AGENT_METHODS = {
-  /** Opens a PTY whose output goes to `streamId`; bytes the backend sends on `streamId` are its input. */
+  /**
+   * Opens a PTY whose output goes to `streamId`; bytes the backend sends on `streamId` are its
+   * input. With the backend's `sessionId`, the PTY outlives a dropped control channel for a
+   * while, waiting for `shell.reattach`.
+   */
   'shell.open': {
-    params: TermSize.extend({ streamId: StreamId }),
+    params: TermSize.extend({ streamId: StreamId, sessionId: ShellSessionId.optional() }),
     result: z.object({ pid: z.number().int(), shell: z.string().max(4096) }),
+  },
+  /**
+   * Binds a session to `streamId` on this channel (its control channel dropped, or its backend
+   * lost the stream): `received` is how many output bytes the backend has (the agent resends the
+   * rest), `acked` how many the console acknowledged.
+   */
+  'shell.reattach': {
+    params: z.object({ sessionId: ShellSessionId, streamId: StreamId, received: ByteOffset, acked: ByteOffset }),
+    result: z.object({ pid: z.number().int(), resent: z.number().int().nonnegative() }),
   },
   'shell.resize': { params: TermSize.extend({ streamId: StreamId }), result: z.object({}) },
   'shell.close': { params: z.object({ streamId: StreamId }), result: z.object({ closed: z.boolean() }) },

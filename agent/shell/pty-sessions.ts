@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { TetherError } from '../../protocol/errors.js';
 import type { AgentParams, AgentResult } from '../../protocol/methods.js';
 import { FlowWindow } from './flow-window.js';
+import { trimFront } from '../../channel/chunk-queue.js';
 import { OutputCoalescer } from '../../channel/output-coalescer.js';
 import type { ShellConfig } from './shell-config.js';
 
@@ -18,14 +19,30 @@ export interface PtySessionsOptions {
   maxSessions?: number;
   highWaterBytes?: number;
   lowWaterBytes?: number;
+  /** How long a PTY whose control channel dropped waits for its backend session to reattach. */
+  detachedGraceMs?: number;
 }
 
 interface Session {
   pty: IPty;
   window: FlowWindow;
+  /** The backend's session id: a session opened with one outlives its control channel for a while. */
+  sessionId: string | undefined;
+  /** The stream its output goes to; null while detached (the control channel dropped). */
+  streamId: number | null;
+  /** Output bytes produced so far, and how many of them the console acknowledged. */
+  sent: number;
+  acked: number;
+  /** The output from `acked` to `sent`, resent from where the backend's copy ends after a reattach (at most a window). */
+  unacked: Buffer[];
+  /** Set once the shell exited while detached: told on reattach. */
+  exit: { exitCode: number | null; signal: number | null } | null;
+  graceTimer: NodeJS.Timeout | null;
 }
 
 export const DEFAULT_MAX_PTY_SESSIONS = 32;
+/** Longer than a cluster's failover (a dead node's devices read offline after ~20 s) plus the agent's reconnect. */
+export const DEFAULT_DETACHED_GRACE_MS = 60_000;
 
 const require = createRequire(import.meta.url);
 let nodePty: typeof NodePty | undefined;
@@ -44,7 +61,11 @@ function loadNodePty(): typeof NodePty {
  * {@link FlowWindow} so a flood (`yes`) waits in the kernel's PTY buffer, not in our memory.
  */
 export class PtySessions {
+  /** Attached sessions by stream id. */
   private readonly sessions = new Map<number, Session>();
+  /** Sessions opened with a backend session id, attached or not. */
+  private readonly bySessionId = new Map<string, Session>();
+  private readonly all = new Set<Session>();
 
   private config: ShellConfig;
 
@@ -58,13 +79,14 @@ export class PtySessions {
   }
 
   get size(): number {
-    return this.sessions.size;
+    return this.all.size;
   }
 
   open(params: AgentParams<'shell.open'>): AgentResult<'shell.open'> {
     const { config } = this;
     if (this.sessions.has(params.streamId)) throw new TetherError('CONFLICT', 'The stream already has a session');
-    if (this.sessions.size >= (this.opts.maxSessions ?? DEFAULT_MAX_PTY_SESSIONS)) throw new TetherError('SHELL_LIMIT');
+    if (params.sessionId !== undefined && this.bySessionId.has(params.sessionId)) throw new TetherError('CONFLICT', 'The session is open already');
+    if (this.all.size >= (this.opts.maxSessions ?? DEFAULT_MAX_PTY_SESSIONS)) throw new TetherError('SHELL_LIMIT');
     let pty: IPty;
     try {
       pty = loadNodePty().spawn(config.shell, config.args, {
@@ -82,21 +104,30 @@ export class PtySessions {
       throw new TetherError('SPAWN_FAILED', cause instanceof Error ? cause.message : String(cause));
     }
     const window = new FlowWindow(this.opts.highWaterBytes, this.opts.lowWaterBytes);
-    const session: Session = { pty, window };
+    const session: Session = { pty, window, sessionId: params.sessionId, streamId: params.streamId, sent: 0, acked: 0, unacked: [], exit: null, graceTimer: null };
     this.sessions.set(params.streamId, session);
+    if (params.sessionId !== undefined) this.bySessionId.set(params.sessionId, session);
+    this.all.add(session);
     const output = new OutputCoalescer({
       emit: (bytes) => {
-        if (!this.opts.send(params.streamId, bytes)) return;
+        // Counted and kept whether or not the channel is up: a reattach resends what the backend lacks.
+        session.sent += bytes.length;
+        session.unacked.push(bytes);
         if (window.sent(bytes.length)) pty.pause();
+        if (session.streamId !== null) this.opts.send(session.streamId, bytes);
       },
     });
     pty.onData((chunk: string | Buffer) => output.push(typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk));
     pty.onExit(({ exitCode, signal }) => {
-      if (this.sessions.get(params.streamId) !== session) return;
+      if (!this.all.has(session)) return;
       // The last output must reach the backend before the exit event ends its stream.
       output.flush();
-      this.sessions.delete(params.streamId);
-      this.opts.emitExit(params.streamId, exitCode, signal ?? null);
+      if (session.streamId === null) {
+        session.exit = { exitCode, signal: signal ?? null };
+        return;
+      }
+      this.forget(session);
+      this.opts.emitExit(session.streamId, exitCode, signal ?? null);
     });
     this.opts.log.info({ streamId: params.streamId, pid: pty.pid }, 'shell session opened');
     return { pid: pty.pid, shell: config.shell };
@@ -116,21 +147,91 @@ export class PtySessions {
 
   ack(streamId: number, bytes: number): void {
     const session = this.sessions.get(streamId);
-    if (session && session.window.acked(bytes)) session.pty.resume();
+    if (session) this.acknowledge(session, bytes);
+  }
+
+  /**
+   * Binds a detached session (or an attached one, whose backend lost its stream) to a new stream
+   * on the current channel: records the console's acknowledgements the backend holds, resends
+   * the output from `received` (the bytes the backend has) on, and reports an exit that happened
+   * meanwhile. NOT_FOUND when the session ended or its grace ran out.
+   */
+  reattach(params: AgentParams<'shell.reattach'>): AgentResult<'shell.reattach'> {
+    const session = this.bySessionId.get(params.sessionId);
+    if (!session) throw new TetherError('NOT_FOUND', 'No such shell session on this device');
+    if (params.acked > params.received || params.received > session.sent || params.received < session.acked) {
+      throw new TetherError('BAD_REQUEST', `Offsets out of range: the device produced ${session.sent} bytes, ${session.acked} of them acknowledged`);
+    }
+    if (this.sessions.has(params.streamId) && this.sessions.get(params.streamId) !== session) throw new TetherError('CONFLICT', 'The stream already has a session');
+    if (session.graceTimer) clearTimeout(session.graceTimer);
+    session.graceTimer = null;
+    if (session.streamId !== null) this.sessions.delete(session.streamId);
+    session.streamId = params.streamId;
+    this.sessions.set(params.streamId, session);
+    this.acknowledge(session, params.acked - session.acked);
+    const resend = Buffer.concat(session.unacked).subarray(params.received - session.acked);
+    if (resend.length > 0) this.opts.send(params.streamId, resend);
+    this.opts.log.info({ streamId: params.streamId, resent: resend.length }, 'shell session reattached');
+    if (session.exit) {
+      this.forget(session);
+      this.opts.emitExit(params.streamId, session.exit.exitCode, session.exit.signal);
+    }
+    return { pid: session.pty.pid, resent: resend.length };
   }
 
   close(streamId: number): boolean {
     const session = this.sessions.get(streamId);
     if (!session) return false;
-    this.sessions.delete(streamId);
+    this.forget(session);
     this.kill(session);
     return true;
   }
 
-  /** The control channel dropped: nobody can see these sessions any more. */
+  /**
+   * The control channel dropped. Sessions opened with a backend session id wait detached (their
+   * output paused at the window) for `detachedGraceMs`, for their backend session to reattach them
+   * through the next channel; the others end now, since nobody can see them any more.
+   */
+  detachAll(): void {
+    const grace = this.opts.detachedGraceMs ?? DEFAULT_DETACHED_GRACE_MS;
+    for (const session of this.all) {
+      if (session.streamId !== null) this.sessions.delete(session.streamId);
+      session.streamId = null;
+      if (session.sessionId === undefined) {
+        this.forget(session);
+        this.kill(session);
+      } else {
+        session.graceTimer ??= setTimeout(() => {
+          this.opts.log.info({ pid: session.pty.pid }, 'detached shell session not reattached in time; ended');
+          this.forget(session);
+          this.kill(session);
+        }, grace);
+      }
+    }
+  }
+
+  /** The agent is stopping: every session ends. */
   closeAll(): void {
-    for (const session of this.sessions.values()) this.kill(session);
-    this.sessions.clear();
+    for (const session of [...this.all]) {
+      this.forget(session);
+      this.kill(session);
+    }
+  }
+
+  private acknowledge(session: Session, bytes: number): void {
+    const take = Math.min(bytes, session.sent - session.acked);
+    if (take <= 0) return;
+    session.acked += take;
+    trimFront(session.unacked, take);
+    if (session.window.acked(take)) session.pty.resume();
+  }
+
+  private forget(session: Session): void {
+    if (session.graceTimer) clearTimeout(session.graceTimer);
+    session.graceTimer = null;
+    this.all.delete(session);
+    if (session.streamId !== null && this.sessions.get(session.streamId) === session) this.sessions.delete(session.streamId);
+    if (session.sessionId !== undefined && this.bySessionId.get(session.sessionId) === session) this.bySessionId.delete(session.sessionId);
   }
 
   private kill(session: Session): void {

@@ -26,8 +26,8 @@ function parse<M extends AgentMethod>(method: M, params: unknown): AgentParams<M
 
 /**
  * Shells and commands of this agent, living across control connections: each new connection's
- * RPC peer gets the handlers; a dropped connection ends every session and command, since their
- * stream ids belonged to that link.
+ * RPC peer gets the handlers. A dropped connection ends every command and forward, since their
+ * stream ids belonged to that link; shells wait a while for their backend session to reattach them.
  */
 export class RemoteAccess {
   readonly shells: PtySessions;
@@ -59,6 +59,7 @@ export class RemoteAccess {
   register(rpc: RpcPeer): void {
     this.rpc = rpc;
     rpc.handle('shell.open', (p) => this.shells.open(parse('shell.open', p)));
+    rpc.handle('shell.reattach', (p) => this.shells.reattach(parse('shell.reattach', p)));
     rpc.handle('shell.resize', (p) => this.shells.resize(parse('shell.resize', p)));
     rpc.handle('shell.close', (p) => ({ closed: this.shells.close(parse('shell.close', p).streamId) }));
     rpc.handle('command.start', (p) => this.commands.start(parse('command.start', p)));
@@ -87,10 +88,17 @@ export class RemoteAccess {
     this.shells.write(streamId, data);
   }
 
+  /** The control channel dropped: shells wait to be reattached, commands and forwards end (their streams belonged to that link). */
   onDisconnected(): void {
     this.rpc = null;
-    this.shells.closeAll();
+    this.shells.detachAll();
     this.commands.cancelAll();
     this.forwards.closeAll();
+  }
+
+  /** The agent is stopping. */
+  close(): void {
+    this.onDisconnected();
+    this.shells.closeAll();
   }
 }

@@ -21,7 +21,9 @@ import {
 import type { AuditLog } from '../audit/audit-log.js';
 import { closeWith, parseJsonMessage, sendJson as sendAnyJson, toBuffer } from '../http/ws-messages.js';
 import type { DeviceRouter } from '../devices/device-router.js';
-import type { DeviceStream } from '../devices/link-streams.js';
+import type { DeviceStream, StreamHandlers } from '../devices/link-streams.js';
+import { trimFront } from '../../channel/chunk-queue.js';
+import { RpcError } from '../../channel/rpc.js';
 import { AsciicastRecorder, DEFAULT_MAX_RECORDING_BYTES } from './asciicast-recorder.js';
 import type { Stores } from '../store/stores.js';
 
@@ -43,6 +45,11 @@ export interface ShellLimits {
   maxRecordingBytes: number;
   recordingRetentionMs: number;
   openTimeoutMs: number;
+  /**
+   * How long a session whose device link dropped waits for the device to come back (through any
+   * node) and reattach its PTY, which the agent keeps for longer (DEFAULT_DETACHED_GRACE_MS).
+   */
+  relinkMs: number;
 }
 
 export const DEFAULT_SHELL_LIMITS: ShellLimits = {
@@ -54,7 +61,13 @@ export const DEFAULT_SHELL_LIMITS: ShellLimits = {
   maxRecordingBytes: DEFAULT_MAX_RECORDING_BYTES,
   recordingRetentionMs: 30 * 24 * 3600_000,
   openTimeoutMs: 10_000,
+  relinkMs: 45_000,
 };
+
+/** How often a session whose link dropped checks whether its device is back. */
+const RELINK_POLL_MS = 250;
+/** Errors of a reattach that only mean "not yet": the device is not (or no longer) reachable. */
+const RELINK_RETRY: ReadonlySet<string> = new Set(['DEVICE_OFFLINE', 'REQUEST_TIMEOUT', 'BUS_UNAVAILABLE']);
 
 export interface ShellServiceDeps {
   router: DeviceRouter;
@@ -89,12 +102,15 @@ class Session {
   ended = false;
   /** The session's row and its shell.open audit entry, written when it opened. */
   recorded: Promise<void> = Promise.resolve();
+  /** Set while the device's link is gone and the session waits to reattach its PTY. */
+  relinking = false;
 
   constructor(
     readonly id: string,
     readonly deviceId: string,
     readonly user: User,
-    readonly stream: DeviceStream,
+    /** The PTY's stream on the device's current link; replaced when the session reattaches through a new link. */
+    public stream: DeviceStream,
     readonly recorder: AsciicastRecorder,
   ) {}
 }
@@ -225,14 +241,9 @@ export class ShellService {
     const id = randomUUID();
     let session: Session | null = null;
     const early: Buffer[] = [];
-    const stream = await router.openStream(deviceId, {
-      onData: (data) => (session ? this.output(session, data) : early.push(data)),
-      onLinkClosed: () => {
-        if (session) this.end(session, null, 'DEVICE_OFFLINE');
-      },
-    });
+    const stream = await router.openStream(deviceId, this.streamHandlers(() => session, early));
     try {
-      await router.request(deviceId, 'shell.open', { streamId: stream.id, cols, rows }, this.limits.openTimeoutMs);
+      await router.request(deviceId, 'shell.open', { streamId: stream.id, cols, rows, sessionId: id }, this.limits.openTimeoutMs);
     } catch (err) {
       stream.close();
       throw err;
@@ -258,6 +269,82 @@ export class ShellService {
     this.deps.log.info({ sessionId: id, deviceId, user: user.username }, 'shell session opened');
     if (!session.ended) this.touch(session);
     return session;
+  }
+
+  /** A stream's handlers: output to the session (held in `early` until it exists); a lost link starts a relink. */
+  private streamHandlers(session: () => Session | null, early: Buffer[] = []): StreamHandlers {
+    return {
+      onData: (data) => {
+        const current = session();
+        if (current) this.output(current, data);
+        else early.push(data);
+      },
+      onLinkClosed: () => {
+        const current = session();
+        if (current) this.relink(current);
+      },
+    };
+  }
+
+  /**
+   * The device's link dropped (its network, or in a cluster the node holding it died): the agent
+   * keeps the PTY, so wait for the device to come back through any node and reattach it from the
+   * output this session has. Ends the session (DEVICE_OFFLINE) if it is not back within relinkMs
+   * or the agent no longer has the PTY. Keystrokes typed meanwhile are dropped.
+   */
+  private relink(session: Session): void {
+    if (session.ended || session.relinking) return;
+    session.relinking = true;
+    this.byStream.delete(`${session.deviceId}:${session.stream.id}`);
+    session.stream.close();
+    this.deps.log.info({ sessionId: session.id, deviceId: session.deviceId }, 'shell session lost its device link; waiting to reattach');
+    const deadline = this.now() + this.limits.relinkMs;
+    const attempt = async (): Promise<void> => {
+      while (!session.ended) {
+        if (this.deps.router.isConnected(session.deviceId)) {
+          try {
+            await this.reattach(session);
+            session.relinking = false;
+            return;
+          } catch (err) {
+            const code = err instanceof TetherError || err instanceof RpcError ? err.code : 'INTERNAL';
+            if (!RELINK_RETRY.has(code)) {
+              this.deps.log.info({ sessionId: session.id, code }, 'shell session could not be reattached');
+              this.end(session, null, 'DEVICE_OFFLINE');
+              return;
+            }
+          }
+        }
+        if (this.now() >= deadline) {
+          this.end(session, null, 'DEVICE_OFFLINE');
+          return;
+        }
+        await new Promise((resolve) => setTimeout(resolve, RELINK_POLL_MS));
+      }
+    };
+    void attempt();
+  }
+
+  /** Binds the session's PTY to a new stream on the device's current link; the agent resends what this session lacks. */
+  private async reattach(session: Session): Promise<void> {
+    const { router } = this.deps;
+    const stream = await router.openStream(session.deviceId, this.streamHandlers(() => session));
+    const key = `${session.deviceId}:${stream.id}`;
+    // Everything the console acknowledged is passed on here, so acks held for the old link are void.
+    if (session.ackTimer) clearTimeout(session.ackTimer);
+    session.ackTimer = null;
+    session.ackDue = 0;
+    const acked = session.outputBytes - session.pendingBytes;
+    session.stream = stream;
+    this.byStream.set(key, session);
+    try {
+      const result = await router.request(session.deviceId, 'shell.reattach', { sessionId: session.id, streamId: stream.id, received: session.outputBytes, acked }, this.limits.openTimeoutMs);
+      this.deps.log.info({ sessionId: session.id, result }, 'shell session reattached');
+    } catch (err) {
+      this.byStream.delete(key);
+      stream.close();
+      throw err;
+    }
   }
 
   private attach(session: Session, ws: WebSocket, resumed: boolean): void {
@@ -421,21 +508,5 @@ export class ShellService {
     this.unsubscribe();
     for (const session of [...this.sessions.values()]) this.end(session, null, 'GOING_AWAY');
     await Promise.all([...this.ending]);
-  }
-}
-
-
-/** Drops `bytes` from the front of a chunk queue. */
-function trimFront(chunks: Buffer[], bytes: number): void {
-  let left = bytes;
-  while (left > 0 && chunks.length > 0) {
-    const head = chunks[0] as Buffer;
-    if (head.length <= left) {
-      chunks.shift();
-      left -= head.length;
-    } else {
-      chunks[0] = head.subarray(left);
-      left = 0;
-    }
   }
 }

@@ -1,0 +1,76 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cleanup, enrolAndRun, login, startAgent, startBackend, type Backend, type Proc } from '../harness.js';
+import { startTcpProxy, type TcpProxy } from '../hardening/tcp-proxy.js';
+import { ShellClient } from '../shell-client.js';
+
+const PROMPT = 'PROMPT> ';
+
+/**
+ * A device's network drops while an operator's shell is open: the agent keeps the PTY, the
+ * backend keeps the console's session, and once the agent is back the session goes on in the same
+ * shell, with the output produced meanwhile. The agent reaches the backend through a TCP proxy
+ * that cuts every connection (the console's own socket is direct and stays up).
+ */
+describe('a shell survives its device\'s link dropping', () => {
+  let backend: Backend;
+  let admin: string;
+  let proxy: TcpProxy;
+  let agent: { proc: Proc; stateDir: string; deviceId: string };
+
+  beforeAll(async () => {
+    backend = await startBackend({ env: { TETHER_SHELL_IDLE_MS: '60000' } });
+    admin = await login(backend);
+    const env = { PS1: PROMPT };
+    agent = await enrolAndRun(backend, admin, 'relinked', env);
+    proxy = await startTcpProxy({ host: '127.0.0.1', port: backend.port });
+    await agent.proc.stop();
+    const statePath = join(agent.stateDir, 'state.json');
+    const state = JSON.parse(readFileSync(statePath, 'utf8')) as { backendUrl: string };
+    writeFileSync(statePath, JSON.stringify({ ...state, backendUrl: `https://127.0.0.1:${proxy.port}` }));
+    agent.proc = startAgent(agent.stateDir, env, 'relinked via proxy');
+    await agent.proc.waitForLog((e) => e.msg === 'connected', 30_000);
+  });
+
+  afterAll(async () => {
+    await agent.proc.stop();
+    await proxy.close();
+    await backend.stop();
+    cleanup(backend.home, agent.stateDir);
+  });
+
+  it('the same PTY goes on after the agent reconnects, with the output produced while the link was down', async () => {
+    const term = await ShellClient.open(backend, admin, { deviceId: agent.deviceId, cols: 80, rows: 24 });
+    await term.waitFor(PROMPT);
+    term.type('MARK=same-shell-$$\r');
+    await term.waitFor(PROMPT, term.received - 1);
+    // Prints while the link is down: its output must arrive once the agent is back.
+    const typed = term.received;
+    term.type('sleep 1; echo printed-during-$((1+1))-cut\r');
+    await term.waitFor('sleep 1', typed);
+    // Down for 2.5 s: the echo (at 1 s) happens while the agent has no channel.
+    proxy.setPaused(true);
+    proxy.cutAll();
+    await agent.proc.waitForLog((e) => e.msg === 'control channel closed; reconnecting', 10_000);
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    expect(term.text(typed)).not.toContain('printed-during-2-cut');
+    proxy.setPaused(false);
+    await term.waitFor('printed-during-2-cut', typed, 20_000).catch((err: unknown) => {
+      throw new Error(`${String(err)}\n--- backend ---\n${backend.proc.tail(30)}\n--- agent ---\n${agent.proc.tail(30)}`);
+    });
+    const from = term.received;
+    term.type('echo mark=$MARK pid=$$\r');
+    await term.waitFor('mark=same-shell-', from, 10_000);
+    const shown = term.text(from);
+    const pid = /pid=(\d+)/.exec(shown)?.[1];
+    expect(shown).toContain(`mark=same-shell-${pid ?? 'none'}`);
+    expect(term.ended).toBeNull();
+    expect(backend.proc.count((e) => e.msg === 'shell session reattached')).toBe(1);
+    const reattached = await agent.proc.waitForLog((e) => e.msg === 'shell session reattached', 1_000);
+    expect(Number(reattached.resent)).toBeGreaterThan(0);
+    term.type('exit 4\r');
+    await term.closed;
+    expect(term.ended).toMatchObject({ type: 'ended', exitCode: 4 });
+  });
+});

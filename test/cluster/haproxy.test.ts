@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { api, cleanup, createToken, deviceOf, enrolAndRun, login, openConsole, Proc, ROOT, startBackend, tempDir, waitFor, type Backend } from '../harness.js';
 import { freePort } from '../bus/private-nats.js';
 import { dropPrefix, TEST_NATS_URL, testNats, testPrefix } from '../bus/test-nats.js';
+import { ShellClient } from '../shell-client.js';
 import { createTestDatabase } from '../store/test-database.js';
 
 /** Debian installs it in /usr/sbin, which a non-root PATH may lack. */
@@ -233,7 +234,7 @@ describe('a cluster of three nodes behind HAProxy', () => {
     console.log(`haproxy: devices per node after enrolment: ${nodes.map((node) => `${nameOf(node)}=${agents.filter((x) => holds(node, x.deviceId)).length}`).join(' ')}`);
   });
 
-  it('after kill -9 of the node holding an agent, its agents reconnect through HAProxy to the other nodes within 30 s', async () => {
+  it('after kill -9 of the node holding an agent, its agents reconnect through HAProxy to the other nodes within 30 s, and a shell open through another node goes on in the same PTY', async () => {
     const first = agents[0]!;
     const victim = nodes.find((node) => holds(node, first.deviceId));
     if (!victim) throw new Error('no node holds robot-1');
@@ -241,6 +242,12 @@ describe('a cluster of three nodes behind HAProxy', () => {
     const survivors = nodes.filter((node) => node !== victim);
     const moving = agents.filter((agent) => holds(victim, agent.deviceId));
     const logFrom = new Map(moving.map((agent) => [agent, agent.proc.json().length]));
+
+    // An operator's shell on robot-1 through a console on a surviving node.
+    const consoleNode = survivors[0]!;
+    const term = await ShellClient.open(consoleNode, token, { deviceId: first.deviceId, cols: 80, rows: 24 });
+    term.type('MARK=kept-$((6*7))\r');
+    await term.waitFor('MARK=kept-', 0, 10_000);
 
     killedAt = Date.now();
     await victim.proc.stop('SIGKILL');
@@ -254,7 +261,13 @@ describe('a cluster of three nodes behind HAProxy', () => {
       // Reachable from the other survivor (through NATS to the new holder), not only listed online.
       const console = await openConsole(other, token);
       try {
-        expect(await console.request(agent.deviceId, 'system.echo', { payload: 'back' })).toMatchObject({ ok: true, result: { payload: 'back' } });
+        // The other survivor may still have the dead node as the holder until the new holder's presence write reaches it.
+        let answer: Awaited<ReturnType<typeof console.request>> | undefined;
+        await waitFor(async () => (answer = await console.request(agent.deviceId, 'system.echo', { payload: 'back' })).ok, 30_000, `${agent.label} answering via ${nameOf(other)}`)
+          .catch((err: unknown) => {
+            throw new Error(`${String(err)}: last answer ${JSON.stringify(answer)}`);
+          });
+        expect(answer).toMatchObject({ ok: true, result: { payload: 'back' } });
       } finally {
         console.close();
       }
@@ -263,7 +276,22 @@ describe('a cluster of three nodes behind HAProxy', () => {
       expect(reachableMs).toBeLessThan(30_000);
       times.push(`${agent.label}: connected to ${nameOf(holder)} after ${agentMs} ms, answering via ${nameOf(other)} after ${reachableMs} ms`);
     }
-    console.log(`haproxy: kill -9 of ${nameOf(victim)} (held ${moving.length} of ${agents.length} devices; aim 10 s):\n  ${times.join('\n  ')}`);
+
+    // The shell: the console's node reattached the PTY through robot-1's new holder.
+    const from = term.received;
+    await waitFor(async () => {
+      term.type('echo mark=$MARK\r');
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      return term.text(from).includes('mark=kept-42');
+    }, 30_000, 'the shell to answer after the kill').catch((err: unknown) => {
+      throw new Error(`${String(err)}\n--- console node ---\n${consoleNode.proc.tail(30)}\n--- robot-1 ---\n${first.proc.tail(20)}`);
+    });
+    const shellMs = Date.now() - killedAt;
+    expect(term.ended).toBeNull();
+    term.type('exit 0\r');
+    await term.closed;
+    expect(term.ended).toMatchObject({ type: 'ended', exitCode: 0 });
+    console.log(`haproxy: kill -9 of ${nameOf(victim)} (held ${moving.length} of ${agents.length} devices; aim 10 s):\n  ${times.join('\n  ')}\n  shell on robot-1 through ${nameOf(consoleNode)}: same PTY answering after ${shellMs} ms`);
   });
 
   it('HAProxy takes the dead node out, and an agent registers and runs through it while one node is dead', async () => {

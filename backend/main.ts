@@ -160,7 +160,9 @@ export async function startBackend(config: BackendConfig, log: Logger = pino()):
     users.onSessionsChanged((userId) => cluster?.signals.send({ name: 'sessions.changed', userId })),
     cluster.signals.on('sessions.changed', (signal) => users.forgetSessions(signal.userId)),
   ] : [];
-  const runs = new RunService({ router, stores, audit, log });
+  // On a cluster, a cancel made on one node stops the command on the node running it.
+  const runs = new RunService({ router, stores, audit, log, onCancelledElsewhere: cluster ? (runId) => cluster?.signals.send({ name: 'run.cancelled', runId }) : undefined });
+  const stopRunSignal = cluster?.signals.on('run.cancelled', (signal) => runs.cancelledElsewhere(signal.runId));
   const files = new FileService({ router, audit, log });
   const jobs = new JobScheduler({ stores, runs, router, events, audit, devices: fleet, log, endOrphans: startup.endOrphans });
   // Sessions, runs and jobs the previous process left open are ended before anything new starts.
@@ -260,6 +262,7 @@ export async function startBackend(config: BackendConfig, log: Logger = pino()):
         unsubscribeConfig();
         stopConfigSignal?.();
         for (const stop of stopSessionSignals) stop();
+        stopRunSignal?.();
         directory.close();
         await configDelivery.close();
         control.close();

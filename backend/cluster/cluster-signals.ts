@@ -9,10 +9,12 @@ import { encode, parsePayload } from './bus-messages.js';
  * - `sessions.changed`: a log-out (`userId` null: which session is not said, every cached one is
  *   checked again), or a user's sessions ended (log out everywhere, role or scope change,
  *   deletion): the user's cached sessions go and their open sockets close.
+ * - `run.cancelled`: a run was cancelled on a node not running it; the node running it stops it.
  */
 export const ClusterSignal = z.discriminatedUnion('name', [
   z.object({ name: z.literal('config.changed') }),
   z.object({ name: z.literal('sessions.changed'), userId: z.number().int().nullable() }),
+  z.object({ name: z.literal('run.cancelled'), runId: z.string().min(1).max(100) }),
 ]);
 export type ClusterSignal = z.infer<typeof ClusterSignal>;
 type SignalName = ClusterSignal['name'];

@@ -15,6 +15,8 @@ export interface RunServiceDeps {
   /** Output kept per stream (stdout, stderr) and run; the agent bounds what it sends too. */
   maxStoredBytes?: number;
   now?: () => number;
+  /** A cancel ended a run this service is not running: the node running it must stop it (a cluster). */
+  onCancelledElsewhere?: (runId: string) => void;
 }
 
 export const DEFAULT_MAX_STORED_BYTES = 1024 * 1024;
@@ -166,6 +168,7 @@ export class RunService {
       if (run) run.settled = false;
       throw err;
     }
+    if (!run && ended) this.deps.onCancelledElsewhere?.(runId);
     if (run) {
       if (ended && run.stdout) {
         this.deps.router.request(run.deviceId, 'command.cancel', { stdoutStreamId: run.stdout.id })
@@ -176,6 +179,24 @@ export class RunService {
       run.resolve(ended ? 'cancelled' : ((await this.deps.stores.runs.findRun(runId))?.state ?? 'cancelled'));
     }
     return ended !== undefined;
+  }
+
+  /**
+   * Another node cancelled a run this one is running (its row is ended already): the device is
+   * told to kill the command, and the run is let go without writing anything.
+   */
+  cancelledElsewhere(runId: string): void {
+    const run = this.live.get(runId);
+    if (!run || run.settled) return;
+    run.settled = true;
+    if (run.stdout) {
+      this.deps.router.request(run.deviceId, 'command.cancel', { stdoutStreamId: run.stdout.id })
+        .catch((err: unknown) => this.deps.log.info({ err, runId }, 'the device did not confirm a cancel'));
+    }
+    this.release(run);
+    this.live.delete(runId);
+    this.deps.log.info({ runId, deviceId: run.deviceId }, 'run cancelled on another node');
+    run.resolve('cancelled');
   }
 
   /** The stored run, with the output so far while it is live. */

@@ -158,6 +158,40 @@ describe('a cluster of two nodes', () => {
     expect(createHash('sha256').update(down.body).digest('hex')).toBe(sha256);
   });
 
+  it('a run started through node A and cancelled through node B ends cancelled, and its process on the device is killed', async () => {
+    const deviceId = agents[0]!.deviceId;
+    const dir = tempDir('cancel');
+    homes.push(dir);
+    const pidFile = join(dir, 'pid');
+    const started = await api(a, 'POST', `/api/v1/devices/${deviceId}/commands`, { token: tokenA, body: { command: { shell: `echo $$ > '${pidFile}'; sleep 60` }, timeoutMs: 90_000 } });
+    expect(started.status).toBe(200);
+    const runId = (started.body as { id: string }).id;
+    let pid = 0;
+    await waitFor(() => {
+      try {
+        pid = Number(readFileSync(pidFile, 'utf8'));
+      } catch {
+        return false;
+      }
+      return pid > 0;
+    }, 10_000, 'the command to start');
+    const alive = () => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    expect(alive()).toBe(true);
+    const cancelled = await api(b, 'POST', `/api/v1/runs/${runId}/cancel`, { token: tokenB });
+    expect(cancelled.status).toBe(200);
+    expect(cancelled.body).toMatchObject({ state: 'cancelled' });
+    await waitFor(() => !alive(), 5_000, 'the process on the device killed');
+    await waitFor(() => a.proc.count((e) => e.msg === 'run cancelled on another node' && e.runId === runId) === 1, 5_000, 'node A to let the run go');
+    expect(((await api(a, 'GET', `/api/v1/runs/${runId}`, { token: tokenA })).body as { state: string }).state).toBe('cancelled');
+  });
+
   it('revoking on node B disconnects the agent held by node A within a second', async () => {
     const victim = await enrolAndRun(a, tokenA, 'robot-2');
     agents.push(victim);

@@ -1,6 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Server } from 'node:http';
+import type { Server as TlsServer } from 'node:tls';
 import { pino, type Logger } from 'pino';
 import { DeviceId, ForwardSocketQuery, ShellSocketQuery, TetherError, type ErrorCode, type User } from '../protocol/index.js';
 import { ControlGateway, DEFAULT_CONTROL_LIMITS } from './agents/control-gateway.js';
@@ -26,6 +27,7 @@ import { TokenService } from './enrol/tokens.js';
 import { buildHttpApp } from './http/app.js';
 import { originAllowed } from './http/origin.js';
 import { routeUpgrades, type UpgradeEndpoint } from './http/upgrades.js';
+import { acceptProxyProtocol, trustedProxies } from './http/proxy-protocol.js';
 import { loadOrCreatePki } from './pki/store.js';
 import { JobScheduler } from './jobs/job-scheduler.js';
 import { ForwardService } from './forward/forward-service.js';
@@ -64,6 +66,8 @@ const PRESENCE_FLUSH_MS = 60_000;
 
 /** The backend's composition root: opens the store and PKI, builds every service, listens. */
 export async function startBackend(config: BackendConfig, log: Logger = pino()): Promise<RunningBackend> {
+  // Checked before anything is opened: a typo must not start a node that refuses HAProxy's connections.
+  const trustedProxyList = config.proxyProtocolFrom === undefined ? undefined : trustedProxies(config.proxyProtocolFrom);
   mkdirSync(config.home, { recursive: true, mode: 0o700 });
   const pki = await loadOrCreatePki(config.home, certificateHostnames(config));
   // A cluster shares one database: checked before anything is opened.
@@ -238,6 +242,8 @@ export async function startBackend(config: BackendConfig, log: Logger = pino()):
   const flushTimer = setInterval(() => presence.flush().catch((err: unknown) => log.warn({ err }, 'last-seen times not written; kept for the next flush')), PRESENCE_FLUSH_MS);
   flushTimer.unref();
 
+  // Before TLS: behind HAProxy (send-proxy-v2) the client's address is what the app sees.
+  if (trustedProxyList) acceptProxyProtocol(app.server as TlsServer, { trusted: trustedProxyList, log });
   await app.listen({ host: config.host, port: config.port });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
@@ -248,7 +254,7 @@ export async function startBackend(config: BackendConfig, log: Logger = pino()):
   ready = true;
   const removePidFile = writePidFile(config.home);
   writeFileSync(join(config.home, 'backend.json'), `${JSON.stringify({ publicUrl, caPin: pki.caPin }, null, 2)}\n`);
-  log.info({ url, publicUrl, caPin: pki.caPin, home: config.home }, 'listening');
+  log.info({ url, publicUrl, caPin: pki.caPin, home: config.home, ...(config.proxyProtocolFrom !== undefined && { proxyProtocolFrom: config.proxyProtocolFrom }) }, 'listening');
 
   let closing: Promise<void> | null = null;
   return {

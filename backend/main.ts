@@ -8,7 +8,8 @@ import { ControlGateway, DEFAULT_CONTROL_LIMITS } from './agents/control-gateway
 import { AuditLog } from './audit/audit-log.js';
 import { AuditQueryService } from './audit/audit-query.js';
 import { DeviceAccess } from './auth/device-access.js';
-import { LoginThrottle } from './auth/login-throttle.js';
+import { DEFAULT_LOGIN_LIMITS, LoginThrottle } from './auth/login-throttle.js';
+import { memoryLimiters } from './auth/rate-limiters.js';
 import { authenticateRequest, requireRole } from './auth/request-auth.js';
 import { newSecret } from './auth/secrets.js';
 import { UserService } from './auth/users.js';
@@ -24,6 +25,7 @@ import { FleetEvents } from './devices/fleet-events.js';
 import { Presence } from './devices/presence.js';
 import { EnrolmentService } from './enrol/enrolment.js';
 import { TokenService } from './enrol/tokens.js';
+import { DEFAULT_REGISTER_LIMITS, RegisterLimiter } from './enrol/register-limiter.js';
 import { buildHttpApp } from './http/app.js';
 import { originAllowed } from './http/origin.js';
 import { routeUpgrades, type UpgradeEndpoint } from './http/upgrades.js';
@@ -41,6 +43,7 @@ import { openMetricEngine } from './store/open-metric-engine.js';
 import { openStore } from './store/open-store.js';
 import { AdvisoryLease, STARTUP_LOCK, withAdvisoryLock } from './store/postgres/advisory-lease.js';
 import type { PostgresStore } from './store/postgres/pool.js';
+import { postgresLimiters } from './store/postgres/rate-limits.js';
 import { startClusterNode, type ClusterNode } from './cluster/cluster-node.js';
 import { SOLE_LEADER, type LeaderLease } from './cluster/leader-lease.js';
 import { StoreHealth } from './store/store-health.js';
@@ -170,6 +173,8 @@ export async function startBackend(config: BackendConfig, log: Logger = pino()):
   // Sessions, runs and jobs the previous process left open are ended before anything new starts.
   await Promise.all([shells.ready, jobs.ready]).finally(() => startup.release());
 
+  // Login and enrolment counters: shared by every node on PostgreSQL, in memory on SQLite.
+  const limiters = store.postgres ? postgresLimiters(store.postgres.pool) : memoryLimiters;
   let publicUrl = config.publicUrl ?? '';
   let ready = false;
   const allowedOrigins = new Set<string>();
@@ -177,7 +182,7 @@ export async function startBackend(config: BackendConfig, log: Logger = pino()):
     // The chain (leaf + CA) lets agents find the CA to check against their pin.
     tls: { key: pki.server.keyPem, cert: pki.server.certPem + pki.ca.certPem },
     log, users, tokens, enrolment, devices, audit, caPin: pki.caPin,
-    access, loginThrottle: new LoginThrottle(), auditQuery: new AuditQueryService(stores.audit, audit),
+    access, loginThrottle: new LoginThrottle(DEFAULT_LOGIN_LIMITS, limiters), registerLimiter: new RegisterLimiter(DEFAULT_REGISTER_LIMITS, limiters), auditQuery: new AuditQueryService(stores.audit, audit),
     publicUrl: () => publicUrl, consoleDir: config.consoleDir, ready: () => ready, storeHealth, busHealth: cluster?.health,
     config: { service: configService, delivery: configDelivery },
     monitoring,

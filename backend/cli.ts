@@ -106,9 +106,10 @@ export function backendProgram(): Command {
     .addOption(new Option('--nats <url>', 'nats://host:4222 : run as a cluster node (needs --database-url; docs/cluster.md)').env('TETHER_NATS_URL'))
     .addOption(new Option('--node-id <id>', 'this node\'s name in the cluster (default <hostname>:<port>)').env('TETHER_NODE_ID'))
     .addOption(new Option('--nats-prefix <prefix>', 'prefix of the cluster\'s NATS subjects and buckets').env('TETHER_NATS_PREFIX').default(DEFAULT_NATS_PREFIX))
+    .addOption(new Option('--proxy-protocol-from <list>', 'addresses and CIDRs of load balancers that send a PROXY protocol header (docs/cluster.md); off by default').env('TETHER_PROXY_PROTOCOL_FROM'))
     .option('--config <file>', 'JSON settings file (home, listen, publicUrl, agentDistDir, logLevel); flags and TETHER_* variables override it')
     .addHelpText('after', BACKEND_ENV_HELP)
-    .action(async (opts: { home: string; listen: string; publicUrl?: string; databaseUrl?: string; nats?: string; nodeId?: string; natsPrefix: string; config?: string }, command: Command) => {
+    .action(async (opts: { home: string; listen: string; publicUrl?: string; databaseUrl?: string; nats?: string; nodeId?: string; natsPrefix: string; proxyProtocolFrom?: string; config?: string }, command: Command) => {
       const file = opts.config ? readServiceConfig(opts.config) : {};
       const source = (name: string) => command.getOptionValueSource(name) as OptionSource;
       const home = pickSetting(resolve(opts.home), source('home'), file.home);
@@ -119,7 +120,8 @@ export function backendProgram(): Command {
       const cluster = clusterSettings(opts, port);
       const backend = await startBackend(
         {
-          home, host, port, publicUrl, databaseUrl: opts.databaseUrl || undefined, cluster, consoleDir: env.TETHER_CONSOLE_DIR ?? DEFAULT_CONSOLE_DIR, adminPassword: env.TETHER_ADMIN_PASSWORD, agentDistDir: file.agentDistDir,
+          home, host, port, publicUrl, databaseUrl: opts.databaseUrl || undefined, cluster, proxyProtocolFrom: opts.proxyProtocolFrom || undefined,
+          consoleDir: env.TETHER_CONSOLE_DIR ?? DEFAULT_CONSOLE_DIR, adminPassword: env.TETHER_ADMIN_PASSWORD, agentDistDir: file.agentDistDir,
           // Only what is set: an undefined key would replace the service's default.
           control: { ...(env.TETHER_MAX_REKEYS_PER_MINUTE !== undefined && { maxRekeysPerMinute: env.TETHER_MAX_REKEYS_PER_MINUTE }) },
           shell: {

@@ -27,6 +27,11 @@ export interface BackendConfig {
   agentDistDir?: string;
   /** Run as a node of a cluster (NATS + the shared PostgreSQL of `databaseUrl`); alone when unset. */
   cluster?: ClusterConfig;
+  /**
+   * Addresses and CIDRs (comma-separated) of load balancers whose connections start with a PROXY
+   * protocol header carrying the client's address (docs/cluster.md); off when unset.
+   */
+  proxyProtocolFrom?: string;
 }
 
 /** Parses `HOST:PORT` (IPv6 in brackets); BAD_REQUEST on anything else. */

@@ -1,13 +1,15 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Server } from 'node:http';
+import type { Server as TlsServer } from 'node:tls';
 import { pino, type Logger } from 'pino';
 import { DeviceId, ForwardSocketQuery, ShellSocketQuery, TetherError, type ErrorCode, type User } from '../protocol/index.js';
 import { ControlGateway, DEFAULT_CONTROL_LIMITS } from './agents/control-gateway.js';
 import { AuditLog } from './audit/audit-log.js';
 import { AuditQueryService } from './audit/audit-query.js';
 import { DeviceAccess } from './auth/device-access.js';
-import { LoginThrottle } from './auth/login-throttle.js';
+import { DEFAULT_LOGIN_LIMITS, LoginThrottle } from './auth/login-throttle.js';
+import { memoryLimiters } from './auth/rate-limiters.js';
 import { authenticateRequest, requireRole } from './auth/request-auth.js';
 import { newSecret } from './auth/secrets.js';
 import { UserService } from './auth/users.js';
@@ -23,9 +25,11 @@ import { FleetEvents } from './devices/fleet-events.js';
 import { Presence } from './devices/presence.js';
 import { EnrolmentService } from './enrol/enrolment.js';
 import { TokenService } from './enrol/tokens.js';
+import { DEFAULT_REGISTER_LIMITS, RegisterLimiter } from './enrol/register-limiter.js';
 import { buildHttpApp } from './http/app.js';
 import { originAllowed } from './http/origin.js';
 import { routeUpgrades, type UpgradeEndpoint } from './http/upgrades.js';
+import { acceptProxyProtocol, trustedProxies } from './http/proxy-protocol.js';
 import { loadOrCreatePki } from './pki/store.js';
 import { JobScheduler } from './jobs/job-scheduler.js';
 import { ForwardService } from './forward/forward-service.js';
@@ -39,6 +43,7 @@ import { openMetricEngine } from './store/open-metric-engine.js';
 import { openStore } from './store/open-store.js';
 import { AdvisoryLease, STARTUP_LOCK, withAdvisoryLock } from './store/postgres/advisory-lease.js';
 import type { PostgresStore } from './store/postgres/pool.js';
+import { postgresLimiters } from './store/postgres/rate-limits.js';
 import { startClusterNode, type ClusterNode } from './cluster/cluster-node.js';
 import { SOLE_LEADER, type LeaderLease } from './cluster/leader-lease.js';
 import { StoreHealth } from './store/store-health.js';
@@ -64,6 +69,8 @@ const PRESENCE_FLUSH_MS = 60_000;
 
 /** The backend's composition root: opens the store and PKI, builds every service, listens. */
 export async function startBackend(config: BackendConfig, log: Logger = pino()): Promise<RunningBackend> {
+  // Checked before anything is opened: a typo must not start a node that refuses HAProxy's connections.
+  const trustedProxyList = config.proxyProtocolFrom === undefined ? undefined : trustedProxies(config.proxyProtocolFrom);
   mkdirSync(config.home, { recursive: true, mode: 0o700 });
   const pki = await loadOrCreatePki(config.home, certificateHostnames(config));
   // A cluster shares one database: checked before anything is opened.
@@ -168,6 +175,8 @@ export async function startBackend(config: BackendConfig, log: Logger = pino()):
   // Sessions, runs and jobs the previous process left open are ended before anything new starts.
   await Promise.all([shells.ready, jobs.ready]).finally(() => startup.release());
 
+  // Login and enrolment counters: shared by every node on PostgreSQL, in memory on SQLite.
+  const limiters = store.postgres ? postgresLimiters(store.postgres.pool) : memoryLimiters;
   let publicUrl = config.publicUrl ?? '';
   let ready = false;
   const allowedOrigins = new Set<string>();
@@ -175,7 +184,7 @@ export async function startBackend(config: BackendConfig, log: Logger = pino()):
     // The chain (leaf + CA) lets agents find the CA to check against their pin.
     tls: { key: pki.server.keyPem, cert: pki.server.certPem + pki.ca.certPem },
     log, users, tokens, enrolment, devices, audit, caPin: pki.caPin,
-    access, loginThrottle: new LoginThrottle(), auditQuery: new AuditQueryService(stores.audit, audit),
+    access, loginThrottle: new LoginThrottle(DEFAULT_LOGIN_LIMITS, limiters), registerLimiter: new RegisterLimiter(DEFAULT_REGISTER_LIMITS, limiters), auditQuery: new AuditQueryService(stores.audit, audit),
     publicUrl: () => publicUrl, consoleDir: config.consoleDir, ready: () => ready, storeHealth, busHealth: cluster?.health,
     config: { service: configService, delivery: configDelivery },
     monitoring,
@@ -240,6 +249,8 @@ export async function startBackend(config: BackendConfig, log: Logger = pino()):
   const flushTimer = setInterval(() => presence.flush().catch((err: unknown) => log.warn({ err }, 'last-seen times not written; kept for the next flush')), PRESENCE_FLUSH_MS);
   flushTimer.unref();
 
+  // Before TLS: behind HAProxy (send-proxy-v2) the client's address is what the app sees.
+  if (trustedProxyList) acceptProxyProtocol(app.server as TlsServer, { trusted: trustedProxyList, log });
   await app.listen({ host: config.host, port: config.port });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
@@ -250,7 +261,7 @@ export async function startBackend(config: BackendConfig, log: Logger = pino()):
   ready = true;
   const removePidFile = writePidFile(config.home);
   writeFileSync(join(config.home, 'backend.json'), `${JSON.stringify({ publicUrl, caPin: pki.caPin }, null, 2)}\n`);
-  log.info({ url, publicUrl, caPin: pki.caPin, home: config.home }, 'listening');
+  log.info({ url, publicUrl, caPin: pki.caPin, home: config.home, ...(config.proxyProtocolFrom !== undefined && { proxyProtocolFrom: config.proxyProtocolFrom }) }, 'listening');
 
   let closing: Promise<void> | null = null;
   return {

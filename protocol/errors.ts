@@ -121,6 +121,8 @@ export const ERRORS = {
   /** A byte stream (shell, command output, file, forward) to a device whose channel is held by another cluster node: not routed yet. */
   /** The cluster's message bus (NATS) cannot be reached: requests to devices held by other nodes fail until it is back. */
   BUS_UNAVAILABLE: { http: 503, close: 4542, message: 'The cluster message bus (NATS) is unavailable; try again shortly' },
+  /** A connection from a `--proxy-protocol-from` address did not start with a valid PROXY protocol header (or none came in time); it was closed. */
+  PROXY_HEADER_INVALID: { http: 400, close: 4543, message: 'The PROXY protocol header is missing or malformed' },
 
   IPC_FORBIDDEN: { http: 403, close: 4600, message: 'This desktop call did not come from a console window' },
   PROFILES_CORRUPT: { http: 500, close: 4601, message: 'The backend profiles file is not valid; it was set aside' },

@@ -1,5 +1,6 @@
-import { RateLimiterMemory } from 'rate-limiter-flexible';
+import type { RateLimiterAbstract } from 'rate-limiter-flexible';
 import { TetherError } from '../../protocol/index.js';
+import { memoryLimiters, type RateLimiters } from './rate-limiters.js';
 
 export interface LoginThrottleLimits {
   /** Failed logins per username and client address in `windowS`. */
@@ -20,17 +21,17 @@ export class LoginThrottledError extends TetherError {
 
 /**
  * Failed-login counters per username+address (guessing one account) and per address (spraying
- * many). In memory: there is one backend process, and a restart forgetting the counters only
- * gives an attacker one more small window; a cluster would need the Redis or SQLite limiter
- * of the same library.
+ * many). Kept where `limiters` keeps them: in PostgreSQL on a PostgreSQL store, so the nodes of a
+ * cluster share them; in memory on SQLite (one process, where a restart forgetting the counters
+ * only gives an attacker one more small window).
  */
 export class LoginThrottle {
-  private readonly userIp: RateLimiterMemory;
-  private readonly ip: RateLimiterMemory;
+  private readonly userIp: RateLimiterAbstract;
+  private readonly ip: RateLimiterAbstract;
 
-  constructor(private readonly limits: LoginThrottleLimits = DEFAULT_LOGIN_LIMITS) {
-    this.userIp = new RateLimiterMemory({ keyPrefix: 'login_user_ip', points: limits.perUserIp, duration: limits.windowS });
-    this.ip = new RateLimiterMemory({ keyPrefix: 'login_ip', points: limits.perIp, duration: limits.windowS });
+  constructor(private readonly limits: LoginThrottleLimits = DEFAULT_LOGIN_LIMITS, limiters: RateLimiters = memoryLimiters) {
+    this.userIp = limiters({ keyPrefix: 'login_user_ip', points: limits.perUserIp, duration: limits.windowS });
+    this.ip = limiters({ keyPrefix: 'login_ip', points: limits.perIp, duration: limits.windowS });
   }
 
   /** Throws LoginThrottledError when either counter is used up; call before checking the password. */

@@ -1,5 +1,6 @@
-import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
+import { RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import { TetherError } from '../../protocol/index.js';
+import { memoryLimiters, type RateLimiters } from '../auth/rate-limiters.js';
 
 /** Failed registrations allowed per IP and window before the IP is locked out for `blockSeconds`. */
 export interface RegisterLimits {
@@ -17,13 +18,14 @@ const GUESS_CODES = new Set(['TOKEN_INVALID', 'TOKEN_EXPIRED', 'TOKEN_USED_UP', 
  * Registration tokens are 256-bit, but a guessing loop still costs a hash and a DB read per try
  * and floods the audit log; after `failures` wrong tokens an IP gets RATE_LIMITED, even for a
  * right guess, until the block expires. Successful registrations cost nothing, so a fleet
- * enrolling behind one NAT is not slowed down.
+ * enrolling behind one NAT is not slowed down. Counted where `limiters` keeps counts (shared by a
+ * cluster's nodes on PostgreSQL).
  */
 export class RegisterLimiter {
-  private readonly limiter: RateLimiterMemory;
+  private readonly limiter: RateLimiterAbstract;
 
-  constructor(private readonly limits: RegisterLimits = DEFAULT_REGISTER_LIMITS) {
-    this.limiter = new RateLimiterMemory({ points: limits.failures, duration: limits.windowSeconds, blockDuration: limits.blockSeconds, keyPrefix: 'register' });
+  constructor(private readonly limits: RegisterLimits = DEFAULT_REGISTER_LIMITS, limiters: RateLimiters = memoryLimiters) {
+    this.limiter = limiters({ points: limits.failures, duration: limits.windowSeconds, blockDuration: limits.blockSeconds, keyPrefix: 'register' });
   }
 
   /** Runs `register` for `ip` unless the IP is locked out; the error carries `retryAfterS`. */

@@ -37,7 +37,7 @@ import type { DeviceService } from '../devices/device-service.js';
 import { registerDeviceRoutes } from '../devices/device-routes.js';
 import type { EnrolmentService } from '../enrol/enrolment.js';
 import type { TokenService } from '../enrol/tokens.js';
-import { RateLimitedError, RegisterLimiter } from '../enrol/register-limiter.js';
+import { RateLimitedError, type RegisterLimiter } from '../enrol/register-limiter.js';
 import type { ConfigDelivery } from '../config/config-delivery.js';
 import { registerConfigRoutes } from '../config/config-routes.js';
 import type { ConfigService } from '../config/config-service.js';
@@ -75,6 +75,8 @@ export interface HttpAppDeps {
   /** Applies users' device scopes. */
   access: DeviceAccess;
   loginThrottle: LoginThrottle;
+  /** Failed registrations per client address. */
+  registerLimiter: RegisterLimiter;
   auditQuery: AuditQueryService;
   caPin: string;
   /** Base URL agents and consoles use, for install commands. */
@@ -261,7 +263,7 @@ export async function buildHttpApp(deps: HttpAppDeps) {
   if (deps.relay) registerRelayRoutes(api, { grants: deps.relay.grants, audit: deps.audit, authDevice });
 
   // ── agent enrolment (authenticated by the registration token in the body) ──
-  const registerLimiter = new RegisterLimiter();
+  const registerLimiter = deps.registerLimiter;
   api.post('/api/v1/agent/register', { schema: { tags: ['agent'], body: RegisterRequest, response: { 200: RegisterResponse } } }, async (request, reply) =>
     registerLimiter.guard(request.ip, () => deps.enrolment.register(request.body)).catch((err: unknown) => {
       if (err instanceof RateLimitedError) void reply.header('retry-after', String(err.retryAfterS));

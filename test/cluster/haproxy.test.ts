@@ -2,6 +2,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect as connectTcp, createConnection, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
+import { request as httpsRequest } from 'node:https';
 import { connect as connectTls } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { api, cleanup, createToken, deviceOf, enrolAndRun, login, openConsole, Proc, ROOT, startBackend, tempDir, waitFor, type Backend } from '../harness.js';
@@ -16,6 +17,13 @@ const SHIPPED_CONFIG = join(ROOT, 'build', 'cluster', 'haproxy.cfg');
 /** The name agents would dial in production: every node's certificate must cover it. */
 const PUBLIC_HOST = 'fleet.tether.test';
 const NODE_NAMES = ['node-a', 'node-b', 'node-c'] as const;
+/**
+ * On loopback every address is 127.0.0.x: HAProxy connects to the nodes from 127.0.0.3 (the only
+ * source they read PROXY headers from), clients reach HAProxy from 127.0.0.2, and the test's own
+ * direct calls to nodes come from 127.0.0.1.
+ */
+const HAPROXY_SOURCE = '127.0.0.3';
+const CLIENT_ADDRESS = '127.0.0.2';
 
 /** Fails (the cluster tests are not skipped) with how to install HAProxy when it is missing. */
 function requireHaproxy(): void {
@@ -38,7 +46,7 @@ function testConfig(shipped: string, options: { bind: string; socket: string; se
     [/^\s*group .*$/m, ''],
     [/^\s*stats socket .*$/m, `    stats socket ${options.socket} mode 600 level admin`],
     [/^\s*bind :443$/m, `    bind ${options.bind}`],
-    ...Object.entries(options.servers).map(([name, address]): [RegExp, string] => [new RegExp(`^(\\s*server ${name}) \\S+$`, 'm'), `$1 ${address}`]),
+    ...Object.entries(options.servers).map(([name, address]): [RegExp, string] => [new RegExp(`^(\\s*server ${name}) \\S+$`, 'm'), `$1 ${address} source ${HAPROXY_SOURCE}`]),
   ];
   let config = shipped;
   for (const [pattern, replacement] of rewrites) {
@@ -123,6 +131,20 @@ function holds(node: Backend, deviceId: string): boolean {
   return last?.msg === 'device connected';
 }
 
+/** A wrong password for `username` from `localAddress`; resolves the status. */
+function failedLoginFrom(url: string, ca: string, localAddress: string, username: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const body = JSON.stringify({ username, password: 'not-the-password' });
+    const req = httpsRequest(new URL('/api/v1/auth/login', url), { method: 'POST', ca, localAddress, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('error', reject);
+    req.setTimeout(10_000, () => req.destroy(new Error('no answer in 10 s')));
+    req.end(body);
+  });
+}
+
 /** Completes a TLS handshake to host:port as a client dialling `servername`, trusting only `ca`; resolves the peer certificate's fingerprint. */
 function tlsFingerprint(port: number, servername: string, ca: string): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -174,7 +196,7 @@ describe('a cluster of three nodes behind HAProxy', () => {
       if (nodes[0]) cpSync(join(nodes[0].home, 'pki'), join(home, 'pki'), { recursive: true });
       nodes.push(await startBackend({
         home,
-        env: { TETHER_DATABASE_URL: database.url, TETHER_NATS_URL: relay.url, TETHER_NATS_PREFIX: prefix, TETHER_NODE_ID: name, TETHER_PUBLIC_URL: `https://${PUBLIC_HOST}:${lbPort}` },
+        env: { TETHER_DATABASE_URL: database.url, TETHER_NATS_URL: relay.url, TETHER_NATS_PREFIX: prefix, TETHER_NODE_ID: name, TETHER_PUBLIC_URL: `https://${PUBLIC_HOST}:${lbPort}`, TETHER_PROXY_PROTOCOL_FROM: HAPROXY_SOURCE },
       }));
     }
 
@@ -220,6 +242,26 @@ describe('a cluster of three nodes behind HAProxy', () => {
     // HAProxy does not terminate TLS: what the client sees is a node's own certificate.
     for (let i = 0; i < 3; i++) expect(direct).toContain(await tlsFingerprint(lbPort, PUBLIC_HOST, a.caCertPem));
     await expect(tlsFingerprint(lbPort, 'not-the-public-name.test', a.caCertPem)).rejects.toThrow(/altnames|ERR_TLS_CERT_ALTNAME_INVALID/i);
+  });
+
+  it('nodes see the client\'s address through HAProxy (PROXY protocol v2), their own peers\' directly, and refuse HAProxy\'s address without a header', async () => {
+    const a = nodes[0]!;
+    const auditIps = async (username: string) => {
+      const res = await api(lb, 'GET', `/api/v1/audit?action=auth.login.failed&actor=${encodeURIComponent(`user:${username}`)}`, { token });
+      return (res.body as { entries: Array<{ details: { ip?: string } }> }).entries.map((e) => e.details.ip);
+    };
+    // Through HAProxy from 127.0.0.2: HAProxy itself connects from 127.0.0.3.
+    expect(await failedLoginFrom(lb.url, a.caCertPem, CLIENT_ADDRESS, 'through-haproxy')).toBe(401);
+    expect(await auditIps('through-haproxy')).toEqual([CLIENT_ADDRESS]);
+    // Straight to a node from 127.0.0.1, not a PROXY source: its own address, nothing parsed.
+    expect(await failedLoginFrom(a.url, a.caCertPem, '127.0.0.1', 'direct')).toBe(401);
+    expect(await auditIps('direct')).toEqual(['127.0.0.1']);
+    // From HAProxy's address without a header: closed before TLS, and the node says why.
+    const from = a.proc.json().length;
+    await expect(failedLoginFrom(a.url, a.caCertPem, HAPROXY_SOURCE, 'no-header')).rejects.toThrow();
+    const refused = await a.proc.waitForLog((e) => e.code === 'PROXY_HEADER_INVALID', 5_000, from);
+    expect(String(refused.peer)).toMatch(/^127\.0\.0\.3:\d+$/);
+    expect(await auditIps('no-header')).toEqual([]);
   });
 
   it('agents enrolled and connected through HAProxy show online on every node', async () => {

@@ -30,6 +30,7 @@ describe('environment variables: one schema per process, listed by --help', () =
     ['tether-backend', ['ca', 'pin', '--home', '/nonexistent'], { TETHER_SHELL_IDLE_MS: '30s' }, 'TETHER_SHELL_IDLE_MS="30s": must be a positive whole number'],
     ['tether-backend', ['serve', '--home', '/nonexistent'], { TETHER_PUBLIC_URL: 'http://fleet.example.com' }, 'TETHER_PUBLIC_URL="http://fleet.example.com": must be an https:// URL'],
     ['tether-backend', ['ca', 'pin', '--home', '/nonexistent'], { TETHER_DATABASE_URL: 'mysql://db/tether' }, 'TETHER_DATABASE_URL="mysql://db/tether": must be a postgres:// URL'],
+    ['tether-backend', ['ca', 'pin', '--home', '/nonexistent'], { TETHER_PROXY_PROTOCOL_FROM: '10.0.0.5,haproxy.internal' }, 'TETHER_PROXY_PROTOCOL_FROM="10.0.0.5,haproxy.internal": must be addresses and CIDRs, comma-separated (10.0.0.5,10.0.0.0/24,fd00::/64)'],
     ['tether-agent', ['status', '--state', '/nonexistent'], { TETHER_TELEMETRY_INTERVAL_MS: '-1' }, 'TETHER_TELEMETRY_INTERVAL_MS="-1": must be a positive whole number'],
     ['tether-agent', ['run', '--state', '/nonexistent'], { TETHER_JOURNAL: 'off' }, 'TETHER_JOURNAL="off": must be 0 or 1'],
     ['tether-start', [], { TETHER_SPOOL_MAX_BYTES: 'lots' }, 'TETHER_SPOOL_MAX_BYTES="lots": must be a positive whole number'],

@@ -269,4 +269,17 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
       ALTER TABLE runs ADD COLUMN seq integer;
     `,
   },
+  {
+    version: 4,
+    name: 'rate_limits: login and enrolment counters shared by the nodes of a cluster (backend/store/postgres/rate-limits.ts)',
+    // rate-limiter-flexible's RateLimiterPostgres table, key as text (a username and an address
+    // can exceed its varchar(255)). Only PostgreSQL has it: on SQLite the counters stay in memory.
+    sql: `
+      CREATE TABLE rate_limits (
+        key text PRIMARY KEY,
+        points integer NOT NULL DEFAULT 0,
+        expire bigint
+      );
+    `,
+  },
 ];

@@ -276,6 +276,21 @@ describe('a cluster of three nodes behind HAProxy', () => {
     console.log(`haproxy: devices per node after enrolment: ${nodes.map((node) => `${nameOf(node)}=${agents.filter((x) => holds(node, x.deviceId)).length}`).join(' ')}`);
   });
 
+  it('a job created on one node runs on devices spread over all the nodes, each run with its output', async () => {
+    const spread = new Set(agents.map((agent) => nameOf(nodes.find((node) => holds(node, agent.deviceId))!)));
+    expect(spread.size, 'devices held by more than one node').toBeGreaterThan(1);
+    const created = await api(nodes[0]!, 'POST', '/api/v1/jobs', { token, body: { selection: { deviceIds: agents.map((agent) => agent.deviceId) }, command: { shell: 'echo ran-$((40+2))' } } });
+    expect(created.status, JSON.stringify(created.body)).toBe(200);
+    const id = (created.body as { id: string }).id;
+    let job: { state: string; runs: Array<{ deviceId: string; state: string; stdout: string }> } = { state: 'running', runs: [] };
+    await waitFor(async () => {
+      job = (await api(nodes[1]!, 'GET', `/api/v1/jobs/${id}`, { token })).body as typeof job;
+      return job.state === 'completed';
+    }, 30_000, 'the job to complete');
+    expect(job.runs.map((run) => run.deviceId).sort()).toEqual(agents.map((agent) => agent.deviceId).sort());
+    for (const run of job.runs) expect(run).toMatchObject({ state: 'succeeded', stdout: 'ran-42\n' });
+  });
+
   it('after kill -9 of the node holding an agent, its agents reconnect through HAProxy to the other nodes within 30 s, and a shell open through another node goes on in the same PTY', async () => {
     const first = agents[0]!;
     const victim = nodes.find((node) => holds(node, first.deviceId));

@@ -46,6 +46,7 @@ import type { PostgresStore } from './store/postgres/pool.js';
 import { postgresLimiters } from './store/postgres/rate-limits.js';
 import { startClusterNode, type ClusterNode } from './cluster/cluster-node.js';
 import { SOLE_LEADER, type LeaderLease } from './cluster/leader-lease.js';
+import { OrphanSweeper } from './cluster/orphan-sweeper.js';
 import { StoreHealth } from './store/store-health.js';
 import { TelemetryGateway, type TelemetryAdmission } from './telemetry/telemetry-gateway.js';
 import { startMonitoring } from './metrics/monitoring.js';
@@ -153,7 +154,9 @@ export async function startBackend(config: BackendConfig, log: Logger = pino()):
   // A node joining a live cluster must not end the sessions and runs the other nodes have open:
   // leftovers are ended only on a cold start (no other node alive), decided one node at a time.
   const startup = await enterStartup(cluster, store.postgres?.pool, log);
-  const shells = new ShellService({ router, stores, audit, recordingsDir: join(config.home, 'recordings'), log, limits: config.shell, endOrphans: startup.endOrphans });
+  // On a cluster, what this process runs carries its instance, so the leader can end it should the process die.
+  const owner = cluster?.nodes.instance;
+  const shells = new ShellService({ router, stores, audit, recordingsDir: join(config.home, 'recordings'), log, limits: config.shell, endOrphans: startup.endOrphans, owner });
   const forwards = new ForwardService({ router, audit, log });
   const relayGrants = new RelayGrants();
   // Ending a user's sessions also ends the sockets they opened with them.
@@ -168,12 +171,14 @@ export async function startBackend(config: BackendConfig, log: Logger = pino()):
     cluster.signals.on('sessions.changed', (signal) => users.forgetSessions(signal.userId)),
   ] : [];
   // On a cluster, a cancel made on one node stops the command on the node running it.
-  const runs = new RunService({ router, stores, audit, log, onCancelledElsewhere: cluster ? (runId) => cluster?.signals.send({ name: 'run.cancelled', runId }) : undefined });
+  const runs = new RunService({ router, stores, audit, log, owner, onCancelledElsewhere: cluster ? (runId) => cluster?.signals.send({ name: 'run.cancelled', runId }) : undefined });
   const stopRunSignal = cluster?.signals.on('run.cancelled', (signal) => runs.cancelledElsewhere(signal.runId));
   const files = new FileService({ router, audit, log });
-  const jobs = new JobScheduler({ stores, runs, router, events, audit, devices: fleet, log, endOrphans: startup.endOrphans });
+  const jobs = new JobScheduler({ stores, runs, router, events, audit, devices: fleet, log, endOrphans: startup.endOrphans, owner });
+  const orphans = cluster ? new OrphanSweeper({ stores, aliveInstances: () => cluster.nodes.aliveInstances(), leads: () => lease.isLeader, log }) : null;
   // Sessions, runs and jobs the previous process left open are ended before anything new starts.
   await Promise.all([shells.ready, jobs.ready]).finally(() => startup.release());
+  orphans?.start();
 
   // Login and enrolment counters: shared by every node on PostgreSQL, in memory on SQLite.
   const limiters = store.postgres ? postgresLimiters(store.postgres.pool) : memoryLimiters;
@@ -281,6 +286,7 @@ export async function startBackend(config: BackendConfig, log: Logger = pino()):
         hub.close();
         files.close();
         // Started together: the jobs wait for their runs, which the run service ends.
+        await orphans?.stop();
         await Promise.all([shells.close(), jobs.close(), runs.close(), forwards.close()]);
         upgrades.close();
         await app.close();

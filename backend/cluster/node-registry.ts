@@ -1,6 +1,10 @@
+import { randomUUID } from 'node:crypto';
 import type { KV } from 'nats';
 import type { Logger } from 'pino';
-import { encode } from './bus-messages.js';
+import { z } from 'zod';
+import { encode, parsePayload } from './bus-messages.js';
+
+const NodeEntry = z.object({ node: z.string(), startedAt: z.number(), instance: z.string().optional() });
 
 /**
  * Which nodes are alive: node id → start time in a key-value bucket whose max age is `ttlMs`,
@@ -10,6 +14,8 @@ import { encode } from './bus-messages.js';
 export class NodeRegistry {
   private timer: NodeJS.Timeout | undefined;
   private readonly key: string;
+  /** This process: a node restarted under the same id is another instance. */
+  readonly instance: string = randomUUID();
 
   constructor(private readonly kv: KV, private readonly nodeId: string, private readonly ttlMs: number, private readonly log: Logger, private readonly now: () => number = Date.now) {
     // Keys are subject tokens: the node id's dots and colons would not do.
@@ -18,10 +24,10 @@ export class NodeRegistry {
 
   /** Announces this node and keeps announcing it. */
   async start(): Promise<void> {
-    const startedAt = this.now();
-    await this.kv.put(this.key, encode({ node: this.nodeId, startedAt }));
+    const value = encode({ node: this.nodeId, startedAt: this.now(), instance: this.instance });
+    await this.kv.put(this.key, value);
     this.timer = setInterval(() => {
-      this.kv.put(this.key, encode({ node: this.nodeId, startedAt })).catch((err: unknown) => this.log.warn({ err }, 'node heartbeat not written'));
+      this.kv.put(this.key, value).catch((err: unknown) => this.log.warn({ err }, 'node heartbeat not written'));
     }, Math.max(50, this.ttlMs / 4));
     this.timer.unref();
   }
@@ -33,6 +39,18 @@ export class NodeRegistry {
       if (key === this.key) continue;
       const entry = await this.kv.get(key);
       if (entry?.operation === 'PUT' && this.now() - entry.created.getTime() < this.ttlMs) alive.push(Buffer.from(key, 'hex').toString('utf8'));
+    }
+    return alive;
+  }
+
+  /** Instances of the nodes whose heartbeat is younger than the TTL, this one's included. */
+  async aliveInstances(): Promise<Set<string>> {
+    const alive = new Set([this.instance]);
+    for await (const key of await this.kv.keys()) {
+      const entry = await this.kv.get(key);
+      if (entry?.operation !== 'PUT' || this.now() - entry.created.getTime() >= this.ttlMs) continue;
+      const value = parsePayload(NodeEntry, entry.value);
+      if (value?.instance) alive.add(value.instance);
     }
     return alive;
   }

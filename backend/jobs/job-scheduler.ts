@@ -18,6 +18,8 @@ export interface JobSchedulerDeps {
   devices: () => Device[] | Promise<Device[]>;
   log: Logger;
   now?: () => number;
+  /** This process in a cluster (its node instance), recorded on what it runs so the leader can end it should the process die. */
+  owner?: string;
   /**
    * Whether runs and jobs the store still has unfinished are cancelled at start (default true:
    * they were the previous process's). A node joining a live cluster passes false: they are other nodes'.
@@ -72,13 +74,13 @@ export class JobScheduler {
     const createdAt = this.now();
     const batchSize = request.batchSize ?? devices.length;
     const runs: NewRun[] = devices.map((d, i) => ({
-      id: randomUUID(), jobId: id, deviceId: d.id, command, batch: Math.floor(i / batchSize), createdBy: actor, createdAt,
+      id: randomUUID(), jobId: id, deviceId: d.id, command, batch: Math.floor(i / batchSize), createdBy: actor, createdAt, owner: this.deps.owner,
     }));
     await this.deps.stores.transaction(async (tx) => {
       await tx.runs.insertJob(
         {
           id, command, concurrency: request.concurrency, batchSize, maxFailureRatio: request.maxFailureRatio ?? null,
-          queueOffline: request.queueOffline, offlineExpiryMs: request.offlineExpiryMs, createdBy: actor, createdAt,
+          queueOffline: request.queueOffline, offlineExpiryMs: request.offlineExpiryMs, createdBy: actor, createdAt, owner: this.deps.owner,
         },
         runs,
       );

@@ -15,6 +15,8 @@ export interface RunServiceDeps {
   /** Output kept per stream (stdout, stderr) and run; the agent bounds what it sends too. */
   maxStoredBytes?: number;
   now?: () => number;
+  /** This process in a cluster (its node instance), recorded on what it runs so the leader can end it should the process die. */
+  owner?: string;
   /** A cancel ended a run this service is not running: the node running it must stop it (a cluster). */
   onCancelledElsewhere?: (runId: string) => void;
 }
@@ -83,7 +85,7 @@ export class RunService {
   async runOne(actor: string, deviceId: string, command: CommandRequest, wait: boolean): Promise<Run> {
     const id = randomUUID();
     await this.deps.stores.transaction(async (tx) => {
-      await tx.runs.insertRun({ id, jobId: null, deviceId, command, batch: null, createdBy: actor, createdAt: this.now() });
+      await tx.runs.insertRun({ id, jobId: null, deviceId, command, batch: null, createdBy: actor, createdAt: this.now(), owner: this.deps.owner });
       await this.deps.audit.record(actor, 'command.run', deviceId, { runId: id, command: command.command, cwd: command.cwd, timeoutMs: command.timeoutMs }, tx);
     });
     const { done, started } = this.begin(id, deviceId, command);

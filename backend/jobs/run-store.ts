@@ -9,9 +9,11 @@ export interface NewRun {
   batch: number | null;
   createdBy: string;
   createdAt: number;
+  /** The backend process that runs it (a cluster node's instance; absent on a single node). */
+  owner?: string | null;
 }
 
-export type NewJob = Omit<Job, 'state' | 'endedAt' | 'total' | 'counts' | 'reason'>;
+export type NewJob = Omit<Job, 'state' | 'endedAt' | 'total' | 'counts' | 'reason'> & { owner?: string | null };
 
 /** The states a run ends in. */
 export type FinalRunState = Exclude<RunState, 'queued' | 'running'>;
@@ -56,6 +58,10 @@ export interface RunStore {
   endJob(id: string, state: FinalJobState, reason: string | null, endedAt: number): Promise<Job | undefined>;
   /** After a restart nothing runs any more: every unfinished run and job becomes cancelled. */
   endOrphans(now: number, reason: string): Promise<{ runs: number; jobs: number }>;
+  /** Owners of unfinished runs and jobs (cluster node instances), each once. */
+  openOwners(): Promise<string[]>;
+  /** The process `owner` is gone: its unfinished runs and jobs become cancelled with `reason`. */
+  endOwnedBy(owner: string, now: number, reason: string): Promise<{ runs: number; jobs: number }>;
   findRun(id: string): Promise<Run | undefined>;
   /** A device's runs, newest first. */
   runsOfDevice(deviceId: string, limit: number): Promise<Run[]>;

@@ -77,6 +77,8 @@ export interface ShellServiceDeps {
   log: Logger;
   limits?: Partial<ShellLimits>;
   now?: () => number;
+  /** This process in a cluster (its node instance), recorded on what it runs so the leader can end it should the process die. */
+  owner?: string;
   /**
    * Whether sessions the store still has open are ended at start (default true: they were the
    * previous process's). A node joining a live cluster passes false: they are other nodes'.
@@ -257,7 +259,7 @@ export class ShellService {
     for (const data of early.splice(0)) this.output(session, data);
     // Recorded before the console hears `opened`: a session that cannot be recorded is not offered.
     session.recorded = stores.transaction(async (tx) => {
-      await tx.shellSessions.insert({ id, deviceId, username: user.username, startedAt, recording: file });
+      await tx.shellSessions.insert({ id, deviceId, username: user.username, startedAt, recording: file, owner: this.deps.owner });
       await audit.record(`user:${user.username}`, 'shell.open', deviceId, { sessionId: id, cols, rows }, tx);
     });
     try {

@@ -12,7 +12,10 @@ export interface ShellSessionRecord {
   recording: string | null;
 }
 
-export type NewShellSession = Pick<ShellSessionRecord, 'id' | 'deviceId' | 'username' | 'startedAt' | 'recording'>;
+export type NewShellSession = Pick<ShellSessionRecord, 'id' | 'deviceId' | 'username' | 'startedAt' | 'recording'> & {
+  /** The backend process holding the session (a cluster node's instance; absent on a single node). */
+  owner?: string | null;
+};
 
 export interface ShellSessionEnd {
   endedAt: number;
@@ -28,6 +31,10 @@ export interface ShellSessionStore {
   end(id: string, end: ShellSessionEnd): Promise<boolean>;
   /** Sessions still open after a restart never ended cleanly: they end now with GOING_AWAY. Returns how many. */
   endOrphans(now: number): Promise<number>;
+  /** Owners of open sessions (cluster node instances), each once. */
+  openOwners(): Promise<string[]>;
+  /** The process `owner` is gone: its open sessions end now with GOING_AWAY. Returns how many. */
+  endOwnedBy(owner: string, now: number): Promise<number>;
   find(id: string): Promise<ShellSessionRecord | undefined>;
   /** Newest first, of one device when `deviceId` is set. */
   list(filter: { deviceId?: string; limit: number }): Promise<ShellSessionRecord[]>;

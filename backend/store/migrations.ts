@@ -192,6 +192,15 @@ export const MAIN_MIGRATIONS: readonly Migration[] = [
       ALTER TABLE runs ADD COLUMN seq INTEGER;
     `,
   },
+  {
+    version: 7,
+    name: 'jobs, runs and shell sessions: the backend process (cluster node instance) running them',
+    sql: `
+      ALTER TABLE jobs ADD COLUMN owner TEXT;
+      ALTER TABLE runs ADD COLUMN owner TEXT;
+      ALTER TABLE shell_sessions ADD COLUMN owner TEXT;
+    `,
+  },
 ];
 
 export const METRICS_MIGRATIONS: readonly Migration[] = [

@@ -137,6 +137,8 @@ export interface ShellSessionsTable {
   end_code: string | null;
   output_bytes: Generated<number>;
   recording: string | null;
+  /** The backend process holding the session (a cluster node's instance); null on a single node. */
+  owner: string | null;
 }
 
 export interface JobsTable {
@@ -152,6 +154,8 @@ export interface JobsTable {
   created_at: number;
   ended_at: number | null;
   reason: string | null;
+  /** The backend process driving the job (a cluster node's instance); null on a single node. */
+  owner: string | null;
 }
 
 export interface RunsTable {
@@ -173,6 +177,8 @@ export interface RunsTable {
   created_at: number;
   started_at: number | null;
   ended_at: number | null;
+  /** The backend process running the run (its job's, for a job's run); null on a single node. */
+  owner: string | null;
 }
 
 export interface AlertRulesTable {

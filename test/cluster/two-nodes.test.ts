@@ -240,12 +240,20 @@ describe('a cluster of two nodes', () => {
   it('after kill -9 of node A, its device reads offline on B within 30 s, B takes the lead, and the device comes back through B', async () => {
     const agent = agents[0]!;
     expect(b.proc.count((e) => e.msg === 'leading the cluster (rollups, retention, clean-up)')).toBe(0);
+    // A run node A is running when it dies: nobody will ever end it but the new leader.
+    const started = await api(a, 'POST', `/api/v1/devices/${agent.deviceId}/commands`, { token: tokenA, body: { command: { shell: 'sleep 120' }, timeoutMs: 180_000 } });
+    const runId = (started.body as { id: string }).id;
+    await waitFor(async () => ((await api(b, 'GET', `/api/v1/runs/${runId}`, { token: tokenB })).body as { state: string }).state === 'running', 10_000, 'the run to start');
     const killedAt = Date.now();
     await a.proc.stop('SIGKILL');
     await waitFor(async () => (await deviceOf(b, tokenB, agent.deviceId))?.online === false, 30_000, 'the device offline via node B');
     expect(Date.now() - killedAt).toBeLessThan(30_000);
     await b.proc.waitForLog((e) => e.msg === 'leading the cluster (rollups, retention, clean-up)', 30_000);
     expect(Date.now() - killedAt).toBeLessThan(30_000);
+    // The leader ends the dead node's run once the node's heartbeat is gone (TTL 20 s + 5 s grace).
+    await waitFor(async () => ((await api(b, 'GET', `/api/v1/runs/${runId}`, { token: tokenB })).body as { state: string }).state === 'cancelled', 45_000, 'the dead node\'s run ended by the leader');
+    expect((await api(b, 'GET', `/api/v1/runs/${runId}`, { token: tokenB })).body).toMatchObject({ state: 'cancelled', error: 'The backend node running it stopped' });
+    globalThis.console.log(`two nodes: node A's run ended by the leader ${Date.now() - killedAt} ms after the kill`);
 
     // The agent knows one backend URL (HAProxy's, in production); here it is restarted pointed at node B.
     await agent.proc.stop();

@@ -361,3 +361,25 @@ describeEachEngine('job scheduler over the store', (store) => {
     await s.runs.close();
   });
 });
+
+describeEachEngine('runs and jobs of a backend process that died', (store) => {
+  it('lists the owners of unfinished work, and ends only the work of the one that is gone', async () => {
+    const { stores } = store();
+    await stores.runs.insertJob({ ...newJob('ja'), owner: 'node-a#1' }, newRuns('ja', ['a', 'b']).map((r) => ({ ...r, owner: 'node-a#1' })));
+    await stores.runs.markRunning('ja-r0', 2_000);
+    await stores.runs.insertJob({ ...newJob('jb'), owner: 'node-b#1' }, newRuns('jb', ['c']).map((r) => ({ ...r, owner: 'node-b#1' })));
+    await stores.runs.insertRun({ id: 'single', jobId: null, deviceId: 'd', command: COMMAND, batch: null, createdBy: 'user:alice', createdAt: 1_000, owner: 'node-a#1' });
+    await stores.runs.insertRun({ id: 'alone', jobId: null, deviceId: 'd', command: COMMAND, batch: null, createdBy: 'user:alice', createdAt: 1_000 });
+    expect((await stores.runs.openOwners()).sort()).toEqual(['node-a#1', 'node-b#1']);
+
+    expect(await stores.runs.endOwnedBy('node-a#1', 9_000, 'The backend node running it stopped')).toEqual({ runs: 3, jobs: 1 });
+    expect((await stores.runs.runsOfJob('ja')).map((r) => [r.state, r.error])).toEqual([['cancelled', 'The backend node running it stopped'], ['cancelled', 'The backend node running it stopped']]);
+    expect(await stores.runs.findRun('single')).toMatchObject({ state: 'cancelled' });
+    expect(await stores.runs.findJob('ja')).toMatchObject({ state: 'cancelled', endedAt: 9_000 });
+    // Another owner's work, and work with no owner (a single node's), are left alone.
+    expect(await stores.runs.findJob('jb')).toMatchObject({ state: 'running' });
+    expect(await stores.runs.findRun('alone')).toMatchObject({ state: 'queued' });
+    expect(await stores.runs.openOwners()).toEqual(['node-b#1']);
+    expect(await stores.runs.endOwnedBy('node-a#1', 10_000, 'again')).toEqual({ runs: 0, jobs: 0 });
+  });
+});

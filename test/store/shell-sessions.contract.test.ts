@@ -94,6 +94,21 @@ describeEachEngine('shell session store', (store) => {
     expect(await stores.shellSessions.endOrphans(6_000)).toBe(0);
   });
 
+  it('ends the open sessions of a backend process that is gone, and only those', async () => {
+    const { stores } = store();
+    await stores.shellSessions.insert({ ...session('s1', 'dev_a', 1_000), owner: 'node-a#1' });
+    await stores.shellSessions.insert({ ...session('s2', 'dev_a', 1_000), owner: 'node-b#1' });
+    await stores.shellSessions.insert(session('s3', 'dev_a', 1_000));
+    await stores.shellSessions.insert({ ...session('s4', 'dev_a', 1_000), owner: 'node-c#1' });
+    await stores.shellSessions.end('s4', { endedAt: 2_000, exitCode: 0, endCode: null, outputBytes: 1 });
+    expect((await stores.shellSessions.openOwners()).sort()).toEqual(['node-a#1', 'node-b#1']);
+    expect(await stores.shellSessions.endOwnedBy('node-a#1', 5_000)).toBe(1);
+    expect(await stores.shellSessions.find('s1')).toMatchObject({ endedAt: 5_000, endCode: 'GOING_AWAY' });
+    expect(await stores.shellSessions.find('s2')).toMatchObject({ endedAt: null });
+    expect(await stores.shellSessions.find('s3')).toMatchObject({ endedAt: null });
+    expect(await stores.shellSessions.openOwners()).toEqual(['node-b#1']);
+  });
+
   it('finds the recordings past retention only among ended sessions, and forgets them', async () => {
     const { stores } = store();
     await stores.shellSessions.insert(session('old', 'dev_a', 1_000));

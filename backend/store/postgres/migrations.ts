@@ -282,4 +282,13 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 5,
+    name: 'jobs, runs and shell sessions: the backend process (cluster node instance) running them (SQLite main v7)',
+    sql: `
+      ALTER TABLE jobs ADD COLUMN owner text;
+      ALTER TABLE runs ADD COLUMN owner text;
+      ALTER TABLE shell_sessions ADD COLUMN owner text;
+    `,
+  },
 ];

@@ -43,7 +43,7 @@ function toJob(r: Selectable<JobsTable>, progress: { total: number; counts: JobC
 function runRow(r: NewRun, seq: number | null): Insertable<RunsTable> {
   return {
     id: r.id, job_id: r.jobId, device_id: r.deviceId, state: 'queued', command: JSON.stringify(r.command), batch: r.batch, seq,
-    created_by: r.createdBy, created_at: r.createdAt,
+    created_by: r.createdBy, created_at: r.createdAt, owner: r.owner ?? null,
   };
 }
 
@@ -59,7 +59,7 @@ export class SqlRunStore implements RunStore {
       await db.insertInto('jobs').values({
         id: job.id, state: 'running', command: JSON.stringify(job.command), concurrency: job.concurrency, batch_size: job.batchSize,
         max_failure_ratio: job.maxFailureRatio, queue_offline: job.queueOffline ? 1 : 0, offline_expiry_ms: job.offlineExpiryMs,
-        created_by: job.createdBy, created_at: job.createdAt,
+        created_by: job.createdBy, created_at: job.createdAt, owner: job.owner ?? null,
       }).execute();
       for (let i = 0; i < runs.length; i += INSERT_SLICE) {
         await db.insertInto('runs').values(runs.slice(i, i + INSERT_SLICE).map((r, j) => runRow(r, i + j))).execute();
@@ -99,6 +99,21 @@ export class SqlRunStore implements RunStore {
     return this.atomically(async (db) => {
       const runs = await db.updateTable('runs').set({ state: 'cancelled', error: reason, ended_at: now }).where('state', 'in', ['queued', 'running']).executeTakeFirst();
       const jobs = await db.updateTable('jobs').set({ state: 'cancelled', reason, ended_at: now }).where('state', '=', 'running').executeTakeFirst();
+      return { runs: Number(runs.numUpdatedRows), jobs: Number(jobs.numUpdatedRows) };
+    });
+  }
+
+  async openOwners(): Promise<string[]> {
+    const rows = await this.ctx.db.selectFrom('runs').select('owner').distinct().where('state', 'in', ['queued', 'running']).where('owner', 'is not', null)
+      .union(this.ctx.db.selectFrom('jobs').select('owner').where('state', '=', 'running').where('owner', 'is not', null))
+      .execute();
+    return rows.flatMap((r) => (r.owner === null ? [] : [r.owner]));
+  }
+
+  async endOwnedBy(owner: string, now: number, reason: string): Promise<{ runs: number; jobs: number }> {
+    return this.atomically(async (db) => {
+      const runs = await db.updateTable('runs').set({ state: 'cancelled', error: reason, ended_at: now }).where('state', 'in', ['queued', 'running']).where('owner', '=', owner).executeTakeFirst();
+      const jobs = await db.updateTable('jobs').set({ state: 'cancelled', reason, ended_at: now }).where('state', '=', 'running').where('owner', '=', owner).executeTakeFirst();
       return { runs: Number(runs.numUpdatedRows), jobs: Number(jobs.numUpdatedRows) };
     });
   }

@@ -14,7 +14,7 @@ export class SqlShellSessionStore implements ShellSessionStore {
   constructor(private readonly ctx: SqlContext) {}
 
   async insert(s: NewShellSession): Promise<void> {
-    await this.ctx.db.insertInto('shell_sessions').values({ id: s.id, device_id: s.deviceId, username: s.username, started_at: s.startedAt, recording: s.recording }).execute();
+    await this.ctx.db.insertInto('shell_sessions').values({ id: s.id, device_id: s.deviceId, username: s.username, started_at: s.startedAt, recording: s.recording, owner: s.owner ?? null }).execute();
   }
 
   async end(id: string, e: ShellSessionEnd): Promise<boolean> {
@@ -28,6 +28,16 @@ export class SqlShellSessionStore implements ShellSessionStore {
 
   async endOrphans(now: number): Promise<number> {
     const result = await this.ctx.db.updateTable('shell_sessions').set({ ended_at: now, end_code: 'GOING_AWAY' }).where('ended_at', 'is', null).executeTakeFirst();
+    return Number(result.numUpdatedRows);
+  }
+
+  async openOwners(): Promise<string[]> {
+    const rows = await this.ctx.db.selectFrom('shell_sessions').select('owner').distinct().where('ended_at', 'is', null).where('owner', 'is not', null).execute();
+    return rows.flatMap((r) => (r.owner === null ? [] : [r.owner]));
+  }
+
+  async endOwnedBy(owner: string, now: number): Promise<number> {
+    const result = await this.ctx.db.updateTable('shell_sessions').set({ ended_at: now, end_code: 'GOING_AWAY' }).where('ended_at', 'is', null).where('owner', '=', owner).executeTakeFirst();
     return Number(result.numUpdatedRows);
   }
 

@@ -57,7 +57,7 @@ describe('cluster files', () => {
 
   it('node.env.example sets the cluster variables, each one the backend reads, with values it accepts', () => {
     const env = envFile(readFileSync(join(DIR, 'node.env.example'), 'utf8'));
-    expect(Object.keys(env).sort()).toEqual(['TETHER_DATABASE_URL', 'TETHER_LISTEN', 'TETHER_NATS_URL', 'TETHER_NODE_ID', 'TETHER_PUBLIC_URL']);
+    expect(Object.keys(env).sort()).toEqual(['TETHER_DATABASE_URL', 'TETHER_LISTEN', 'TETHER_NATS_URL', 'TETHER_NODE_ID', 'TETHER_PROXY_PROTOCOL_FROM', 'TETHER_PUBLIC_URL']);
     for (const key of Object.keys(env)) expect(Object.keys(BackendEnv.shape)).toContain(key);
     expect(readBackendEnv(env)).toMatchObject(env);
   });

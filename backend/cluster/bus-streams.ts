@@ -143,7 +143,10 @@ export class BusStreams {
    */
   sweepViewers(holderOf: (deviceId: string) => string | undefined): void {
     for (const [handle, viewer] of [...this.viewers]) {
-      if (holderOf(viewer.deviceId) !== viewer.holder) this.endViewer(handle);
+      const holder = holderOf(viewer.deviceId);
+      if (holder === viewer.holder) continue;
+      this.deps.log.info({ deviceId: viewer.deviceId, was: viewer.holder, now: holder ?? null }, 'stream ended: its device is no longer on the node it was opened through');
+      this.endViewer(handle);
     }
   }
 

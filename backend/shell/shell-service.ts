@@ -106,6 +106,8 @@ class Session {
   recorded: Promise<void> = Promise.resolve();
   /** Set while the device's link is gone and the session waits to reattach its PTY. */
   relinking = false;
+  /** The stream of a reattach in flight was lost too (its link closed before the answer): try again. */
+  lostWhileRelinking = false;
 
   constructor(
     readonly id: string,
@@ -283,7 +285,9 @@ export class ShellService {
       },
       onLinkClosed: () => {
         const current = session();
-        if (current) this.relink(current);
+        if (!current) return;
+        if (current.relinking) current.lostWhileRelinking = true;
+        else this.relink(current);
       },
     };
   }
@@ -305,9 +309,16 @@ export class ShellService {
       while (!session.ended) {
         if (this.deps.router.isConnected(session.deviceId)) {
           try {
+            session.lostWhileRelinking = false;
             await this.reattach(session);
-            session.relinking = false;
-            return;
+            if (!session.lostWhileRelinking) {
+              session.relinking = false;
+              return;
+            }
+            // Reattached on a link that is gone already: drop that stream and wait for the next.
+            this.byStream.delete(`${session.deviceId}:${session.stream.id}`);
+            session.stream.close();
+            this.deps.log.info({ sessionId: session.id }, 'shell session lost the link it reattached on; waiting again');
           } catch (err) {
             const code = err instanceof TetherError || err instanceof RpcError ? err.code : 'INTERNAL';
             if (!RELINK_RETRY.has(code)) {

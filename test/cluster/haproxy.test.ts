@@ -341,7 +341,7 @@ describe('a cluster of three nodes behind HAProxy', () => {
       await new Promise((resolve) => setTimeout(resolve, 300));
       return term.text(from).includes('mark=kept-42');
     }, 30_000, 'the shell to answer after the kill').catch((err: unknown) => {
-      throw new Error(`${String(err)}\n--- console node ---\n${consoleNode.proc.tail(30)}\n--- robot-1 ---\n${first.proc.tail(20)}`);
+      throw new Error(`${String(err)}\n${survivors.map((node) => `--- ${nameOf(node)}${node === consoleNode ? ' (console)' : ''} ---\n${node.proc.tail(30)}`).join('\n')}\n--- robot-1 ---\n${first.proc.tail(20)}`);
     });
     const shellMs = Date.now() - killedAt;
     expect(term.ended).toBeNull();

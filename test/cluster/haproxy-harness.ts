@@ -53,9 +53,9 @@ export function loopbackConfig(shipped: string, options: { bind: string; socket:
 
 export interface ServerStat { status: string; checkStatus: string; checkCode: string }
 
-/** `show stat` on HAProxy's stats socket: the state of each server of the tether_nodes backend. */
-export async function serverStats(socket: string): Promise<Map<string, ServerStat>> {
-  const csv = await new Promise<string>((resolve, reject) => {
+/** One command on HAProxy's stats socket; resolves its whole answer. */
+function statsCommand(socket: string, command: string): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
     const conn = createConnection(socket);
     let text = '';
     conn.setEncoding('utf8');
@@ -63,8 +63,13 @@ export async function serverStats(socket: string): Promise<Map<string, ServerSta
     conn.on('end', () => resolve(text));
     conn.on('error', reject);
     conn.setTimeout(5_000, () => conn.destroy(new Error('the stats socket did not answer in 5 s')));
-    conn.end('show stat\n');
+    conn.end(`${command}\n`);
   });
+}
+
+/** `show stat` on HAProxy's stats socket: the state of each server of the tether_nodes backend. */
+export async function serverStats(socket: string): Promise<Map<string, ServerStat>> {
+  const csv = await statsCommand(socket, 'show stat');
   const [header = '', ...rows] = csv.trim().split('\n');
   const columns = header.replace(/^# /, '').split(',');
   const at = (name: string) => columns.indexOf(name);
@@ -75,6 +80,16 @@ export async function serverStats(socket: string): Promise<Map<string, ServerSta
     stats.set(cells[at('svname')] ?? '', { status: cells[at('status')] ?? '', checkStatus: cells[at('check_status')] ?? '', checkCode: cells[at('check_code')] ?? '' });
   }
   return stats;
+}
+
+/** `show sess`: the server each client connection of the tether_nodes backend is relayed to, by the client's source port. */
+export async function sessionServers(socket: string): Promise<Map<number, string>> {
+  const servers = new Map<number, string>();
+  for (const line of (await statsCommand(socket, 'show sess')).split('\n')) {
+    const match = / src=[^ ]*:(\d+) fe=\S+ be=tether_nodes srv=(\S+)/.exec(line);
+    if (match) servers.set(Number(match[1]), match[2] ?? '');
+  }
+  return servers;
 }
 
 /**

@@ -203,12 +203,16 @@ async function checkSamples(agent: RealAgent, databaseUrl: string): Promise<{ ba
  *   BENCH_CLUSTER_RTT_SAMPLES (default 5,000) each; crossNodeRttRatio is their quotient. The
  *   same node's own devices, sampled in turn with them, give sameNodeRttP99Ms for reference.
  * - fanout1000Ms: a job created on one node over 1,000 devices (BENCH_CLUSTER_FANOUT) taken from
- *   every node in turn, until every run is final (canned runner, as bench/fanout.ts).
+ *   every node in turn, until every run is final (canned runner, as bench/fanout.ts); the same
+ *   job on the single node gives singleNodeFanout1000Ms.
  * - failoverAllBackMs: `kill -9` of a node holding real agents (the one HAProxy relays the most
  *   real agents' connections to, control and telemetry), until each of its
  *   devices is held by a surviving node in the presence bucket (what every node mirrors; a
  *   survivor's API reads them online throughout, since their old entries live ~20 s), then
- *   checked answering `system.echo` through a survivor.
+ *   checked answering `system.echo` through a survivor (failoverAnswering); failoverHalfBackMs
+ *   is when half of them were back.
+ * - loadAverage: the 1-minute load before the run (the machine's own), then after the RTT and
+ *   failover phases (the run's).
  * - shellResumed: a shell on a real agent of the killed node, opened through another node before
  *   the kill, answers `echo $MARK` with the value set before it.
  * - lostSamples, duplicateSamples: the real agents' acked telemetry against the database (see
@@ -308,6 +312,9 @@ export async function cluster(): Promise<Record<string, number>> {
       if (i % 500 === 499) progress('rtt', i + 1, WARMUP + samples);
     }
     for (const times of [singleTimes, crossTimes, localTimes]) times.sort((x, y) => x - y);
+    const loadAfterRtt = round(loadavg()[0] ?? NaN);
+    // The same job on the single node, as the fan-out's baseline of this run.
+    const singleJob = await runJob(single, await login(single), singleIds.slice(0, fanoutCount));
     // The single node has done its part: its agents stop loading the machine.
     const fleetSingle = fleets.shift();
     fleetSingle?.kill('SIGKILL');
@@ -370,6 +377,8 @@ export async function cluster(): Promise<Record<string, number>> {
         process.stderr.write(`cluster: ${String(err)}: ${back.size} of ${moving.size} back\n`);
         return NaN;
       });
+    const loadAfterFailover = round(loadavg()[0] ?? NaN);
+    const backTimes = [...back.values()].map((at) => at - killedAt).sort((x, y) => x - y);
     // Seen from a survivor: every moved device answers through it (its holder is the other survivor, or itself).
     const checkConsole = await openConsole(checkNode, token);
     consoles.push(checkConsole);
@@ -415,8 +424,11 @@ export async function cluster(): Promise<Record<string, number>> {
       fanoutDevices: fanoutIds.length,
       fanout1000Ms: Math.round(job.ms),
       fanoutSucceeded: job.succeeded,
+      singleNodeFanout1000Ms: Math.round(singleJob.ms),
+      singleNodeFanoutSucceeded: singleJob.succeeded,
       killedNodeAgents: moving.size,
       failoverAllBackMs: allBack,
+      failoverHalfBackMs: percentile(backTimes, 50),
       failoverAnswering: answering,
       realAgentsMoved: movedReal,
       realTelemetryMoved: telemetryMoved,
@@ -426,6 +438,8 @@ export async function cluster(): Promise<Record<string, number>> {
       shellResumed: shell.resumed ? 1 : 0,
       shellResumedMs: shell.ms,
       loadAverage,
+      loadAverageAfterRtt: loadAfterRtt,
+      loadAverageAfterFailover: loadAfterFailover,
     };
   } finally {
     if (term) {

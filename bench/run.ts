@@ -7,6 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { agent } from './agent.js';
+import { cluster } from './cluster.js';
 import { config } from './config.js';
 import { connect } from './connect.js';
 import { consoleScenario } from './console.js';
@@ -21,7 +22,7 @@ import { transfer } from './transfer.js';
 
 type Scenario = () => Promise<Record<string, number>>;
 
-const SCENARIOS: Record<string, Scenario> = { connect, rtt, ingest, 'ingest-postgres': ingestPostgres, query, agent, shell, fanout, config, console: consoleScenario, storm, transfer };
+const SCENARIOS: Record<string, Scenario> = { connect, rtt, ingest, 'ingest-postgres': ingestPostgres, query, agent, shell, fanout, config, console: consoleScenario, storm, transfer, cluster };
 
 const RESULTS_DIR = join(import.meta.dirname, 'results');
 const LATEST = join(RESULTS_DIR, 'latest.json');

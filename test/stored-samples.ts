@@ -41,26 +41,31 @@ export function duplicateSamples(samples: readonly StoredSample[]): number {
  * runs on (TETHER_TEST_STORE), through the backend's own metric engine: head and chunks alike.
  */
 export async function backendSamples(backend: Pick<Backend, 'home'>, deviceId: string, name?: string): Promise<StoredSample[]> {
-  let engine: MetricEngine;
-  let close: () => Promise<void>;
-  if (TEST_STORE === 'sqlite') {
-    const db = new Database(join(backend.home, 'metrics.db'), { readonly: true });
-    engine = new SqliteMetricEngine(db);
-    close = async () => void db.close();
-  } else {
-    const postgres = await openPostgres({ url: (await storeEnv(backend.home)).TETHER_DATABASE_URL ?? '', max: 2 });
-    engine = new PostgresMetricEngine(postgres.pool);
-    close = () => postgres.close();
-  }
+  if (TEST_STORE === 'postgres') return postgresSamples((await storeEnv(backend.home)).TETHER_DATABASE_URL ?? '', deviceId, name);
+  const db = new Database(join(backend.home, 'metrics.db'), { readonly: true });
   try {
-    const out: StoredSample[] = [];
-    for (const metric of await engine.seriesNames(deviceId)) {
-      if (name !== undefined && metric !== name) continue;
-      const raw = await engine.readRaw(deviceId, metric, Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
-      raw.ts.forEach((ts, i) => out.push({ name: metric, ts, value: raw.values[i] as number }));
-    }
-    return out;
+    return await engineSamples(new SqliteMetricEngine(db), deviceId, name);
   } finally {
-    await close();
+    db.close();
   }
+}
+
+/** Every raw sample stored for a device (or one of its metrics) in a PostgreSQL database: a cluster's, or a test backend's. */
+export async function postgresSamples(url: string, deviceId: string, name?: string): Promise<StoredSample[]> {
+  const postgres = await openPostgres({ url, max: 2 });
+  try {
+    return await engineSamples(new PostgresMetricEngine(postgres.pool), deviceId, name);
+  } finally {
+    await postgres.close();
+  }
+}
+
+async function engineSamples(engine: MetricEngine, deviceId: string, name?: string): Promise<StoredSample[]> {
+  const out: StoredSample[] = [];
+  for (const metric of await engine.seriesNames(deviceId)) {
+    if (name !== undefined && metric !== name) continue;
+    const raw = await engine.readRaw(deviceId, metric, Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
+    raw.ts.forEach((ts, i) => out.push({ name: metric, ts, value: raw.values[i] as number }));
+  }
+  return out;
 }

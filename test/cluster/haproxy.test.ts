@@ -1,87 +1,21 @@
-import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { connect as connectTcp, createConnection, createServer, type Server, type Socket } from 'node:net';
+import { cpSync } from 'node:fs';
+import { connect as connectTcp, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { request as httpsRequest } from 'node:https';
 import { connect as connectTls } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { api, cleanup, createToken, deviceOf, enrolAndRun, login, openConsole, Proc, ROOT, startBackend, tempDir, waitFor, type Backend } from '../harness.js';
+import { api, cleanup, createToken, deviceOf, enrolAndRun, login, openConsole, startBackend, tempDir, waitFor, type Backend, type Proc } from '../harness.js';
 import { freePort } from '../bus/private-nats.js';
 import { dropPrefix, TEST_NATS_URL, testNats, testPrefix } from '../bus/test-nats.js';
 import { ShellClient } from '../shell-client.js';
 import { createTestDatabase } from '../store/test-database.js';
+import { HAPROXY_SOURCE, requireHaproxy, serverStats, startHaproxy } from './haproxy-harness.js';
 
-/** Debian installs it in /usr/sbin, which a non-root PATH may lack. */
-const HAPROXY = process.env.TETHER_TEST_HAPROXY ?? (spawnSync('haproxy', ['-v']).error && existsSync('/usr/sbin/haproxy') ? '/usr/sbin/haproxy' : 'haproxy');
-const SHIPPED_CONFIG = join(ROOT, 'build', 'cluster', 'haproxy.cfg');
 /** The name agents would dial in production: every node's certificate must cover it. */
 const PUBLIC_HOST = 'fleet.tether.test';
 const NODE_NAMES = ['node-a', 'node-b', 'node-c'] as const;
-/**
- * On loopback every address is 127.0.0.x: HAProxy connects to the nodes from 127.0.0.3 (the only
- * source they read PROXY headers from), clients reach HAProxy from 127.0.0.2, and the test's own
- * direct calls to nodes come from 127.0.0.1.
- */
-const HAPROXY_SOURCE = '127.0.0.3';
+/** Clients reach HAProxy from 127.0.0.2; HAProxy connects to the nodes from {@link HAPROXY_SOURCE}. */
 const CLIENT_ADDRESS = '127.0.0.2';
-
-/** Fails (the cluster tests are not skipped) with how to install HAProxy when it is missing. */
-function requireHaproxy(): void {
-  const probe = spawnSync(HAPROXY, ['-v'], { encoding: 'utf8' });
-  if (probe.error || probe.status !== 0) {
-    throw new Error(`HAProxy is not installed (${HAPROXY} -v: ${probe.error?.message ?? probe.stderr}). The cluster tests need it (they are not skipped). Install it with:\n  apt-get install -y haproxy\nor point TETHER_TEST_HAPROXY at the binary.`);
-  }
-}
-
-/**
- * The shipped build/cluster/haproxy.cfg with only its addresses rewritten for 127.0.0.1 (and
- * what needs root dropped), so the file admins install is the file tested. Each rewrite must
- * match exactly once: a change to the shipped file's shape fails here, not silently.
- */
-function testConfig(shipped: string, options: { bind: string; socket: string; servers: Record<string, string> }): string {
-  const rewrites: Array<[RegExp, string]> = [
-    [/^\s*log \/dev\/log .*$/m, '    log stderr format raw local0'],
-    [/^\s*chroot .*$/m, ''],
-    [/^\s*user .*$/m, ''],
-    [/^\s*group .*$/m, ''],
-    [/^\s*stats socket .*$/m, `    stats socket ${options.socket} mode 600 level admin`],
-    [/^\s*bind :443$/m, `    bind ${options.bind}`],
-    ...Object.entries(options.servers).map(([name, address]): [RegExp, string] => [new RegExp(`^(\\s*server ${name}) \\S+$`, 'm'), `$1 ${address} source ${HAPROXY_SOURCE}`]),
-  ];
-  let config = shipped;
-  for (const [pattern, replacement] of rewrites) {
-    const hits = config.match(new RegExp(pattern.source, 'gm'))?.length ?? 0;
-    if (hits !== 1) throw new Error(`build/cluster/haproxy.cfg: expected one line matching ${String(pattern)}, found ${hits}`);
-    config = config.replace(pattern, replacement);
-  }
-  return config;
-}
-
-interface ServerStat { status: string; checkStatus: string; checkCode: string }
-
-/** `show stat` on HAProxy's stats socket: the state of each server of the tether_nodes backend. */
-async function serverStats(socket: string): Promise<Map<string, ServerStat>> {
-  const csv = await new Promise<string>((resolve, reject) => {
-    const conn = createConnection(socket);
-    let text = '';
-    conn.setEncoding('utf8');
-    conn.on('data', (chunk: string) => (text += chunk));
-    conn.on('end', () => resolve(text));
-    conn.on('error', reject);
-    conn.setTimeout(5_000, () => conn.destroy(new Error('the stats socket did not answer in 5 s')));
-    conn.end('show stat\n');
-  });
-  const [header = '', ...rows] = csv.trim().split('\n');
-  const columns = header.replace(/^# /, '').split(',');
-  const at = (name: string) => columns.indexOf(name);
-  const stats = new Map<string, ServerStat>();
-  for (const row of rows) {
-    const cells = row.split(',');
-    if (cells[at('pxname')] !== 'tether_nodes' || cells[at('svname')] === 'BACKEND') continue;
-    stats.set(cells[at('svname')] ?? '', { status: cells[at('status')] ?? '', checkStatus: cells[at('check_status')] ?? '', checkCode: cells[at('check_code')] ?? '' });
-  }
-  return stats;
-}
 
 /**
  * A TCP relay from a port of its own to NATS, one per node: cutting it takes that node's NATS
@@ -202,19 +136,9 @@ describe('a cluster of three nodes behind HAProxy', () => {
 
     const dir = tempDir('haproxy');
     dirs.push(dir);
-    statsSocket = join(dir, 'admin.sock');
-    const config = join(dir, 'haproxy.cfg');
-    writeFileSync(config, testConfig(readFileSync(SHIPPED_CONFIG, 'utf8'), {
-      bind: `127.0.0.1:${lbPort}`,
-      socket: statsSocket,
-      servers: Object.fromEntries(NODE_NAMES.map((name, i) => [name, `127.0.0.1:${nodes[i]?.port ?? 0}`])),
-    }));
-    haproxy = new Proc(spawn(HAPROXY, ['-db', '-f', config], { stdio: ['ignore', 'pipe', 'pipe'] }), 'haproxy');
-    await waitFor(async () => {
-      if (haproxy?.child.exitCode !== null) throw new Error(`haproxy exited (${String(haproxy?.child.exitCode)}):\n${haproxy?.tail() ?? ''}`);
-      const stats = await serverStats(statsSocket).catch(() => new Map<string, ServerStat>());
-      return NODE_NAMES.every((name) => stats.get(name)?.status === 'UP' && stats.get(name)?.checkStatus === 'L7OK');
-    }, 20_000, 'HAProxy to check every node UP on /readyz');
+    const started = await startHaproxy({ dir, port: lbPort, servers: Object.fromEntries(NODE_NAMES.map((name, i) => [name, nodes[i]?.port ?? 0])) });
+    haproxy = started.proc;
+    statsSocket = started.statsSocket;
 
     const a = nodes[0]!;
     lb = { ...a, url: `https://127.0.0.1:${lbPort}`, port: lbPort };

@@ -125,14 +125,23 @@ export class RunService {
       run.resolve((await this.deps.stores.runs.findRun(run.runId))?.state ?? 'cancelled');
       return;
     }
-    try {
-      const onLinkClosed = () => this.settle(run, 'failed', null, null, 'DEVICE_OFFLINE: the device disconnected');
-      run.stdout = await this.deps.router.openStream(run.deviceId, { onData: (d) => this.keep(run, run.out, d), onLinkClosed });
-      run.stderr = await this.deps.router.openStream(run.deviceId, { onData: (d) => this.keep(run, run.err, d), onLinkClosed: () => undefined });
-    } catch (err) {
-      this.settle(run, 'failed', null, null, describe(err));
+    const onLinkClosed = () => this.settle(run, 'failed', null, null, 'DEVICE_OFFLINE: the device disconnected');
+    // Opened together: across the bus each open is a round trip to the node holding the device.
+    const [stdout, stderr] = await Promise.allSettled([
+      this.deps.router.openStream(run.deviceId, { onData: (d) => this.keep(run, run.out, d), onLinkClosed }),
+      this.deps.router.openStream(run.deviceId, { onData: (d) => this.keep(run, run.err, d), onLinkClosed: () => undefined }),
+    ]);
+    if (stdout.status === 'rejected' || stderr.status === 'rejected') {
+      // The stream that did open is closed by the release.
+      if (stdout.status === 'fulfilled') run.stdout = stdout.value;
+      if (stderr.status === 'fulfilled') run.stderr = stderr.value;
+      const reason: unknown = stdout.status === 'rejected' ? stdout.reason : stderr.status === 'rejected' ? stderr.reason : undefined;
+      if (run.settled) this.release(run);
+      else this.settle(run, 'failed', null, null, describe(reason));
       return;
     }
+    run.stdout = stdout.value;
+    run.stderr = stderr.value;
     if (run.settled) {
       // Cancelled while the streams were opening (across the bus, that takes a round trip).
       this.release(run);

@@ -47,6 +47,7 @@ import { postgresLimiters } from './store/postgres/rate-limits.js';
 import { startClusterNode, type ClusterNode } from './cluster/cluster-node.js';
 import { SOLE_LEADER, type LeaderLease } from './cluster/leader-lease.js';
 import { OrphanSweeper } from './cluster/orphan-sweeper.js';
+import { shareTicketKeys } from './http/ticket-keys.js';
 import { StoreHealth } from './store/store-health.js';
 import { TelemetryGateway, type TelemetryAdmission } from './telemetry/telemetry-gateway.js';
 import { startMonitoring } from './metrics/monitoring.js';
@@ -256,6 +257,8 @@ export async function startBackend(config: BackendConfig, log: Logger = pino()):
 
   // Before TLS: behind HAProxy (send-proxy-v2) the client's address is what the app sees.
   if (trustedProxyList) acceptProxyProtocol(app.server as TlsServer, { trusted: trustedProxyList, log });
+  // Agents resume their TLS sessions on any node of the cluster, and across a restart.
+  const stopTicketKeys = shareTicketKeys(app.server as TlsServer, pki.ca.keyPem);
   await app.listen({ host: config.host, port: config.port });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
@@ -275,6 +278,7 @@ export async function startBackend(config: BackendConfig, log: Logger = pino()):
       (closing ??= (async () => {
         ready = false;
         clearInterval(flushTimer);
+        stopTicketKeys();
         unsubscribeConfig();
         stopConfigSignal?.();
         for (const stop of stopSessionSignals) stop();

@@ -113,7 +113,9 @@ export async function buildHttpApp(deps: HttpAppDeps) {
   const app = Fastify({
     // Slow clients (slowloris) are cut: a TLS handshake or a request's headers (the WebSocket
     // upgrade included) must arrive within 10 s, checked every 2 s (Node's defaults: 120 s, 60 s, 30 s).
-    https: { key: deps.tls.key, cert: deps.tls.cert, ...TLS_PROFILE, handshakeTimeout: SLOW_CLIENT_TIMEOUT_MS, connectionsCheckingInterval: 2_000 },
+    // sessionIdContext: the same on every node (Node's default hashes the command line, which
+    // names the home), so a session resumes on any node with the shared ticket keys (ticket-keys.ts).
+    https: { key: deps.tls.key, cert: deps.tls.cert, ...TLS_PROFILE, sessionIdContext: 'tether-backend', handshakeTimeout: SLOW_CLIENT_TIMEOUT_MS, connectionsCheckingInterval: 2_000 },
     loggerInstance: deps.log,
     bodyLimit: 256 * 1024,
     requestTimeout: 30_000,

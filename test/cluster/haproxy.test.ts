@@ -236,6 +236,8 @@ describe('a cluster of three nodes behind HAProxy', () => {
     for (const agent of moving) {
       const connected = await agent.proc.waitForLog((e) => e.msg === 'connected', 30_000, logFrom.get(agent));
       const agentMs = Number(connected.time) - killedAt;
+      // The survivors share the session-ticket keys (derived from the CA key): no full handshake.
+      expect(connected.tlsResumed, `${agent.label} resumed its TLS session on another node`).toBe(true);
       await waitFor(() => survivors.some((node) => holds(node, agent.deviceId)), 30_000, `${agent.label} held by a surviving node`);
       const holder = survivors.find((node) => holds(node, agent.deviceId))!;
       const other = survivors.find((node) => node !== holder)!;

@@ -43,6 +43,7 @@ const StreamHandle = z.number().int().min(1).max(0xffffffff);
 
 /** The holder's answer to a `stream-open`: the stream's id on the device's link, and the holder's handle of it. */
 export const OpenedStreamReply = z.object({ streamId: z.number().int().min(1).max(0xffffffff), handle: StreamHandle });
+export type OpenedStreamReply = z.infer<typeof OpenedStreamReply>;
 
 export const NodeMessage = z.discriminatedUnion('type', [
   z.object({ type: z.literal('request'), deviceId: DeviceId, method: z.string().min(1).max(200), params: z.unknown(), timeoutMs: z.number().int().positive().max(3_600_000).optional() }),

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { TetherError } from '../../protocol/index.js';
 import type { LocalDeviceRouter } from '../devices/device-router.js';
 import type { DeviceStream, StreamHandlers } from '../devices/link-streams.js';
+import type { OpenedStreamReply } from './bus-messages.js';
 
 /** What a stream message carries: bytes, or the end of the stream on the side that sends it. */
 const DATA = 0;
@@ -42,10 +43,7 @@ export interface BusStreamsDeps {
 }
 
 /** What the holder answers a stream-open with. */
-export interface OpenedStream {
-  streamId: number;
-  handle: number;
-}
+export type OpenedStream = OpenedStreamReply;
 
 /**
  * Byte streams between a device's link on one node (the holder) and a feature on another (the
@@ -173,11 +171,6 @@ export class BusStreams {
       proxy.stream.close();
       this.deps.log.info({ node: proxy.node }, 'stream of a node that is gone closed');
     }
-  }
-
-  /** Nodes with viewers of this node's streams. */
-  viewerNodes(): Set<string> {
-    return new Set([...this.proxies.values()].map((proxy) => proxy.node));
   }
 
   // ── the wire ──

@@ -163,12 +163,17 @@ export class BusStreams {
     return { streamId: stream.id, handle };
   }
 
-  /** Ends the streams held for viewers on nodes that are no longer alive. */
+  /**
+   * Ends the streams held for viewers on nodes that are no longer alive. The END still goes out:
+   * should the node be alive after all (a late heartbeat), its feature learns the stream is gone
+   * and reattaches, rather than waiting on bytes that never come.
+   */
   sweepProxies(alive: ReadonlySet<string>): void {
     for (const [handle, proxy] of [...this.proxies]) {
       if (alive.has(proxy.node)) continue;
       this.proxies.delete(handle);
       proxy.stream.close();
+      this.send(proxy.node, END, proxy.peer);
       this.deps.log.info({ node: proxy.node }, 'stream of a node that is gone closed');
     }
   }

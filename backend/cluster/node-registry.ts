@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { KV } from 'nats';
+import type { KV, KvEntry } from 'nats';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { encode, parsePayload } from './bus-messages.js';
@@ -32,27 +32,28 @@ export class NodeRegistry {
     this.timer.unref();
   }
 
-  /** Keys of the other nodes whose heartbeat is younger than the TTL. */
+  /** Ids of the other nodes whose heartbeat is younger than the TTL. */
   async othersAlive(): Promise<string[]> {
-    const alive: string[] = [];
-    for await (const key of await this.kv.keys()) {
-      if (key === this.key) continue;
-      const entry = await this.kv.get(key);
-      if (entry?.operation === 'PUT' && this.now() - entry.created.getTime() < this.ttlMs) alive.push(Buffer.from(key, 'hex').toString('utf8'));
-    }
-    return alive;
+    return (await this.alive()).filter((entry) => entry.key !== this.key).map((entry) => Buffer.from(entry.key, 'hex').toString('utf8'));
   }
 
   /** Instances of the nodes whose heartbeat is younger than the TTL, this one's included. */
   async aliveInstances(): Promise<Set<string>> {
     const alive = new Set([this.instance]);
-    for await (const key of await this.kv.keys()) {
-      const entry = await this.kv.get(key);
-      if (entry?.operation !== 'PUT' || this.now() - entry.created.getTime() >= this.ttlMs) continue;
+    for (const entry of await this.alive()) {
       const value = parsePayload(NodeEntry, entry.value);
       if (value?.instance) alive.add(value.instance);
     }
     return alive;
+  }
+
+  /** The bucket's entries whose heartbeat is younger than the TTL. */
+  private async alive(): Promise<KvEntry[]> {
+    // The keys first, then their values: nats.js's key lister ends early when its loop awaits.
+    const keys: string[] = [];
+    for await (const key of await this.kv.keys()) keys.push(key);
+    const entries = await Promise.all(keys.map((key) => this.kv.get(key)));
+    return entries.filter((entry): entry is KvEntry => entry?.operation === 'PUT' && this.now() - entry.created.getTime() < this.ttlMs);
   }
 
   /** Stops the heartbeat and withdraws this node (a clean stop; a dead node ages out). */

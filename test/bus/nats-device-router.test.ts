@@ -258,16 +258,18 @@ describe('NatsDeviceRouter (two nodes on a real NATS)', () => {
     await b.cluster.router.openStream(DEV_A, { onData: () => undefined, onLinkClosed: () => linkClosed++ });
     expect(streams.size).toBe(1);
 
-    // Node B is not among the live nodes any more (its heartbeat aged out): A closes what it held for it.
+    // Node B is not among the live nodes any more (its heartbeat aged out): A closes what it held
+    // for it, and still tells B, which hears it since it was alive after all.
     a.cluster.router.sweepStreams(new Set(['node-c.example:8443']));
     expect(a.cluster.router.streams.size.holding).toBe(0);
     expect(streams.size).toBe(0);
+    await until(() => linkClosed === 1, 5_000, 'node B told its stream ended');
 
     // Node A stops: B's viewed streams of its devices end.
     await b.cluster.router.openStream(DEV_A, { onData: () => undefined, onLinkClosed: () => linkClosed++ });
     started.splice(started.indexOf(a), 1);
     await a.cluster.close();
-    await until(() => linkClosed === 1, 5_000, 'the stream ended on node B');
+    await until(() => linkClosed === 2, 5_000, 'the stream ended on node B');
   });
 
   it('relays enrolments and removals to the other nodes, once', async () => {

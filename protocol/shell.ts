@@ -6,6 +6,8 @@ export const StreamId = z.number().int().min(1).max(0xffffffff);
 
 /** The backend's id of a shell session (a UUID). */
 export const ShellSessionId = z.string().uuid();
+/** The backend's id of a command run (a UUID). */
+export const RunId = z.string().uuid();
 const ByteOffset = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 
 export const TermSize = z.object({ cols: z.number().int().min(2).max(1000), rows: z.number().int().min(1).max(500) });
@@ -58,10 +60,23 @@ export const SHELL_AGENT_METHODS = {
   },
   'shell.resize': { params: TermSize.extend({ streamId: StreamId }), result: z.object({}) },
   'shell.close': { params: z.object({ streamId: StreamId }), result: z.object({ closed: z.boolean() }) },
-  /** Starts a command in its own process group; stdout and stderr go to the two streams, the end is a `command.exit` event. */
+  /**
+   * Starts a command in its own process group; stdout and stderr go to the two streams, the end is
+   * a `command.exit` event. With the backend's `runId`, the command outlives a dropped control
+   * channel for a while, waiting for `command.reattach`.
+   */
   'command.start': {
-    params: CommandRequest.extend({ stdoutStreamId: StreamId, stderrStreamId: StreamId }),
+    params: CommandRequest.extend({ stdoutStreamId: StreamId, stderrStreamId: StreamId, runId: RunId.optional() }),
     result: z.object({ pid: z.number().int() }),
+  },
+  /**
+   * Binds a command started with `runId` to two streams on this channel (its control channel
+   * dropped): `received` is how many bytes of each the backend has; the agent resends the rest it
+   * still holds (`gap` counts the bytes it no longer had) and reports an exit that happened meanwhile.
+   */
+  'command.reattach': {
+    params: z.object({ runId: RunId, stdoutStreamId: StreamId, stderrStreamId: StreamId, received: z.object({ stdout: ByteOffset, stderr: ByteOffset }) }),
+    result: z.object({ resent: z.number().int().nonnegative(), gap: z.number().int().nonnegative() }),
   },
   /** Kills the command's whole process group. */
   'command.cancel': { params: z.object({ stdoutStreamId: StreamId }), result: z.object({ cancelled: z.boolean() }) },

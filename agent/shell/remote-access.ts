@@ -26,8 +26,8 @@ function parse<M extends AgentMethod>(method: M, params: unknown): AgentParams<M
 
 /**
  * Shells and commands of this agent, living across control connections: each new connection's
- * RPC peer gets the handlers. A dropped connection ends every command and forward, since their
- * stream ids belonged to that link; shells wait a while for their backend session to reattach them.
+ * RPC peer gets the handlers. A dropped connection ends every forward, since their stream ids
+ * belonged to that link; shells and runs wait a while for their backend to reattach them.
  */
 export class RemoteAccess {
   readonly shells: PtySessions;
@@ -63,6 +63,7 @@ export class RemoteAccess {
     rpc.handle('shell.resize', (p) => this.shells.resize(parse('shell.resize', p)));
     rpc.handle('shell.close', (p) => ({ closed: this.shells.close(parse('shell.close', p).streamId) }));
     rpc.handle('command.start', (p) => this.commands.start(parse('command.start', p)));
+    rpc.handle('command.reattach', (p) => this.commands.reattach(parse('command.reattach', p)));
     rpc.handle('command.cancel', (p) => ({ cancelled: this.commands.cancel(parse('command.cancel', p).stdoutStreamId) }));
     rpc.handle('forward.open', (p) => this.forwards.open(parse('forward.open', p)));
     rpc.handle('forward.close', (p) => ({ closed: this.forwards.close(parse('forward.close', p).streamId) }));
@@ -88,11 +89,14 @@ export class RemoteAccess {
     this.shells.write(streamId, data);
   }
 
-  /** The control channel dropped: shells wait to be reattached, commands and forwards end (their streams belonged to that link). */
+  /**
+   * The control channel dropped: shells and the backend's runs wait to be reattached, other
+   * commands and forwards end (their streams belonged to that link).
+   */
   onDisconnected(): void {
     this.rpc = null;
     this.shells.detachAll();
-    this.commands.cancelAll();
+    this.commands.detachAll();
     this.forwards.closeAll();
   }
 
@@ -100,5 +104,6 @@ export class RemoteAccess {
   close(): void {
     this.onDisconnected();
     this.shells.closeAll();
+    this.commands.cancelAll();
   }
 }

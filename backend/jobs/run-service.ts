@@ -5,6 +5,7 @@ import type { AuditLog } from '../audit/audit-log.js';
 import type { DeviceRouter } from '../devices/device-router.js';
 import type { DeviceStream } from '../devices/link-streams.js';
 import type { Stores } from '../store/stores.js';
+import { relink } from '../devices/relink.js';
 import type { FinalRunState, RunEnd } from './run-store.js';
 
 export interface RunServiceDeps {
@@ -19,6 +20,8 @@ export interface RunServiceDeps {
   owner?: string;
   /** A cancel ended a run this service is not running: the node running it must stop it (a cluster). */
   onCancelledElsewhere?: (runId: string) => void;
+  /** How long a run whose device link dropped waits for the device to come back and reattach the command. */
+  relinkMs?: number;
 }
 
 export const DEFAULT_MAX_STORED_BYTES = 1024 * 1024;
@@ -26,13 +29,18 @@ export const DEFAULT_MAX_STORED_BYTES = 1024 * 1024;
 const EXIT_SLACK_MS = 15_000;
 /** A busy device (or a thousand simulated ones in one process) may take a while to fork. */
 const START_TIMEOUT_MS = 30_000;
+/** As for shells: a cluster's failover (a dead node's devices read offline after ~20 s) plus the agent's reconnect. */
+export const DEFAULT_RUN_RELINK_MS = 45_000;
 
 /** A run ended before any output: nothing ran, or nothing ran here. */
 const EMPTY_END: Omit<RunEnd, 'state' | 'endedAt'> = { exitCode: null, signal: null, stdout: Buffer.alloc(0), stderr: Buffer.alloc(0), truncated: false, error: null };
 
 interface Output {
   chunks: Buffer[];
+  /** Bytes kept (at most maxStoredBytes). */
   bytes: number;
+  /** Bytes received from the device, kept or not: where a reattach asks the agent to resend from. */
+  received: number;
 }
 
 interface LiveRun {
@@ -45,6 +53,10 @@ interface LiveRun {
   truncated: boolean;
   /** Claimed by whatever ends the run first in this process (exit, timeout, cancel, shutdown). */
   settled: boolean;
+  /** Set while the device's link is gone and the run waits to reattach its command. */
+  relinking: boolean;
+  /** The streams of a reattach in flight were lost too (their link closed before the answer): try again. */
+  lostWhileRelinking: boolean;
   timer: NodeJS.Timeout | null;
   resolve(state: RunState): void;
 }
@@ -62,10 +74,12 @@ export class RunService {
   private readonly writing = new Set<Promise<void>>();
   private readonly unsubscribe: () => void;
   private readonly maxStored: number;
+  private readonly relinkMs: number;
   private readonly now: () => number;
 
   constructor(private readonly deps: RunServiceDeps) {
     this.maxStored = deps.maxStoredBytes ?? DEFAULT_MAX_STORED_BYTES;
+    this.relinkMs = deps.relinkMs ?? DEFAULT_RUN_RELINK_MS;
     this.now = deps.now ?? Date.now;
     this.unsubscribe = deps.router.subscribe('*', (deviceId, name, data) => {
       if (name !== 'command.exit') return;
@@ -106,8 +120,8 @@ export class RunService {
     const done = new Promise<RunState>((resolve) => (resolveDone = resolve));
     // Live before the first await, so a cancel that comes meanwhile finds it.
     const run: LiveRun = {
-      runId, deviceId, stdout: null, stderr: null, out: { chunks: [], bytes: 0 }, err: { chunks: [], bytes: 0 },
-      truncated: false, settled: false, timer: null, resolve: resolveDone,
+      runId, deviceId, stdout: null, stderr: null, out: { chunks: [], bytes: 0, received: 0 }, err: { chunks: [], bytes: 0, received: 0 },
+      truncated: false, settled: false, relinking: false, lostWhileRelinking: false, timer: null, resolve: resolveDone,
     };
     this.live.set(runId, run);
     void done.then(markStarted);
@@ -125,33 +139,90 @@ export class RunService {
       run.resolve((await this.deps.stores.runs.findRun(run.runId))?.state ?? 'cancelled');
       return;
     }
-    const onLinkClosed = () => this.settle(run, 'failed', null, null, 'DEVICE_OFFLINE: the device disconnected');
-    // Opened together: across the bus each open is a round trip to the node holding the device.
-    const [stdout, stderr] = await Promise.allSettled([
-      this.deps.router.openStream(run.deviceId, { onData: (d) => this.keep(run, run.out, d), onLinkClosed }),
-      this.deps.router.openStream(run.deviceId, { onData: (d) => this.keep(run, run.err, d), onLinkClosed: () => undefined }),
-    ]);
-    if (stdout.status === 'rejected' || stderr.status === 'rejected') {
-      // The stream that did open is closed by the release.
-      if (stdout.status === 'fulfilled') run.stdout = stdout.value;
-      if (stderr.status === 'fulfilled') run.stderr = stderr.value;
-      const reason: unknown = stdout.status === 'rejected' ? stdout.reason : stderr.status === 'rejected' ? stderr.reason : undefined;
+    let streams: { stdout: DeviceStream; stderr: DeviceStream };
+    try {
+      streams = await this.openStreams(run);
+    } catch (err) {
       if (run.settled) this.release(run);
-      else this.settle(run, 'failed', null, null, describe(reason));
+      else this.settle(run, 'failed', null, null, describe(err));
       return;
     }
-    run.stdout = stdout.value;
-    run.stderr = stderr.value;
     if (run.settled) {
       // Cancelled while the streams were opening (across the bus, that takes a round trip).
       this.release(run);
       return;
     }
-    this.byStream.set(`${run.deviceId}:${run.stdout.id}`, run);
     run.timer = setTimeout(() => this.settle(run, 'failed', null, null, 'REQUEST_TIMEOUT: the device never reported the end'), command.timeoutMs + EXIT_SLACK_MS);
     this.deps.router
-      .request(run.deviceId, 'command.start', { ...command, stdoutStreamId: run.stdout.id, stderrStreamId: run.stderr.id }, START_TIMEOUT_MS)
-      .then(markStarted, (err: unknown) => this.settle(run, 'failed', null, null, describe(err)));
+      .request(run.deviceId, 'command.start', { ...command, stdoutStreamId: streams.stdout.id, stderrStreamId: streams.stderr.id, runId: run.runId }, START_TIMEOUT_MS)
+      .then(markStarted, (err: unknown) => {
+        // The link dropped under the start: the relink finds out from the agent whether it started.
+        if (!run.relinking) this.settle(run, 'failed', null, null, describe(err));
+      });
+  }
+
+  /**
+   * Opens the run's stdout and stderr streams on the device's current link, together (across the
+   * bus each open is a round trip to the node holding the device). When one fails, the other is
+   * closed and the failure thrown.
+   */
+  private async openStreams(run: LiveRun): Promise<{ stdout: DeviceStream; stderr: DeviceStream }> {
+    const onLinkClosed = () => {
+      if (run.relinking) run.lostWhileRelinking = true;
+      else this.relinkRun(run);
+    };
+    const [stdout, stderr] = await Promise.allSettled([
+      this.deps.router.openStream(run.deviceId, { onData: (d) => this.keep(run, run.out, d), onLinkClosed }),
+      this.deps.router.openStream(run.deviceId, { onData: (d) => this.keep(run, run.err, d), onLinkClosed: () => undefined }),
+    ]);
+    if (stdout.status === 'rejected' || stderr.status === 'rejected') {
+      if (stdout.status === 'fulfilled') stdout.value.close();
+      if (stderr.status === 'fulfilled') stderr.value.close();
+      throw stdout.status === 'rejected' ? stdout.reason : (stderr as PromiseRejectedResult).reason;
+    }
+    run.stdout = stdout.value;
+    run.stderr = stderr.value;
+    this.byStream.set(`${run.deviceId}:${stdout.value.id}`, run);
+    return { stdout: stdout.value, stderr: stderr.value };
+  }
+
+  /**
+   * The device's link dropped (its network, or in a cluster the node holding it died): the agent
+   * keeps the command running, so wait for the device to come back through any node and reattach
+   * it on new streams, from the output this run has. Fails the run (DEVICE_OFFLINE) if the device
+   * is not back within relinkMs or no longer has the command.
+   */
+  private relinkRun(run: LiveRun): void {
+    if (run.settled || run.relinking) return;
+    run.relinking = true;
+    this.closeStreams(run);
+    this.deps.log.info({ runId: run.runId, deviceId: run.deviceId }, 'run lost its device link; waiting to reattach');
+    void relink({
+      router: this.deps.router,
+      deviceId: run.deviceId,
+      withinMs: this.relinkMs,
+      now: this.now,
+      wanted: () => !run.settled,
+      attach: async () => {
+        run.lostWhileRelinking = false;
+        const { stdout, stderr } = await this.openStreams(run);
+        try {
+          const received = { stdout: run.out.received, stderr: run.err.received };
+          const result = await this.deps.router.request(run.deviceId, 'command.reattach', { runId: run.runId, stdoutStreamId: stdout.id, stderrStreamId: stderr.id, received }, START_TIMEOUT_MS);
+          this.deps.log.info({ runId: run.runId, result }, 'run reattached');
+        } catch (err) {
+          this.closeStreams(run);
+          throw err;
+        }
+        if (!run.lostWhileRelinking) return true;
+        this.closeStreams(run);
+        return false;
+      },
+    }).then((result) => {
+      if (result.kind === 'attached') run.relinking = false;
+      else if (result.kind === 'expired') this.settle(run, 'failed', null, null, 'DEVICE_OFFLINE: the device did not come back');
+      else if (result.kind === 'refused') this.settle(run, 'failed', null, null, `DEVICE_OFFLINE: the device came back without the command (${result.code})`);
+    }, (err: unknown) => this.settle(run, 'failed', null, null, describe(err)));
   }
 
   /**
@@ -238,6 +309,7 @@ export class RunService {
 
   private keep(run: LiveRun, output: Output, data: Buffer): void {
     if (run.settled) return;
+    output.received += data.length;
     const room = this.maxStored - output.bytes;
     if (room <= 0) {
       run.truncated = true;
@@ -259,9 +331,13 @@ export class RunService {
   /** Stops listening to the device for this run. */
   private release(run: LiveRun): void {
     if (run.timer) clearTimeout(run.timer);
+    this.closeStreams(run);
+  }
+
+  private closeStreams(run: LiveRun): void {
     run.stdout?.close();
     run.stderr?.close();
-    if (run.stdout) this.byStream.delete(`${run.deviceId}:${run.stdout.id}`);
+    if (run.stdout && this.byStream.get(`${run.deviceId}:${run.stdout.id}`) === run) this.byStream.delete(`${run.deviceId}:${run.stdout.id}`);
   }
 
   private settle(run: LiveRun, state: FinalRunState, exitCode: number | null, signal: string | null, error: string | null): void {

@@ -23,7 +23,7 @@ import { closeWith, parseJsonMessage, sendJson as sendAnyJson, toBuffer } from '
 import type { DeviceRouter } from '../devices/device-router.js';
 import type { DeviceStream, StreamHandlers } from '../devices/link-streams.js';
 import { trimFront } from '../../channel/chunk-queue.js';
-import { RpcError } from '../../channel/rpc.js';
+import { relink } from '../devices/relink.js';
 import { AsciicastRecorder, DEFAULT_MAX_RECORDING_BYTES } from './asciicast-recorder.js';
 import type { Stores } from '../store/stores.js';
 
@@ -64,10 +64,6 @@ export const DEFAULT_SHELL_LIMITS: ShellLimits = {
   relinkMs: 45_000,
 };
 
-/** How often a session whose link dropped checks whether its device is back. */
-const RELINK_POLL_MS = 250;
-/** Errors of a reattach that only mean "not yet": the device is not (or no longer) reachable. */
-const RELINK_RETRY: ReadonlySet<string> = new Set(['DEVICE_OFFLINE', 'REQUEST_TIMEOUT', 'BUS_UNAVAILABLE']);
 
 export interface ShellServiceDeps {
   router: DeviceRouter;
@@ -304,38 +300,29 @@ export class ShellService {
     this.byStream.delete(`${session.deviceId}:${session.stream.id}`);
     session.stream.close();
     this.deps.log.info({ sessionId: session.id, deviceId: session.deviceId }, 'shell session lost its device link; waiting to reattach');
-    const deadline = this.now() + this.limits.relinkMs;
-    const attempt = async (): Promise<void> => {
-      while (!session.ended) {
-        if (this.deps.router.isConnected(session.deviceId)) {
-          try {
-            session.lostWhileRelinking = false;
-            await this.reattach(session);
-            if (!session.lostWhileRelinking) {
-              session.relinking = false;
-              return;
-            }
-            // Reattached on a link that is gone already: drop that stream and wait for the next.
-            this.byStream.delete(`${session.deviceId}:${session.stream.id}`);
-            session.stream.close();
-            this.deps.log.info({ sessionId: session.id }, 'shell session lost the link it reattached on; waiting again');
-          } catch (err) {
-            const code = err instanceof TetherError || err instanceof RpcError ? err.code : 'INTERNAL';
-            if (!RELINK_RETRY.has(code)) {
-              this.deps.log.info({ sessionId: session.id, code }, 'shell session could not be reattached');
-              this.end(session, null, 'DEVICE_OFFLINE');
-              return;
-            }
-          }
-        }
-        if (this.now() >= deadline) {
-          this.end(session, null, 'DEVICE_OFFLINE');
-          return;
-        }
-        await new Promise((resolve) => setTimeout(resolve, RELINK_POLL_MS));
+    void relink({
+      router: this.deps.router,
+      deviceId: session.deviceId,
+      withinMs: this.limits.relinkMs,
+      now: this.now,
+      wanted: () => !session.ended,
+      attach: async () => {
+        session.lostWhileRelinking = false;
+        await this.reattach(session);
+        if (!session.lostWhileRelinking) return true;
+        // Reattached on a link that is gone already: drop that stream and wait for the next.
+        this.byStream.delete(`${session.deviceId}:${session.stream.id}`);
+        session.stream.close();
+        this.deps.log.info({ sessionId: session.id }, 'shell session lost the link it reattached on; waiting again');
+        return false;
+      },
+    }).then((result) => {
+      if (result.kind === 'attached') session.relinking = false;
+      else if (result.kind !== 'abandoned') {
+        this.deps.log.info({ sessionId: session.id, result }, 'shell session could not be reattached');
+        this.end(session, null, 'DEVICE_OFFLINE');
       }
-    };
-    void attempt();
+    });
   }
 
   /** Binds the session's PTY to a new stream on the device's current link; the agent resends what this session lacks. */

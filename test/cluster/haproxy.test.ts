@@ -215,7 +215,7 @@ describe('a cluster of three nodes behind HAProxy', () => {
     for (const run of job.runs) expect(run).toMatchObject({ state: 'succeeded', stdout: 'ran-42\n' });
   });
 
-  it('after kill -9 of the node holding an agent, its agents reconnect through HAProxy to the other nodes within 30 s, and a shell open through another node goes on in the same PTY', async () => {
+  it('after kill -9 of the node holding an agent, its agents reconnect through HAProxy to the other nodes within 30 s, a shell open through another node goes on in the same PTY, and a job in progress completes', async () => {
     const first = agents[0]!;
     const victim = nodes.find((node) => holds(node, first.deviceId));
     if (!victim) throw new Error('no node holds robot-1');
@@ -229,6 +229,15 @@ describe('a cluster of three nodes behind HAProxy', () => {
     const term = await ShellClient.open(consoleNode, token, { deviceId: first.deviceId, cols: 80, rows: 24 });
     term.type('MARK=kept-$((6*7))\r');
     await term.waitFor('MARK=kept-', 0, 10_000);
+
+    // A job in progress through the same surviving node, on every device: it prints for ~8 s.
+    const ticks = Array.from({ length: 16 }, (_, i) => `tick-${i + 1}\n`).join('');
+    const created = await api(consoleNode, 'POST', '/api/v1/jobs', { token, body: { selection: { deviceIds: agents.map((agent) => agent.deviceId) }, command: { shell: 'for i in $(seq 1 16); do echo tick-$i; sleep 0.5; done' } } });
+    expect(created.status, JSON.stringify(created.body)).toBe(200);
+    const jobId = (created.body as { id: string }).id;
+    type JobView = { state: string; runs: Array<{ deviceId: string; state: string; stdout: string; error: string | null }> };
+    const jobView = async () => (await api(consoleNode, 'GET', `/api/v1/jobs/${jobId}`, { token })).body as JobView;
+    await waitFor(async () => (await jobView()).runs.every((run) => run.stdout.includes('tick-1')), 15_000, 'every run to print');
 
     killedAt = Date.now();
     await victim.proc.stop('SIGKILL');
@@ -274,7 +283,15 @@ describe('a cluster of three nodes behind HAProxy', () => {
     term.type('exit 0\r');
     await term.closed;
     expect(term.ended).toMatchObject({ type: 'ended', exitCode: 0 });
-    console.log(`haproxy: kill -9 of ${nameOf(victim)} (held ${moving.length} of ${agents.length} devices; aim 10 s):\n  ${times.join('\n  ')}\n  shell on robot-1 through ${nameOf(consoleNode)}: same PTY answering after ${shellMs} ms`);
+
+    // The job: runs on the moved devices were reattached through their new holders; every line once.
+    let job: JobView = { state: 'running', runs: [] };
+    await waitFor(async () => (job = await jobView()).state !== 'running', 60_000, 'the job to end');
+    const logsSinceKill = () => survivors.map((node) => `--- ${nameOf(node)} ---\n${node.proc.json().filter((e) => Number(e.time) >= killedAt && !String(e.msg).includes('request')).slice(-40).map((e) => JSON.stringify(e)).join('\n')}`).join('\n');
+    expect(job.state).toBe('completed');
+    for (const run of job.runs) expect(run, `the run on ${run.deviceId}\n${logsSinceKill()}`).toMatchObject({ state: 'succeeded', stdout: ticks, error: null });
+    const jobMs = Date.now() - killedAt;
+    console.log(`haproxy: kill -9 of ${nameOf(victim)} (held ${moving.length} of ${agents.length} devices; aim 10 s):\n  ${times.join('\n  ')}\n  shell on robot-1 through ${nameOf(consoleNode)}: same PTY answering after ${shellMs} ms\n  job over ${job.runs.length} devices: completed, every run whole, ${jobMs} ms after the kill`);
   });
 
   it('HAProxy takes the dead node out, and an agent registers and runs through it while one node is dead', async () => {

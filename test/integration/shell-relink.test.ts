@@ -1,19 +1,19 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cleanup, enrolAndRun, login, startAgent, startBackend, type Backend, type Proc } from '../harness.js';
+import { api, cleanup, enrolAndRun, login, startAgent, startBackend, waitFor, type Backend, type Proc } from '../harness.js';
 import { startTcpProxy, type TcpProxy } from '../hardening/tcp-proxy.js';
 import { ShellClient } from '../shell-client.js';
 
 const PROMPT = 'PROMPT> ';
 
 /**
- * A device's network drops while an operator's shell is open: the agent keeps the PTY, the
- * backend keeps the console's session, and once the agent is back the session goes on in the same
- * shell, with the output produced meanwhile. The agent reaches the backend through a TCP proxy
- * that cuts every connection (the console's own socket is direct and stays up).
+ * A device's network drops while an operator's shell is open or a command runs: the agent keeps
+ * the PTY and the command, the backend keeps the console's session and the run, and once the agent
+ * is back both go on, with the output produced meanwhile. The agent reaches the backend through a
+ * TCP proxy that cuts every connection (the console's own socket is direct and stays up).
  */
-describe('a shell survives its device\'s link dropping', () => {
+describe('a shell and a run survive their device\'s link dropping', () => {
   let backend: Backend;
   let admin: string;
   let proxy: TcpProxy;
@@ -72,5 +72,33 @@ describe('a shell survives its device\'s link dropping', () => {
     term.type('exit 4\r');
     await term.closed;
     expect(term.ended).toMatchObject({ type: 'ended', exitCode: 4 });
+  });
+
+  it('a run goes on after the agent reconnects: every line, from before, during and after the cut, once; it ends succeeded', async () => {
+    type RunView = { id: string; state: string; stdout: string; stderr: string; exitCode: number | null; error: string | null };
+    const started = await api(backend, 'POST', `/api/v1/devices/${agent.deviceId}/commands`, {
+      token: admin,
+      body: { command: { shell: 'for i in 1 2 3 4 5 6 7 8 9 10; do echo line-$i; echo err-$i >&2; sleep 0.4; done; exit 0' }, timeoutMs: 30_000 },
+    });
+    expect(started.status).toBe(200);
+    const runId = (started.body as RunView).id;
+    const view = async () => (await api(backend, 'GET', `/api/v1/runs/${runId}`, { token: admin })).body as RunView;
+    await waitFor(async () => (await view()).stdout.includes('line-2'), 10_000, 'the run to print');
+    const from = agent.proc.json().length;
+    proxy.setPaused(true);
+    proxy.cutAll();
+    await agent.proc.waitForLog((e) => e.msg === 'control channel closed; reconnecting', 10_000, from);
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    expect((await view()).state).toBe('running');
+    proxy.setPaused(false);
+    let run: RunView | undefined;
+    await waitFor(async () => (run = await view()).state !== 'running', 30_000, 'the run to end').catch((err: unknown) => {
+      throw new Error(`${String(err)}\n--- backend ---\n${backend.proc.tail(30)}\n--- agent ---\n${agent.proc.tail(30)}`);
+    });
+    const lines = (prefix: string) => Array.from({ length: 10 }, (_, i) => `${prefix}-${i + 1}\n`).join('');
+    expect(run).toMatchObject({ state: 'succeeded', exitCode: 0, error: null, stdout: lines('line'), stderr: lines('err') });
+    const reattached = await agent.proc.waitForLog((e) => e.msg === 'command reattached', 1_000, from);
+    expect(Number(reattached.resent)).toBeGreaterThan(0);
+    expect(reattached.gap).toBe(0);
   });
 });

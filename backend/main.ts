@@ -157,7 +157,11 @@ export async function startBackend(config: BackendConfig, log: Logger = pino()):
   const startup = await enterStartup(cluster, store.postgres?.pool, log);
   // On a cluster, what this process runs carries its instance, so the leader can end it should the process die.
   const owner = cluster?.nodes.instance;
-  const shells = new ShellService({ router, stores, audit, recordingsDir: join(config.home, 'recordings'), log, limits: config.shell, endOrphans: startup.endOrphans, owner });
+  const shells = new ShellService({
+    router, stores, audit, recordingsDir: join(config.home, 'recordings'), log, limits: config.shell, endOrphans: startup.endOrphans, owner,
+    onAdopted: cluster ? (sessionId) => cluster?.signals.send({ name: 'shell.adopted', sessionId }) : undefined,
+  });
+  const stopShellSignal = cluster?.signals.on('shell.adopted', (signal) => shells.release(signal.sessionId));
   const forwards = new ForwardService({ router, audit, log });
   const relayGrants = new RelayGrants();
   // Ending a user's sessions also ends the sockets they opened with them.
@@ -225,7 +229,7 @@ export async function startBackend(config: BackendConfig, log: Logger = pino()):
         const query = ShellSocketQuery.safeParse(Object.fromEntries(new URL(request.url ?? '/', 'https://tether.invalid').searchParams));
         if (!query.success) throw new TetherError('BAD_REQUEST', 'A shell needs ?deviceId=&cols=&rows= or ?sessionId=');
         if ('deviceId' in query.data) access.require(user, query.data.deviceId);
-        shells.check(user, query.data);
+        await shells.check(user, query.data);
         return { user, query: query.data } as never;
       },
       accept: (ws, auth: { user: User; query: ShellSocketQuery }) => shells.accept(ws, auth.user, auth.query),
@@ -283,6 +287,7 @@ export async function startBackend(config: BackendConfig, log: Logger = pino()):
         stopConfigSignal?.();
         for (const stop of stopSessionSignals) stop();
         stopRunSignal?.();
+        stopShellSignal?.();
         directory.close();
         await configDelivery.close();
         control.close();

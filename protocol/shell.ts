@@ -144,7 +144,11 @@ export type ShellServerMessage = z.infer<typeof ShellServerMessage>;
 
 /** Query of `GET /api/v1/shell` (the WebSocket upgrade): a new session on a device, or a reconnect. */
 export const ShellSocketQuery = z.union([
-  z.object({ sessionId: z.string().uuid() }),
+  /**
+   * A reconnect; `offset`: the session's output bytes this console has received. With it, a
+   * cluster node other than the session's takes the session over, resending from there.
+   */
+  z.object({ sessionId: z.string().uuid(), offset: z.coerce.number().pipe(z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER)).optional() }),
   z.object({ deviceId: DeviceId, cols: z.coerce.number().pipe(TermSize.shape.cols), rows: z.coerce.number().pipe(TermSize.shape.rows) }),
 ]);
 export type ShellSocketQuery = z.infer<typeof ShellSocketQuery>;

@@ -10,11 +10,14 @@ import { encode, parsePayload } from './bus-messages.js';
  *   checked again), or a user's sessions ended (log out everywhere, role or scope change,
  *   deletion): the user's cached sessions go and their open sockets close.
  * - `run.cancelled`: a run was cancelled on a node not running it; the node running it stops it.
+ * - `shell.adopted`: a node took over a shell session (its console reconnected there); the node
+ *   that had it lets it go.
  */
 export const ClusterSignal = z.discriminatedUnion('name', [
   z.object({ name: z.literal('config.changed') }),
   z.object({ name: z.literal('sessions.changed'), userId: z.number().int().nullable() }),
   z.object({ name: z.literal('run.cancelled'), runId: z.string().min(1).max(100) }),
+  z.object({ name: z.literal('shell.adopted'), sessionId: z.string().min(1).max(100) }),
 ]);
 export type ClusterSignal = z.infer<typeof ClusterSignal>;
 type SignalName = ClusterSignal['name'];

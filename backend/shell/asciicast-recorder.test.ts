@@ -35,6 +35,25 @@ describe('AsciicastRecorder', () => {
     expect(statSync(path).mode & 0o777).toBe(0o600);
   });
 
+  it('a session continued in another process appends to its recording, timed from its start; without the file it starts one', () => {
+    let now = 1_000_000;
+    const path = file();
+    const first = new AsciicastRecorder(path, { cols: 80, rows: 24, startedAt: now }, undefined, () => now);
+    first.output(Buffer.from('before\r\n'));
+    first.close();
+    now += 2000;
+    const next = new AsciicastRecorder(path, { cols: 80, rows: 24, startedAt: 1_000_000, continued: true }, undefined, () => now);
+    next.output(Buffer.from('after\r\n'));
+    next.close();
+    expect(eventsOf(path)).toEqual([[0, 'o', 'before\r\n'], [2, 'o', 'after\r\n']]);
+    const elsewhere = join(path, '..', 'other.cast');
+    const fresh = new AsciicastRecorder(elsewhere, { cols: 80, rows: 24, startedAt: 1_000_000, continued: true }, undefined, () => now);
+    fresh.output(Buffer.from('after\r\n'));
+    fresh.close();
+    expect(parseAsciicast(readFileSync(elsewhere, 'utf8')).header).toMatchObject({ version: 2, timestamp: 1000 });
+    expect(eventsOf(elsewhere)).toEqual([[2, 'o', 'after\r\n']]);
+  });
+
   it('keeps a UTF-8 character split across chunks whole', () => {
     const path = file();
     const rec = new AsciicastRecorder(path, { cols: 80, rows: 24, startedAt: Date.now() });

@@ -1,4 +1,4 @@
-import { closeSync, openSync, writevSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, writevSync } from 'node:fs';
 import type { AsciicastHeader } from '../../protocol/index.js';
 
 /** What a recording starts with: the terminal's size, when, and a title. */
@@ -8,6 +8,11 @@ export interface RecordingStart {
   /** Milliseconds since the epoch. */
   startedAt: number;
   title?: string;
+  /**
+   * The session goes on in this process (another cluster node had it): its recording is appended
+   * to, when this node sees the file (a shared recordings directory), else started here.
+   */
+  continued?: boolean;
 }
 
 export const DEFAULT_MAX_RECORDING_BYTES = 256 * 1024 * 1024;
@@ -45,7 +50,8 @@ export class AsciicastRecorder {
     private readonly now: () => number = Date.now,
   ) {
     this.startedAt = start.startedAt;
-    this.fd = openSync(path, 'wx', 0o600);
+    this.fd = openSync(path, start.continued ? 'a' : 'wx', 0o600);
+    if (start.continued && fstatSync(this.fd).size > 0) return;
     const header: AsciicastHeader & { env: Record<string, string> } = {
       version: 2, width: start.cols, height: start.rows, timestamp: Math.floor(start.startedAt / 1000), env: { TERM: 'xterm-256color' }, ...(start.title ? { title: start.title } : {}),
     };

@@ -80,7 +80,12 @@ export interface ShellServiceDeps {
    * previous process's). A node joining a live cluster passes false: they are other nodes'.
    */
   endOrphans?: boolean;
+  /** This process took over a session another cluster node had (its console reconnected here): that node lets it go. */
+  onAdopted?: (sessionId: string) => void;
 }
+
+/** The stream of a session taken over from another node until its PTY is reattached here. */
+const NO_STREAM: DeviceStream = { id: 0, send: () => false, close: () => undefined };
 
 /** Largest console frame: input is typed or pasted, never bulk. */
 export const SHELL_SOCKET_MAX_PAYLOAD = 64 * 1024;
@@ -195,11 +200,17 @@ export class ShellService {
   }
 
   /** Upgrade-time checks, so a refused terminal gets an HTTP answer with a stable code. */
-  check(user: User, query: ShellSocketQuery): void {
+  async check(user: User, query: ShellSocketQuery): Promise<void> {
     if ('sessionId' in query) {
       const session = this.sessions.get(query.sessionId);
-      if (!session) throw new TetherError('SHELL_ENDED');
-      if (session.user.id !== user.id) throw new TetherError('FORBIDDEN', 'Another user\'s session');
+      if (session) {
+        if (session.user.id !== user.id) throw new TetherError('FORBIDDEN', 'Another user\'s session');
+        return;
+      }
+      // Not here: another cluster node's, which this one can take over if the console says where it is.
+      const row = query.offset === undefined ? undefined : await this.deps.stores.shellSessions.find(query.sessionId);
+      if (!row || row.endedAt !== null) throw new TetherError('SHELL_ENDED');
+      if (row.username !== user.username) throw new TetherError('FORBIDDEN', 'Another user\'s session');
       return;
     }
     if (!this.deps.router.isConnected(query.deviceId)) throw new TetherError('DEVICE_OFFLINE');
@@ -213,8 +224,15 @@ export class ShellService {
     ws.on('error', (err) => this.deps.log.debug({ err }, 'shell socket error'));
     if ('sessionId' in query) {
       const session = this.sessions.get(query.sessionId);
-      if (!session || session.user.id !== user.id) return closeWith(ws, session ? 'FORBIDDEN' : 'SHELL_ENDED');
-      this.attach(session, ws, true);
+      if (session) {
+        if (session.user.id !== user.id) return closeWith(ws, 'FORBIDDEN');
+        this.attach(session, ws, true);
+      } else if (query.offset !== undefined) {
+        this.adopt(ws, user, query.sessionId, query.offset).catch((err: unknown) => {
+          this.deps.log.warn({ err, sessionId: query.sessionId }, 'shell session not taken over');
+          closeWith(ws, err instanceof TetherError ? err.code : 'INTERNAL');
+        });
+      } else closeWith(ws, 'SHELL_ENDED');
       return;
     }
     // Input typed before the PTY exists has nowhere to go; the console waits for `opened`.
@@ -233,6 +251,53 @@ export class ShellService {
         closeWith(ws, code);
       },
     );
+  }
+
+  /**
+   * Takes over a session another cluster node had: its console reconnected here (that node died,
+   * or a load balancer sent the reconnect here). The stored session is claimed for this process
+   * (the other node lets it go on `onAdopted`), then the agent's PTY is reattached as after a
+   * dropped link, resending from `offset`, the output the console has.
+   */
+  private async adopt(ws: WebSocket, user: User, id: string, offset: number): Promise<void> {
+    const { stores } = this.deps;
+    const row = await stores.shellSessions.find(id);
+    if (!row || row.endedAt !== null) throw new TetherError('SHELL_ENDED');
+    if (row.username !== user.username) throw new TetherError('FORBIDDEN', 'Another user\'s session');
+    if (!(await stores.shellSessions.adopt(id, this.deps.owner ?? null))) throw new TetherError('SHELL_ENDED');
+    this.deps.onAdopted?.(id);
+    const existing = this.sessions.get(id);
+    if (existing) {
+      // Two reconnects at once: the first one took it.
+      this.attach(existing, ws, true);
+      return;
+    }
+    const recorder = new AsciicastRecorder(join(this.deps.recordingsDir, row.recording ?? `${id}.cast`), { cols: 80, rows: 24, startedAt: row.startedAt, title: `${user.username}@${row.deviceId}`, continued: true }, this.limits.maxRecordingBytes, this.now);
+    const session = new Session(id, row.deviceId, user, NO_STREAM, recorder);
+    session.outputBytes = offset;
+    this.sessions.set(id, session);
+    this.deps.log.info({ sessionId: id, deviceId: row.deviceId, offset }, 'shell session taken over from another node');
+    this.attach(session, ws, true);
+    this.touch(session);
+    this.relink(session);
+  }
+
+  /** Another cluster node took this session over: let it go without ending it (the PTY and the stored session go on there). */
+  release(sessionId: string): void {
+    const session = this.sessions.get(sessionId);
+    if (!session || session.ended) return;
+    session.ended = true;
+    this.sessions.delete(sessionId);
+    if (session.graceTimer) clearTimeout(session.graceTimer);
+    if (session.idleTimer) clearTimeout(session.idleTimer);
+    if (session.ackTimer) clearTimeout(session.ackTimer);
+    this.byStream.delete(`${session.deviceId}:${session.stream.id}`);
+    session.stream.close();
+    session.recorder.close();
+    const ws = session.ws;
+    session.ws = null;
+    if (ws) closeWith(ws, 'DEVICE_SUPERSEDED');
+    this.deps.log.info({ sessionId }, 'shell session taken over by another node');
   }
 
   private async open(user: User, deviceId: string, cols: number, rows: number): Promise<Session> {
@@ -486,7 +551,7 @@ export class ShellService {
     }
     try {
       await stores.transaction(async (tx) => {
-        const ended = await tx.shellSessions.end(session.id, { endedAt: this.now(), exitCode, endCode: code, outputBytes: session.outputBytes });
+        const ended = await tx.shellSessions.end(session.id, { endedAt: this.now(), exitCode, endCode: code, outputBytes: session.outputBytes }, this.deps.owner);
         if (ended) await audit.record(`user:${session.user.username}`, 'shell.end', session.deviceId, { sessionId: session.id, exitCode, code, outputBytes: session.outputBytes }, tx);
       });
     } catch (err) {

@@ -27,8 +27,13 @@ export interface ShellSessionEnd {
 /** Shell session history. */
 export interface ShellSessionStore {
   insert(session: NewShellSession): Promise<void>;
-  /** Records how a session ended, once: false when it had ended already (or is unknown). */
-  end(id: string, end: ShellSessionEnd): Promise<boolean>;
+  /**
+   * Records how a session ended, once: false when it had ended already (or is unknown), or, with
+   * `owner`, when another process has taken it over since.
+   */
+  end(id: string, end: ShellSessionEnd, owner?: string): Promise<boolean>;
+  /** Another process takes an open session over (a console reconnected through another cluster node): false when it has ended. */
+  adopt(id: string, owner: string | null): Promise<boolean>;
   /** Sessions still open after a restart never ended cleanly: they end now with GOING_AWAY. Returns how many. */
   endOrphans(now: number): Promise<number>;
   /** Owners of open sessions (cluster node instances), each once. */

@@ -118,8 +118,11 @@ export function runShell(credentials: Credentials, deviceId: string, term: Shell
     const connect = (): void => {
       const url = new URL('/api/v1/shell', credentials.url);
       url.protocol = 'wss:';
-      if (sessionId !== null) url.searchParams.set('sessionId', sessionId);
-      else {
+      if (sessionId !== null) {
+        url.searchParams.set('sessionId', sessionId);
+        // What this terminal has, so another cluster node can take the session over from there.
+        url.searchParams.set('offset', String(received));
+      } else {
         const size = termSize(term.output);
         url.searchParams.set('deviceId', deviceId);
         url.searchParams.set('cols', String(size.cols));

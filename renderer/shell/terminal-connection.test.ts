@@ -149,6 +149,8 @@ describe('TerminalConnection', () => {
     timers.shift()?.(); // the ack timer: no socket, nothing sent
     timers.shift()?.(); // the reconnect
     const second = sockets[1] as FakeSocket;
+    // The reconnect says what this console has, for a cluster node that takes the session over.
+    expect(new URL(second.url).searchParams.get('offset')).toBe('8');
     // The ack of 4 arrived: the backend resends 5..8, then new output.
     second.serverText({ type: 'opened', sessionId: SID, deviceId: 'dev_0123456789abcdefghij', resumed: true, offset: 4 });
     second.serverBytes([5, 6, 7]);

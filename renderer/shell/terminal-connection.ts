@@ -117,8 +117,9 @@ export class TerminalConnection {
 
   private connect(): void {
     if (!this.sessionId) this.openedSize = `${this.opts.cols}x${this.opts.rows}`;
+    // `offset`: what this console has, so another cluster node can take the session over from there.
     const query: Record<string, string> = this.sessionId
-      ? { sessionId: this.sessionId }
+      ? { sessionId: this.sessionId, offset: String(this.received) }
       : { deviceId: this.opts.deviceId, cols: String(this.opts.cols), rows: String(this.opts.rows) };
     const socket = this.opts.createSocket(this.opts.url(query));
     socket.binaryType = 'arraybuffer';

@@ -215,7 +215,7 @@ describe('a cluster of three nodes behind HAProxy', () => {
     for (const run of job.runs) expect(run).toMatchObject({ state: 'succeeded', stdout: 'ran-42\n' });
   });
 
-  it('after kill -9 of the node holding an agent, its agents reconnect through HAProxy to the other nodes within 30 s, a shell open through another node goes on in the same PTY, and a job in progress completes', async () => {
+  it('after kill -9 of the node holding an agent, its agents reconnect through HAProxy to the other nodes within 30 s, a shell open through another node goes on in the same PTY, so does one whose console was on the dead node, and a job in progress completes', async () => {
     const first = agents[0]!;
     const victim = nodes.find((node) => holds(node, first.deviceId));
     if (!victim) throw new Error('no node holds robot-1');
@@ -229,6 +229,11 @@ describe('a cluster of three nodes behind HAProxy', () => {
     const term = await ShellClient.open(consoleNode, token, { deviceId: first.deviceId, cols: 80, rows: 24 });
     term.type('MARK=kept-$((6*7))\r');
     await term.waitFor('MARK=kept-', 0, 10_000);
+    // And one whose console is on the node about to die, as HAProxy may have placed it.
+    const orphaned = await ShellClient.open(victim, token, { deviceId: first.deviceId, cols: 80, rows: 24 });
+    orphaned.type('ORPHAN=kept-$((7*6))\r');
+    await orphaned.waitFor('ORPHAN=kept-', 0, 10_000);
+    await orphaned.settled(300, 5_000);
 
     // A job in progress through the same surviving node, on every device: it prints for ~8 s.
     const ticks = Array.from({ length: 16 }, (_, i) => `tick-${i + 1}\n`).join('');
@@ -280,6 +285,18 @@ describe('a cluster of three nodes behind HAProxy', () => {
     });
     const shellMs = Date.now() - killedAt;
     expect(term.ended).toBeNull();
+
+    // The console whose node died reconnects through a survivor, which takes the session over.
+    const adopted = await ShellClient.open(survivors[1]!, token, { sessionId: orphaned.sessionId, offset: orphaned.received });
+    await waitFor(async () => {
+      adopted.type('echo orphan=$ORPHAN\r');
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      return adopted.text().includes('orphan=kept-42');
+    }, 30_000, 'the taken-over shell to answer');
+    const adoptedMs = Date.now() - killedAt;
+    adopted.type('exit 0\r');
+    await adopted.closed;
+    expect(adopted.ended).toMatchObject({ type: 'ended', exitCode: 0 });
     term.type('exit 0\r');
     await term.closed;
     expect(term.ended).toMatchObject({ type: 'ended', exitCode: 0 });
@@ -291,7 +308,7 @@ describe('a cluster of three nodes behind HAProxy', () => {
     expect(job.state).toBe('completed');
     for (const run of job.runs) expect(run, `the run on ${run.deviceId}\n${logsSinceKill()}`).toMatchObject({ state: 'succeeded', stdout: ticks, error: null });
     const jobMs = Date.now() - killedAt;
-    console.log(`haproxy: kill -9 of ${nameOf(victim)} (held ${moving.length} of ${agents.length} devices; aim 10 s):\n  ${times.join('\n  ')}\n  shell on robot-1 through ${nameOf(consoleNode)}: same PTY answering after ${shellMs} ms\n  job over ${job.runs.length} devices: completed, every run whole, ${jobMs} ms after the kill`);
+    console.log(`haproxy: kill -9 of ${nameOf(victim)} (held ${moving.length} of ${agents.length} devices; aim 10 s):\n  ${times.join('\n  ')}\n  shell on robot-1 through ${nameOf(consoleNode)}: same PTY answering after ${shellMs} ms\n  shell on robot-1 whose console was on ${nameOf(victim)}: taken over by ${nameOf(survivors[1]!)}, same PTY answering after ${adoptedMs} ms\n  job over ${job.runs.length} devices: completed, every run whole, ${jobMs} ms after the kill`);
   });
 
   it('HAProxy takes the dead node out, and an agent registers and runs through it while one node is dead', async () => {

@@ -158,6 +158,39 @@ describe('a cluster of two nodes', () => {
     expect(createHash('sha256').update(down.body).digest('hex')).toBe(sha256);
   });
 
+  it('a console that reconnects through the other node takes its shell over: the same PTY, the output from where the console was, one end', async () => {
+    const deviceId = agents[0]!.deviceId;
+    const term = await ShellClient.open(b, tokenB, { deviceId, cols: 80, rows: 24 });
+    term.type('MARK=moved-$((6*7))\r');
+    await term.waitFor('MARK=moved-');
+    await term.settled(300, 5_000);
+    // Prints while no console is connected: the node taking over must get it from the agent.
+    term.type('sleep 1; echo during-$((1+1))-gap\r');
+    await term.waitFor('sleep 1');
+    const offset = term.received;
+    term.ws.terminate();
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+
+    const moved = await ShellClient.open(a, tokenA, { sessionId: term.sessionId, offset });
+    expect(moved.opened).toMatchObject({ resumed: true, offset });
+    await moved.waitFor('during-2-gap', 0, 10_000).catch((err: unknown) => {
+      throw new Error(`${String(err)}\n--- node-a ---\n${a.proc.tail(20)}\n--- node-b ---\n${b.proc.tail(20)}`);
+    });
+    moved.type('echo mark=$MARK\r');
+    await moved.waitFor('mark=moved-42');
+    await b.proc.waitForLog((e) => e.msg === 'shell session taken over by another node' && e.sessionId === term.sessionId, 5_000);
+    moved.type('exit 3\r');
+    await moved.closed;
+    expect(moved.ended).toMatchObject({ type: 'ended', exitCode: 3 });
+    // One end, written by the node that took it over; node B's grace ran out on nothing.
+    const sessions = (await api(b, 'GET', `/api/v1/shell/sessions?deviceId=${deviceId}`, { token: tokenB })).body as { sessions: Array<{ id: string; exitCode: number | null; endedAt: number | null; live: boolean }> };
+    expect(sessions.sessions.find((x) => x.id === term.sessionId)).toMatchObject({ exitCode: 3, live: false, endedAt: expect.any(Number) as number });
+    // A console without an offset cannot take over a session another node has: as before, SHELL_ENDED.
+    const other = await ShellClient.open(b, tokenB, { deviceId, cols: 80, rows: 24 });
+    await expect(ShellClient.open(a, tokenA, { sessionId: other.sessionId })).rejects.toMatchObject({ body: expect.stringContaining('SHELL_ENDED') as string });
+    other.close();
+  });
+
   it('a run started through node A and cancelled through node B ends cancelled, and its process on the device is killed', async () => {
     const deviceId = agents[0]!.deviceId;
     const dir = tempDir('cancel');

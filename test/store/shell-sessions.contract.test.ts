@@ -109,6 +109,20 @@ describeEachEngine('shell session store', (store) => {
     expect(await stores.shellSessions.openOwners()).toEqual(['node-b#1']);
   });
 
+  it('hands an open session to another process, whose end then stands alone; an ended one is not taken', async () => {
+    const { stores } = store();
+    await stores.shellSessions.insert({ ...session('s1', 'dev_a', 1_000), owner: 'node-a#1' });
+    expect(await stores.shellSessions.adopt('s1', 'node-b#1')).toBe(true);
+    expect(await stores.shellSessions.openOwners()).toEqual(['node-b#1']);
+    // The old owner's end is void once the session moved; the new owner's stands.
+    const end = { endedAt: 2_000, exitCode: 0, endCode: null, outputBytes: 5 };
+    expect(await stores.shellSessions.end('s1', end, 'node-a#1')).toBe(false);
+    expect(await stores.shellSessions.end('s1', end, 'node-b#1')).toBe(true);
+    expect(await stores.shellSessions.adopt('s1', 'node-c#1')).toBe(false);
+    expect(await stores.shellSessions.adopt('none', 'node-c#1')).toBe(false);
+    expect(await stores.shellSessions.find('s1')).toMatchObject({ endedAt: 2_000, outputBytes: 5 });
+  });
+
   it('finds the recordings past retention only among ended sessions, and forgets them', async () => {
     const { stores } = store();
     await stores.shellSessions.insert(session('old', 'dev_a', 1_000));

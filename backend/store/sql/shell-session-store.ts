@@ -17,12 +17,18 @@ export class SqlShellSessionStore implements ShellSessionStore {
     await this.ctx.db.insertInto('shell_sessions').values({ id: s.id, device_id: s.deviceId, username: s.username, started_at: s.startedAt, recording: s.recording, owner: s.owner ?? null }).execute();
   }
 
-  async end(id: string, e: ShellSessionEnd): Promise<boolean> {
-    const result = await this.ctx.db.updateTable('shell_sessions')
+  async end(id: string, e: ShellSessionEnd, owner?: string): Promise<boolean> {
+    let update = this.ctx.db.updateTable('shell_sessions')
       .set({ ended_at: e.endedAt, exit_code: e.exitCode, end_code: e.endCode, output_bytes: e.outputBytes })
       .where('id', '=', id)
-      .where('ended_at', 'is', null)
-      .executeTakeFirst();
+      .where('ended_at', 'is', null);
+    if (owner !== undefined) update = update.where((eb) => eb.or([eb('owner', '=', owner), eb('owner', 'is', null)]));
+    const result = await update.executeTakeFirst();
+    return result.numUpdatedRows > 0n;
+  }
+
+  async adopt(id: string, owner: string | null): Promise<boolean> {
+    const result = await this.ctx.db.updateTable('shell_sessions').set({ owner }).where('id', '=', id).where('ended_at', 'is', null).executeTakeFirst();
     return result.numUpdatedRows > 0n;
   }
 

@@ -129,8 +129,11 @@ export async function startClusterNode(deps: ClusterNodeDeps): Promise<ClusterNo
       );
     }, STREAM_SWEEP_MS);
     streamSweep.unref();
-    log.info({ nodeId: config.nodeId, nats: nc.getServer(), prefix: config.prefix }, 'joined the cluster');
     const stops = [relayFleetEvents({ nc, prefix: config.prefix, nodeId: config.nodeId, events: deps.events, log })];
+    // Every subscription above is known to the server before this node counts as joined: what
+    // another node publishes from now on reaches it.
+    await nc.flush();
+    log.info({ nodeId: config.nodeId, nats: nc.getServer(), prefix: config.prefix }, 'joined the cluster');
     return {
       router, health, nodes, signals,
       relayMonitoring: (live) => void stops.push(relayMonitoring({ nc, prefix: config.prefix, nodeId: config.nodeId, live, log })),

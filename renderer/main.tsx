@@ -4,6 +4,7 @@ import { createApiClient } from './api/api-client.js';
 import { App } from './app/app.js';
 import { AppStoresContext, type AppStores } from './app/app-stores.js';
 import { bindSession, routeConsoleMessage } from './app/session.js';
+import { whenFirstScreenReady } from './app/first-screen.js';
 import { createAuthStore } from './auth/auth-store.js';
 import { createConnectionStore } from './live/connection-store.js';
 import { createConsoleSocket } from './live/console-socket.js';
@@ -88,6 +89,8 @@ export async function startConsole({ fetch }: ConsoleStart): Promise<void> {
   bindSession({ auth: stores.auth, fleet: stores.fleet, socket });
   startClock(stores.clock);
   void stores.auth.getState().restore();
+  // One first commit with the rows in it, rather than the splash, the empty fleet, then its rows.
+  await whenFirstScreenReady(stores);
 
   const container = document.getElementById('root');
   if (container === null) throw new Error('index.html has no #root');

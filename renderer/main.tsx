@@ -32,10 +32,12 @@ import './metrics/monitoring.css';
 export interface ConsoleStart {
   /** The API client's fetch: it may hold the start-up answers boot.ts asked for early. */
   fetch: typeof globalThis.fetch;
+  /** Devices in the list's first page, the size boot.ts asked for early. */
+  firstPage: number;
 }
 
 /** The console's composition root: the one place that builds services and wires them. */
-export async function startConsole({ fetch }: ConsoleStart): Promise<void> {
+export async function startConsole({ fetch, firstPage }: ConsoleStart): Promise<void> {
   // First, so the first paint already has the right colors.
   const theme = createThemeController({
     storage: (() => {
@@ -54,7 +56,7 @@ export async function startConsole({ fetch }: ConsoleStart): Promise<void> {
   const api = createApiClient({ fetch });
   const stores: AppStores = {
     auth: createAuthStore({ api }),
-    fleet: createFleetStore({ api }),
+    fleet: createFleetStore({ api, firstPage }),
     connection: createConnectionStore(),
     clock: createClockStore(),
     config: createConfigStore({ api: createConfigApi() }),

@@ -13,13 +13,11 @@ import { shortcutOf } from './fleet-shortcuts.js';
 import { FleetToolbar } from './fleet-toolbar.js';
 import { FleetUiContext, useDetailsId, useFleetSort, useFleetUiStore, useHelpOpen } from './fleet-ui-hooks.js';
 import { createFleetUiStore, type FleetUiStore } from './fleet-ui-store.js';
+import { ROW_HEIGHT } from './fleet-pages.js';
 import { ShortcutHelp } from './shortcut-help.js';
 import { scrollScroller } from './table-scroll.js';
 import { useVisibleIds } from './visible-ids.js';
 import './fleet.css';
-
-/** Fixed, so the virtual list knows every row's offset without measuring. */
-export const ROW_HEIGHT = 36;
 
 const COLUMNS: ReadonlyArray<{ label: string; sort?: SortKey }> = [
   { label: 'Name', sort: 'name' },

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { DeviceId } from './control.js';
-import { DeviceFacts } from './methods.js';
+import { DeviceFacts } from './device-facts.js';
 import { printable } from './printable.js';
 
 export const Role = z.enum(['admin', 'operator', 'viewer']);

@@ -4,17 +4,9 @@ import { ConfigApplyParams, ConfigReport } from './config.js';
 import { FILE_AGENT_EVENTS, FILE_AGENT_METHODS } from './files.js';
 import { FORWARD_AGENT_EVENTS, FORWARD_AGENT_METHODS } from './forward.js';
 
-/** Hardware and OS facts an agent reports at connect. */
-export const DeviceFacts = z.object({
-  hostname: z.string().max(255),
-  platform: z.string().max(64),
-  arch: z.string().max(64),
-  release: z.string().max(255),
-  cpus: z.number().int().nonnegative(),
-  memoryBytes: z.number().nonnegative(),
-  agentVersion: z.string().max(64),
-});
-export type DeviceFacts = z.infer<typeof DeviceFacts>;
+// In its own module so that api.ts (the device list) does not import the method tables below.
+export { DeviceFacts } from './device-facts.js';
+import { DeviceFacts } from './device-facts.js';
 
 /**
  * Requests the backend sends to an agent: method → params and result schemas.

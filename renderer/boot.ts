@@ -1,6 +1,6 @@
 import { API_PREFIX, ME_PATH, devicesPath } from './api/api-paths.js';
 import { createEarlyFetch } from './api/early-fetch.js';
-import { FIRST_PAGE } from './fleet/fleet-pages.js';
+import { firstPageSize } from './fleet/fleet-pages.js';
 import { inDesktopApp } from './host/desktop-bridge.js';
 
 /*
@@ -20,13 +20,14 @@ const zodGlobal = globalThis as typeof globalThis & { __zod_globalConfig?: { jit
  * The desktop app's requests go to whichever backend its main process has selected, which the
  * console asks for first (host/host.ts), so there it starts none.
  */
+const firstPage = firstPageSize(window.innerHeight);
 const fetch = inDesktopApp(window)
   ? globalThis.fetch.bind(globalThis)
-  : createEarlyFetch(globalThis.fetch.bind(globalThis), [`${API_PREFIX}${ME_PATH}`, `${API_PREFIX}${devicesPath({ limit: FIRST_PAGE })}`]);
+  : createEarlyFetch(globalThis.fetch.bind(globalThis), [`${API_PREFIX}${ME_PATH}`, `${API_PREFIX}${devicesPath({ limit: firstPage })}`]);
 
 // Not a top-level await: main.tsx's chunk imports this one's modules, and would wait on it forever.
 import('./main.js')
-  .then(({ startConsole }) => startConsole({ fetch }))
+  .then(({ startConsole }) => startConsole({ fetch, firstPage }))
   .catch((error: unknown) => {
     console.error('the console failed to start', error);
   });

@@ -4,6 +4,7 @@ import { createApiClient } from './api/api-client.js';
 import { App } from './app/app.js';
 import { AppStoresContext, type AppStores } from './app/app-stores.js';
 import { bindSession, routeConsoleMessage } from './app/session.js';
+import { whenFirstScreenReady } from './app/first-screen.js';
 import { createAuthStore } from './auth/auth-store.js';
 import { createConnectionStore } from './live/connection-store.js';
 import { createConsoleSocket } from './live/console-socket.js';
@@ -31,10 +32,12 @@ import './metrics/monitoring.css';
 export interface ConsoleStart {
   /** The API client's fetch: it may hold the start-up answers boot.ts asked for early. */
   fetch: typeof globalThis.fetch;
+  /** Devices in the list's first page, the size boot.ts asked for early. */
+  firstPage: number;
 }
 
 /** The console's composition root: the one place that builds services and wires them. */
-export async function startConsole({ fetch }: ConsoleStart): Promise<void> {
+export async function startConsole({ fetch, firstPage }: ConsoleStart): Promise<void> {
   // First, so the first paint already has the right colors.
   const theme = createThemeController({
     storage: (() => {
@@ -53,7 +56,7 @@ export async function startConsole({ fetch }: ConsoleStart): Promise<void> {
   const api = createApiClient({ fetch });
   const stores: AppStores = {
     auth: createAuthStore({ api }),
-    fleet: createFleetStore({ api }),
+    fleet: createFleetStore({ api, firstPage }),
     connection: createConnectionStore(),
     clock: createClockStore(),
     config: createConfigStore({ api: createConfigApi() }),
@@ -88,6 +91,8 @@ export async function startConsole({ fetch }: ConsoleStart): Promise<void> {
   bindSession({ auth: stores.auth, fleet: stores.fleet, socket });
   startClock(stores.clock);
   void stores.auth.getState().restore();
+  // One first commit with the rows in it, rather than the splash, the empty fleet, then its rows.
+  await whenFirstScreenReady(stores);
 
   const container = document.getElementById('root');
   if (container === null) throw new Error('index.html has no #root');

@@ -98,6 +98,9 @@ export default defineConfig({
     outDir: 'dist',
     emptyOutDir: true,
     rolldownOptions: {
+      // The protocol's modules do nothing on import but build schemas: one the console's first
+      // screen imports nothing from is left out of its chunk rather than built at start-up.
+      treeshake: { moduleSideEffects: (id) => !/[\\/]protocol[\\/][\w-]+\.ts$/.test(id) },
       output: {
         advancedChunks: {
           groups: [

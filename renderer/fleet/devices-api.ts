@@ -1,4 +1,4 @@
-import { DeviceBulkResponse, RelayGrantResponse, type DeviceTagsRequest } from '../../protocol/index.js';
+import { DeviceBulkResponse, type DeviceTagsRequest, type RelayGrantResponse } from '../../protocol/index.js';
 import { createJsonRequest } from '../api/json-request.js';
 
 /** Bulk inventory changes; each call is all or nothing on the backend. */
@@ -14,6 +14,7 @@ export function createDevicesApi(options: { fetch?: typeof fetch; timeoutMs?: nu
   return {
     editTags: (request) => call(DeviceBulkResponse, 'POST', '/devices/tags', request),
     revoke: (ids) => call(DeviceBulkResponse, 'POST', '/devices/revoke', { ids }),
-    relayGrant: (deviceId, port) => call(RelayGrantResponse, 'POST', `/devices/${encodeURIComponent(deviceId)}/relay`, { port }),
+    // The forwarding schemas load with the first grant, not with the fleet's first screen.
+    relayGrant: async (deviceId, port) => call((await import('../../protocol/forward.js')).RelayGrantResponse, 'POST', `/devices/${encodeURIComponent(deviceId)}/relay`, { port }),
   };
 }

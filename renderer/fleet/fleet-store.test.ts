@@ -103,6 +103,20 @@ describe('fleet store', () => {
     expect(api.listDevices.mock.calls).toEqual([[{ limit: FIRST_PAGE }], [{ limit: LIST_PAGE, after: 'c1' }], [{ limit: LIST_PAGE, after: 'c2' }]]);
   });
 
+  it('asks for the first page in the size it was given (the one boot.ts fetched early), preview and load alike', async () => {
+    const { api, next } = controlledList();
+    const fleet = createFleetStore({ api, firstPage: 25 });
+    const preview = fleet.getState().preview();
+    next().resolve({ devices: [device(1)], nextAfter: 'c1' });
+    await preview;
+    const done = fleet.getState().load();
+    next().resolve({ devices: [device(1)], nextAfter: 'c1' });
+    await vi.waitFor(() => expect(api.listDevices).toHaveBeenCalledTimes(3));
+    next().resolve({ devices: [device(2)], nextAfter: null });
+    await done;
+    expect(api.listDevices.mock.calls).toEqual([[{ limit: 25 }], [{ limit: 25 }], [{ limit: LIST_PAGE, after: 'c1' }]]);
+  });
+
   it('previews the first page before any load, and the load replaces it', async () => {
     const { api, next } = controlledList();
     const fleet = createFleetStore({ api });

@@ -44,6 +44,8 @@ export type FleetStore = StoreApi<FleetState>;
 
 export interface FleetStoreDeps {
   api: Pick<ApiClient, 'listDevices'>;
+  /** Devices in the list's first page (see firstPageSize); FIRST_PAGE when not given. */
+  firstPage?: number;
 }
 
 const collator = new Intl.Collator(undefined, { numeric: true, sensitivity: 'base' });
@@ -113,7 +115,7 @@ function snapshot(byId: Map<string, Device>, events: readonly FleetEvent[]): Sna
   return reduce(byId, fresh.ids, fresh.online, events) ?? fresh;
 }
 
-export function createFleetStore({ api }: FleetStoreDeps): FleetStore {
+export function createFleetStore({ api, firstPage = FIRST_PAGE }: FleetStoreDeps): FleetStore {
   /** Bumped by every load and clear, so an answer that arrives late is dropped. */
   let generation = 0;
   /** Events seen while a load is in flight; null when none is. */
@@ -145,7 +147,7 @@ export function createFleetStore({ api }: FleetStoreDeps): FleetStore {
         try {
           let after: string | undefined;
           for (let first = true; ; first = false) {
-            const page = await api.listDevices({ limit: first ? FIRST_PAGE : LIST_PAGE, after });
+            const page = await api.listDevices({ limit: first ? firstPage : LIST_PAGE, after });
             if (mine !== generation) return;
             for (const device of page.devices) fetched.set(device.id, device);
             const complete = page.nextAfter === null;
@@ -170,7 +172,7 @@ export function createFleetStore({ api }: FleetStoreDeps): FleetStore {
         if (pending !== null || !get().loading || get().ids.length > 0) return;
         const mine = generation;
         try {
-          const page = await api.listDevices({ limit: FIRST_PAGE });
+          const page = await api.listDevices({ limit: firstPage });
           // A load begun meanwhile is newer: its own first page follows at once.
           if (mine !== generation) return;
           show(snapshot(fromPage(page.devices), []));

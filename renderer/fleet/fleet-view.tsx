@@ -13,12 +13,11 @@ import { shortcutOf } from './fleet-shortcuts.js';
 import { FleetToolbar } from './fleet-toolbar.js';
 import { FleetUiContext, useDetailsId, useFleetSort, useFleetUiStore, useHelpOpen } from './fleet-ui-hooks.js';
 import { createFleetUiStore, type FleetUiStore } from './fleet-ui-store.js';
+import { ROW_HEIGHT } from './fleet-pages.js';
 import { ShortcutHelp } from './shortcut-help.js';
+import { scrollScroller } from './table-scroll.js';
 import { useVisibleIds } from './visible-ids.js';
 import './fleet.css';
-
-/** Fixed, so the virtual list knows every row's offset without measuring. */
-export const ROW_HEIGHT = 36;
 
 const COLUMNS: ReadonlyArray<{ label: string; sort?: SortKey }> = [
   { label: 'Name', sort: 'name' },
@@ -69,6 +68,7 @@ function FleetScreen({ ui, apis }: { ui: FleetUiStore; apis: FleetViewServices }
     // Rows render in the first commit (and in server-rendered tests) before the scroller is measured.
     initialRect: { width: 1200, height: 800 },
     observeElementRect: observeScrollerRect,
+    scrollToFn: scrollScroller,
   });
 
   useFleetShortcuts(ui, shownRef, searchRef, (index) => virtualizer.scrollToIndex(index, { align: 'auto' }));

@@ -1,4 +1,5 @@
-import { DESKTOP_GLOBAL, desktopApiFromBridge, type AlertEvent, type DesktopApi } from '../../protocol/index.js';
+import { DESKTOP_GLOBAL } from '../../protocol/desktop-global.js';
+import type { AlertEvent, DesktopApi } from '../../protocol/index.js';
 import { inDesktopApp } from './desktop-bridge.js';
 
 /**
@@ -55,6 +56,8 @@ export function desktopHost(desktop: DesktopApi, wsOrigin: string | null, warn: 
 /** The host this page runs in; asks the desktop shell for the active backend when there is one. */
 export async function detectHost(scope: { readonly location: { protocol: string; host: string }; readonly [DESKTOP_GLOBAL]?: unknown }): Promise<ConsoleHost> {
   if (!inDesktopApp(scope)) return browserHost(scope.location);
+  // Imported here: a browser never builds the desktop bridge's schemas.
+  const { desktopApiFromBridge } = await import('../../protocol/desktop.js');
   const desktop = desktopApiFromBridge(scope[DESKTOP_GLOBAL]);
   const endpoint = await desktop.backend.endpoint().catch(() => null);
   return desktopHost(desktop, endpoint?.wsOrigin ?? null);

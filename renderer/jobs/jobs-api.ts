@@ -1,4 +1,4 @@
-import { JobDetail, JobList, JobPreview, type DeviceSelection, type JobCreateRequestInput } from '../../protocol/index.js';
+import type { DeviceSelection, JobCreateRequestInput, JobDetail, JobList, JobPreview } from '../../protocol/index.js';
 import { createJsonRequest } from '../api/json-request.js';
 
 /** The jobs part of the REST API; every answer is parsed with its protocol schema. */
@@ -12,11 +12,13 @@ export interface JobsApi {
 
 export function createJobsApi(options: { fetch?: typeof fetch; timeoutMs?: number } = {}): JobsApi {
   const call = createJsonRequest(options);
+  // The jobs schemas load with the first jobs request, not with the fleet's first screen.
+  const schemas = () => import('../../protocol/jobs.js');
   return {
-    preview: (selection) => call(JobPreview, 'POST', '/jobs/preview', { selection }),
-    create: (request) => call(JobDetail, 'POST', '/jobs', request),
-    list: () => call(JobList, 'GET', '/jobs'),
-    get: (id) => call(JobDetail, 'GET', `/jobs/${id}`),
-    cancel: (id) => call(JobDetail, 'POST', `/jobs/${id}/cancel`),
+    preview: async (selection) => call((await schemas()).JobPreview, 'POST', '/jobs/preview', { selection }),
+    create: async (request) => call((await schemas()).JobDetail, 'POST', '/jobs', request),
+    list: async () => call((await schemas()).JobList, 'GET', '/jobs'),
+    get: async (id) => call((await schemas()).JobDetail, 'GET', `/jobs/${id}`),
+    cancel: async (id) => call((await schemas()).JobDetail, 'POST', `/jobs/${id}/cancel`),
   };
 }

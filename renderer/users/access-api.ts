@@ -1,17 +1,15 @@
 import { z } from 'zod';
-import {
+import { RegistrationToken, TokenCreateResponse } from '../../protocol/index.js';
+import type {
   AccountInfo,
   AuditPage,
-  RegistrationToken,
-  TokenCreateResponse,
+  AuditQueryInput,
+  TokenCreateRequest,
   TotpEnableResponse,
   TotpSetupResponse,
+  UserCreateRequest,
   UserInfo,
-  UserList,
-  type AuditQueryInput,
-  type TokenCreateRequest,
-  type UserCreateRequest,
-  type UserUpdateRequest,
+  UserUpdateRequest,
 } from '../../protocol/index.js';
 import { createJsonRequest } from '../api/json-request.js';
 
@@ -43,18 +41,20 @@ export function auditSearch(query: AuditQueryInput): string {
 export function createAccessApi(options: { fetch?: typeof fetch; timeoutMs?: number } = {}): AccessApi {
   const call = createJsonRequest(options);
   const none = z.unknown();
+  // The users and audit schemas load with the first such request, not with the fleet's first screen.
+  const users = () => import('../../protocol/users.js');
   return {
-    users: async () => (await call(UserList, 'GET', '/users')).users,
-    createUser: (request) => call(UserInfo, 'POST', '/users', request),
-    updateUser: (id, changes) => call(UserInfo, 'PATCH', `/users/${id}`, changes),
+    users: async () => (await call((await users()).UserList, 'GET', '/users')).users,
+    createUser: async (request) => call((await users()).UserInfo, 'POST', '/users', request),
+    updateUser: async (id, changes) => call((await users()).UserInfo, 'PATCH', `/users/${id}`, changes),
     deleteUser: async (id) => void (await call(none, 'DELETE', `/users/${id}`)),
     tokens: async () => (await call(z.object({ tokens: z.array(RegistrationToken) }), 'GET', '/tokens')).tokens,
     createToken: (request) => call(TokenCreateResponse, 'POST', '/tokens', request),
     revokeToken: (id) => call(RegistrationToken, 'POST', `/tokens/${encodeURIComponent(id)}/revoke`),
-    audit: (query) => call(AuditPage, 'GET', `/audit${auditSearch(query)}`),
-    account: () => call(AccountInfo, 'GET', '/auth/account'),
-    totpSetup: () => call(TotpSetupResponse, 'POST', '/auth/totp/setup'),
-    totpEnable: (code) => call(TotpEnableResponse, 'POST', '/auth/totp/enable', { code }),
+    audit: async (query) => call((await users()).AuditPage, 'GET', `/audit${auditSearch(query)}`),
+    account: async () => call((await users()).AccountInfo, 'GET', '/auth/account'),
+    totpSetup: async () => call((await users()).TotpSetupResponse, 'POST', '/auth/totp/setup'),
+    totpEnable: async (code) => call((await users()).TotpEnableResponse, 'POST', '/auth/totp/enable', { code }),
     totpDisable: async (code) => void (await call(none, 'POST', '/auth/totp/disable', { code })),
     logoutAll: async () => void (await call(none, 'POST', '/auth/logout-all')),
   };

@@ -4,6 +4,7 @@ import { trimFront } from '../../channel/chunk-queue.js';
 import { TetherError } from '../../protocol/errors.js';
 import type { AgentParams, AgentResult } from '../../protocol/methods.js';
 import type { CommandOutcome } from '../../protocol/shell.js';
+import { DEFAULT_DETACHED_GRACE_MS } from '../shell/pty-sessions.js';
 
 export interface CommandExit {
   stdoutStreamId: number;
@@ -58,8 +59,6 @@ interface Running {
 
 export const DEFAULT_MAX_OUTPUT_BYTES = 4 * 1024 * 1024;
 export const DEFAULT_MAX_RUNNING = 64;
-/** As for shells: longer than a cluster's failover plus the agent's reconnect. */
-export const DEFAULT_COMMAND_DETACHED_GRACE_MS = 60_000;
 export const DEFAULT_KEEP_BYTES = 256 * 1024;
 
 /**
@@ -211,7 +210,8 @@ export class CommandRunner {
    * channel; the others are stopped, since nobody will read their results.
    */
   detachAll(): void {
-    const grace = this.opts.detachedGraceMs ?? DEFAULT_COMMAND_DETACHED_GRACE_MS;
+    // As long as a shell's: longer than a cluster's failover plus the agent's reconnect.
+    const grace = this.opts.detachedGraceMs ?? DEFAULT_DETACHED_GRACE_MS;
     for (const entry of this.all) {
       if (this.byStream.get(entry.stdout.id) === entry) this.byStream.delete(entry.stdout.id);
       if (entry.runId === undefined) {

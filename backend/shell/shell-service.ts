@@ -286,14 +286,8 @@ export class ShellService {
   release(sessionId: string): void {
     const session = this.sessions.get(sessionId);
     if (!session || session.ended) return;
-    session.ended = true;
+    this.stopRelaying(session);
     this.sessions.delete(sessionId);
-    if (session.graceTimer) clearTimeout(session.graceTimer);
-    if (session.idleTimer) clearTimeout(session.idleTimer);
-    if (session.ackTimer) clearTimeout(session.ackTimer);
-    this.byStream.delete(`${session.deviceId}:${session.stream.id}`);
-    session.stream.close();
-    session.recorder.close();
     const ws = session.ws;
     session.ws = null;
     if (ws) closeWith(ws, 'DEVICE_SUPERSEDED');
@@ -508,6 +502,17 @@ export class ShellService {
     session.idleTimer.unref();
   }
 
+  /** Marks a session over here: its timers, its device stream and its recording stop (the PTY and the stored session are the caller's). */
+  private stopRelaying(session: Session): void {
+    session.ended = true;
+    if (session.graceTimer) clearTimeout(session.graceTimer);
+    if (session.idleTimer) clearTimeout(session.idleTimer);
+    if (session.ackTimer) clearTimeout(session.ackTimer);
+    this.byStream.delete(`${session.deviceId}:${session.stream.id}`);
+    session.stream.close();
+    session.recorder.close();
+  }
+
   /**
    * Ends a session once: the shell exited (exitCode), or the backend ends it for `code`. The PTY
    * and the socket's input stop at once; the console hears `ended` once the row and the audit
@@ -515,16 +520,10 @@ export class ShellService {
    */
   private end(session: Session, exitCode: number | null, code: ErrorCode | null): void {
     if (session.ended) return;
-    session.ended = true;
-    if (session.graceTimer) clearTimeout(session.graceTimer);
-    if (session.idleTimer) clearTimeout(session.idleTimer);
-    if (session.ackTimer) clearTimeout(session.ackTimer);
-    this.byStream.delete(`${session.deviceId}:${session.stream.id}`);
-    session.stream.close();
+    this.stopRelaying(session);
     if (code !== null && code !== 'DEVICE_OFFLINE') {
       this.deps.router.request(session.deviceId, 'shell.close', { streamId: session.stream.id }).catch(() => undefined);
     }
-    session.recorder.close();
     const ending = this.record(session, exitCode, code).finally(() => {
       this.ending.delete(ending);
       this.sessions.delete(session.id);

@@ -86,6 +86,49 @@ describeEachEngine('runs and jobs store', (store) => {
     expect((await stores.runs.findJob('j'))?.counts).toEqual({ queued: 0, running: 0, succeeded: 1, failed: 1, timed_out: 0, cancelled: 1, expired: 1 });
   });
 
+  it('a burst of starts and ends asked at once (one statement each on PostgreSQL): every run moves once, forbidden moves refused, output kept byte for byte', async () => {
+    const { stores } = store();
+    const devices = Array.from({ length: 1_200 }, (_, i) => `d${i}`);
+    await stores.runs.insertJob(newJob('burst'), newRuns('burst', devices, 1_200));
+    const ids = devices.map((_, i) => `burst-r${i}`);
+    // Every run started at once, ten of them twice, and 'nope' which does not exist: one start of each run wins.
+    const asked = [...ids, ...ids.slice(0, 10), 'nope'];
+    const starts = await Promise.all(asked.map((id, i) => stores.runs.markRunning(id, 2_000 + i)));
+    const wins = new Map<string, number>();
+    asked.forEach((id, j) => starts[j] && wins.set(id, (wins.get(id) ?? 0) + 1));
+    expect(wins.size).toBe(ids.length);
+    expect([...wins].filter(([, n]) => n !== 1)).toEqual([]);
+    expect(wins.has('nope')).toBe(false);
+    const r7 = await stores.runs.findRun('burst-r7');
+    expect(r7?.state).toBe('running');
+    expect([2_007, 2_000 + ids.length + 7]).toContain(r7?.startedAt);
+
+    // Output that a text path would mangle: NUL, backslashes, quotes, braces, commas, non-UTF-8 bytes.
+    const awkward = Buffer.from([0x00, 0x5c, 0x22, 0x7b, 0x7d, 0x2c, 0x27, 0xff, 0xfe, 0x0a]);
+    const error = 'DEVICE_OFFLINE: "quoted", {braced}, back\\slash, \u00e9';
+    const endings = ids.map((id, i) => {
+      if (i % 4 === 0) return stores.runs.endRun(id, { ...end('succeeded'), stdout: awkward, stderr: Buffer.from(`run ${i}`), truncated: true });
+      if (i % 4 === 1) return stores.runs.endRun(id, { ...end('failed'), exitCode: 3, signal: 'SIGTERM', error });
+      if (i % 4 === 2) return stores.runs.endRun(id, end('expired')); // refused: the run is running
+      return stores.runs.endRun(id, end('timed_out'));
+    });
+    // Ends asked of the same runs in the same burst: of two allowed ends one wins, the other learns it lost.
+    const racing = [stores.runs.endRun('burst-r3', end('cancelled')), stores.runs.endRun('burst-r2', end('cancelled', 'second'))];
+    const ended = await Promise.all([...endings, ...racing]);
+    expect(ended[0]).toMatchObject({ state: 'succeeded', exitCode: 0, stderr: 'run 0', truncated: true, endedAt: 5_000 });
+    expect(Buffer.from((await stores.runs.findRun('burst-r0'))?.stdout ?? '')).toEqual(Buffer.from(awkward.toString('utf8')));
+    expect(ended[1]).toMatchObject({ state: 'failed', exitCode: 3, signal: 'SIGTERM', error });
+    expect(ended[2]).toBeUndefined();
+    const r3 = [ended[3], ended[ids.length]].filter((r) => r !== undefined);
+    expect(r3).toHaveLength(1);
+    expect(await stores.runs.findRun('burst-r3')).toEqual(r3[0]);
+    // A running run cannot expire, but it can be cancelled.
+    expect(ended[ids.length + 1]).toMatchObject({ state: 'cancelled', stdout: 'second' });
+    const cancelledR3 = r3[0]?.state === 'cancelled' ? 1 : 0;
+    expect((await stores.runs.findJob('burst'))?.counts).toEqual({ queued: 0, running: 299, succeeded: 300, failed: 300, timed_out: 300 - cancelledR3, cancelled: 1 + cancelledR3, expired: 0 });
+    expect(await stores.runs.findRun('burst-r6')).toMatchObject({ state: 'running', endedAt: null });
+  });
+
   it('counts a job\'s progress as its runs move, and ends the job and its queued runs once', async () => {
     const { stores } = store();
     await stores.runs.insertJob(newJob('j'), newRuns('j', ['a', 'b', 'c', 'd', 'e'], 2));
@@ -156,8 +199,15 @@ describeEachEngine('runs and jobs store', (store) => {
     const finish = async (runId: string) => (await stores.runs.endRun(runId, end('succeeded', 'finished output\n'))) !== undefined;
     const outcomes = await Promise.all(devices.map(async (_, i) => {
       const runId = `race-r${i}`;
-      // Half the time the cancel is sent first, half the time the finish.
-      const [cancelled, finished] = i % 2 === 0 ? await Promise.all([cancel(runId), finish(runId)]) : (await Promise.all([finish(runId), cancel(runId)])).reverse();
+      // Half the time the cancel is sent first, half the time the finish, a turn of the event loop
+      // ahead (PostgreSQL's group commit sends the ends asked in one turn at the end of it).
+      if (i % 2 === 0) {
+        const [cancelled, finished] = await Promise.all([cancel(runId), finish(runId)]);
+        return { runId, cancelled, finished };
+      }
+      const finishing = finish(runId);
+      await new Promise((resolve) => setImmediate(resolve));
+      const [finished, cancelled] = await Promise.all([finishing, cancel(runId)]);
       return { runId, cancelled, finished };
     }));
     const cancels = await auditOf(stores, 'command.cancel');

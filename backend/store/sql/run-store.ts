@@ -1,7 +1,8 @@
-import type { Insertable, Kysely, Selectable } from 'kysely';
+import { sql, type Insertable, type Kysely, type Selectable } from 'kysely';
 import { CommandRequest, type Job, type JobCounts, type Run, type RunState } from '../../../protocol/index.js';
 import type { FinalJobState, FinalRunState, NewJob, NewRun, RunEnd, RunStore } from '../../jobs/run-store.js';
 import type { SqlContext } from '../engine.js';
+import { groupCommit } from '../postgres/group-commit.js';
 import type { JobsTable, RunsTable, StoreSchema } from '../schema.js';
 
 /**
@@ -47,8 +48,43 @@ function runRow(r: NewRun, seq: number | null): Insertable<RunsTable> {
   };
 }
 
+/**
+ * Answers a batch's writes in its order. A run named twice in one batch is written once in the
+ * statement; each later mention goes alone after it, so it wins or loses against the first as it
+ * would have one after the other.
+ */
+async function oncePerRun<K extends { id: string }, V>(keys: readonly K[], together: (keys: K[]) => Promise<Map<string, V>>, alone: (key: K) => Promise<V>, unmatched: V): Promise<(V | Error)[]> {
+  const firsts = new Map<string, K>();
+  for (const key of keys) if (!firsts.has(key.id)) firsts.set(key.id, key);
+  const written = await together([...firsts.values()]);
+  const answered = new Set<string>();
+  const results: (V | Error)[] = [];
+  for (const key of keys) {
+    if (!answered.has(key.id)) {
+      answered.add(key.id);
+      results.push(written.get(key.id) ?? unmatched);
+    } else {
+      results.push(await alone(key).catch((err: unknown) => (err instanceof Error ? err : new Error(String(err)))));
+    }
+  }
+  return results;
+}
+
 export class SqlRunStore implements RunStore {
-  constructor(private readonly ctx: SqlContext) {}
+  /**
+   * On PostgreSQL (outside a transaction) the starts and ends of runs are group-committed: a
+   * fleet job starts and ends its runs in bursts, and one statement per run would cost each a
+   * round trip and a WAL flush. SQLite writes each alone: a statement there is a function call.
+   */
+  private readonly starts: ((start: { id: string; at: number }) => Promise<boolean>) | null = null;
+  private readonly ends: ((end: { id: string; end: RunEnd }) => Promise<Run | undefined>) | null = null;
+
+  constructor(private readonly ctx: SqlContext) {
+    if (ctx.engine === 'postgres' && !ctx.db.isTransaction) {
+      this.starts = groupCommit((starts) => oncePerRun(starts, (s) => this.startTogether(s), (s) => this.startAlone(s.id, s.at), false));
+      this.ends = groupCommit((ends) => oncePerRun(ends, (e) => this.endTogether(e), (e) => this.endAlone(e.id, e.end), undefined));
+    }
+  }
 
   async insertRun(r: NewRun): Promise<void> {
     await this.ctx.db.insertInto('runs').values(runRow(r, null)).execute();
@@ -67,12 +103,20 @@ export class SqlRunStore implements RunStore {
     });
   }
 
-  async markRunning(id: string, at: number): Promise<boolean> {
+  markRunning(id: string, at: number): Promise<boolean> {
+    return this.starts ? this.starts({ id, at }) : this.startAlone(id, at);
+  }
+
+  endRun(id: string, end: RunEnd): Promise<Run | undefined> {
+    return this.ends ? this.ends({ id, end }) : this.endAlone(id, end);
+  }
+
+  private async startAlone(id: string, at: number): Promise<boolean> {
     const result = await this.ctx.db.updateTable('runs').set({ state: 'running', started_at: at }).where('id', '=', id).where('state', '=', 'queued').executeTakeFirst();
     return result.numUpdatedRows > 0n;
   }
 
-  async endRun(id: string, e: RunEnd): Promise<Run | undefined> {
+  private async endAlone(id: string, e: RunEnd): Promise<Run | undefined> {
     const row = await this.ctx.db.updateTable('runs')
       .set({
         state: e.state, exit_code: e.exitCode, signal: e.signal, stdout: e.stdout, stderr: e.stderr, truncated: e.truncated ? 1 : 0,
@@ -83,6 +127,33 @@ export class SqlRunStore implements RunStore {
       .returningAll()
       .executeTakeFirst();
     return row ? toRun(row) : undefined;
+  }
+
+  /** PostgreSQL: queued → running for many runs in one statement; the ids that moved. */
+  private async startTogether(starts: readonly { id: string; at: number }[]): Promise<Map<string, boolean>> {
+    const { rows } = await sql<{ id: string }>`
+      UPDATE runs SET state = 'running', started_at = v.at
+      FROM unnest(${starts.map((s) => s.id)}::text[], ${starts.map((s) => s.at)}::bigint[]) AS v(id, at)
+      WHERE runs.id = v.id AND runs.state = 'queued'
+      RETURNING runs.id`.execute(this.ctx.db);
+    return new Map(rows.map((r) => [r.id, true]));
+  }
+
+  /** PostgreSQL: many runs ended in one statement, each only from a state its end may follow (ENDS_FROM); the rows as ended. */
+  private async endTogether(ends: readonly { id: string; end: RunEnd }[]): Promise<Map<string, Run>> {
+    const column = <T>(pick: (e: RunEnd) => T) => ends.map(({ end }) => pick(end));
+    const allowed = sql.join(Object.entries(ENDS_FROM).flatMap(([to, froms]) => froms.map((from) => sql`(${to}, ${from})`)));
+    const { rows } = await sql<Selectable<RunsTable>>`
+      UPDATE runs SET state = v.state, exit_code = v.exit_code, signal = v.signal, stdout = v.stdout, stderr = v.stderr,
+        truncated = v.truncated, error = v.error, ended_at = v.ended_at
+      FROM unnest(
+        ${ends.map((e) => e.id)}::text[], ${column((e) => e.state)}::text[], ${column((e) => e.exitCode)}::integer[], ${column((e) => e.signal)}::text[],
+        ${column((e) => e.stdout)}::bytea[], ${column((e) => e.stderr)}::bytea[], ${column((e) => (e.truncated ? 1 : 0))}::integer[],
+        ${column((e) => e.error)}::text[], ${column((e) => e.endedAt)}::bigint[]
+      ) AS v(id, state, exit_code, signal, stdout, stderr, truncated, error, ended_at)
+      WHERE runs.id = v.id AND (v.state, runs.state) IN (${allowed})
+      RETURNING runs.*`.execute(this.ctx.db);
+    return new Map(rows.map((r) => [r.id, toRun(r)]));
   }
 
   async endQueued(jobId: string, state: 'cancelled' | 'expired', error: string, endedAt: number): Promise<number> {

@@ -33,12 +33,12 @@ function configBehaviour(onApplied: (deviceId: string, version: number) => void)
 
 const LOOP_PROBE = fileURLToPath(new URL('./loop-probe.mjs', import.meta.url));
 
-/** Ends the probe's current window in the backend and returns its longest event-loop delay (ms). */
-async function loopWindow(backend: Backend): Promise<number> {
+/** Ends the probe's current window in the backend: its longest event-loop delay and garbage-collection pause (ms). */
+async function loopWindow(backend: Backend): Promise<{ maxMs: number; gcMaxMs: number; gcMaxKind: string }> {
   const from = backend.proc.json().length;
   backend.proc.child.kill('SIGUSR2');
   const line = await backend.proc.waitForLog((e) => e.msg === 'event loop delay', 30_000, from);
-  return Number(line.maxMs);
+  return { maxMs: Number(line.maxMs), gcMaxMs: Number(line.gcMaxMs), gcMaxKind: String(line.gcMaxKind) };
 }
 
 export async function config(): Promise<Record<string, number>> {
@@ -66,13 +66,14 @@ export async function config(): Promise<Record<string, number>> {
     const done = () => [...applied.values()].every((a) => a.version === version);
     await waitFor(done, 300_000, 'every agent applied the change');
     const allAppliedMs = Math.max(...[...applied.values()].map((a) => a.at)) - started;
-    const eventLoopMaxMs = await loopWindow(backend);
+    const loop = await loopWindow(backend);
+    process.stderr.write(`event loop: longest stall ${loop.maxMs} ms; longest garbage collection ${loop.gcMaxMs} ms (${loop.gcMaxKind})\n`);
     await waitFor(async () => {
       const status = ConfigFleetStatus.parse((await api(backend, 'GET', '/api/v1/config/status', { token: admin })).body);
       return status.devices.length === count && status.devices.every((d) => d.state === 'applied' && d.desiredVersion === version);
     }, 300_000, 'status shows every device applied');
     const statusConfirmedMs = performance.now() - started;
-    return { agents: count, putMs: Math.round(putMs), allAppliedMs: Math.round(allAppliedMs), eventLoopMaxMs, statusConfirmedMs: Math.round(statusConfirmedMs) };
+    return { agents: count, putMs: Math.round(putMs), allAppliedMs: Math.round(allAppliedMs), eventLoopMaxMs: loop.maxMs, gcMaxMs: loop.gcMaxMs, statusConfirmedMs: Math.round(statusConfirmedMs) };
   } finally {
     for (const device of devices) device.client?.stop();
     await backend.stop();

@@ -96,6 +96,9 @@ export async function startClusterNode(deps: ClusterNodeDeps): Promise<ClusterNo
       maxReconnectAttempts: -1,
       reconnectTimeWait: 1_000,
       timeout: 5_000,
+      // Every request would otherwise build an Error up front for a stack trace, should it time
+      // out: thousands of requests a second across nodes (stream opens, command starts).
+      noAsyncTraces: true,
     });
   } catch (err) {
     throw new TetherError('BUS_UNAVAILABLE', `Cannot reach NATS at ${redactNatsUrl(config.natsUrl)}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });

@@ -64,6 +64,15 @@ export interface CopyReport {
   attempts: number;
 }
 
+/**
+ * What a download's part file queues for the disk before the response is paused. The response
+ * arrives in 16 KB pieces, one per TLS record: with a write stream's default 16 KB queue each piece
+ * was its own write, and the socket was paused and resumed around every one of them. With room
+ * for a few of the agent's 256 KB frames, pieces pile up behind the write in flight and reach the
+ * disk together (one writev), and the socket keeps reading.
+ */
+const DOWNLOAD_WRITE_QUEUE_BYTES = 1024 * 1024;
+
 /** Errors after which the same copy may succeed by itself: it is resumed, not restarted. */
 const RETRYABLE = new Set(['DEVICE_OFFLINE', 'BACKEND_UNREACHABLE', 'REQUEST_TIMEOUT', 'TRANSFER_BUSY', 'GOING_AWAY', 'STORE_UNAVAILABLE']);
 
@@ -269,7 +278,7 @@ export async function downloadFile(io: CopyIo, target: ApiTarget, deviceId: stri
         },
       });
       try {
-        await pipeline(res, counter, createWriteStream(part, { flags: 'a', mode: 0o600 }));
+        await pipeline(res, counter, createWriteStream(part, { flags: 'a', mode: 0o600, highWaterMark: DOWNLOAD_WRITE_QUEUE_BYTES }));
       } catch (err) {
         throw CliError.of('BACKEND_UNREACHABLE', `The download was cut at ${done} of ${size} bytes: ${err instanceof Error ? err.message : String(err)}`);
       }

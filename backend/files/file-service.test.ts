@@ -1,8 +1,8 @@
-import { PassThrough } from 'node:stream';
+import { PassThrough, Writable } from 'node:stream';
 import type { IncomingMessage } from 'node:http';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { FILE_WINDOW_HIGH_BYTES, TetherError, type User } from '../../protocol/index.js';
+import { FILE_FRAME_BYTES, FILE_WINDOW_HIGH_BYTES, TetherError, type User } from '../../protocol/index.js';
 import type { AuditLog } from '../audit/audit-log.js';
 import { LocalDeviceRouter, type DeviceLink } from '../devices/device-router.js';
 import { LinkStreams } from '../devices/link-streams.js';
@@ -17,13 +17,14 @@ function fakeDevice(answer: (method: string, params: Record<string, unknown>) =>
   const router = new LocalDeviceRouter();
   const received: Buffer[] = [];
   const requests: string[] = [];
+  const emitted: Array<{ name: string; data: unknown }> = [];
   const streams = new LinkStreams((_id, data) => (received.push(Buffer.from(data)), true), 64 * 1024);
   const link: DeviceLink = {
     request: async (method, params) => {
       requests.push(method);
       return answer(method, params as Record<string, unknown>);
     },
-    emit: () => undefined,
+    emit: (name, data) => void emitted.push({ name, data }),
     close: () => undefined,
     streams,
   };
@@ -32,7 +33,7 @@ function fakeDevice(answer: (method: string, params: Record<string, unknown>) =>
   const audit = { record: async (_actor: string, action: string, _target: string | null, details: Record<string, unknown> = {}) => void audits.push({ action, details }) } as unknown as AuditLog;
   const service = new FileService({ router, audit, log: pino({ level: 'silent' }) });
   const sent = () => received.reduce((n, b) => n + b.length, 0);
-  return { router, service, received, requests, audits, sent, event: (name: string, data: unknown) => router.deliver(DEVICE, name, data) };
+  return { router, service, streams, received, requests, emitted, audits, sent, event: (name: string, data: unknown) => router.deliver(DEVICE, name, data) };
 }
 
 const tick = () => new Promise((r) => setTimeout(r, 10));
@@ -105,6 +106,52 @@ describe('FileService uploads', () => {
   it('answers DEVICE_OFFLINE for a device without a link', async () => {
     const device = fakeDevice(() => ({}));
     await expect(device.service.list('dev_bbbbbbbbbbbbbbbbbbbb', '/tmp')).rejects.toBeInstanceOf(TetherError);
+  });
+});
+
+describe('FileService downloads', () => {
+  it('acknowledges the device\'s bytes as the response takes them, not once it has drained', async () => {
+    const frames = FILE_WINDOW_HIGH_BYTES / FILE_FRAME_BYTES;
+    const size = frames * FILE_FRAME_BYTES;
+    let streamId = 0;
+    const device = fakeDevice((method, params) => {
+      if (method === 'file.download.open') {
+        streamId = Number(params.streamId);
+        return { path: '/tmp/z', size, sha256: 'c'.repeat(64), mode: 0o644, modifiedAt: 0 };
+      }
+      return {};
+    });
+    const { body } = await device.service.download(user, DEVICE, '/tmp/z', 0);
+    // The agent sends a whole window, then waits for acks.
+    for (let i = 0; i < frames; i++) device.streams.deliver(streamId, Buffer.alloc(FILE_FRAME_BYTES, i));
+    // A response that takes one chunk whenever the test lets it.
+    const held: Array<() => void> = [];
+    let taken = 0;
+    const response = new Writable({
+      highWaterMark: 16 * 1024,
+      write(chunk: Buffer, _encoding, callback) {
+        taken += chunk.length;
+        held.push(callback);
+      },
+    });
+    const done = new Promise((resolve) => response.on('finish', resolve));
+    body.pipe(response);
+    const acked = () => device.emitted.filter((e) => e.name === 'file.ack').reduce((n, e) => n + (e.data as { bytes: number }).bytes, 0);
+    await tick();
+    expect(acked()).toBe(0);
+    while (taken < size / 2) {
+      held.shift()?.();
+      await tick();
+    }
+    // Half the window taken: the agent has heard of all but what the response is still writing.
+    expect(acked()).toBeGreaterThanOrEqual(taken - 2 * FILE_FRAME_BYTES);
+    device.event('file.download.end', { streamId, bytes: size });
+    while (taken < size || held.length > 0) {
+      held.shift()?.();
+      await tick();
+    }
+    await done;
+    expect(device.audits).toEqual([{ action: 'file.download', details: expect.objectContaining({ path: '/tmp/z', sent: size, outcome: 'completed' }) }]);
   });
 });
 

@@ -220,6 +220,16 @@ export class FileService {
     let acked = 0;
     let ackTimer: NodeJS.Timeout | null = null;
     let ended = false;
+    /**
+     * The device's bytes that the response has not asked for yet, oldest first. They are handed to
+     * `body` one read() at a time, so that what the response takes (and is acknowledged) is known
+     * chunk by chunk, whatever `body` buffers.
+     */
+    const pending: Buffer[] = [];
+    let pendingBytes = 0;
+    /** The response asked for more (read()) and nothing was handed to it since. */
+    let wanted = false;
+    let handedEnd = false;
     let info: DownloadInfo | null = null;
     let settled = false;
     const finish = (outcome: TransferOutcome, code?: string): void => {
@@ -237,22 +247,45 @@ export class FileService {
     const ack = (): void => {
       if (ackTimer) clearTimeout(ackTimer);
       ackTimer = null;
-      consumed = received - body.readableLength;
+      consumed = received - pendingBytes - body.readableLength;
       const due = consumed - acked;
       if (due <= 0 || !stream || settled) return;
       this.deps.router.publish([deviceId], 'file.ack', { streamId: stream.id, bytes: due });
       acked = consumed;
     };
     const maybeAck = (): void => {
-      const due = received - body.readableLength - acked;
+      const due = received - pendingBytes - body.readableLength - acked;
       if (due >= FILE_ACK_BATCH_BYTES) ack();
       else if (due > 0) ackTimer ??= setTimeout(ack, FILE_ACK_DELAY_MS);
     };
+    /**
+     * Hands pending bytes to the response while it wants more (and the end once all are handed),
+     * then acknowledges what it took. Pushing every frame as it arrived instead left the taking
+     * unseen: a Readable asks again (read()) only once its buffer is nearly empty, so a window's
+     * worth went unacknowledged until then, and the agent, paused at the window's high mark,
+     * resumed only when the response was about to starve.
+     */
+    const hand = (): void => {
+      while (wanted && pendingBytes > 0) {
+        const chunk = pending.shift();
+        if (!chunk) break;
+        pendingBytes -= chunk.length;
+        wanted = body.push(chunk);
+      }
+      if (ended && pendingBytes === 0 && !handedEnd) {
+        handedEnd = true;
+        body.push(null);
+      }
+      maybeAck();
+    };
     const body = new Readable({
       highWaterMark: 64 * 1024,
-      read: () => maybeAck(),
+      read: () => {
+        wanted = true;
+        hand();
+      },
       destroy: (err, callback) => {
-        finish(ended && received === expected && body.readableLength === 0 ? 'completed' : 'interrupted', err instanceof TetherError ? err.code : undefined);
+        finish(ended && received === expected && pendingBytes === 0 && body.readableLength === 0 ? 'completed' : 'interrupted', err instanceof TetherError ? err.code : undefined);
         callback(err);
       },
     });
@@ -266,8 +299,9 @@ export class FileService {
           if (settled) return;
           received += data.length;
           if (received > expected) return void body.destroy(new TetherError('INTERNAL', 'The device sent more than the file'));
-          body.push(data);
-          maybeAck();
+          pending.push(data);
+          pendingBytes += data.length;
+          hand();
         },
         onLinkClosed: () => body.destroy(new TetherError('DEVICE_OFFLINE')),
       });
@@ -277,7 +311,7 @@ export class FileService {
           if (error) return void body.destroy(error);
           ended = true;
           if (received !== expected) return void body.destroy(new TetherError('INTERNAL', `The device sent ${received} of ${expected} bytes`));
-          body.push(null);
+          hand();
         },
       });
       const opened = await this.call(deviceId, 'file.download.open', { streamId: stream.id, path, offset }, this.limits.downloadOpenTimeoutMs);

@@ -8,7 +8,7 @@ import { pipeline } from 'node:stream/promises';
 import WebSocket from 'ws';
 import { z } from 'zod';
 import type { ApiTarget } from '../cli/api-client.js';
-import { downloadFile, downloadPartPath, uploadFile, uploadTransferId, type CopyIo, type CopyOptions } from '../cli/file-copy.js';
+import { DOWNLOAD_WRITE_QUEUE_BYTES, downloadFile, downloadPartPath, uploadFile, uploadTransferId, type CopyIo, type CopyOptions } from '../cli/file-copy.js';
 import { ADMIN_PASSWORD, ROOT, cleanup, enrolAndRun, login, startBackend, tempDir, type Backend } from '../test/harness.js';
 import { cpuSeconds } from './agent.js';
 import { percentile } from './fleet.js';
@@ -189,8 +189,8 @@ async function rawUpload(relayPort: string, caCertPem: string, local: string, re
 async function rawDownload(relayPort: string, caCertPem: string, remote: string, local: string): Promise<void> {
   const ws = await openWs(relayPort, caCertPem);
   try {
-    // The write stream's default queue, as `tether cp` downloads.
-    const received = receiveFile(ws, local);
+    // The disk queue `tether cp` downloads with.
+    const received = receiveFile(ws, local, DOWNLOAD_WRITE_QUEUE_BYTES);
     ws.send(JSON.stringify({ op: 'source', path: remote }));
     await received;
   } finally {

@@ -71,7 +71,7 @@ export interface CopyReport {
  * for a few of the agent's 256 KB frames, pieces pile up behind the write in flight and reach the
  * disk together (one writev), and the socket keeps reading.
  */
-const DOWNLOAD_WRITE_QUEUE_BYTES = 1024 * 1024;
+export const DOWNLOAD_WRITE_QUEUE_BYTES = 1024 * 1024;
 
 /** Errors after which the same copy may succeed by itself: it is resumed, not restarted. */
 const RETRYABLE = new Set(['DEVICE_OFFLINE', 'BACKEND_UNREACHABLE', 'REQUEST_TIMEOUT', 'TRANSFER_BUSY', 'GOING_AWAY', 'STORE_UNAVAILABLE']);

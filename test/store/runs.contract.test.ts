@@ -107,6 +107,8 @@ describeEachEngine('runs and jobs store', (store) => {
     const awkward = Buffer.from([0x00, 0x5c, 0x22, 0x7b, 0x7d, 0x2c, 0x27, 0xff, 0xfe, 0x0a]);
     const error = 'DEVICE_OFFLINE: "quoted", {braced}, back\\slash, \u00e9';
     const endings = ids.map((id, i) => {
+      // One output too large to go with the others: written alone, beside the burst.
+      if (i === 8) return stores.runs.endRun(id, { ...end('succeeded'), stdout: Buffer.alloc(100_000, 'y') });
       if (i % 4 === 0) return stores.runs.endRun(id, { ...end('succeeded'), stdout: awkward, stderr: Buffer.from(`run ${i}`), truncated: true });
       if (i % 4 === 1) return stores.runs.endRun(id, { ...end('failed'), exitCode: 3, signal: 'SIGTERM', error });
       if (i % 4 === 2) return stores.runs.endRun(id, end('expired')); // refused: the run is running
@@ -119,6 +121,7 @@ describeEachEngine('runs and jobs store', (store) => {
     expect(Buffer.from((await stores.runs.findRun('burst-r0'))?.stdout ?? '')).toEqual(Buffer.from(awkward.toString('utf8')));
     expect(ended[1]).toMatchObject({ state: 'failed', exitCode: 3, signal: 'SIGTERM', error });
     expect(ended[2]).toBeUndefined();
+    expect((await stores.runs.findRun('burst-r8'))?.stdout).toBe('y'.repeat(100_000));
     const r3 = [ended[3], ended[ids.length]].filter((r) => r !== undefined);
     expect(r3).toHaveLength(1);
     expect(await stores.runs.findRun('burst-r3')).toEqual(r3[0]);

@@ -11,6 +11,12 @@ import type { JobsTable, RunsTable, StoreSchema } from '../schema.js';
  */
 const INSERT_SLICE = 500;
 
+/**
+ * Output at which a run's end is written alone rather than group-committed: a statement carries
+ * its batch's output as hex text, so this bounds one at 500 runs × 2 × 16 KB = 16 MB.
+ */
+const GROUPED_OUTPUT_BYTES = 16 * 1024;
+
 /** The states each final state may be reached from. */
 const ENDS_FROM: Record<FinalRunState, readonly RunState[]> = {
   succeeded: ['running'],
@@ -108,7 +114,7 @@ export class SqlRunStore implements RunStore {
   }
 
   endRun(id: string, end: RunEnd): Promise<Run | undefined> {
-    return this.ends ? this.ends({ id, end }) : this.endAlone(id, end);
+    return this.ends && end.stdout.length + end.stderr.length <= GROUPED_OUTPUT_BYTES ? this.ends({ id, end }) : this.endAlone(id, end);
   }
 
   private async startAlone(id: string, at: number): Promise<boolean> {

@@ -27,13 +27,20 @@ test.beforeAll(async () => {
   const { csrPem } = await createDeviceKeyAndCsr();
   expect((await api(stack, 'POST', '/api/v1/agent/register', { body: { token: (created.body as { token: string }).token, csr: csrPem, name: LONG_NAME } })).status).toBe(200);
   expect((await api(stack, 'POST', '/api/v1/alerts/rules', { token, body: { name: 'CPU hot', condition: { kind: 'metric', metric: 'cpu.total', comparison: '>', threshold: 99.5 }, forMs: 60_000 } })).status).toBeLessThan(300);
+  let deviceId = '';
   await expect
-    .poll(async () => ((await api(stack, 'GET', '/api/v1/devices', { token })).body as { devices: Array<{ name: string; online: boolean }> }).devices.some((d) => d.name === hostname() && d.online), { timeout: 30_000 })
-    .toBe(true);
+    .poll(async () => {
+      const { devices } = (await api(stack, 'GET', '/api/v1/devices', { token })).body as { devices: Array<{ id: string; name: string; online: boolean }> };
+      deviceId = devices.find((d) => d.name === hostname() && d.online)?.id ?? '';
+      return deviceId;
+    }, { timeout: 30_000 })
+    .not.toBe('');
   appendFileSync(stack.logFile, 'INFO boot complete\nWARNING battery low\nERROR motor stalled\n');
   // Queued for an offline device: "online" can come from the telemetry channel a moment before the
-  // control channel that runs commands is up, and the job must not fail in that moment.
-  const job = await api(stack, 'POST', '/api/v1/jobs', { token, body: { command: { shell: 'echo job-output' }, selection: { query: hostname() }, queueOffline: true } });
+  // control channel that runs commands is up, and the job must not fail in that moment. Selected by
+  // id: a query for the host name (here "vm") also matched the offline long-named device whenever
+  // its random id held those letters, and that run then waited for it until the job expired.
+  const job = await api(stack, 'POST', '/api/v1/jobs', { token, body: { command: { shell: 'echo job-output' }, selection: { deviceIds: [deviceId] }, queueOffline: true } });
   expect(job.status).toBeLessThan(300);
   // The views are checked with the job's output in them: wait here for the run to end, so a slow
   // delivery (a loaded machine) is not mistaken for a view that shows nothing.

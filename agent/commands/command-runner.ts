@@ -159,9 +159,16 @@ export class CommandRunner {
     return { pid };
   }
 
-  cancel(stdoutStreamId: number): boolean {
-    const entry = this.byStream.get(stdoutStreamId);
-    return entry !== undefined && this.stop(entry, 'cancelled');
+  /**
+   * Stops the command on a stream, or the one started with a run id. A detached one is forgotten
+   * too: its run has ended on the backend, and nothing will reattach it.
+   */
+  cancel(target: AgentParams<'command.cancel'>): boolean {
+    const entry = 'runId' in target ? this.byRun.get(target.runId) : this.byStream.get(target.stdoutStreamId);
+    if (!entry) return false;
+    const stopped = this.stop(entry, 'cancelled');
+    if (entry.detached) this.forget(entry);
+    return stopped;
   }
 
   /**

@@ -64,7 +64,7 @@ export class RemoteAccess {
     rpc.handle('shell.close', (p) => ({ closed: this.shells.close(parse('shell.close', p).streamId) }));
     rpc.handle('command.start', (p) => this.commands.start(parse('command.start', p)));
     rpc.handle('command.reattach', (p) => this.commands.reattach(parse('command.reattach', p)));
-    rpc.handle('command.cancel', (p) => ({ cancelled: this.commands.cancel(parse('command.cancel', p).stdoutStreamId) }));
+    rpc.handle('command.cancel', (p) => ({ cancelled: this.commands.cancel(parse('command.cancel', p)) }));
     rpc.handle('forward.open', (p) => this.forwards.open(parse('forward.open', p)));
     rpc.handle('forward.close', (p) => ({ closed: this.forwards.close(parse('forward.close', p).streamId) }));
     rpc.onEvent((name, data) => {

@@ -76,6 +76,8 @@ export class RunService {
   private readonly maxStored: number;
   private readonly relinkMs: number;
   private readonly now: () => number;
+  /** Set by close(): cancels still waiting for their device stop waiting. */
+  private closing = false;
 
   constructor(private readonly deps: RunServiceDeps) {
     this.maxStored = deps.maxStoredBytes ?? DEFAULT_MAX_STORED_BYTES;
@@ -252,10 +254,7 @@ export class RunService {
     }
     if (!run && ended) this.deps.onCancelledElsewhere?.(runId);
     if (run) {
-      if (ended && run.stdout) {
-        this.deps.router.request(run.deviceId, 'command.cancel', { stdoutStreamId: run.stdout.id })
-          .catch((err: unknown) => this.deps.log.info({ err, runId }, 'the device did not confirm a cancel'));
-      }
+      if (ended && run.stdout) this.stopOnDevice(run);
       this.release(run);
       this.live.delete(runId);
       run.resolve(ended ? 'cancelled' : ((await this.deps.stores.runs.findRun(runId))?.state ?? 'cancelled'));
@@ -271,10 +270,7 @@ export class RunService {
     const run = this.live.get(runId);
     if (!run || run.settled) return;
     run.settled = true;
-    if (run.stdout) {
-      this.deps.router.request(run.deviceId, 'command.cancel', { stdoutStreamId: run.stdout.id })
-        .catch((err: unknown) => this.deps.log.info({ err, runId }, 'the device did not confirm a cancel'));
-    }
+    if (run.stdout) this.stopOnDevice(run);
     this.release(run);
     this.live.delete(runId);
     this.deps.log.info({ runId, deviceId: run.deviceId }, 'run cancelled on another node');
@@ -300,8 +296,33 @@ export class RunService {
     return { ...stored, stdout: Buffer.concat(run.out.chunks).toString('utf8'), stderr: Buffer.concat(run.err.chunks).toString('utf8'), truncated: run.truncated };
   }
 
+  /**
+   * Tells the device to kill a cancelled run's command, by its run id: at once, or, while the
+   * device's link is down, once the device is back (within relinkMs). The agent keeps a command
+   * whose channel dropped running for a while, waiting to be reattached: without this, a command
+   * cancelled in that gap ran on until that wait ended.
+   */
+  private stopOnDevice(run: LiveRun): void {
+    const { router, log } = this.deps;
+    void relink({
+      router,
+      deviceId: run.deviceId,
+      withinMs: this.relinkMs,
+      now: this.now,
+      wanted: () => !this.closing,
+      attach: async () => {
+        const answer = await router.request(run.deviceId, 'command.cancel', { runId: run.runId });
+        log.info({ runId: run.runId, answer }, 'cancel delivered to the device');
+        return true;
+      },
+    }).then((result) => {
+      if (result.kind !== 'attached') log.info({ runId: run.runId, result }, 'the device did not confirm a cancel');
+    });
+  }
+
   /** Ends every live run as cancelled and waits until their states are written. */
   async close(): Promise<void> {
+    this.closing = true;
     this.unsubscribe();
     for (const run of [...this.live.values()]) this.settle(run, 'cancelled', null, null, 'The backend is shutting down');
     await Promise.all([...this.writing]);

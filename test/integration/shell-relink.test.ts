@@ -1,7 +1,7 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { api, cleanup, enrolAndRun, login, startAgent, startBackend, waitFor, type Backend, type Proc } from '../harness.js';
+import { api, cleanup, enrolAndRun, login, startAgent, startBackend, tempDir, waitFor, type Backend, type Proc } from '../harness.js';
 import { startTcpProxy, type TcpProxy } from '../hardening/tcp-proxy.js';
 import { ShellClient } from '../shell-client.js';
 
@@ -105,5 +105,40 @@ describe('a shell and a run survive their device\'s link dropping', () => {
     const reattached = await agent.proc.waitForLog((e) => e.msg === 'command reattached', 1_000, from);
     expect(Number(reattached.resent)).toBeGreaterThan(0);
     expect(reattached.gap).toBe(0);
+  });
+
+  it('a run cancelled while its device is away is stopped on the device once it is back, not when the agent gives up waiting', async () => {
+    // The command rewrites a file ten times a second: while the file changes, it runs.
+    const dir = tempDir('relink-cancel');
+    const beat = join(dir, 'beat');
+    const started = await api(backend, 'POST', `/api/v1/devices/${agent.deviceId}/commands`, {
+      token: admin,
+      body: { command: { shell: `while :; do date +%s%N > ${beat}; sleep 0.1; done` }, timeoutMs: 120_000 },
+    });
+    expect(started.status).toBe(200);
+    const runId = (started.body as { id: string }).id;
+    await waitFor(async () => existsSync(beat), 10_000, 'the command to run');
+    const backendFrom = backend.proc.json().length;
+    proxy.setPaused(true);
+    proxy.cutAll();
+    await backend.proc.waitForLog((e) => e.msg === 'run lost its device link; waiting to reattach' && e.runId === runId, 10_000, backendFrom);
+    const cancelled = await api(backend, 'POST', `/api/v1/runs/${runId}/cancel`, { token: admin });
+    expect(cancelled.status).toBe(200);
+    expect((cancelled.body as { state: string }).state).toBe('cancelled');
+    // Still running on the device, which cannot be told yet.
+    const before = readFileSync(beat, 'utf8');
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(readFileSync(beat, 'utf8')).not.toBe(before);
+    proxy.setPaused(false);
+    await backend.proc.waitForLog((e) => e.msg === 'cancel delivered to the device' && e.runId === runId, 20_000, backendFrom).catch((err: unknown) => {
+      throw new Error(`${String(err)}\n--- backend ---\n${backend.proc.tail(30)}\n--- agent ---\n${agent.proc.tail(30)}`);
+    });
+    // Stopped (the agent waits 60 s for a reattach before ending a detached command on its own).
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const last = readFileSync(beat, 'utf8');
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    expect(readFileSync(beat, 'utf8')).toBe(last);
+    expect(((await api(backend, 'GET', `/api/v1/runs/${runId}`, { token: admin })).body as { state: string }).state).toBe('cancelled');
+    cleanup(dir);
   });
 });

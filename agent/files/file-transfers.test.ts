@@ -15,10 +15,10 @@ const root = mkdtempSync(join(tmpdir(), 'tether-transfers-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 const sha = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 
-function setup() {
+function setup(options: { hashSettledMs?: number } = {}) {
   const events: Array<{ name: string; data: Record<string, unknown> }> = [];
   const sent: Buffer[] = [];
-  const transfers = new FileTransfers({ roots: () => new FileRoots([root]), send: (_id, data) => (sent.push(Buffer.from(data)), true), log: pino({ level: 'silent' }) });
+  const transfers = new FileTransfers({ roots: () => new FileRoots([root]), send: (_id, data) => (sent.push(Buffer.from(data)), true), log: pino({ level: 'silent' }), ...options });
   const rpc = new RpcPeer({ send: (msg: ControlMessage) => {
     if (msg.type === 'evt') events.push({ name: msg.name, data: msg.data as Record<string, unknown> });
   } });
@@ -131,6 +131,34 @@ describe('FileTransfers', () => {
     }
     expect(Buffer.concat(sent).equals(data)).toBe(true);
     expect(events.find((e) => e.name === 'file.download.end')?.data).toEqual({ streamId: 9, bytes: data.length });
+  });
+
+  it('remembers a downloaded file\'s hash while the file is unchanged, and only once it had settled', async () => {
+    const path = join(root, 'hashed.bin');
+    const first = randomBytes(300_000);
+    writeFileSync(path, first);
+    const open = async (transfers: FileTransfers, streamId: number, offset = 0) => {
+      const opened = await transfers.downloadOpen({ streamId, path, offset });
+      transfers.downloadClose(streamId);
+      return opened.sha256;
+    };
+    // Just written: hashed every time, since a change within the file system's time granularity would not show.
+    const fresh = setup();
+    expect(await open(fresh.transfers, 1)).toBe(sha(first));
+    expect(await open(fresh.transfers, 2)).toBe(sha(first));
+    expect(fresh.transfers.hashedBytes).toBe(2 * first.length);
+
+    const { transfers } = setup({ hashSettledMs: 0 });
+    expect(await open(transfers, 1)).toBe(sha(first));
+    // A resume (another offset) and a repeat read nothing before their first byte.
+    expect(await open(transfers, 2, 1000)).toBe(sha(first));
+    expect(await open(transfers, 3)).toBe(sha(first));
+    expect(transfers.hashedBytes).toBe(first.length);
+    // Rewritten with as many bytes: its times changed, so it is hashed again.
+    const second = randomBytes(first.length);
+    writeFileSync(path, second);
+    expect(await open(transfers, 4)).toBe(sha(second));
+    expect(transfers.hashedBytes).toBe(2 * first.length);
   });
 
   it('removes part files abandoned for a week, never an open one or another file', async () => {

@@ -2,6 +2,7 @@ import { createHash, type Hash } from 'node:crypto';
 import { constants } from 'node:fs';
 import { lstat, open, opendir, readdir, rename, statfs, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
+import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
 import type { RpcPeer } from '../../channel/rpc.js';
 import { FlowWindow } from '../../channel/flow-window.js';
@@ -25,6 +26,8 @@ export interface FileTransfersOptions {
   log: Logger;
   /** Uploads and downloads open at once. */
   maxTransfers?: number;
+  /** How long before its hashing a file must have last changed for its hash to be remembered (tests shorten it). */
+  hashSettledMs?: number;
 }
 
 export const DEFAULT_MAX_TRANSFERS = 16;
@@ -33,7 +36,13 @@ export const STALE_PART_MS = 7 * 24 * 3600_000;
 /** Directory entries looked at per sweep: a huge directory costs a bounded scan. */
 const SWEEP_MAX_ENTRIES = 10_000;
 const PART_FILE = /^\..*\.tether-[A-Za-z0-9_-]{8,64}\.part$/;
-/** Bytes read per disk read when hashing or sending. */
+/** Downloaded files whose SHA-256 is remembered (by real path), while their inode, size and times stay the same. */
+const HASH_CACHE_ENTRIES = 256;
+/**
+ * A file changed this shortly before it was hashed could change again within its file system's
+ * timestamp granularity without its times showing it: its hash is not remembered.
+ */
+const HASH_SETTLED_MS = 2_000;
 
 interface Upload {
   transferId: string;
@@ -92,7 +101,10 @@ export class FileTransfers {
   private readonly busyParts = new Set<string>();
   /** Part file → the closing upload still writing what it received: a resume waits for it. */
   private readonly closing = new Map<string, Promise<void>>();
+  private readonly hashes = new LRUCache<string, { stamp: string; sha256: string }>({ max: HASH_CACHE_ENTRIES });
   private rpc: RpcPeer | null = null;
+  /** Bytes read to hash downloads before their first byte (what remembered hashes save). */
+  hashedBytes = 0;
 
   constructor(private readonly opts: FileTransfersOptions) {}
 
@@ -288,18 +300,39 @@ export class FileTransfers {
       const stat = await fd.stat();
       if (!stat.isFile()) throw new TetherError('NOT_A_REGULAR_FILE', `${file.requested} is not a regular file`);
       if (params.offset > stat.size) throw new TetherError('RANGE_NOT_SATISFIABLE', `The file has ${stat.size} bytes`);
-      const hash = createHash('sha256');
-      await hashRange(fd, 0, stat.size, hash);
+      const sha256 = await this.sha256Of(fd, file.real, stat.size);
       const download: Download = { fd, position: params.offset, size: stat.size, window: new FlowWindow(FILE_WINDOW_HIGH_BYTES, FILE_WINDOW_LOW_BYTES), wake: null, closed: false };
       this.downloads.set(params.streamId, download);
       // After the answer has gone out: the backend hears the size and hash before the first byte.
       setImmediate(() => void this.send(params.streamId, download));
       this.opts.log.info({ streamId: params.streamId, path: file.real, offset: params.offset, size: stat.size }, 'download opened');
-      return { path: file.requested, size: stat.size, sha256: hash.digest('hex'), mode: stat.mode & 0o7777, modifiedAt: stat.mtimeMs };
+      return { path: file.requested, size: stat.size, sha256, mode: stat.mode & 0o7777, modifiedAt: stat.mtimeMs };
     } catch (err) {
       await fd.close().catch(() => undefined);
       throw fileError(err, file.requested);
     }
+  }
+
+  /**
+   * The SHA-256 a download announces before its first byte: remembered from an earlier download
+   * of the unchanged file (same device, inode, size, modification and change times), else read
+   * whole. A resumed download of a large file on a slow device then starts at once instead of
+   * reading the file again first. Were a file ever changed unseen, the client's check of the
+   * bytes against this hash would refuse the download; nothing wrong is saved.
+   */
+  private async sha256Of(fd: FileHandle, real: string, size: number): Promise<string> {
+    const { dev, ino, mtimeNs, ctimeNs } = await fd.stat({ bigint: true });
+    const stamp = `${dev}:${ino}:${size}:${mtimeNs}:${ctimeNs}`;
+    const known = this.hashes.get(real);
+    if (known?.stamp === stamp) return known.sha256;
+    const startedNs = BigInt(Date.now()) * 1_000_000n;
+    const hash = createHash('sha256');
+    await hashRange(fd, 0, size, hash);
+    this.hashedBytes += size;
+    const sha256 = hash.digest('hex');
+    const changedNs = mtimeNs > ctimeNs ? mtimeNs : ctimeNs;
+    if (startedNs - changedNs >= BigInt(this.opts.hashSettledMs ?? HASH_SETTLED_MS) * 1_000_000n) this.hashes.set(real, { stamp, sha256 });
+    return sha256;
   }
 
   downloadClose(streamId: number): boolean {

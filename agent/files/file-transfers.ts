@@ -300,12 +300,12 @@ export class FileTransfers {
       const stat = await fd.stat();
       if (!stat.isFile()) throw new TetherError('NOT_A_REGULAR_FILE', `${file.requested} is not a regular file`);
       if (params.offset > stat.size) throw new TetherError('RANGE_NOT_SATISFIABLE', `The file has ${stat.size} bytes`);
-      const sha256 = await this.sha256Of(fd, file.real, stat.size);
+      const { sha256, read } = await this.sha256Of(fd, file.real, stat.size);
       const download: Download = { fd, position: params.offset, size: stat.size, window: new FlowWindow(FILE_WINDOW_HIGH_BYTES, FILE_WINDOW_LOW_BYTES), wake: null, closed: false };
       this.downloads.set(params.streamId, download);
       // After the answer has gone out: the backend hears the size and hash before the first byte.
       setImmediate(() => void this.send(params.streamId, download));
-      this.opts.log.info({ streamId: params.streamId, path: file.real, offset: params.offset, size: stat.size }, 'download opened');
+      this.opts.log.info({ streamId: params.streamId, path: file.real, offset: params.offset, size: stat.size, hashRead: read }, 'download opened');
       return { path: file.requested, size: stat.size, sha256, mode: stat.mode & 0o7777, modifiedAt: stat.mtimeMs };
     } catch (err) {
       await fd.close().catch(() => undefined);
@@ -318,13 +318,14 @@ export class FileTransfers {
    * of the unchanged file (same device, inode, size, modification and change times), else read
    * whole. A resumed download of a large file on a slow device then starts at once instead of
    * reading the file again first. Were a file ever changed unseen, the client's check of the
-   * bytes against this hash would refuse the download; nothing wrong is saved.
+   * bytes against this hash would refuse the download; nothing wrong is saved. `read`: whether
+   * the file was read to hash it.
    */
-  private async sha256Of(fd: FileHandle, real: string, size: number): Promise<string> {
+  private async sha256Of(fd: FileHandle, real: string, size: number): Promise<{ sha256: string; read: boolean }> {
     const { dev, ino, mtimeNs, ctimeNs } = await fd.stat({ bigint: true });
     const stamp = `${dev}:${ino}:${size}:${mtimeNs}:${ctimeNs}`;
     const known = this.hashes.get(real);
-    if (known?.stamp === stamp) return known.sha256;
+    if (known?.stamp === stamp) return { sha256: known.sha256, read: false };
     const startedNs = BigInt(Date.now()) * 1_000_000n;
     const hash = createHash('sha256');
     await hashRange(fd, 0, size, hash);
@@ -332,7 +333,7 @@ export class FileTransfers {
     const sha256 = hash.digest('hex');
     const changedNs = mtimeNs > ctimeNs ? mtimeNs : ctimeNs;
     if (startedNs - changedNs >= BigInt(this.opts.hashSettledMs ?? HASH_SETTLED_MS) * 1_000_000n) this.hashes.set(real, { stamp, sha256 });
-    return sha256;
+    return { sha256, read: true };
   }
 
   downloadClose(streamId: number): boolean {

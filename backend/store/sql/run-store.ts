@@ -63,15 +63,11 @@ async function oncePerRun<K extends { id: string }, V>(keys: readonly K[], toget
   const firsts = new Map<string, K>();
   for (const key of keys) if (!firsts.has(key.id)) firsts.set(key.id, key);
   const written = await together([...firsts.values()]);
-  const answered = new Set<string>();
   const results: (V | Error)[] = [];
+  // The first mention of an id takes it out of `firsts`: the ones after it go alone.
   for (const key of keys) {
-    if (!answered.has(key.id)) {
-      answered.add(key.id);
-      results.push(written.get(key.id) ?? unmatched);
-    } else {
-      results.push(await alone(key).catch((err: unknown) => (err instanceof Error ? err : new Error(String(err)))));
-    }
+    if (firsts.delete(key.id)) results.push(written.get(key.id) ?? unmatched);
+    else results.push(await alone(key).catch((err: unknown) => (err instanceof Error ? err : new Error(String(err)))));
   }
   return results;
 }

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomFillSync } from 'node:crypto';
 import { once } from 'node:events';
-import { closeSync, createReadStream, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, copyFileSync, createReadStream, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { basename, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -367,8 +367,9 @@ async function bigTransfer(run: { io: CopyIo; target: ApiTarget; deviceId: strin
  *   hops, no sealing, framing, hashing or acks. `…StreamMBps`: first to last byte landing on the
  *   receiving disk (sampled every 50 ms), so what is stream and what is hashing/commit shows.
  *   Each is the best of ROUNDS. The agent remembers the hash of a file it sent while the file is
- *   unchanged, so later downloads skip its hashing: `downloadHashedMBps` / `downloadHashedRatio`
- *   count only the downloads for which it read the whole file first (the first always does).
+ *   unchanged, so later downloads skip its hashing: every other round downloads a fresh copy of
+ *   the file instead (a first download), and `downloadHashedMBps` / `downloadHashedRatio` count
+ *   only the downloads for which the agent read the whole file first.
  * - `forwardMBps`: TRANSFER_MB through `tether forward` (the CLI, spawned) to a TCP sink on the
  *   device's loopback, until the sink's byte count came back over the half-closed connection;
  *   `directMBps` the same straight to the sink.
@@ -431,11 +432,20 @@ export async function transfer(): Promise<Record<string, number>> {
       rawUploads.push(await measured(relayPids, () => watchArrival('raw relay upload', rawRemote, size), () => within(deadlineMs(size), 'raw relay upload', rawUpload(relay.line, backend.caCertPem, source, rawRemote))));
       if (statSync(rawRemote).size !== size) throw new Error('the raw relay upload is short');
     };
+    /** A copy of the uploaded file just made (a new inode): the agent has no hash of it and reads it whole first. */
+    const freshRemote = join(root, 'fresh.bin');
+    let downloadRound = 0;
     const tetherDownload = async (): Promise<void> => {
       rmSync(downloaded, { force: true });
+      // Every other round a file the agent has not sent before, as a first download; else the same file again.
+      const from = downloadRound % 2 === 0 ? freshRemote : remote;
+      if (from === freshRemote) {
+        rmSync(freshRemote, { force: true });
+        copyFileSync(remote, freshRemote);
+      }
       const logFrom = agentProc.json().length;
       const run = await measured(withClient, () => watchArrival('download', downloadPartPath(downloaded), size), async () => {
-        await within(deadlineMs(size), 'download', downloadFile(io, target, deviceId, remote, downloaded, COPY));
+        await within(deadlineMs(size), 'download', downloadFile(io, target, deviceId, from, downloaded, COPY));
       });
       downloads.push(run);
       if (agentProc.json().slice(logFrom).some((e) => e.msg === 'download opened' && e.hashRead === true)) hashedDownloads.push(run);
@@ -450,15 +460,15 @@ export async function transfer(): Promise<Record<string, number>> {
     for (let i = 0; i < ROUNDS; i++) {
       for (const step of i % 2 === 0 ? [rawRelayUpload, tetherUpload] : [tetherUpload, rawRelayUpload]) await step();
     }
-    for (let i = 0; i < ROUNDS; i++) {
-      for (const step of i % 2 === 0 ? [rawRelayDownload, tetherDownload] : [tetherDownload, rawRelayDownload]) await step();
+    for (downloadRound = 0; downloadRound < ROUNDS; downloadRound++) {
+      for (const step of downloadRound % 2 === 0 ? [rawRelayDownload, tetherDownload] : [tetherDownload, rawRelayDownload]) await step();
     }
-    for (const file of [rawRemote, rawLocal, downloaded]) rmSync(file, { force: true });
+    for (const file of [rawRemote, rawLocal, downloaded, freshRemote]) rmSync(file, { force: true });
     for (const child of [relay.child, peer.child]) child.kill();
     const upload = best(uploads);
     const rawUploadRun = best(rawUploads);
     const download = best(downloads);
-    // The first download always reads the file: the agent had no hash of it yet.
+    // The downloads of fresh copies always read the file: the agent had no hash of them.
     const hashedDownload = best(hashedDownloads);
     const rawDownloadRun = best(rawDownloads);
 

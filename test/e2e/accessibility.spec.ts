@@ -36,10 +36,10 @@ test.beforeAll(async () => {
     }, { timeout: 30_000 })
     .not.toBe('');
   appendFileSync(stack.logFile, 'INFO boot complete\nWARNING battery low\nERROR motor stalled\n');
-  // Queued for an offline device: "online" can come from the telemetry channel a moment before the
-  // control channel that runs commands is up, and the job must not fail in that moment. Selected by
-  // id: a query for the host name (here "vm") also matched the offline long-named device whenever
-  // its random id held those letters, and that run then waited for it until the job expired.
+  // Queued should the device be offline: an agent that reconnects in this moment (a loaded
+  // machine) must not fail the job. Selected by id: a query for the host name (here "vm") also
+  // matched the offline long-named device whenever its random id held those letters, and that run
+  // then waited for it until the job expired.
   const job = await api(stack, 'POST', '/api/v1/jobs', { token, body: { command: { shell: 'echo job-output' }, selection: { deviceIds: [deviceId] }, queueOffline: true } });
   expect(job.status).toBeLessThan(300);
   // The views are checked with the job's output in them: wait here for the run to end, so a slow

@@ -22,7 +22,9 @@ describe('a shell and a run survive their device\'s link dropping', () => {
   beforeAll(async () => {
     backend = await startBackend({ env: { TETHER_SHELL_IDLE_MS: '60000' } });
     admin = await login(backend);
-    const env = { PS1: PROMPT };
+    // Reconnects within 2 s: each cut's short-lived connection grows the agent's backoff, and by
+    // the third test its next try could be 25 s away (what is tested is the relink, not the backoff).
+    const env = { PS1: PROMPT, TETHER_BACKOFF_MAX_MS: '2000' };
     agent = await enrolAndRun(backend, admin, 'relinked', env);
     proxy = await startTcpProxy({ host: '127.0.0.1', port: backend.port });
     await agent.proc.stop();

@@ -17,6 +17,8 @@ import { bytesOf, receiveFile, sendFile } from './raw-wss-file.js';
 const MB = 1024 * 1024;
 /** Each throughput is measured this many times, baseline and Tether alternating; the best of each counts. */
 const ROUNDS = 4;
+/** Two of each kind of download: of a file at rest, of a file just made, of a file sent before. */
+const DOWNLOAD_ROUNDS = 6;
 const RTT_WARMUP = 100;
 const RTT_SAMPLES = 1_000;
 const RTT_PAYLOAD = Buffer.alloc(64, 'x');
@@ -366,10 +368,14 @@ async function bigTransfer(run: { io: CopyIo; target: ApiTarget; deviceId: strin
  *   (bench/raw-wss-file-peer.ts), each in its own process like the backend and the agent: two TLS
  *   hops, no sealing, framing, hashing or acks. `…StreamMBps`: first to last byte landing on the
  *   receiving disk (sampled every 50 ms), so what is stream and what is hashing/commit shows.
- *   Each is the best of ROUNDS. The agent remembers the hash of a file it sent while the file is
- *   unchanged, so later downloads skip its hashing: every other round downloads a fresh copy of
- *   the file instead (a first download), and `downloadHashedMBps` / `downloadHashedRatio` count
- *   only the downloads for which the agent read the whole file first.
+ *   Each is the best of ROUNDS (downloads: DOWNLOAD_ROUNDS). The agent remembers the hash of a file
+ *   it sent while the file is unchanged, so a repeat download skips its hashing; a first download
+ *   of a file at rest is hashed as it is sent (the CLI reads the hash from a trailer); a file
+ *   changed in the last 2 s is read whole to hash it before its first byte. The download rounds
+ *   cycle through the three: a copy of the file made before the uploads' end (at rest), a copy made
+ *   just before the download, and a file sent before. `downloadHashLastMBps` / `downloadHashLastRatio`
+ *   count only first downloads of a file at rest, `downloadHashedMBps` / `downloadHashedRatio` only
+ *   those the agent read whole first, and `downloadMBps` is the best of all.
  * - `forwardMBps`: TRANSFER_MB through `tether forward` (the CLI, spawned) to a TCP sink on the
  *   device's loopback, until the sink's byte count came back over the half-closed connection;
  *   `directMBps` the same straight to the sink.
@@ -419,6 +425,8 @@ export async function transfer(): Promise<Record<string, number>> {
     const downloads: CopyRun[] = [];
     /** The downloads for which the agent read the whole file to hash it first (it remembers the hash of a settled, unchanged file). */
     const hashedDownloads: CopyRun[] = [];
+    /** The first downloads of a file at rest: the agent hashed it as it sent it. */
+    const hashLastDownloads: CopyRun[] = [];
     const rawDownloads: CopyRun[] = [];
     const tetherUpload = async (): Promise<void> => {
       rmSync(remote, { force: true });
@@ -434,11 +442,13 @@ export async function transfer(): Promise<Record<string, number>> {
     };
     /** A copy of the uploaded file just made (a new inode): the agent has no hash of it and reads it whole first. */
     const freshRemote = join(root, 'fresh.bin');
+    /** Copies made before the download rounds, one per round that downloads one: at rest by then, and new to the agent. */
+    const atRest = Array.from({ length: DOWNLOAD_ROUNDS / 3 }, (_, i) => join(root, `at-rest-${i}.bin`));
     let downloadRound = 0;
     const tetherDownload = async (): Promise<void> => {
       rmSync(downloaded, { force: true });
-      // Every other round a file the agent has not sent before, as a first download; else the same file again.
-      const from = downloadRound % 2 === 0 ? freshRemote : remote;
+      const kind = downloadRound % 3;
+      const from = kind === 0 ? (atRest[Math.floor(downloadRound / 3)] ?? remote) : kind === 1 ? freshRemote : remote;
       if (from === freshRemote) {
         rmSync(freshRemote, { force: true });
         copyFileSync(remote, freshRemote);
@@ -448,7 +458,9 @@ export async function transfer(): Promise<Record<string, number>> {
         await within(deadlineMs(size), 'download', downloadFile(io, target, deviceId, from, downloaded, COPY));
       });
       downloads.push(run);
-      if (agentProc.json().slice(logFrom).some((e) => e.msg === 'download opened' && e.hashRead === true)) hashedDownloads.push(run);
+      const opened = agentProc.json().slice(logFrom).find((e) => e.msg === 'download opened');
+      if (opened?.hashRead === true) hashedDownloads.push(run);
+      if (opened?.hashLast === true) hashLastDownloads.push(run);
       if ((await sha256Of(downloaded)) !== sha256) throw new Error('the downloaded file is not the source');
     };
     const rawRelayDownload = async (): Promise<void> => {
@@ -460,16 +472,21 @@ export async function transfer(): Promise<Record<string, number>> {
     for (let i = 0; i < ROUNDS; i++) {
       for (const step of i % 2 === 0 ? [rawRelayUpload, tetherUpload] : [tetherUpload, rawRelayUpload]) await step();
     }
-    for (downloadRound = 0; downloadRound < ROUNDS; downloadRound++) {
+    const madeAt = Date.now();
+    for (const copy of atRest) copyFileSync(remote, copy);
+    // The agent hashes a file as it sends it only once the file has not changed for 2 s.
+    await new Promise((r) => setTimeout(r, Math.max(0, madeAt + 2_500 - Date.now())));
+    for (downloadRound = 0; downloadRound < DOWNLOAD_ROUNDS; downloadRound++) {
       for (const step of downloadRound % 2 === 0 ? [rawRelayDownload, tetherDownload] : [tetherDownload, rawRelayDownload]) await step();
     }
-    for (const file of [rawRemote, rawLocal, downloaded, freshRemote]) rmSync(file, { force: true });
+    for (const file of [rawRemote, rawLocal, downloaded, freshRemote, ...atRest]) rmSync(file, { force: true });
     for (const child of [relay.child, peer.child]) child.kill();
     const upload = best(uploads);
     const rawUploadRun = best(rawUploads);
     const download = best(downloads);
     // The downloads of fresh copies always read the file: the agent had no hash of them.
     const hashedDownload = best(hashedDownloads);
+    const hashLastDownload = best(hashLastDownloads);
     const rawDownloadRun = best(rawDownloads);
 
     // ── forwards against direct loopback ──
@@ -544,6 +561,8 @@ export async function transfer(): Promise<Record<string, number>> {
       // The same, counting only downloads whose agent read the whole file to hash it before the first byte.
       downloadHashedMBps: mbps(hashedDownload.seconds),
       downloadHashedRatio: round(rawDownloadRun.seconds / hashedDownload.seconds),
+      downloadHashLastMBps: mbps(hashLastDownload.seconds),
+      downloadHashLastRatio: round(rawDownloadRun.seconds / hashLastDownload.seconds),
       uploadStreamMBps: mbps(upload.streamSeconds),
       rawRelayUploadStreamMBps: mbps(rawUploadRun.streamSeconds),
       downloadStreamMBps: mbps(download.streamSeconds),

@@ -19,6 +19,8 @@ export interface IssueOptions {
   keyPem?: string;
   notBefore?: Date;
   notAfter?: Date;
+  /** IP addresses the certificate is for (subjectAltName), e.g. a test server on 127.0.0.1. */
+  ipAddresses?: string[];
 }
 
 export interface TestCa extends TestCertifiedKey {
@@ -96,6 +98,7 @@ export async function createTestCa(commonName = 'Tether Test CA'): Promise<TestC
       { name: 'basicConstraints', cA: false },
       { name: 'keyUsage', digitalSignature: true, critical: true },
       { name: 'subjectKeyIdentifier' },
+      ...(options.ipAddresses ? [{ name: 'subjectAltName', altNames: options.ipAddresses.map((ip) => ({ type: 7, ip })) }] : []),
     ]);
     leaf.sign(caKey, forge.md.sha256.create());
     return { certPem: forge.pki.certificateToPem(leaf), keyPem };

@@ -73,6 +73,8 @@ export interface CopyReport {
  */
 export const DOWNLOAD_WRITE_QUEUE_BYTES = 1024 * 1024;
 
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+
 /** Errors after which the same copy may succeed by itself: it is resumed, not restarted. */
 const RETRYABLE = new Set(['DEVICE_OFFLINE', 'BACKEND_UNREACHABLE', 'REQUEST_TIMEOUT', 'TRANSFER_BUSY', 'GOING_AWAY', 'STORE_UNAVAILABLE']);
 
@@ -243,17 +245,23 @@ export async function downloadFile(io: CopyIo, target: ApiTarget, deviceId: stri
   let attempts = 0;
   let result: { size: number; sha256: string; local256: string };
   const progress = new Progress(io, !opts.json, name);
+  /**
+   * Asks for the SHA-256 as a trailer, so that the device can hash the file while sending it
+   * instead of reading it whole first. Off after an answer that lost its trailer on the way.
+   */
+  let trailers = true;
   try {
     result = await withRetries(io, opts, async (n) => {
       attempts = n;
       let offset = existsSync(part) ? statSync(part).size : 0;
-      let res = await call(target, 'GET', url, offset > 0 ? { range: `bytes=${offset}-` } : {});
+      const te: Record<string, string> = trailers ? { te: 'trailers' } : {};
+      let res = await call(target, 'GET', url, offset > 0 ? { ...te, range: `bytes=${offset}-` } : te);
       if (res.statusCode === 416) {
         // The part file is longer than the file now is: it belongs to another version. Start over.
         res.resume();
         await rm(part, { force: true });
         offset = 0;
-        res = await call(target, 'GET', url, {});
+        res = await call(target, 'GET', url, te);
       }
       if ((res.statusCode ?? 0) < 200 || (res.statusCode ?? 0) >= 300) throw errorFrom(res, await readText(res));
       if (res.statusCode === 200 && offset > 0) {
@@ -262,8 +270,9 @@ export async function downloadFile(io: CopyIo, target: ApiTarget, deviceId: stri
       }
       if (resumedFrom < 0) resumedFrom = offset;
       const size = Number(res.headers[FILE_SIZE_HEADER]);
-      const sha256 = String(res.headers[FILE_SHA256_HEADER] ?? '');
-      if (!Number.isSafeInteger(size) || !/^[0-9a-f]{64}$/.test(sha256)) throw CliError.of('INTERNAL', 'The download has no size or SHA-256 header');
+      const announced = res.headers[FILE_SHA256_HEADER];
+      if (!Number.isSafeInteger(size) || (announced !== undefined && !SHA256_HEX.test(String(announced)))) throw CliError.of('INTERNAL', 'The download has no size or a malformed SHA-256 header');
+      if (announced === undefined && !String(res.headers.trailer ?? '').toLowerCase().includes(FILE_SHA256_HEADER)) throw CliError.of('INTERNAL', 'The download has neither a SHA-256 header nor a SHA-256 trailer');
       // Hashed as it arrives, after what a resumed part file already holds: no second read at the end.
       const hash = createHash('sha256');
       if (offset > 0) for await (const chunk of createReadStream(part, { end: offset - 1 })) hash.update(chunk as Buffer);
@@ -283,6 +292,12 @@ export async function downloadFile(io: CopyIo, target: ApiTarget, deviceId: stri
         throw CliError.of('BACKEND_UNREACHABLE', `The download was cut at ${done} of ${size} bytes: ${err instanceof Error ? err.message : String(err)}`);
       }
       if (done !== size) throw CliError.of('BACKEND_UNREACHABLE', `The download was cut at ${done} of ${size} bytes`);
+      const sha256 = String(announced ?? res.trailers[FILE_SHA256_HEADER] ?? '');
+      if (!SHA256_HEX.test(sha256)) {
+        // Something between here and the backend dropped the trailer: resume, asking for the hash first.
+        trailers = false;
+        throw CliError.of('BACKEND_UNREACHABLE', 'The download\'s SHA-256 trailer was lost on the way; asking for the hash first');
+      }
       return { size, sha256, local256: hash.digest('hex') };
     });
   } finally {

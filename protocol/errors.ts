@@ -94,6 +94,8 @@ export const ERRORS = {
   /** The agent's user may not read or write the path (EACCES, EPERM). */
   FILE_ACCESS_DENIED: { http: 403, close: 4719, message: 'The agent may not access this path' },
   RANGE_NOT_SATISFIABLE: { http: 416, close: 4720, message: 'The range is not within the file' },
+  /** The file changed on the device while it was sent with its hash last: what was sent may be torn, so it is refused. */
+  FILE_CHANGED: { http: 409, close: 4721, message: 'The file changed on the device while it was sent; nothing was kept' },
 
   BACKEND_RUNNING: { http: 409, close: 4490, message: 'A backend is running on this home; stop it first' },
   BACKUP_INVALID: { http: 400, close: 4491, message: 'The backup is incomplete or fails its integrity check' },

@@ -131,10 +131,14 @@ export const FILE_AGENT_METHODS = {
   /**
    * Opens a file for download: answers its size, mode and whole-file SHA-256 (computed before the
    * first byte is sent), then sends the bytes from `offset` on `streamId`, ending with `file.download.end`.
+   * With `hashLast` (a client that reads HTTP trailers) the device may leave the SHA-256 out of
+   * its answer and hash the file as it sends it instead: the hash then comes in `file.download.end`,
+   * and the file is read once, not twice. It still answers the hash first when it remembers it, or
+   * when the file changed too recently for a change during the send to show in its times.
    */
   'file.download.open': {
-    params: z.object({ streamId: StreamId, path: DevicePath, offset: FileSize }),
-    result: FileResult.extend({ mode: FileMode, modifiedAt: z.number() }),
+    params: z.object({ streamId: StreamId, path: DevicePath, offset: FileSize, hashLast: z.boolean().optional() }),
+    result: FileResult.extend({ sha256: Sha256Hex.optional(), mode: FileMode, modifiedAt: z.number() }),
   },
   'file.download.close': {
     params: z.object({ streamId: StreamId }),
@@ -148,8 +152,11 @@ export const FILE_AGENT_EVENTS = {
   'file.written': Ack,
   /** Upload: writing failed (NO_SPACE, …); the part file is gone. */
   'file.failed': z.object({ streamId: StreamId, error: Failure }),
-  /** Download: every byte was sent (`error` absent) or sending stopped. */
-  'file.download.end': z.object({ streamId: StreamId, bytes: FileSize, error: Failure.optional() }),
+  /**
+   * Download: every byte was sent (`error` absent) or sending stopped. `sha256`: the whole file's,
+   * when it was hashed while sent (`hashLast`); FILE_CHANGED when the file changed meanwhile.
+   */
+  'file.download.end': z.object({ streamId: StreamId, bytes: FileSize, sha256: Sha256Hex.optional(), error: Failure.optional() }),
 } as const;
 
 /** Backend → agent events: the download's client has taken `bytes` more. */
@@ -181,7 +188,11 @@ export const UploadQuery = z.object({
 });
 export type UploadQuery = z.infer<typeof UploadQuery>;
 
-/** Response headers of a download: the whole file's SHA-256 and size (also on a ranged answer). */
+/**
+ * Response headers of a download: the whole file's SHA-256 and size (also on a ranged answer). A
+ * client that sends `TE: trailers` may get the SHA-256 as a trailer of the same name instead (the
+ * device hashed the file while sending it; the answer is chunked, without a content length).
+ */
 export const FILE_SHA256_HEADER = 'x-tether-sha256';
 export const FILE_SIZE_HEADER = 'x-tether-size';
 export const FILE_MODE_HEADER = 'x-tether-mode';

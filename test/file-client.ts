@@ -3,7 +3,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { request } from 'node:https';
 import type { Backend } from './harness.js';
 
-export interface RawAnswer { status: number; headers: IncomingHttpHeaders; body: Buffer }
+export interface RawAnswer { status: number; headers: IncomingHttpHeaders; trailers: NodeJS.Dict<string>; body: Buffer }
 
 /** One HTTPS call with a raw body; `cutAfter`: destroy the request once that many body bytes were written. */
 export function rawCall(backend: Pick<Backend, 'url' | 'caCertPem'>, method: string, path: string, options: { token?: string; body?: Buffer; headers?: Record<string, string>; cutAfter?: number; chunkBytes?: number } = {}): Promise<RawAnswer> {
@@ -21,7 +21,7 @@ export function rawCall(backend: Pick<Backend, 'url' | 'caCertPem'>, method: str
     }, (res) => {
       answered = true;
       const chunks: Buffer[] = [];
-      const done = () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) });
+      const done = () => resolve({ status: res.statusCode ?? 0, headers: res.headers, trailers: res.trailers, body: Buffer.concat(chunks) });
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', done);
       res.on('close', done);

@@ -41,6 +41,17 @@ function feed(transfers: FileTransfers, streamId: number, data: Buffer, chunk = 
   for (let i = 0; i < data.length; i += chunk) expect(transfers.onStream(streamId, data.subarray(i, i + chunk))).toBe(true);
 }
 
+/** Acknowledges what a download sent, as the backend would, until its end event. */
+async function drain(streamId: number, events: Array<{ name: string; data: Record<string, unknown> }>, sent: Buffer[], ack: (streamId: number, bytes: number) => void): Promise<void> {
+  let acked = 0;
+  for (let i = 0; i < 2000 && !events.some((e) => e.name === 'file.download.end' && e.data.streamId === streamId); i++) {
+    const total = sent.reduce((n, b) => n + b.length, 0);
+    if (total > acked) ack(streamId, total - acked);
+    acked = total;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
 async function codeOf(promise: Promise<unknown>): Promise<string> {
   try {
     await promise;
@@ -159,6 +170,58 @@ describe('FileTransfers', () => {
     writeFileSync(path, second);
     expect(await open(transfers, 4)).toBe(sha(second));
     expect(transfers.hashedBytes).toBe(2 * first.length);
+  });
+
+  it('hashes a settled file while sending it when asked (hashLast): the hash comes after the last byte, the file is read once', async () => {
+    const { transfers, events, sent, ack } = setup({ hashSettledMs: 0 });
+    const path = join(root, 'hash-last.bin');
+    const data = randomBytes(2 * FILE_WINDOW_HIGH_BYTES + 777);
+    writeFileSync(path, data);
+    const download = async (streamId: number, offset: number) => {
+      sent.length = 0;
+      const opened = await transfers.downloadOpen({ streamId, path, offset, hashLast: true });
+      await drain(streamId, events, sent, ack);
+      return { opened, end: events.find((e) => e.name === 'file.download.end' && e.data.streamId === streamId)?.data };
+    };
+    const first = await download(1, 0);
+    expect(first.opened.sha256).toBeUndefined();
+    expect(Buffer.concat(sent).equals(data)).toBe(true);
+    expect(first.end).toEqual({ streamId: 1, bytes: data.length, sha256: sha(data) });
+    expect(transfers.hashedBytes).toBe(0);
+    // Remembered like a hash read first: the next download announces it at once.
+    expect((await download(2, 0)).opened.sha256).toBe(sha(data));
+    // Changed: a resume hashes only what comes before its offset, then the rest as it goes.
+    const changed = randomBytes(data.length);
+    writeFileSync(path, changed);
+    const resumed = await download(3, 1000);
+    expect(resumed.opened.sha256).toBeUndefined();
+    expect(resumed.end).toEqual({ streamId: 3, bytes: changed.length - 1000, sha256: sha(changed) });
+    expect(transfers.hashedBytes).toBe(1000);
+  });
+
+  it('hashes a file that changed just now before its first byte, even when asked to hash it last', async () => {
+    const { transfers } = setup();
+    const path = join(root, 'just-written.bin');
+    const data = randomBytes(10_000);
+    writeFileSync(path, data);
+    expect((await transfers.downloadOpen({ streamId: 1, path, offset: 0, hashLast: true })).sha256).toBe(sha(data));
+    transfers.downloadClose(1);
+  });
+
+  it('ends a download hashed last with FILE_CHANGED, and no hash, when the file changed while it was sent', async () => {
+    const { transfers, events, sent, ack } = setup({ hashSettledMs: 0 });
+    const path = join(root, 'changing.bin');
+    const data = randomBytes(3 * FILE_WINDOW_HIGH_BYTES);
+    writeFileSync(path, data);
+    await transfers.downloadOpen({ streamId: 7, path, offset: 0, hashLast: true });
+    // Paused at the window: the rest of the file changes (same size) before it is read.
+    await until(() => sent.reduce((n, b) => n + b.length, 0) >= FILE_WINDOW_HIGH_BYTES, 'a window of bytes');
+    await new Promise((r) => setTimeout(r, 20));
+    writeFileSync(path, randomBytes(data.length));
+    await drain(7, events, sent, ack);
+    const end = events.find((e) => e.name === 'file.download.end')?.data;
+    expect(end).toMatchObject({ streamId: 7, bytes: data.length, error: { code: 'FILE_CHANGED' } });
+    expect(end).not.toHaveProperty('sha256');
   });
 
   it('removes part files abandoned for a week, never an open one or another file', async () => {

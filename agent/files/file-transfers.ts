@@ -65,11 +65,27 @@ interface Upload {
 
 interface Download {
   fd: FileHandle;
+  real: string;
   position: number;
   size: number;
+  /** Set when the file is hashed as it is sent (`hashLast`): the hash of the bytes before `position`. */
+  hash: Hash | null;
+  /** The file as it was opened, to tell whether it changed while sent. */
+  stamp: FileStamp;
   window: FlowWindow;
   wake: (() => void) | null;
   closed: boolean;
+}
+
+/** What tells a file's versions apart: device, inode, size, modification and change times; and its last change, in ns. */
+interface FileStamp {
+  key: string;
+  changedNs: bigint;
+}
+
+async function stampOf(fd: FileHandle): Promise<FileStamp> {
+  const { dev, ino, size, mtimeNs, ctimeNs } = await fd.stat({ bigint: true });
+  return { key: `${dev}:${ino}:${size}:${mtimeNs}:${ctimeNs}`, changedNs: mtimeNs > ctimeNs ? mtimeNs : ctimeNs };
 }
 
 function parse<M extends AgentMethod>(method: M, params: unknown): AgentParams<M> {
@@ -300,13 +316,26 @@ export class FileTransfers {
       const stat = await fd.stat();
       if (!stat.isFile()) throw new TetherError('NOT_A_REGULAR_FILE', `${file.requested} is not a regular file`);
       if (params.offset > stat.size) throw new TetherError('RANGE_NOT_SATISFIABLE', `The file has ${stat.size} bytes`);
-      const { sha256, read } = await this.sha256Of(fd, file.real, stat.size);
-      const download: Download = { fd, position: params.offset, size: stat.size, window: new FlowWindow(FILE_WINDOW_HIGH_BYTES, FILE_WINDOW_LOW_BYTES), wake: null, closed: false };
+      const stamp = await stampOf(fd);
+      const known = this.hashes.get(file.real);
+      let sha256 = known?.stamp === stamp.key ? known.sha256 : undefined;
+      let hash: Hash | null = null;
+      const hashFirst = sha256 === undefined && !(params.hashLast && this.settled(stamp));
+      if (hashFirst) sha256 = await this.sha256Of(fd, file.real, stat.size, stamp);
+      else if (sha256 === undefined) {
+        // Hashed as it is sent: only what comes before the offset is read for it now.
+        hash = createHash('sha256');
+        await hashRange(fd, 0, params.offset, hash);
+        this.hashedBytes += params.offset;
+      }
+      const download: Download = {
+        fd, real: file.real, position: params.offset, size: stat.size, hash, stamp, window: new FlowWindow(FILE_WINDOW_HIGH_BYTES, FILE_WINDOW_LOW_BYTES), wake: null, closed: false,
+      };
       this.downloads.set(params.streamId, download);
-      // After the answer has gone out: the backend hears the size and hash before the first byte.
+      // After the answer has gone out: the backend hears the size (and hash) before the first byte.
       setImmediate(() => void this.send(params.streamId, download));
-      this.opts.log.info({ streamId: params.streamId, path: file.real, offset: params.offset, size: stat.size, hashRead: read }, 'download opened');
-      return { path: file.requested, size: stat.size, sha256, mode: stat.mode & 0o7777, modifiedAt: stat.mtimeMs };
+      this.opts.log.info({ streamId: params.streamId, path: file.real, offset: params.offset, size: stat.size, hashRead: hashFirst, hashLast: hash !== null }, 'download opened');
+      return { path: file.requested, size: stat.size, ...(sha256 === undefined ? {} : { sha256 }), mode: stat.mode & 0o7777, modifiedAt: stat.mtimeMs };
     } catch (err) {
       await fd.close().catch(() => undefined);
       throw fileError(err, file.requested);
@@ -314,26 +343,28 @@ export class FileTransfers {
   }
 
   /**
-   * The SHA-256 a download announces before its first byte: remembered from an earlier download
-   * of the unchanged file (same device, inode, size, modification and change times), else read
-   * whole. A resumed download of a large file on a slow device then starts at once instead of
-   * reading the file again first. Were a file ever changed unseen, the client's check of the
-   * bytes against this hash would refuse the download; nothing wrong is saved. `read`: whether
-   * the file was read to hash it.
+   * The SHA-256 a download announces before its first byte, read whole, and remembered so that an
+   * earlier download of the unchanged file (same device, inode, size, modification and change
+   * times) answers at once next time: a resumed download of a large file on a slow device then
+   * starts without reading the file again first. Were a file ever changed unseen, the client's
+   * check of the bytes against this hash would refuse the download; nothing wrong is saved.
    */
-  private async sha256Of(fd: FileHandle, real: string, size: number): Promise<{ sha256: string; read: boolean }> {
-    const { dev, ino, mtimeNs, ctimeNs } = await fd.stat({ bigint: true });
-    const stamp = `${dev}:${ino}:${size}:${mtimeNs}:${ctimeNs}`;
-    const known = this.hashes.get(real);
-    if (known?.stamp === stamp) return { sha256: known.sha256, read: false };
+  private async sha256Of(fd: FileHandle, real: string, size: number, stamp: FileStamp): Promise<string> {
     const startedNs = BigInt(Date.now()) * 1_000_000n;
     const hash = createHash('sha256');
     await hashRange(fd, 0, size, hash);
     this.hashedBytes += size;
     const sha256 = hash.digest('hex');
-    const changedNs = mtimeNs > ctimeNs ? mtimeNs : ctimeNs;
-    if (startedNs - changedNs >= BigInt(this.opts.hashSettledMs ?? HASH_SETTLED_MS) * 1_000_000n) this.hashes.set(real, { stamp, sha256 });
-    return { sha256, read: true };
+    if (this.settled(stamp, startedNs)) this.hashes.set(real, { stamp: stamp.key, sha256 });
+    return sha256;
+  }
+
+  /**
+   * Whether the file last changed long enough before `atNs` that a change after it would show in
+   * its times, whatever its file system's timestamp granularity (FAT's is 2 s).
+   */
+  private settled(stamp: FileStamp, atNs = BigInt(Date.now()) * 1_000_000n): boolean {
+    return atNs - stamp.changedNs >= BigInt(this.opts.hashSettledMs ?? HASH_SETTLED_MS) * 1_000_000n;
   }
 
   downloadClose(streamId: number): boolean {
@@ -352,6 +383,7 @@ export class FileTransfers {
 
   private async send(streamId: number, download: Download): Promise<void> {
     let error: TetherError | undefined;
+    let sha256: string | undefined;
     const start = download.position;
     // One buffer for the whole download: sending copies the bytes into a sealed frame.
     const buffer = Buffer.allocUnsafe(FILE_FRAME_BYTES);
@@ -364,7 +396,8 @@ export class FileTransfers {
         }
         const length = Math.min(buffer.length, download.size - download.position);
         const { bytesRead } = await download.fd.read(buffer, 0, length, download.position);
-        if (bytesRead === 0) throw new TetherError('INTERNAL', 'The file shrank while it was sent');
+        if (bytesRead === 0) throw new TetherError('FILE_CHANGED', 'The file shrank on the device while it was sent; download it again');
+        download.hash?.update(buffer.subarray(0, bytesRead));
         if (!this.opts.send(streamId, buffer.subarray(0, bytesRead))) {
           download.closed = true;
           break;
@@ -372,6 +405,7 @@ export class FileTransfers {
         download.position += bytesRead;
         download.window.sent(bytesRead);
       }
+      if (download.hash && !download.closed) sha256 = await this.hashSent(download, download.hash);
     } catch (err) {
       error = fileError(err, 'download');
     } finally {
@@ -379,7 +413,19 @@ export class FileTransfers {
       this.downloads.delete(streamId);
     }
     if (download.closed && !error) return;
-    this.rpc?.emit('file.download.end', { streamId, bytes: download.position - start, ...(error ? { error: { code: error.code, message: error.message } } : {}) });
+    this.rpc?.emit('file.download.end', { streamId, bytes: download.position - start, ...(sha256 ? { sha256 } : {}), ...(error ? { error: { code: error.code, message: error.message } } : {}) });
+  }
+
+  /**
+   * The SHA-256 of a file hashed as it was sent, once it is known not to have changed meanwhile
+   * (else what was sent may mix two versions: FILE_CHANGED). Remembered like a hash read first.
+   */
+  private async hashSent(download: Download, hash: Hash): Promise<string> {
+    const now = await stampOf(download.fd);
+    if (now.key !== download.stamp.key) throw new TetherError('FILE_CHANGED', 'The file changed on the device while it was sent; download it again');
+    const sha256 = hash.digest('hex');
+    this.hashes.set(download.real, { stamp: download.stamp.key, sha256 });
+    return sha256;
   }
 
   /** Writes what is queued, one write at a time, and credits the backend for it. */

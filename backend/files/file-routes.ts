@@ -56,7 +56,12 @@ export function rangeStart(header: string | undefined): number {
   return Number(match[1]);
 }
 
-const DownloadHeaders = z.object({ range: z.string().max(64).optional() });
+const DownloadHeaders = z.object({ range: z.string().max(64).optional(), te: z.string().max(256).optional() });
+
+/** Whether a request's `TE` header says its client reads trailers. */
+function acceptsTrailers(te: string | undefined): boolean {
+  return te?.split(',').some((part) => part.split(';')[0]?.trim().toLowerCase() === 'trailers') ?? false;
+}
 
 /**
  * File transfer over HTTP (docs/files.md). Operators and admins only, scoped to the device's
@@ -99,18 +104,19 @@ export async function registerFileRoutes(api: ZodApi, deps: FileRouteDeps): Prom
     scope.get('/api/v1/devices/:id/files/content', { exposeHeadRoute: false, schema: { tags: ['files'], params: FileTransferParams, querystring: FilePathQuery, headers: DownloadHeaders } }, async (request, reply) => {
       const { user } = deps.authDevice(request, 'operator', request.params.id);
       const offset = rangeStart(request.headers.range);
-      const { info, body } = await deps.files.download(user, request.params.id, request.query.path, offset);
+      const { info, body, sha256 } = await deps.files.download(user, request.params.id, request.query.path, offset, acceptsTrailers(request.headers.te));
       const name = info.path.split('/').pop() ?? 'file';
       void reply
         .status(request.headers.range === undefined ? 200 : 206)
         .header('content-type', 'application/octet-stream')
-        .header('content-length', String(info.size - offset))
         .header('accept-ranges', 'bytes')
         .header('last-modified', new Date(info.modifiedAt).toUTCString())
         .header('content-disposition', `attachment; filename="${name.replace(/[^A-Za-z0-9._-]/g, '_')}"`)
-        .header(FILE_SHA256_HEADER, info.sha256)
         .header(FILE_SIZE_HEADER, String(info.size))
         .header(FILE_MODE_HEADER, info.mode.toString(8).padStart(4, '0'));
+      // The hash first when the device had it; else as a trailer after the last byte (chunked, so no length).
+      if (info.sha256 !== undefined) void reply.header(FILE_SHA256_HEADER, info.sha256).header('content-length', String(info.size - offset));
+      else void reply.trailer(FILE_SHA256_HEADER, (_reply, _payload, done) => done(null, sha256() ?? ''));
       if (request.headers.range !== undefined) void reply.header('content-range', offset < info.size ? `bytes ${offset}-${info.size - 1}/${info.size}` : `bytes */${info.size}`);
       return reply.send(body);
     });

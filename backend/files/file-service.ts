@@ -57,7 +57,7 @@ export type TransferOutcome = 'completed' | 'failed' | 'interrupted';
 interface StreamListener {
   written?(bytes: number): void;
   failed?(error: TetherError): void;
-  ended?(bytes: number, error: TetherError | null): void;
+  ended?(bytes: number, error: TetherError | null, sha256: string | undefined): void;
 }
 
 /** A device's or the router's error (RpcError, TetherError) as a TetherError with one of our codes. */
@@ -209,8 +209,10 @@ export class FileService {
   /**
    * Opens a download from `offset`: answers the file's size, mode and SHA-256 (the agent hashes it
    * first) and a body that relays the device's bytes, acknowledging them as the client takes them.
+   * With `hashLast` (the client reads trailers) the SHA-256 may be missing from `info`: the agent
+   * hashes the file as it sends it, and `sha256()` has it once `body` has ended.
    */
-  async download(user: User, deviceId: string, path: string, offset: number): Promise<{ info: DownloadInfo; body: Readable }> {
+  async download(user: User, deviceId: string, path: string, offset: number, hashLast = false): Promise<{ info: DownloadInfo; body: Readable; sha256(): string | undefined }> {
     const release = this.claim(deviceId);
     let stream: DeviceStream | null = null;
     let key = '';
@@ -231,6 +233,8 @@ export class FileService {
     let wanted = false;
     let handedEnd = false;
     let info: DownloadInfo | null = null;
+    /** The SHA-256 the agent sent after the last byte (hashLast). */
+    let hashedLast: string | undefined;
     let settled = false;
     const finish = (outcome: TransferOutcome, code?: string): void => {
       if (settled) return;
@@ -242,7 +246,7 @@ export class FileService {
         this.deps.router.request(deviceId, 'file.download.close', { streamId: stream.id }).catch(() => undefined);
       }
       release();
-      void this.record(user, 'file.download', deviceId, { path, offset, size: info?.size ?? null, sha256: info?.sha256 ?? null, sent: consumed, ...(code ? { code } : {}) }, outcome).catch(() => undefined);
+      void this.record(user, 'file.download', deviceId, { path, offset, size: info?.size ?? null, sha256: info?.sha256 ?? hashedLast ?? null, sent: consumed, ...(code ? { code } : {}) }, outcome).catch(() => undefined);
     };
     const ack = (): void => {
       if (ackTimer) clearTimeout(ackTimer);
@@ -307,18 +311,20 @@ export class FileService {
       });
       key = `${deviceId}:${stream.id}`;
       this.byStream.set(key, {
-        ended: (_bytes, error) => {
+        ended: (_bytes, error, sha256) => {
           if (error) return void body.destroy(error);
           ended = true;
           if (received !== expected) return void body.destroy(new TetherError('INTERNAL', `The device sent ${received} of ${expected} bytes`));
+          hashedLast = sha256;
+          if (info?.sha256 === undefined && hashedLast === undefined) return void body.destroy(new TetherError('INTERNAL', 'The device sent no SHA-256 of the file'));
           hand();
         },
       });
-      const opened = await this.call(deviceId, 'file.download.open', { streamId: stream.id, path, offset }, this.limits.downloadOpenTimeoutMs);
+      const opened = await this.call(deviceId, 'file.download.open', { streamId: stream.id, path, offset, ...(hashLast ? { hashLast } : {}) }, this.limits.downloadOpenTimeoutMs);
       info = { ...opened, offset };
       expected = opened.size - offset;
       if (received > expected) throw new TetherError('INTERNAL', 'The device sent more than the file');
-      return { info, body };
+      return { info, body, sha256: () => info?.sha256 ?? hashedLast };
     } catch (err) {
       const error = deviceError(err);
       if (!settled) {
@@ -378,7 +384,7 @@ export class FileService {
       }
       case 'file.download.end': {
         const event = FILE_AGENT_EVENTS['file.download.end'].safeParse(data);
-        if (event.success) listener(event.data.streamId)?.ended?.(event.data.bytes, event.data.error ? wireError(event.data.error) : null);
+        if (event.success) listener(event.data.streamId)?.ended?.(event.data.bytes, event.data.error ? wireError(event.data.error) : null, event.data.sha256);
         return;
       }
       default:

@@ -157,6 +157,32 @@ describe('tether cp', () => {
     expect(readFileSync(destination).equals(data)).toBe(true);
   });
 
+  it('downloads a file at rest with its hash as a trailer, the device reading it once; a wrong part file is still refused', async () => {
+    const good = randomBytes(6 * MB + 5);
+    const stale = randomBytes(MB);
+    writeFileSync(join(root, 'rest-good.bin'), good);
+    writeFileSync(join(root, 'rest-stale.bin'), stale);
+    // The device hashes a file as it sends it only once the file has not changed for 2 s.
+    await new Promise((r) => setTimeout(r, 2_100));
+    const opened = (name: string) => agent.proc.json().filter((e) => e.msg === 'download opened' && String(e.path).endsWith(name));
+    const destination = join(local, 'rest-good.bin');
+    writeFileSync(downloadPartPath(destination), good.subarray(0, 2 * MB));
+    const res = await tether(['cp', `cp-robot:${root}/rest-good.bin`, destination, '--json']);
+    expect(res.code, res.stderr).toBe(0);
+    expect(JSON.parse(res.stdout)).toMatchObject({ resumedFrom: 2 * MB, size: good.length, sha256: sha(good), attempts: 1 });
+    expect(readFileSync(destination).equals(good)).toBe(true);
+    expect(opened('rest-good.bin')).toEqual([expect.objectContaining({ hashLast: true, hashRead: false, offset: 2 * MB })]);
+
+    const wrong = join(local, 'rest-stale.bin');
+    writeFileSync(downloadPartPath(wrong), randomBytes(1000));
+    const refused = await tether(['cp', `cp-robot:${root}/rest-stale.bin`, wrong]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/^error CHECKSUM_MISMATCH: /m);
+    expect(existsSync(wrong)).toBe(false);
+    expect(existsSync(downloadPartPath(wrong))).toBe(false);
+    expect(opened('rest-stale.bin')).toEqual([expect.objectContaining({ hashLast: true })]);
+  });
+
   it('reports the API\'s codes and messages, as {code, message} with --json', async () => {
     const source = join(local, 'small.txt');
     writeFileSync(source, 'hello\n');

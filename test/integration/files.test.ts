@@ -144,6 +144,29 @@ describe('file transfer with a real agent', () => {
     expect(jsonOf(beyond)).toMatchObject({ code: 'RANGE_NOT_SATISFIABLE' });
   });
 
+  it('sends the hash of a file at rest as a trailer to a client that reads trailers, and first to one that does not', async () => {
+    const data = randomBytes(3 * MB + 17);
+    const path = join(root, 'at-rest.bin');
+    writeFileSync(path, data);
+    await new Promise((r) => setTimeout(r, 2_100));
+    const trailed = await rawCall(backend, 'GET', contentUrl(path), { token: admin, headers: { te: 'trailers' } });
+    expect(trailed.status).toBe(200);
+    expect(trailed.headers['x-tether-sha256']).toBeUndefined();
+    expect(trailed.headers['content-length']).toBeUndefined();
+    expect(trailed.headers.trailer).toBe('x-tether-sha256');
+    expect(trailed.headers['x-tether-size']).toBe(String(data.length));
+    expect(trailed.trailers['x-tether-sha256']).toBe(sha(data));
+    expect(trailed.body.equals(data)).toBe(true);
+    // Now remembered: announced first, with a length, whatever the client reads.
+    for (const headers of [{ te: 'trailers' }, {}] as Array<Record<string, string>>) {
+      const again = await rawCall(backend, 'GET', contentUrl(path), { token: admin, headers });
+      expect(again.headers['x-tether-sha256']).toBe(sha(data));
+      expect(again.headers['content-length']).toBe(String(data.length));
+    }
+    const audit = await api(backend, 'GET', `/api/v1/audit?action=file.download&limit=5`, { token: admin });
+    expect((audit.body as AuditPage).entries.find((e) => (e.details as { path?: string }).path === path)?.details).toMatchObject({ sha256: sha(data), sent: data.length });
+  });
+
   it('ends downloads the client abandons (audited as interrupted), so they never use up the device\'s bound', async () => {
     // Larger than the window, so the device is still sending when the client walks away.
     const path = join(root, 'abandoned.bin');

@@ -3,12 +3,13 @@ import { createHash, randomFillSync } from 'node:crypto';
 import { once } from 'node:events';
 import { closeSync, copyFileSync, createReadStream, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
-import { basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import WebSocket from 'ws';
 import { z } from 'zod';
 import type { ApiTarget } from '../cli/api-client.js';
 import { DOWNLOAD_WRITE_QUEUE_BYTES, downloadFile, downloadPartPath, uploadFile, uploadTransferId, type CopyIo, type CopyOptions } from '../cli/file-copy.js';
+import { FILE_SETTLED_MS } from '../protocol/index.js';
 import { ADMIN_PASSWORD, ROOT, cleanup, enrolAndRun, login, startBackend, tempDir, type Backend } from '../test/harness.js';
 import { cpuSeconds } from './agent.js';
 import { percentile } from './fleet.js';
@@ -110,6 +111,18 @@ function writeRandomFile(path: string, bytes: number): void {
   } finally {
     closeSync(fd);
   }
+}
+
+/** The part file on the device of `tether cp source DEVICE:remote` (the device is this machine). */
+function uploadPartPath(deviceId: string, source: string, remote: string): string {
+  const transfer = uploadTransferId(deviceId, remote, { name: basename(source), size: statSync(source).size, modifiedAtMs: statSync(source).mtimeMs });
+  return join(dirname(remote), `.${basename(remote)}.tether-${transfer}.part`);
+}
+
+/** Waits until `path` has not changed for longer than FILE_SETTLED_MS: `tether cp` then hashes it as it sends it. */
+async function atRest(path: string): Promise<void> {
+  const { mtimeMs, ctimeMs } = statSync(path);
+  await new Promise((r) => setTimeout(r, Math.max(0, Math.max(mtimeMs, ctimeMs) + FILE_SETTLED_MS + 200 - Date.now())));
 }
 
 async function sha256Of(path: string): Promise<string> {
@@ -328,7 +341,7 @@ async function bigTransfer(run: { io: CopyIo; target: ApiTarget; deviceId: strin
   try {
     writeRandomFile(source, bytes);
     const sha256 = await sha256Of(source);
-    const part = join(run.root, `.${basename(remote)}.tether-${uploadTransferId(deviceId, remote, sha256, bytes)}.part`);
+    const part = uploadPartPath(deviceId, source, remote);
     const base = pids.map(rssBytes);
     const growthMB = (peaks: number[], i: number) => ((peaks[i] ?? NaN) - (base[i] ?? NaN)) / MB;
 
@@ -411,8 +424,10 @@ export async function transfer(): Promise<Record<string, number>> {
     const source = join(local, 'source.bin');
     writeRandomFile(source, size);
     const sha256 = await sha256Of(source);
+    // A file at rest, as most files copied are: `tether cp` reads it once, hashing it as it goes.
+    await atRest(source);
     const remote = join(root, 'uploaded.bin');
-    const uploadPart = join(root, `.${basename(remote)}.tether-${uploadTransferId(deviceId, remote, sha256, size)}.part`);
+    const uploadPart = uploadPartPath(deviceId, source, remote);
     const peer = await startHelper('raw-wss-file-peer.ts', [backend.home], children);
     const relay = await startHelper('raw-ws-echo.ts', [backend.home, peer.line], children);
     const relayPids = [process.pid, relay.child.pid ?? 0, peer.child.pid ?? 0];
@@ -443,12 +458,12 @@ export async function transfer(): Promise<Record<string, number>> {
     /** A copy of the uploaded file just made (a new inode): the agent has no hash of it and reads it whole first. */
     const freshRemote = join(root, 'fresh.bin');
     /** Copies made before the download rounds, one per round that downloads one: at rest by then, and new to the agent. */
-    const atRest = Array.from({ length: DOWNLOAD_ROUNDS / 3 }, (_, i) => join(root, `at-rest-${i}.bin`));
+    const restingCopies = Array.from({ length: DOWNLOAD_ROUNDS / 3 }, (_, i) => join(root, `at-rest-${i}.bin`));
     let downloadRound = 0;
     const tetherDownload = async (): Promise<void> => {
       rmSync(downloaded, { force: true });
       const kind = downloadRound % 3;
-      const from = kind === 0 ? (atRest[Math.floor(downloadRound / 3)] ?? remote) : kind === 1 ? freshRemote : remote;
+      const from = kind === 0 ? (restingCopies[Math.floor(downloadRound / 3)] ?? remote) : kind === 1 ? freshRemote : remote;
       if (from === freshRemote) {
         rmSync(freshRemote, { force: true });
         copyFileSync(remote, freshRemote);
@@ -472,14 +487,13 @@ export async function transfer(): Promise<Record<string, number>> {
     for (let i = 0; i < ROUNDS; i++) {
       for (const step of i % 2 === 0 ? [rawRelayUpload, tetherUpload] : [tetherUpload, rawRelayUpload]) await step();
     }
-    const madeAt = Date.now();
-    for (const copy of atRest) copyFileSync(remote, copy);
-    // The agent hashes a file as it sends it only once the file has not changed for 2 s.
-    await new Promise((r) => setTimeout(r, Math.max(0, madeAt + 2_500 - Date.now())));
+    for (const copy of restingCopies) copyFileSync(remote, copy);
+    // The agent hashes a file as it sends it only once the file is at rest.
+    for (const copy of restingCopies) await atRest(copy);
     for (downloadRound = 0; downloadRound < DOWNLOAD_ROUNDS; downloadRound++) {
       for (const step of downloadRound % 2 === 0 ? [rawRelayDownload, tetherDownload] : [tetherDownload, rawRelayDownload]) await step();
     }
-    for (const file of [rawRemote, rawLocal, downloaded, freshRemote, ...atRest]) rmSync(file, { force: true });
+    for (const file of [rawRemote, rawLocal, downloaded, freshRemote, ...restingCopies]) rmSync(file, { force: true });
     for (const child of [relay.child, peer.child]) child.kill();
     const upload = best(uploads);
     const rawUploadRun = best(rawUploads);

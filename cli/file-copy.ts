@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream, existsSync, statSync } from 'node:fs';
+import { createHash, type Hash } from 'node:crypto';
+import { createReadStream, createWriteStream, existsSync, statSync, type Stats } from 'node:fs';
 import { open, rename, rm, stat } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
 import { request } from 'node:https';
@@ -7,7 +7,7 @@ import { basename, join, resolve } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { SingleBar } from 'cli-progress';
-import { FILE_SHA256_HEADER, FILE_SIZE_HEADER, FileResult, UPLOAD_TRANSFER_ID_CHARS, UploadStatus, uploadTransferSeed } from '../protocol/index.js';
+import { FILE_SETTLED_MS, FILE_SHA256_HEADER, FILE_SIZE_HEADER, FileResult, UPLOAD_TRANSFER_ID_CHARS, UploadStatus, headerListHas, uploadTransferSeed } from '../protocol/index.js';
 import type { ApiTarget } from './api-client.js';
 import { CliError } from './cli-error.js';
 
@@ -27,10 +27,11 @@ export function parseRemote(arg: string): RemoteSpec | null {
 
 /**
  * Names an upload so that running the same copy again resumes it: the device keeps the part file
- * of this id until the upload commits.
+ * of this id until the upload commits. Made from the local file's name, size and modification
+ * time, so it is known before the file is read.
  */
-export function uploadTransferId(deviceId: string, path: string, sha256: string, size: number): string {
-  return createHash('sha256').update(uploadTransferSeed(deviceId, path, sha256, size)).digest('hex').slice(0, UPLOAD_TRANSFER_ID_CHARS);
+export function uploadTransferId(deviceId: string, path: string, file: { name: string; size: number; modifiedAtMs: number }): string {
+  return createHash('sha256').update(uploadTransferSeed(deviceId, path, file)).digest('hex').slice(0, UPLOAD_TRANSFER_ID_CHARS);
 }
 
 /** The local part file of a download, beside its destination; a later copy resumes from it. */
@@ -78,10 +79,15 @@ const SHA256_HEX = /^[0-9a-f]{64}$/;
 /** Errors after which the same copy may succeed by itself: it is resumed, not restarted. */
 const RETRYABLE = new Set(['DEVICE_OFFLINE', 'BACKEND_UNREACHABLE', 'REQUEST_TIMEOUT', 'TRANSFER_BUSY', 'GOING_AWAY', 'STORE_UNAVAILABLE']);
 
-async function sha256File(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  await pipeline(createReadStream(path), hash);
-  return hash.digest('hex');
+/** Hashes bytes `[0, end)` of a file into `hash` (all of it without `end`). */
+async function hashFile(path: string, hash: Hash, end?: number): Promise<void> {
+  if (end === 0) return;
+  for await (const chunk of createReadStream(path, end === undefined ? {} : { end: end - 1 })) hash.update(chunk as Buffer);
+}
+
+/** What tells a local file's versions apart, and its last change (ms). */
+function stampOf(info: Stats): { key: string; changedMs: number } {
+  return { key: `${info.dev}:${info.ino}:${info.size}:${info.mtimeMs}:${info.ctimeMs}`, changedMs: Math.max(info.mtimeMs, info.ctimeMs) };
 }
 
 function humanBytes(n: number): string {
@@ -190,7 +196,13 @@ async function withRetries<T>(io: CopyIo, opts: CopyOptions, attempt: (n: number
   }
 }
 
-/** Uploads a local file to `deviceId:remote`, resuming what an earlier, interrupted copy left on the device. */
+/**
+ * Uploads a local file to `deviceId:remote`, resuming what an earlier, interrupted copy left on the
+ * device. The file is read once: hashed while it is sent, its SHA-256 going last as a trailer, and
+ * its size and times checked again before that (FILE_CHANGED when they moved: nothing is
+ * committed). A file changed in the last FILE_SETTLED_MS is hashed first instead, its hash in the
+ * query, since a change within its file system's time granularity would not show.
+ */
 export async function uploadFile(io: CopyIo, target: ApiTarget, deviceId: string, local: string, remote: string, opts: CopyOptions): Promise<CopyReport> {
   const localPath = resolve(local);
   const info = await stat(localPath).catch(() => null);
@@ -198,36 +210,58 @@ export async function uploadFile(io: CopyIo, target: ApiTarget, deviceId: string
   if (!info.isFile()) throw CliError.of('BAD_REQUEST', `${local}: not a regular file`);
   const path = remote.endsWith('/') ? `${remote}${basename(localPath)}` : remote;
   const size = info.size;
-  const sha256 = await sha256File(localPath);
-  const transfer = uploadTransferId(deviceId, path, sha256, size);
+  const stamp = stampOf(info);
+  const transfer = uploadTransferId(deviceId, path, { name: basename(localPath), size, modifiedAtMs: info.mtimeMs });
+  let hashedFirst: string | undefined;
+  if (Date.now() - stamp.changedMs < FILE_SETTLED_MS) {
+    const hash = createHash('sha256');
+    await hashFile(localPath, hash);
+    hashedFirst = hash.digest('hex');
+  }
   const base = `/api/v1/devices/${encodeURIComponent(deviceId)}/files`;
   let resumedFrom = -1;
   let attempts = 0;
   const progress = new Progress(io, !opts.json, basename(localPath));
+  let result: FileResult;
   try {
-    await withRetries(io, opts, async (n) => {
+    result = await withRetries(io, opts, async (n) => {
       attempts = n;
       const status = await json(await call(target, 'GET', `${base}/upload?${new URLSearchParams({ path, transfer }).toString()}`, { accept: 'application/json' }), (v) => UploadStatus.parse(v));
       const offset = Math.min(status.offset, size);
       if (resumedFrom < 0) resumedFrom = offset;
-      const query = new URLSearchParams({ path, transfer, offset: String(offset), size: String(size), sha256, ...(opts.mode ? { mode: opts.mode } : {}) });
+      const query = new URLSearchParams({ path, transfer, offset: String(offset), size: String(size), ...(hashedFirst ? { sha256: hashedFirst } : {}), ...(opts.mode ? { mode: opts.mode } : {}) });
+      // What the device holds is part of the whole file's hash: read that much again here.
+      const hash = hashedFirst ? null : createHash('sha256');
+      if (hash) await hashFile(localPath, hash, offset);
       progress.start(size, offset);
       let sent = offset;
-      const res = await call(target, 'PUT', `${base}/content?${query.toString()}`, { 'content-type': 'application/octet-stream', 'content-length': String(size - offset), accept: 'application/json' }, (req) => {
+      const headers: Record<string, string> = hash
+        ? { 'content-type': 'application/octet-stream', 'transfer-encoding': 'chunked', trailer: FILE_SHA256_HEADER, accept: 'application/json' }
+        : { 'content-type': 'application/octet-stream', 'content-length': String(size - offset), accept: 'application/json' };
+      const res = await call(target, 'PUT', `${base}/content?${query.toString()}`, headers, (req) => {
         const body = createReadStream(localPath, { start: offset });
         body.on('data', (chunk: Buffer | string) => {
+          hash?.update(chunk);
           sent += chunk.length;
           progress.update(sent);
         });
         body.on('error', (err) => req.destroy(err));
-        body.pipe(req);
+        if (!hash) return void body.pipe(req);
+        body.pipe(req, { end: false });
+        body.on('end', () => {
+          stat(localPath).then((now) => {
+            if (stampOf(now).key !== stamp.key || sent !== size) return req.destroy(CliError.of('FILE_CHANGED', `${local} changed while it was sent; run the copy again`));
+            req.addTrailers({ [FILE_SHA256_HEADER]: hash.digest('hex') });
+            req.end();
+          }, (err: unknown) => req.destroy(err instanceof Error ? err : new Error(String(err))));
+        });
       });
       return json(res, (v) => FileResult.parse(v));
     });
   } finally {
     progress.stop();
   }
-  return { direction: 'upload', deviceId, path, local: localPath, size, sha256, resumedFrom: Math.max(0, resumedFrom), attempts };
+  return { direction: 'upload', deviceId, path, local: localPath, size, sha256: result.sha256, resumedFrom: Math.max(0, resumedFrom), attempts };
 }
 
 /**
@@ -272,7 +306,7 @@ export async function downloadFile(io: CopyIo, target: ApiTarget, deviceId: stri
       const size = Number(res.headers[FILE_SIZE_HEADER]);
       const announced = res.headers[FILE_SHA256_HEADER];
       if (!Number.isSafeInteger(size) || (announced !== undefined && !SHA256_HEX.test(String(announced)))) throw CliError.of('INTERNAL', 'The download has no size or a malformed SHA-256 header');
-      if (announced === undefined && !String(res.headers.trailer ?? '').toLowerCase().includes(FILE_SHA256_HEADER)) throw CliError.of('INTERNAL', 'The download has neither a SHA-256 header nor a SHA-256 trailer');
+      if (announced === undefined && !headerListHas(res.headers.trailer, FILE_SHA256_HEADER)) throw CliError.of('INTERNAL', 'The download has neither a SHA-256 header nor a SHA-256 trailer');
       // Hashed as it arrives, after what a resumed part file already holds: no second read at the end.
       const hash = createHash('sha256');
       if (offset > 0) for await (const chunk of createReadStream(part, { end: offset - 1 })) hash.update(chunk as Buffer);

@@ -19,19 +19,30 @@ export type DevicePath = z.infer<typeof DevicePath>;
 
 /**
  * Names one upload across interruptions: the same id, path and content resume into the same part
- * file on the device (`.<name>.tether-<id>.part`). Clients derive it from the content hash.
+ * file on the device (`.<name>.tether-<id>.part`). Clients derive it from the local file's name,
+ * size and modification time (see {@link uploadTransferSeed}).
  */
 export const TransferId = z.string().regex(/^[A-Za-z0-9_-]{8,64}$/, 'transfer id: 8-64 of A-Z a-z 0-9 _ -');
 /**
  * What a client hashes (SHA-256, hex) to name an upload: the first {@link UPLOAD_TRANSFER_ID_CHARS}
- * hex digits are the transfer id. The same device, path, content and size give the same id, so the
- * CLI and the console resume each other's uploads. The hash itself is the client's (Node's crypto,
- * Web Crypto): this module imports nothing.
+ * hex digits are the transfer id. The same device path and the same local file (name, size, and
+ * modification time in whole milliseconds, as a browser's `File.lastModified` has it) give the
+ * same id, so the CLI and the console resume each other's uploads, and the id is known before
+ * the file is read: `tether cp` hashes the content while sending it. A file changed without its
+ * size or time changing would resume into the wrong part file; the device's check of the
+ * whole-file SHA-256 at the commit then refuses it (CHECKSUM_MISMATCH) and nothing is kept.
+ * The hash itself is the client's (Node's crypto, Web Crypto): this module imports nothing.
  */
-export function uploadTransferSeed(deviceId: string, path: string, sha256: string, size: number): string {
-  return `${deviceId}\n${path}\n${sha256}\n${size}`;
+export function uploadTransferSeed(deviceId: string, path: string, file: { name: string; size: number; modifiedAtMs: number }): string {
+  return `${deviceId}\n${path}\n${file.name}\n${file.size}\n${Math.floor(file.modifiedAtMs)}`;
 }
 export const UPLOAD_TRANSFER_ID_CHARS = 32;
+/**
+ * A file changed this shortly before it is read could change again within its file system's
+ * timestamp granularity (FAT's is 2 s) without its times showing it. Such a file is hashed before
+ * it is sent; one at rest longer is hashed while sent, its times checked again after the last byte.
+ */
+export const FILE_SETTLED_MS = 2_000;
 export const Sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, 'SHA-256 as 64 lower-case hex digits');
 /** Largest file a transfer may carry (1 TiB): a bound, not a promise. */
 export const MAX_FILE_BYTES = 2 ** 40;
@@ -179,8 +190,12 @@ export const UploadQuery = z.object({
   offset: z.coerce.number().pipe(FileSize).default(0),
   /** The whole file's size. */
   size: z.coerce.number().pipe(FileSize),
-  /** The whole file's SHA-256: the device compares it with what it wrote. */
-  sha256: Sha256Hex,
+  /**
+   * The whole file's SHA-256: the device compares it with what it wrote. Absent when the client
+   * sends it as the request's `x-tether-sha256` trailer instead (a chunked body), having hashed
+   * the file while sending it.
+   */
+  sha256: Sha256Hex.optional(),
   /** Octal permission bits, e.g. `0644` (default: the agent user's umask). */
   mode: z.string().regex(/^0?[0-7]{3,4}$/, 'octal mode, e.g. 0644').optional(),
   uid: z.coerce.number().pipe(Owner).optional(),
@@ -195,6 +210,12 @@ export type UploadQuery = z.infer<typeof UploadQuery>;
  */
 export const FILE_SHA256_HEADER = 'x-tether-sha256';
 export const FILE_SIZE_HEADER = 'x-tether-size';
+
+/** Whether a comma-separated header (`TE`, `Trailer`) lists `token` (case-insensitive, parameters ignored). */
+export function headerListHas(value: string | string[] | undefined, token: string): boolean {
+  const wanted = token.toLowerCase();
+  return [value ?? []].flat().some((line) => line.split(',').some((part) => part.split(';')[0]?.trim().toLowerCase() === wanted));
+}
 export const FILE_MODE_HEADER = 'x-tether-mode';
 
 export const FileTransferParams = z.object({ id: DeviceId });

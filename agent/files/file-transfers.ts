@@ -11,6 +11,7 @@ import {
   FILE_BACKEND_EVENTS,
   FILE_LIST_MAX_ENTRIES,
   FILE_FRAME_BYTES,
+  FILE_SETTLED_MS,
   FILE_WINDOW_HIGH_BYTES,
   FILE_WINDOW_LOW_BYTES,
   type FileEntry,
@@ -38,11 +39,6 @@ const SWEEP_MAX_ENTRIES = 10_000;
 const PART_FILE = /^\..*\.tether-[A-Za-z0-9_-]{8,64}\.part$/;
 /** Downloaded files whose SHA-256 is remembered (by real path), while their inode, size and times stay the same. */
 const HASH_CACHE_ENTRIES = 256;
-/**
- * A file changed this shortly before it was hashed could change again within its file system's
- * timestamp granularity without its times showing it: its hash is not remembered.
- */
-const HASH_SETTLED_MS = 2_000;
 
 interface Upload {
   transferId: string;
@@ -364,7 +360,7 @@ export class FileTransfers {
    * its times, whatever its file system's timestamp granularity (FAT's is 2 s).
    */
   private settled(stamp: FileStamp, atNs = BigInt(Date.now()) * 1_000_000n): boolean {
-    return atNs - stamp.changedNs >= BigInt(this.opts.hashSettledMs ?? HASH_SETTLED_MS) * 1_000_000n;
+    return atNs - stamp.changedNs >= BigInt(this.opts.hashSettledMs ?? FILE_SETTLED_MS) * 1_000_000n;
   }
 
   downloadClose(streamId: number): boolean {

@@ -15,6 +15,7 @@ import {
   MAX_FILE_BYTES,
   TetherError,
   UploadQuery,
+  headerListHas,
   UploadStatus,
   UploadStatusQuery,
   type Role,
@@ -58,10 +59,6 @@ export function rangeStart(header: string | undefined): number {
 
 const DownloadHeaders = z.object({ range: z.string().max(64).optional(), te: z.string().max(256).optional() });
 
-/** Whether a request's `TE` header says its client reads trailers. */
-function acceptsTrailers(te: string | undefined): boolean {
-  return te?.split(',').some((part) => part.split(';')[0]?.trim().toLowerCase() === 'trailers') ?? false;
-}
 
 /**
  * File transfer over HTTP (docs/files.md). Operators and admins only, scoped to the device's
@@ -104,7 +101,7 @@ export async function registerFileRoutes(api: ZodApi, deps: FileRouteDeps): Prom
     scope.get('/api/v1/devices/:id/files/content', { exposeHeadRoute: false, schema: { tags: ['files'], params: FileTransferParams, querystring: FilePathQuery, headers: DownloadHeaders } }, async (request, reply) => {
       const { user } = deps.authDevice(request, 'operator', request.params.id);
       const offset = rangeStart(request.headers.range);
-      const { info, body, sha256 } = await deps.files.download(user, request.params.id, request.query.path, offset, acceptsTrailers(request.headers.te));
+      const { info, body, sha256 } = await deps.files.download(user, request.params.id, request.query.path, offset, headerListHas(request.headers.te, 'trailers'));
       const name = info.path.split('/').pop() ?? 'file';
       void reply
         .status(request.headers.range === undefined ? 200 : 206)

@@ -9,9 +9,12 @@ import {
   FILE_ACK_DELAY_MS,
   FILE_AGENT_EVENTS,
   FILE_FRAME_BYTES,
+  FILE_SHA256_HEADER,
   FILE_WINDOW_HIGH_BYTES,
   FILE_WINDOW_LOW_BYTES,
+  headerListHas,
   isErrorCode,
+  Sha256Hex,
   TetherError,
   type AgentMethod,
   type AgentResult,
@@ -114,6 +117,9 @@ export class FileService {
    */
   async upload(user: User, deviceId: string, query: UploadQuery, mode: number | undefined, body: IncomingMessage): Promise<FileResult> {
     const details = { path: query.path, size: query.size, sha256: query.sha256, offset: query.offset, transferId: query.transfer };
+    if (query.sha256 === undefined && !headerListHas(body.headers.trailer, FILE_SHA256_HEADER)) {
+      throw new TetherError('BAD_REQUEST', `The upload has no SHA-256: give it as the sha256 parameter, or as an ${FILE_SHA256_HEADER} trailer announced in the Trailer header`);
+    }
     const release = this.claim(deviceId);
     let stream: DeviceStream | null = null;
     let failWith: (error: TetherError) => void = () => undefined;
@@ -179,8 +185,10 @@ export class FileService {
           }),
         ]);
         clearTimeout(idle);
+        const sha256 = query.sha256 ?? Sha256Hex.safeParse(body.trailers[FILE_SHA256_HEADER]).data;
+        if (sha256 === undefined) throw new TetherError('BAD_REQUEST', `The upload's ${FILE_SHA256_HEADER} trailer is missing or not 64 lower-case hex digits`);
         const result = await Promise.race([
-          this.call(deviceId, 'file.upload.commit', { streamId: stream.id, size: query.size, sha256: query.sha256 }, this.limits.commitTimeoutMs),
+          this.call(deviceId, 'file.upload.commit', { streamId: stream.id, size: query.size, sha256 }, this.limits.commitTimeoutMs),
           failed,
         ]);
         opened = false;

@@ -54,7 +54,7 @@ async function until(check: () => boolean): Promise<void> {
 describe('files store', () => {
   it('names an upload as tether cp does, so either resumes the other', async () => {
     // The same value cli/file-copy.test.ts pins for the CLI's Node hash.
-    expect(await uploadTransferId('dev_x', '/tmp/a', 'f'.repeat(64), 10)).toBe('69da6b1cac6f93c6a47935cba189efec');
+    expect(await uploadTransferId('dev_x', '/tmp/a', { name: 'a.bin', size: 10, lastModified: 1_700_000_000_000 })).toBe('e85765d70a0f4b8e4e9c2b919dbe939d');
     expect(childPath('/', 'a')).toBe('/a');
     expect(childPath('/tmp/', 'a')).toBe('/tmp/a');
   });
@@ -90,9 +90,10 @@ describe('files store', () => {
     });
     const store = createFilesStore({ deviceId: DEVICE, api });
     await store.getState().open('/tmp');
-    store.getState().upload([new File(['abcdefgh'], 'a.txt')]);
+    const file = new File(['abcdefgh'], 'a.txt');
+    store.getState().upload([file]);
     await until(() => sent.length === 1);
-    expect(sent[0]).toMatchObject({ path: '/tmp/a.txt', offset: 0, sha256: sha('abcdefgh'), transfer: await uploadTransferId(DEVICE, '/tmp/a.txt', sha('abcdefgh'), 8) });
+    expect(sent[0]).toMatchObject({ path: '/tmp/a.txt', offset: 0, sha256: sha('abcdefgh'), transfer: await uploadTransferId(DEVICE, '/tmp/a.txt', file) });
     const [t] = store.getState().transfers;
     store.getState().cancel(t!.id);
     await until(() => store.getState().transfers[0]?.state === 'cancelled');

@@ -89,9 +89,10 @@ function saveWithLink(blob: Blob, name: string): void {
   setTimeout(() => URL.revokeObjectURL(url), 60_000);
 }
 
-/** The id `tether cp` gives the same upload, so either resumes the other's part file. */
-export async function uploadTransferId(deviceId: string, path: string, sha256: string, size: number, hash: (data: BufferSource) => Promise<string> = webSha256): Promise<string> {
-  return (await hash(new TextEncoder().encode(uploadTransferSeed(deviceId, path, sha256, size)))).slice(0, UPLOAD_TRANSFER_ID_CHARS);
+/** The id `tether cp` gives the same upload (by the local file's name, size and time), so either resumes the other's part file. */
+export async function uploadTransferId(deviceId: string, path: string, file: { name: string; size: number; lastModified: number }, hash: (data: BufferSource) => Promise<string> = webSha256): Promise<string> {
+  const seed = uploadTransferSeed(deviceId, path, { name: file.name, size: file.size, modifiedAtMs: file.lastModified });
+  return (await hash(new TextEncoder().encode(seed))).slice(0, UPLOAD_TRANSFER_ID_CHARS);
 }
 
 /** `/a/b` + `c` → `/a/b/c`; `/` + `c` → `/c`. */
@@ -162,7 +163,7 @@ export function createFilesStore(deps: FilesDeps): FilesStore {
           patch(id, { state: 'hashing', error: null, resumable: false });
           const sha256 = await hash(await job.file.arrayBuffer());
           job.sha256 = sha256;
-          job.transfer = await uploadTransferId(deviceId, shown.path, sha256, job.file.size, hash);
+          job.transfer = await uploadTransferId(deviceId, shown.path, job.file, hash);
         }
         abort.signal.throwIfAborted();
         patch(id, { state: 'running', error: null, resumable: false });

@@ -105,7 +105,7 @@ describe('tether cp', () => {
     const source = join(local, 'resume-up.bin');
     writeFileSync(source, data);
     const path = join(root, 'resume-up.bin');
-    const transfer = uploadTransferId(agent.deviceId, path, sha(data), data.length);
+    const transfer = uploadTransferId(agent.deviceId, path, { name: 'resume-up.bin', size: data.length, modifiedAtMs: statSync(source).mtimeMs });
     const query = new URLSearchParams({ path, transfer, offset: '0', size: String(data.length), sha256: sha(data) });
     await expect(rawCall(backend, 'PUT', `/api/v1/devices/${agent.deviceId}/files/content?${query.toString()}`, { token: admin, body: data, cutAfter: 8 * MB })).rejects.toThrow();
     const part = join(root, `.resume-up.bin.tether-${transfer}.part`);
@@ -116,6 +116,8 @@ describe('tether cp', () => {
       held = now;
       return settled;
     }, 15_000, 'the part file to settle');
+    // At rest, so cp hashes it as it sends it: what the device holds is hashed again here, then the rest as it goes.
+    await new Promise((r) => setTimeout(r, Math.max(0, statSync(source).ctimeMs + 2_100 - Date.now())));
 
     const res = await tether(['cp', source, `cp-robot:${path}`, '--json']);
     expect(res.code, res.stderr).toBe(0);

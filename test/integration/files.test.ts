@@ -221,6 +221,7 @@ describe('file transfer with a real agent', () => {
       ['directory download', () => rawCall(backend, 'GET', contentUrl(root), { token: admin }), 'NOT_A_REGULAR_FILE', 422],
       ['missing file', () => rawCall(backend, 'GET', contentUrl(join(root, 'nothing.txt')), { token: admin }), 'PATH_NOT_FOUND', 404],
       ['wrong checksum', () => upload(join(root, 'corrupt.txt'), data, { sha256: 'f'.repeat(64) }), 'CHECKSUM_MISMATCH', 422],
+      ['upload without a SHA-256 (no parameter, no trailer announced)', () => rawCall(backend, 'PUT', `/api/v1/devices/${agent.deviceId}/files/content?${new URLSearchParams({ path: join(root, 'unhashed.txt'), transfer: 't-unhashed-1', size: String(data.length) }).toString()}`, { token: admin, body: data }), 'BAD_REQUEST', 400],
     ];
     // One at a time: the backend bounds the transfers open on one device.
     const results = [];
@@ -229,6 +230,7 @@ describe('file transfer with a real agent', () => {
     expect(readFileSync(join(outside, 'private.txt'), 'utf8')).toBe('not yours');
     expect(readdirSync(outside).sort()).toEqual(['private.txt']);
     expect(existsSync(join(root, 'corrupt.txt'))).toBe(false);
+    expect(existsSync(join(root, 'unhashed.txt'))).toBe(false);
     expect(existsSync(join(root, '..', 'dropped-here.txt'))).toBe(false);
     expect(leftovers(root), 'part files').toEqual([]);
   });

@@ -2,8 +2,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { spawn as spawnPty } from 'node-pty';
 import WebSocket from 'ws';
+import { z } from 'zod';
 import { ROOT, api, cleanup, enrolAndRun, login, startBackend, tempDir } from '../test/harness.js';
 import { ShellClient } from '../test/shell-client.js';
 import { cpuSeconds } from './agent.js';
@@ -84,7 +86,7 @@ async function rawRelay(home: string, caCertPem: string): Promise<{ send(s: stri
 
 /**
  * `shell`: keystroke echo through console socket → backend → agent PTY and back (p50/p99), the
- * same on a local node-pty for reference, cat of a 100 MB file to a console client (MB/s), and
+ * same on a local node-pty for reference, cat of a 100 MB file to a console client in its own process (bench/shell-cat-client.ts; MB/s), and
  * the most output the backend ever held for the session waiting on the console's acks.
  */
 export async function shell(): Promise<Record<string, number>> {
@@ -107,26 +109,24 @@ export async function shell(): Promise<Record<string, number>> {
     const relay = await rawRelay(backend.home, backend.caCertPem);
     const relayed = await echoLatencies(relay.send, relay.output).finally(relay.close);
 
+    term.close();
     const file = join(dir, 'payload');
     writeFileSync(file, Buffer.alloc(sizeMB * 1024 * 1024, 'a'));
     // The same cat on a local PTY, in this run: the machine is shared, so compare against this.
     const rawMBps = await localCat(file, sizeMB);
-    term.keepOutput = false;
-    term.type('\x15');
-    await new Promise((r) => setTimeout(r, 200));
-    const start = term.received;
-    const pids = [process.pid, backend.proc.child.pid ?? 0, agent.proc.child.pid ?? 0];
+    const client = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench', 'shell-cat-client.ts'), JSON.stringify({ url: backend.url, caCertPem: backend.caCertPem, token: admin, deviceId: agent.deviceId, file, bytes: sizeMB * 1024 * 1024 })], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const lines = createInterface({ input: client.stdout })[Symbol.asyncIterator]();
+    if ((await lines.next()).value !== 'ready') throw new Error('the shell client did not reach the prompt');
+    const pids = [client.pid ?? 0, backend.proc.child.pid ?? 0, agent.proc.child.pid ?? 0];
     const cpu0 = pids.map(cpuSeconds);
-    const t0 = performance.now();
-    term.type(`cat ${file}\r`);
-    await term.until(() => term.received - start >= sizeMB * 1024 * 1024, 600_000, 'the file');
-    const seconds = (performance.now() - t0) / 1000;
+    client.stdin.write('go\n');
+    const done = (await lines.next()).value;
     const cpu = pids.map((pid, i) => cpuSeconds(pid) - (cpu0[i] ?? 0));
+    const { sessionId, seconds } = z.object({ sessionId: z.string(), seconds: z.number() }).parse(JSON.parse(String(done)));
     rmSync(file);
 
     const list = await api(backend, 'GET', `/api/v1/shell/sessions?deviceId=${agent.deviceId}`, { token: admin });
-    const info = (list.body as { sessions: Array<{ id: string; maxPendingBytes: number | null }> }).sessions.find((s) => s.id === term.sessionId);
-    term.close();
+    const info = (list.body as { sessions: Array<{ id: string; maxPendingBytes: number | null }> }).sessions.find((s) => s.id === sessionId);
     const echoP99Ms = percentile(remote, 99);
     const rawRelayEchoP99Ms = percentile(relayed, 99);
     return {
@@ -141,6 +141,7 @@ export async function shell(): Promise<Record<string, number>> {
       rawPtyMBps: round(rawMBps),
       throughputRatio: round(sizeMB / seconds / rawMBps),
       // CPU of console client + backend + agent per MB relayed: the work removed, whatever the load.
+      clientCpuMsPerMB: round(((cpu[0] ?? 0) * 1000) / sizeMB),
       cpuMsPerMB: round(((cpu[0] ?? 0) + (cpu[1] ?? 0) + (cpu[2] ?? 0)) * 1000 / sizeMB),
       backendCpuMsPerMB: round(((cpu[1] ?? 0) * 1000) / sizeMB),
       agentCpuMsPerMB: round(((cpu[2] ?? 0) * 1000) / sizeMB),

@@ -142,8 +142,27 @@ export const ShellServerMessage = z.discriminatedUnion('type', [
   z.object({ type: z.literal('opened'), sessionId: z.string(), deviceId: DeviceId, resumed: z.boolean(), offset: z.number().int().min(0).optional() }),
   /** The session ended: the shell exited, or `code` says why the backend closed it. */
   z.object({ type: z.literal('ended'), exitCode: z.number().int().nullable(), code: z.string().max(64).nullable() }),
+  /**
+   * The device's link dropped (`device-away`: the PTY lives on, typing is held), typing went past
+   * what is held (`input-dropped`), or the PTY is reattached (`device-back`, with the bytes of
+   * input dropped meanwhile). Consoles show {@link shellNoticeText}; older consoles ignore it.
+   */
+  z.object({ type: z.literal('notice'), notice: z.enum(['device-away', 'input-dropped', 'device-back']), droppedBytes: z.number().int().min(0).optional() }),
 ]);
 export type ShellServerMessage = z.infer<typeof ShellServerMessage>;
+export type ShellNotice = Extract<ShellServerMessage, { type: 'notice' }>;
+
+/** What a console prints for a notice, inside the terminal (console) or on stderr (`tether shell`). */
+export function shellNoticeText(msg: ShellNotice): string {
+  switch (msg.notice) {
+    case 'device-away':
+      return 'the device\'s connection dropped; the shell lives on, and what you type is held until it is back';
+    case 'input-dropped':
+      return 'too much typed while the device is away: more input is dropped until it is back';
+    case 'device-back':
+      return (msg.droppedBytes ?? 0) > 0 ? `the device is back; ${msg.droppedBytes} bytes typed meanwhile were dropped` : 'the device is back';
+  }
+}
 
 /** Query of `GET /api/v1/shell` (the WebSocket upgrade): a new session on a device, or a reconnect. */
 export const ShellSocketQuery = z.union([

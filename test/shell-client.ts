@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import WebSocket from 'ws';
-import { SHELL_ACK_BATCH_BYTES, SHELL_ACK_DELAY_MS, SHELL_CLOSE_DELIBERATE, ShellServerMessage, type ShellClientMessage } from '../protocol/index.js';
+import { SHELL_ACK_BATCH_BYTES, SHELL_ACK_DELAY_MS, SHELL_CLOSE_DELIBERATE, ShellServerMessage, type ShellClientMessage, type ShellNotice } from '../protocol/index.js';
 import { api, ROOT, storeEnv, type Backend } from './harness.js';
 
 export class ShellClient {
@@ -20,6 +20,7 @@ export class ShellClient {
   sessionId = '';
   opened: Extract<ShellServerMessage, { type: 'opened' }> | null = null;
   ended: Extract<ShellServerMessage, { type: 'ended' }> | null = null;
+  readonly notices: ShellNotice[] = [];
   readonly closed: Promise<{ code: number; reason: string }>;
   private waiters: Array<() => void> = [];
   private ackTimer: NodeJS.Timeout | null = null;
@@ -37,7 +38,8 @@ export class ShellClient {
         if (msg.type === 'opened') {
           this.opened = msg;
           this.sessionId = msg.sessionId;
-        } else this.ended = msg;
+        } else if (msg.type === 'notice') this.notices.push(msg);
+        else this.ended = msg;
       }
       for (const wake of this.waiters.splice(0)) wake();
     });

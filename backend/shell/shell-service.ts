@@ -114,6 +114,10 @@ class Session {
   /** Console input that could not go to the device (its link was down), in order: sent after the reattach. */
   readonly heldInput: Buffer[] = [];
   heldInputBytes = 0;
+  /** Console input dropped during this relink (past MAX_HELD_INPUT_BYTES): told to the console when the device is back. */
+  droppedInputBytes = 0;
+  /** The console was told the device is away (so it is told when it is back). */
+  toldAway = false;
 
   constructor(
     readonly id: string,
@@ -284,7 +288,8 @@ export class ShellService {
     this.deps.log.info({ sessionId: id, deviceId: row.deviceId, offset }, 'shell session taken over from another node');
     this.attach(session, ws, true);
     this.touch(session);
-    this.relink(session);
+    // The device's link is up, at another node: nothing to tell the console.
+    this.relink(session, false);
   }
 
   /** Another cluster node took this session over: let it go without ending it (the PTY and the stored session go on there). */
@@ -359,9 +364,13 @@ export class ShellService {
    * or the agent no longer has the PTY. Keystrokes typed meanwhile are held (up to
    * MAX_HELD_INPUT_BYTES) and typed into the PTY once it is back.
    */
-  private relink(session: Session): void {
+  private relink(session: Session, announce = true): void {
     if (session.ended || session.relinking) return;
     session.relinking = true;
+    if (announce && session.ws) {
+      sendJson(session.ws, { type: 'notice', notice: 'device-away' });
+      session.toldAway = true;
+    }
     this.byStream.delete(`${session.deviceId}:${session.stream.id}`);
     session.stream.close();
     this.deps.log.info({ sessionId: session.id, deviceId: session.deviceId }, 'shell session lost its device link; waiting to reattach');
@@ -384,6 +393,9 @@ export class ShellService {
     }).then((result) => {
       if (result.kind === 'attached') {
         session.relinking = false;
+        if (session.toldAway && session.ws) sendJson(session.ws, { type: 'notice', notice: 'device-back', droppedBytes: session.droppedInputBytes });
+        session.toldAway = false;
+        session.droppedInputBytes = 0;
         this.sendHeldInput(session);
       } else if (result.kind !== 'abandoned') {
         this.deps.log.info({ sessionId: session.id, result }, 'shell session could not be reattached');
@@ -474,7 +486,11 @@ export class ShellService {
   private input(session: Session, data: Buffer): void {
     if (!session.relinking && session.heldInput.length === 0 && session.stream.send(data)) return;
     if (session.heldInputBytes + data.length > MAX_HELD_INPUT_BYTES) {
-      this.deps.log.warn({ sessionId: session.id, bytes: data.length }, 'console input dropped: too much typed while the device was away');
+      if (session.droppedInputBytes === 0) {
+        this.deps.log.warn({ sessionId: session.id }, 'console input dropped: too much typed while the device was away');
+        if (session.ws) sendJson(session.ws, { type: 'notice', notice: 'input-dropped' });
+      }
+      session.droppedInputBytes += data.length;
       return;
     }
     session.heldInput.push(data);

@@ -1,5 +1,5 @@
 import WebSocket from 'ws';
-import { ERRORS, isErrorCode, missingCase, SHELL_ACK_BATCH_BYTES, SHELL_ACK_DELAY_MS, ShellServerMessage, TermSize, type ShellClientMessage } from '../../protocol/index.js';
+import { ERRORS, isErrorCode, missingCase, SHELL_ACK_BATCH_BYTES, SHELL_ACK_DELAY_MS, ShellServerMessage, shellNoticeText, TermSize, type ShellClientMessage } from '../../protocol/index.js';
 import { CliError, refusalOf } from '../cli-error.js';
 import type { Credentials } from '../credentials.js';
 import { ESCAPE_HELP, EscapeScanner } from './escape-scanner.js';
@@ -163,6 +163,7 @@ export function runShell(credentials: Credentials, deviceId: string, term: Shell
         if (!parsed.success) return;
         const msg = parsed.data;
         if (msg.type === 'opened') onOpened(msg);
+        else if (msg.type === 'notice') term.errors.write(`\r\n[tether: ${shellNoticeText(msg)}]\r\n`);
         else if (msg.code !== null) finish({ type: 'error', error: new CliError(msg.code, isErrorCode(msg.code) ? ERRORS[msg.code].message : 'The shell ended') });
         else finish({ type: 'exited', exitCode: msg.exitCode });
       });

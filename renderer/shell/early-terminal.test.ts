@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { shellNoticeText } from '../../protocol/index.js';
 import { browserHost } from '../host/host.js';
 import { discardEarlyTerminal, rememberTerminalSize, startEarlyTerminal, takeEarlyTerminal } from './early-terminal.js';
 import type { TerminalStatus } from './terminal-connection.js';
@@ -30,6 +31,9 @@ class FakeSocket {
   bytes(text: string): void {
     this.onmessage?.({ data: new TextEncoder().encode(text).buffer } as MessageEvent);
   }
+  notice(notice: string): void {
+    this.onmessage?.({ data: JSON.stringify({ type: 'notice', notice }) } as MessageEvent);
+  }
 }
 
 const DEV = 'dev_0123456789abcdefghij';
@@ -41,6 +45,7 @@ function sinks() {
     seen,
     onOutput: (data: Uint8Array) => seen.push(`out:${new TextDecoder().decode(data)}`),
     onStatus: (status: TerminalStatus) => seen.push(`status:${status}`),
+    onNotice: (text: string) => seen.push(`notice:${text}`),
   };
 }
 
@@ -63,6 +68,7 @@ describe('early terminal', () => {
     expect(socket.url).toMatch(/^wss:\/\/tether\.test\/api\/v1\/shell\?deviceId=dev_\w+&cols=\d+&rows=\d+$/);
     socket.opened();
     socket.bytes('$ ');
+    socket.notice('device-away');
     expect(takeEarlyTerminal('dev_other0123456789abcdef')).toBeNull();
     const taken = takeEarlyTerminal(DEV);
     expect(taken).not.toBeNull();
@@ -70,7 +76,8 @@ describe('early terminal', () => {
     const pane = sinks();
     taken?.attach(pane);
     socket.bytes('ls');
-    expect(pane.seen).toEqual(['status:open', 'out:$ ', 'out:ls']);
+    // Notices held in their place among the output.
+    expect(pane.seen).toEqual(['status:open', 'out:$ ', `notice:${shellNoticeText({ type: 'notice', notice: 'device-away' })}`, 'out:ls']);
     // Taken means owned by the pane: leaving the route no longer ends it.
     discardEarlyTerminal(DEV);
     expect(socket.closed).toBeNull();

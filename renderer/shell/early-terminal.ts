@@ -7,17 +7,24 @@ import { TerminalConnection, type TerminalStatus } from './terminal-connection.j
 export interface TerminalSinks {
   onOutput(data: Uint8Array): void;
   onStatus(status: TerminalStatus, detail?: string): void;
+  onNotice(text: string): void;
 }
 
-/** Holds a session's output and last status until its pane attaches. */
+/** Holds a session's output, notices and last status until its pane attaches. */
 class HeldOutput implements TerminalSinks {
-  private held: Uint8Array[] = [];
+  /** Output bytes and notices (strings), in the order they came. */
+  private held: Array<Uint8Array | string> = [];
   private status: [TerminalStatus, string | undefined] | null = null;
   private target: TerminalSinks | null = null;
 
   onOutput(data: Uint8Array): void {
     if (this.target) this.target.onOutput(data);
     else this.held.push(data);
+  }
+
+  onNotice(text: string): void {
+    if (this.target) this.target.onNotice(text);
+    else this.held.push(text);
   }
 
   onStatus(status: TerminalStatus, detail?: string): void {
@@ -28,7 +35,10 @@ class HeldOutput implements TerminalSinks {
   attach(target: TerminalSinks): void {
     this.target = target;
     if (this.status) target.onStatus(...this.status);
-    for (const data of this.held.splice(0)) target.onOutput(data);
+    for (const item of this.held.splice(0)) {
+      if (typeof item === 'string') target.onNotice(item);
+      else target.onOutput(item);
+    }
   }
 }
 
@@ -73,6 +83,7 @@ export function startEarlyTerminal(deviceId: string, host: ConsoleHost): void {
     createSocket: (url) => new WebSocket(url),
     onOutput: (data) => output.onOutput(data),
     onStatus: (status, detail) => output.onStatus(status, detail),
+    onNotice: (text) => output.onNotice(text),
   });
   early = { deviceId, conn, attach: (sinks) => output.attach(sinks) };
 }

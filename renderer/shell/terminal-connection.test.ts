@@ -37,6 +37,7 @@ function setup() {
   const sockets: FakeSocket[] = [];
   const statuses: Array<[TerminalStatus, string | undefined]> = [];
   const output: number[] = [];
+  const notices: string[] = [];
   const timers: Array<() => void> = [];
   const conn = new TerminalConnection({
     deviceId: 'dev_0123456789abcdefghij', cols: 80, rows: 24,
@@ -48,9 +49,10 @@ function setup() {
     },
     onOutput: (d) => output.push(...d),
     onStatus: (s, d) => statuses.push([s, d]),
+    onNotice: (text) => notices.push(text),
     setTimer: (fn) => timers.push(fn),
   });
-  return { conn, sockets, statuses, output, timers };
+  return { conn, sockets, statuses, output, notices, timers };
 }
 
 const SID = '6f1c0f8e-0a4b-4c39-9d0e-2b8e5f1b2c3d';
@@ -88,6 +90,18 @@ describe('TerminalConnection', () => {
     expect(s.json()).toEqual([{ type: 'ack', bytes: 5 }]);
     conn.input('ls\r');
     expect(s.sent.at(-1)).toEqual(new TextEncoder().encode('ls\r'));
+  });
+
+  it('passes the backend\'s notices on as text, apart from the output, which they neither count in nor end', () => {
+    const { sockets, output, notices, statuses } = setup();
+    const s = sockets[0] as FakeSocket;
+    s.serverText({ type: 'opened', sessionId: SID, deviceId: 'dev_0123456789abcdefghij', resumed: false });
+    s.serverText({ type: 'notice', notice: 'device-away' });
+    s.serverBytes([104]);
+    s.serverText({ type: 'notice', notice: 'device-back', droppedBytes: 70_000 });
+    expect(notices).toEqual([expect.stringContaining('connection dropped'), 'the device is back; 70000 bytes typed meanwhile were dropped']);
+    expect(output).toEqual([104]);
+    expect(statuses.map(([status]) => status)).toEqual(['open']);
   });
 
   it('sends a size set while the session was opening once it is open, and nothing when it did not change', () => {

@@ -1,4 +1,4 @@
-import { SHELL_ACK_BATCH_BYTES, SHELL_ACK_DELAY_MS, SHELL_CLOSE_DELIBERATE, ShellServerMessage, type ShellClientMessage } from '../../protocol/index.js';
+import { SHELL_ACK_BATCH_BYTES, SHELL_ACK_DELAY_MS, SHELL_CLOSE_DELIBERATE, ShellServerMessage, shellNoticeText, type ShellClientMessage } from '../../protocol/index.js';
 
 export type TerminalStatus = 'connecting' | 'open' | 'reconnecting' | 'ended';
 
@@ -23,6 +23,8 @@ export interface TerminalConnectionOptions {
   /** Raw output: the caller writes it to xterm and calls `written(bytes)` from xterm's write callback. */
   onOutput(data: Uint8Array): void;
   onStatus(status: TerminalStatus, detail?: string): void;
+  /** A line from the backend about the session (the device's link dropped, …), for the terminal, not its output. */
+  onNotice(text: string): void;
   /** How long to keep trying to reattach after a drop; the backend's grace period is 60 s. */
   reconnectForMs?: number;
   /** Acks are batched: one per this many written bytes, or SHELL_ACK_DELAY_MS after the first write not yet acked. */
@@ -148,6 +150,8 @@ export class TerminalConnection {
         this.setStatus('open');
         // A resize while the socket was opening could not be sent: the PTY gets its size now.
         if (msg.resumed || this.openedSize !== `${this.opts.cols}x${this.opts.rows}`) this.control({ type: 'resize', cols: this.opts.cols, rows: this.opts.rows });
+      } else if (msg.type === 'notice') {
+        this.opts.onNotice(shellNoticeText(msg));
       } else {
         this.setStatus('ended', msg.code ?? `exit ${msg.exitCode ?? '?'}`);
       }

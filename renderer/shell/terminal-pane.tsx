@@ -40,6 +40,8 @@ export function TerminalPane({ deviceId, active }: { deviceId: string; active: b
     const sinks: TerminalSinks = {
       onOutput: (data) => term.write(data, () => conn.written(data.length)),
       onStatus: (s, detail) => setStatus({ status: s, detail }),
+      // Drawn in the terminal, dimmed, but not part of the session's output (not acked, not recorded).
+      onNotice: (text) => term.write(`\r\n\x1b[2m[tether: ${text}]\x1b[0m\r\n`),
     };
     // The view's first terminal takes the session its route started while this chunk loaded.
     const early = takeEarlyTerminal(deviceId);

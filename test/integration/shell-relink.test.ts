@@ -61,11 +61,13 @@ describe('a shell and a run survive their device\'s link dropping', () => {
     await new Promise((resolve) => setTimeout(resolve, 2_500));
     expect(term.text(typed)).not.toContain('printed-during-2-cut');
     expect(term.text(typed)).not.toContain('typed-while-down');
+    expect(term.notices).toEqual([{ type: 'notice', notice: 'device-away' }]);
     proxy.setPaused(false);
     await term.waitFor('printed-during-2-cut', typed, 20_000).catch((err: unknown) => {
       throw new Error(`${String(err)}\n--- backend ---\n${backend.proc.tail(30)}\n--- agent ---\n${agent.proc.tail(30)}`);
     });
     await term.waitFor('typed-while-down-5', typed, 10_000);
+    expect(term.notices).toEqual([{ type: 'notice', notice: 'device-away' }, { type: 'notice', notice: 'device-back', droppedBytes: 0 }]);
     const from = term.received;
     term.type('echo mark=$MARK pid=$$\r');
     await term.waitFor('mark=same-shell-', from, 10_000);
@@ -79,6 +81,30 @@ describe('a shell and a run survive their device\'s link dropping', () => {
     term.type('exit 4\r');
     await term.closed;
     expect(term.ended).toMatchObject({ type: 'ended', exitCode: 4 });
+  });
+
+  it('tells the console when typing during a cut went past what is held, and how much was dropped', async () => {
+    const term = await ShellClient.open(backend, admin, { deviceId: agent.deviceId, cols: 80, rows: 24 });
+    await term.waitFor(PROMPT);
+    const logFrom = backend.proc.json().length;
+    proxy.setPaused(true);
+    proxy.cutAll();
+    await backend.proc.waitForLog((e) => e.msg === 'shell session lost its device link; waiting to reattach', 10_000, logFrom);
+    // 40 KB is held; the next 40 KB would pass the 64 KB held at most, so it is dropped, and said so at once.
+    term.type('#'.repeat(40_000));
+    term.type('#'.repeat(40_000));
+    await term.until(() => term.notices.length === 2, 10_000, 'the input-dropped notice');
+    expect(term.notices).toEqual([{ type: 'notice', notice: 'device-away' }, { type: 'notice', notice: 'input-dropped' }]);
+    proxy.setPaused(false);
+    await term.until(() => term.notices.length === 3, 20_000, 'the device-back notice');
+    expect(term.notices[2]).toEqual({ type: 'notice', notice: 'device-back', droppedBytes: 40_000 });
+    // The shell took the held line (a comment) and goes on.
+    const from = term.received;
+    term.type('\x15echo after-$((1+2))\r');
+    await term.waitFor('after-3', from, 10_000);
+    expect(term.ended).toBeNull();
+    term.closeTab();
+    await term.closed;
   });
 
   it('a run goes on after the agent reconnects: every line, from before, during and after the cut, once; it ends succeeded', async () => {

@@ -131,7 +131,7 @@ describe('tether cp against a stand-in backend', () => {
     const puts: Parameters<typeof uploadServer>[1] = [];
     await withServer(uploadServer(0, puts, () => appendFileSync(file, 'more')), async (target, dir) => {
       file = join(dir, 'f.bin');
-      await restingFile(file, randomBytes(4 * 1024 * 1024));
+      await restingFile(file, randomBytes(16 * 1024 * 1024));
       await expect(uploadFile(io, target, 'dev_x', file, '/data/f.bin', { json: true, retries: 3 })).rejects.toMatchObject({ code: 'FILE_CHANGED' });
       await new Promise((r) => setTimeout(r, 100));
     });

@@ -309,7 +309,7 @@ export async function downloadFile(io: CopyIo, target: ApiTarget, deviceId: stri
       if (announced === undefined && !headerListHas(res.headers.trailer, FILE_SHA256_HEADER)) throw CliError.of('INTERNAL', 'The download has neither a SHA-256 header nor a SHA-256 trailer');
       // Hashed as it arrives, after what a resumed part file already holds: no second read at the end.
       const hash = createHash('sha256');
-      if (offset > 0) for await (const chunk of createReadStream(part, { end: offset - 1 })) hash.update(chunk as Buffer);
+      await hashFile(part, hash, offset);
       progress.start(size, offset);
       let done = offset;
       const counter = new Transform({

@@ -115,7 +115,8 @@ function writeRandomFile(path: string, bytes: number): void {
 
 /** The part file on the device of `tether cp source DEVICE:remote` (the device is this machine). */
 function uploadPartPath(deviceId: string, source: string, remote: string): string {
-  const transfer = uploadTransferId(deviceId, remote, { name: basename(source), size: statSync(source).size, modifiedAtMs: statSync(source).mtimeMs });
+  const { size, mtimeMs } = statSync(source);
+  const transfer = uploadTransferId(deviceId, remote, { name: basename(source), size, modifiedAtMs: mtimeMs });
   return join(dirname(remote), `.${basename(remote)}.tether-${transfer}.part`);
 }
 

@@ -75,6 +75,19 @@ describe('AsciicastRecorder', () => {
     expect(eventsOf(path).map((e) => e[2]).join('')).toBe('\ufffda\ufffdb\ufffd');
   });
 
+  it('records ASCII with control characters, quotes and backslashes exactly, also after a character cut short', () => {
+    const path = file();
+    const rec = new AsciicastRecorder(path, { cols: 80, rows: 24, startedAt: Date.now() });
+    const ascii = '\x1b[1m"q"\\ \t\x00\x7f\r\n';
+    rec.output(Buffer.from(ascii, 'latin1'));
+    rec.output(Buffer.from('✓', 'utf8'));
+    rec.output(Buffer.from(ascii, 'latin1'));
+    rec.output(Buffer.from([0xc3]));
+    rec.output(Buffer.from('ok', 'latin1'));
+    rec.close();
+    expect(eventsOf(path).map((e) => e[2]).join('')).toBe(`${ascii}✓${ascii}\ufffdok`);
+  });
+
   it('stops at the size bound with a marker and never overwrites an existing file', () => {
     const path = file();
     const rec = new AsciicastRecorder(path, { cols: 80, rows: 24, startedAt: Date.now() }, 400);

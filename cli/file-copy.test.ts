@@ -83,6 +83,29 @@ describe('tether cp against a stand-in backend', () => {
     });
   });
 
+  it('download: a resume asks for the rest of the same version only (If-Range), and takes the whole file when it changed', async () => {
+    const before = randomBytes(300_000);
+    const after = randomBytes(250_000);
+    const seen: IncomingHttpHeaders[] = [];
+    await withServer((req, res) => {
+      seen.push(req.headers);
+      if (seen.length === 1) {
+        // Half of the first version, then the connection drops (the device reported FILE_CHANGED).
+        res.writeHead(200, { [FILE_SIZE_HEADER]: String(before.length), etag: '"v1"', trailer: FILE_SHA256_HEADER });
+        res.write(before.subarray(0, 100_000), () => res.destroy());
+        return;
+      }
+      // If-Range names the first version, which is gone: 200 and the new one whole.
+      res.writeHead(200, { [FILE_SIZE_HEADER]: String(after.length), etag: '"v2"', [FILE_SHA256_HEADER]: sha(after), 'content-length': String(after.length) });
+      res.end(after);
+    }, async (target, dir) => {
+      const report = await downloadFile(io, target, 'dev_x', '/data/f.bin', join(dir, 'f.bin'), { json: true, retries: 2 });
+      expect(report).toMatchObject({ sha256: sha(after), size: after.length, attempts: 2 });
+      expect(readFileSync(join(dir, 'f.bin')).equals(after)).toBe(true);
+      expect(seen.map((h) => [h.range, h['if-range']])).toEqual([[undefined, undefined], ['bytes=100000-', '"v1"']]);
+    });
+  });
+
   /** Answers the upload status with `offset` and takes the PUT, calling `onBody` with the first chunk. */
   const uploadServer = (offset: number, puts: Array<{ url: string; headers: IncomingHttpHeaders; body: Buffer; trailers: NodeJS.Dict<string> } | { url: string; cut: true }>, onBody: () => void = () => undefined) => (req: IncomingMessage, res: ServerResponse) => {
     if (req.method === 'GET') return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ offset }));

@@ -284,12 +284,14 @@ export async function downloadFile(io: CopyIo, target: ApiTarget, deviceId: stri
    * instead of reading it whole first. Off after an answer that lost its trailer on the way.
    */
   let trailers = true;
+  /** The version of the file this copy's part came from: a resume asks for the rest only of that one (If-Range). */
+  let etag: string | undefined;
   try {
     result = await withRetries(io, opts, async (n) => {
       attempts = n;
       let offset = existsSync(part) ? statSync(part).size : 0;
       const te: Record<string, string> = trailers ? { te: 'trailers' } : {};
-      let res = await call(target, 'GET', url, offset > 0 ? { ...te, range: `bytes=${offset}-` } : te);
+      let res = await call(target, 'GET', url, offset > 0 ? { ...te, range: `bytes=${offset}-`, ...(etag === undefined ? {} : { 'if-range': etag }) } : te);
       if (res.statusCode === 416) {
         // The part file is longer than the file now is: it belongs to another version. Start over.
         res.resume();
@@ -299,9 +301,11 @@ export async function downloadFile(io: CopyIo, target: ApiTarget, deviceId: stri
       }
       if ((res.statusCode ?? 0) < 200 || (res.statusCode ?? 0) >= 300) throw errorFrom(res, await readText(res));
       if (res.statusCode === 200 && offset > 0) {
+        // The whole file, not the rest: it changed since the part began (or the server ignores ranges).
         await rm(part, { force: true });
         offset = 0;
       }
+      etag = typeof res.headers.etag === 'string' ? res.headers.etag : undefined;
       if (resumedFrom < 0) resumedFrom = offset;
       const size = Number(res.headers[FILE_SIZE_HEADER]);
       const announced = res.headers[FILE_SHA256_HEADER];

@@ -146,10 +146,13 @@ export const FILE_AGENT_METHODS = {
    * its answer and hash the file as it sends it instead: the hash then comes in `file.download.end`,
    * and the file is read once, not twice. It still answers the hash first when it remembers it, or
    * when the file changed too recently for a change during the send to show in its times.
+   * `etag` names this version of the file (device, inode, size, modification and change times).
+   * With `ifRange` (a client's HTTP If-Range) that is not the file's `etag`, the file changed since
+   * the client's first part: the device sends it whole, from 0, and `offset` says so.
    */
   'file.download.open': {
-    params: z.object({ streamId: StreamId, path: DevicePath, offset: FileSize, hashLast: z.boolean().optional() }),
-    result: FileResult.extend({ sha256: Sha256Hex.optional(), mode: FileMode, modifiedAt: z.number() }),
+    params: z.object({ streamId: StreamId, path: DevicePath, offset: FileSize, hashLast: z.boolean().optional(), ifRange: z.string().max(200).optional() }),
+    result: FileResult.extend({ sha256: Sha256Hex.optional(), mode: FileMode, modifiedAt: z.number(), etag: z.string().max(200).optional(), offset: FileSize.optional() }),
   },
   'file.download.close': {
     params: z.object({ streamId: StreamId }),

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -222,6 +222,37 @@ describe('FileTransfers', () => {
     const end = events.find((e) => e.name === 'file.download.end')?.data;
     expect(end).toMatchObject({ streamId: 7, bytes: data.length, error: { code: 'FILE_CHANGED' } });
     expect(end).not.toHaveProperty('sha256');
+  });
+
+  it('names a file\'s version with an etag, and sends the file whole to a resume of another version (If-Range)', async () => {
+    const { transfers, events, sent, ack } = setup();
+    const path = join(root, 'if-range.bin');
+    const data = randomBytes(100_000);
+    writeFileSync(path, data);
+    const download = async (streamId: number, offset: number, ifRange?: string) => {
+      sent.length = 0;
+      const opened = await transfers.downloadOpen({ streamId, path, offset, ...(ifRange === undefined ? {} : { ifRange }) });
+      await drain(streamId, events, sent, ack);
+      return { opened, bytes: Buffer.concat(sent) };
+    };
+    const first = await download(1, 0);
+    expect(first.opened.etag).toMatch(/^"[\w-]{27}"$/);
+    expect(first.opened.offset).toBe(0);
+    // The same version: the rest of it.
+    const same = await download(2, 60_000, first.opened.etag);
+    expect(same.opened).toMatchObject({ etag: first.opened.etag, offset: 60_000 });
+    expect(same.bytes.equals(data.subarray(60_000))).toBe(true);
+    // Rewritten with as many bytes (another inode): the whole file, from 0, under a new etag.
+    const changed = randomBytes(data.length);
+    writeFileSync(`${path}.new`, changed);
+    renameSync(`${path}.new`, path);
+    const whole = await download(3, 60_000, first.opened.etag);
+    expect(whole.opened.offset).toBe(0);
+    expect(whole.opened.etag).not.toBe(first.opened.etag);
+    expect(whole.bytes.equals(changed)).toBe(true);
+    // A stale validator past the new end is not refused as a range: the file comes whole too.
+    writeFileSync(path, changed.subarray(0, 10));
+    expect((await download(4, 50_000, whole.opened.etag)).bytes.equals(changed.subarray(0, 10))).toBe(true);
   });
 
   it('removes part files abandoned for a week, never an open one or another file', async () => {

@@ -84,6 +84,11 @@ async function stampOf(fd: FileHandle): Promise<FileStamp> {
   return { key: `${dev}:${ino}:${size}:${mtimeNs}:${ctimeNs}`, changedNs: mtimeNs > ctimeNs ? mtimeNs : ctimeNs };
 }
 
+/** A strong HTTP entity tag (quoted) for the version `stamp` names, without showing its inode or device numbers. */
+function etagOf(stamp: FileStamp): string {
+  return `"${createHash('sha256').update(stamp.key).digest('base64url').slice(0, 27)}"`;
+}
+
 function parse<M extends AgentMethod>(method: M, params: unknown): AgentParams<M> {
   const parsed = AGENT_METHODS[method].params.safeParse(params);
   if (!parsed.success) throw new TetherError('BAD_REQUEST', `${method}: ${parsed.error.issues[0]?.message ?? 'bad params'}`);
@@ -311,8 +316,11 @@ export class FileTransfers {
     try {
       const stat = await fd.stat();
       if (!stat.isFile()) throw new TetherError('NOT_A_REGULAR_FILE', `${file.requested} is not a regular file`);
-      if (params.offset > stat.size) throw new TetherError('RANGE_NOT_SATISFIABLE', `The file has ${stat.size} bytes`);
       const stamp = await stampOf(fd);
+      const etag = etagOf(stamp);
+      // The client's first part came from another version of the file: it gets this one whole.
+      const offset = params.ifRange !== undefined && params.ifRange !== etag ? 0 : params.offset;
+      if (offset > stat.size) throw new TetherError('RANGE_NOT_SATISFIABLE', `The file has ${stat.size} bytes`);
       const known = this.hashes.get(file.real);
       let sha256 = known?.stamp === stamp.key ? known.sha256 : undefined;
       let hash: Hash | null = null;
@@ -321,17 +329,17 @@ export class FileTransfers {
       else if (sha256 === undefined) {
         // Hashed as it is sent: only what comes before the offset is read for it now.
         hash = createHash('sha256');
-        await hashRange(fd, 0, params.offset, hash);
-        this.hashedBytes += params.offset;
+        await hashRange(fd, 0, offset, hash);
+        this.hashedBytes += offset;
       }
       const download: Download = {
-        fd, real: file.real, position: params.offset, size: stat.size, hash, stamp, window: new FlowWindow(FILE_WINDOW_HIGH_BYTES, FILE_WINDOW_LOW_BYTES), wake: null, closed: false,
+        fd, real: file.real, position: offset, size: stat.size, hash, stamp, window: new FlowWindow(FILE_WINDOW_HIGH_BYTES, FILE_WINDOW_LOW_BYTES), wake: null, closed: false,
       };
       this.downloads.set(params.streamId, download);
       // After the answer has gone out: the backend hears the size (and hash) before the first byte.
       setImmediate(() => void this.send(params.streamId, download));
-      this.opts.log.info({ streamId: params.streamId, path: file.real, offset: params.offset, size: stat.size, hashRead: hashFirst, hashLast: hash !== null }, 'download opened');
-      return { path: file.requested, size: stat.size, ...(sha256 === undefined ? {} : { sha256 }), mode: stat.mode & 0o7777, modifiedAt: stat.mtimeMs };
+      this.opts.log.info({ streamId: params.streamId, path: file.real, offset, size: stat.size, hashRead: hashFirst, hashLast: hash !== null }, 'download opened');
+      return { path: file.requested, size: stat.size, ...(sha256 === undefined ? {} : { sha256 }), mode: stat.mode & 0o7777, modifiedAt: stat.mtimeMs, etag, offset };
     } catch (err) {
       await fd.close().catch(() => undefined);
       throw fileError(err, file.requested);

@@ -57,7 +57,7 @@ export function rangeStart(header: string | undefined): number {
   return Number(match[1]);
 }
 
-const DownloadHeaders = z.object({ range: z.string().max(64).optional(), te: z.string().max(256).optional() });
+const DownloadHeaders = z.object({ range: z.string().max(64).optional(), 'if-range': z.string().max(200).optional(), te: z.string().max(256).optional() });
 
 
 /**
@@ -101,10 +101,14 @@ export async function registerFileRoutes(api: ZodApi, deps: FileRouteDeps): Prom
     scope.get('/api/v1/devices/:id/files/content', { exposeHeadRoute: false, schema: { tags: ['files'], params: FileTransferParams, querystring: FilePathQuery, headers: DownloadHeaders } }, async (request, reply) => {
       const { user } = deps.authDevice(request, 'operator', request.params.id);
       const offset = rangeStart(request.headers.range);
-      const { info, body, sha256 } = await deps.files.download(user, request.params.id, request.query.path, offset, headerListHas(request.headers.te, 'trailers'));
+      const ifRange = request.headers['if-range']?.trim();
+      const { info, body, sha256 } = await deps.files.download(user, request.params.id, request.query.path, { offset, hashLast: headerListHas(request.headers.te, 'trailers'), ...(ifRange === undefined ? {} : { ifRange }) });
+      // If-Range that is not this version's etag: the file changed since the client's first part, which it gets whole (RFC 9110 §13.1.5).
+      const ranged = request.headers.range !== undefined && !(ifRange !== undefined && info.etag !== undefined && ifRange !== info.etag);
       const name = info.path.split('/').pop() ?? 'file';
+      if (info.etag !== undefined) void reply.header('etag', info.etag);
       void reply
-        .status(request.headers.range === undefined ? 200 : 206)
+        .status(ranged ? 206 : 200)
         .header('content-type', 'application/octet-stream')
         .header('accept-ranges', 'bytes')
         .header('last-modified', new Date(info.modifiedAt).toUTCString())
@@ -112,9 +116,9 @@ export async function registerFileRoutes(api: ZodApi, deps: FileRouteDeps): Prom
         .header(FILE_SIZE_HEADER, String(info.size))
         .header(FILE_MODE_HEADER, info.mode.toString(8).padStart(4, '0'));
       // The hash first when the device had it; else as a trailer after the last byte (chunked, so no length).
-      if (info.sha256 !== undefined) void reply.header(FILE_SHA256_HEADER, info.sha256).header('content-length', String(info.size - offset));
+      if (info.sha256 !== undefined) void reply.header(FILE_SHA256_HEADER, info.sha256).header('content-length', String(info.size - info.offset));
       else void reply.trailer(FILE_SHA256_HEADER, (_reply, _payload, done) => done(null, sha256() ?? ''));
-      if (request.headers.range !== undefined) void reply.header('content-range', offset < info.size ? `bytes ${offset}-${info.size - 1}/${info.size}` : `bytes */${info.size}`);
+      if (ranged) void reply.header('content-range', info.offset < info.size ? `bytes ${info.offset}-${info.size - 1}/${info.size}` : `bytes */${info.size}`);
       return reply.send(body);
     });
   });

@@ -121,7 +121,7 @@ describe('FileService downloads', () => {
       }
       return {};
     });
-    const { body } = await device.service.download(user, DEVICE, '/tmp/z', 0);
+    const { body } = await device.service.download(user, DEVICE, '/tmp/z');
     // The agent sends a whole window, then waits for acks.
     for (let i = 0; i < frames; i++) device.streams.deliver(streamId, Buffer.alloc(FILE_FRAME_BYTES, i));
     // A response that takes one chunk whenever the test lets it.

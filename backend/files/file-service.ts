@@ -79,6 +79,15 @@ function wireError(error: { code: string; message: string }): TetherError {
 /** What a download answers before its body. */
 export type DownloadInfo = AgentResult<'file.download.open'> & { offset: number };
 
+export interface DownloadOptions {
+  /** Where to start (HTTP Range: bytes=N-). */
+  offset?: number;
+  /** The client reads trailers: the device may hash the file as it sends it. */
+  hashLast?: boolean;
+  /** The client's If-Range: the range holds only for this version of the file. */
+  ifRange?: string;
+}
+
 /**
  * File transfer between HTTP clients and devices (ARCHITECTURE §5). Bytes go over a device stream
  * with the shell's credit scheme: an upload pauses the client's request while more than
@@ -219,8 +228,12 @@ export class FileService {
    * first) and a body that relays the device's bytes, acknowledging them as the client takes them.
    * With `hashLast` (the client reads trailers) the SHA-256 may be missing from `info`: the agent
    * hashes the file as it sends it, and `sha256()` has it once `body` has ended.
+   * With `ifRange` (the client's If-Range) that is not the file's etag any more, the device sends
+   * the file whole: `info.offset` is then 0.
    */
-  async download(user: User, deviceId: string, path: string, offset: number, hashLast = false): Promise<{ info: DownloadInfo; body: Readable; sha256(): string | undefined }> {
+  async download(user: User, deviceId: string, path: string, asked: DownloadOptions = {}): Promise<{ info: DownloadInfo; body: Readable; sha256(): string | undefined }> {
+    const { hashLast = false, ifRange } = asked;
+    let offset = asked.offset ?? 0;
     const release = this.claim(deviceId);
     let stream: DeviceStream | null = null;
     let key = '';
@@ -328,7 +341,9 @@ export class FileService {
           hand();
         },
       });
-      const opened = await this.call(deviceId, 'file.download.open', { streamId: stream.id, path, offset, ...(hashLast ? { hashLast } : {}) }, this.limits.downloadOpenTimeoutMs);
+      const opened = await this.call(deviceId, 'file.download.open', { streamId: stream.id, path, offset, ...(hashLast ? { hashLast } : {}), ...(ifRange === undefined ? {} : { ifRange }) }, this.limits.downloadOpenTimeoutMs);
+      // An agent before etags answers no offset: it sent from the one asked.
+      offset = opened.offset ?? offset;
       info = { ...opened, offset };
       expected = opened.size - offset;
       if (received > expected) throw new TetherError('INTERNAL', 'The device sent more than the file');

@@ -21,6 +21,8 @@ export interface DownloadAnswer {
   size: number;
   /** Where `body` starts: `from` when the backend honoured the range, 0 when it sent the whole file. */
   start: number;
+  /** This version of the file, for a resume's `ifRange` (absent from devices before etags). */
+  etag?: string;
   body: ReadableStream<Uint8Array>;
 }
 
@@ -30,7 +32,8 @@ export interface FilesApi {
   /** How many bytes of an interrupted upload the device holds. */
   uploadOffset(deviceId: string, path: string, transfer: string): Promise<number>;
   upload(request: UploadRequest): Promise<FileResult>;
-  download(deviceId: string, path: string, from: number, signal: AbortSignal): Promise<DownloadAnswer>;
+  /** The bytes from `from` on, if the file is still the version `ifRange` names; else the whole file (`start` 0). */
+  download(deviceId: string, path: string, from: number, signal: AbortSignal, ifRange?: string): Promise<DownloadAnswer>;
 }
 
 /** An upload with no progress for this long is given up (the backend's own idle bound is 60 s). */
@@ -114,7 +117,7 @@ export function createFilesApi(options: { fetch?: typeof fetch; timeoutMs?: numb
         }),
         request,
       ),
-    download: async (deviceId, path, from, signal) => {
+    download: async (deviceId, path, from, signal, ifRange) => {
       // The first byte waits for the device to hash the file (about 2 s per GB): a bound on the
       // headers only, since a timeout signal on the fetch would also cut a long body.
       const headers = new AbortController();
@@ -123,7 +126,7 @@ export function createFilesApi(options: { fetch?: typeof fetch; timeoutMs?: numb
       try {
         response = await doFetch(filesPath(deviceId, '/content', { path }), {
           credentials: 'same-origin',
-          headers: from > 0 ? { range: `bytes=${from}-` } : {},
+          headers: from > 0 ? { range: `bytes=${from}-`, ...(ifRange === undefined ? {} : { 'if-range': ifRange }) } : {},
           signal: AbortSignal.any([signal, headers.signal]),
         });
       } catch (cause) {
@@ -137,7 +140,8 @@ export function createFilesApi(options: { fetch?: typeof fetch; timeoutMs?: numb
       const sha256 = Sha256Hex.safeParse(response.headers.get(FILE_SHA256_HEADER));
       const size = Number(response.headers.get(FILE_SIZE_HEADER));
       if (!sha256.success || !Number.isSafeInteger(size) || response.body === null) throw new ApiError('BAD_RESPONSE', 'The download came without its hash and size', response.status);
-      return { sha256: sha256.data, size, start: response.status === 206 ? from : 0, body: response.body };
+      const etag = response.headers.get('etag');
+      return { sha256: sha256.data, size, start: response.status === 206 ? from : 0, ...(etag === null ? {} : { etag }), body: response.body };
     },
   };
 }

@@ -10,6 +10,7 @@ const SHA: Record<string, string> = {
   'hello world': 'b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9',
   abcdefgh: '9c56cc51b374c3ba189210d5b6d4bf57790d351c96c47c02190ecf1e430635ab',
   other: 'd9298a10d1b0735837dc4bd85dac641b0f3cef27a47e5d53a54f2f3f5b2fcffa',
+  'HELLO there!': '06c311c9a4f221ccc0e59db469d70dd954463597807830c172c3d4644b1a383e',
 };
 const sha = (text: string): string => SHA[text] ?? '';
 const listing = (path: string, names: string[] = []): FileListing => ({ path, truncated: false, entries: names.map((name) => ({ name, type: 'file', size: 1, mode: 0o644, modifiedAt: 0 })) });
@@ -144,8 +145,8 @@ describe('files store', () => {
     const whole = 'hello world';
     const download = vi
       .fn<FilesApi['download']>()
-      .mockResolvedValueOnce({ sha256: sha(whole), size: 11, start: 0, body: cutAfter('hello ') })
-      .mockResolvedValueOnce({ sha256: sha(whole), size: 11, start: 6, body: bodyOf('world') });
+      .mockResolvedValueOnce({ sha256: sha(whole), size: 11, start: 0, etag: '"v1"', body: cutAfter('hello ') })
+      .mockResolvedValueOnce({ sha256: sha(whole), size: 11, start: 6, etag: '"v1"', body: bodyOf('world') });
     const store = createFilesStore({ deviceId: DEVICE, save, api: fakeApi({ download }) });
     await store.getState().open('/tmp');
     store.getState().download('hello.txt');
@@ -153,7 +154,31 @@ describe('files store', () => {
     expect(store.getState().transfers[0]?.error?.code).toBe('UNEXPECTED');
     store.getState().resume(store.getState().transfers[0]!.id);
     await until(() => store.getState().transfers[0]?.state === 'done');
-    expect(download.mock.calls[1]?.[2]).toBe(6);
+    // The rest of the same version only (If-Range).
+    expect(download.mock.calls[1]?.slice(2)).toEqual([6, expect.any(AbortSignal), '"v1"']);
     expect(await (save.mock.calls[0]?.[0] as Blob).text()).toBe(whole);
+  });
+
+  it('starts a resumed download over when the file changed: whole from the backend, or asked again when a range of another version came', async () => {
+    const before = 'hello world';
+    const after = 'HELLO there!';
+    for (const changed of [
+      // The backend saw the etag was stale and sent the whole file.
+      [{ sha256: sha(after), size: 12, start: 0, etag: '"v2"', body: bodyOf(after) }],
+      // A device without etags: a range of the new version, refused by its hash, then the whole file.
+      [{ sha256: sha(after), size: 12, start: 6, body: bodyOf('there!') }, { sha256: sha(after), size: 12, start: 0, body: bodyOf(after) }],
+    ]) {
+      const save = vi.fn();
+      const download = vi.fn<FilesApi['download']>().mockResolvedValueOnce({ sha256: sha(before), size: 11, start: 0, etag: '"v1"', body: cutAfter('hello ') });
+      for (const answer of changed) download.mockResolvedValueOnce(answer);
+      const store = createFilesStore({ deviceId: DEVICE, save, api: fakeApi({ download }) });
+      await store.getState().open('/tmp');
+      store.getState().download('hello.txt');
+      await until(() => store.getState().transfers[0]?.state === 'failed');
+      store.getState().resume(store.getState().transfers[0]!.id);
+      await until(() => store.getState().transfers[0]?.state === 'done');
+      expect(download).toHaveBeenCalledTimes(changed.length + 1);
+      expect(await (save.mock.calls[0]?.[0] as Blob).text()).toBe(after);
+    }
   });
 });

@@ -113,9 +113,10 @@ interface Running {
   file?: File;
   sha256?: string;
   transfer?: string;
-  /** A download's bytes so far and the hash its first answer announced. */
+  /** A download's bytes so far, and the hash and version (etag) its first answer announced. */
   chunks?: Uint8Array[];
   expected?: string;
+  etag?: string;
 }
 
 /** A device's file browser and its transfers: one store per opened Files view. */
@@ -191,13 +192,19 @@ export function createFilesStore(deps: FilesDeps): FilesStore {
       let held = chunks.reduce((n, c) => n + c.byteLength, 0);
       try {
         patch(id, { state: 'running', error: null, resumable: false });
-        const answer = await api.download(deviceId, shown.path, held, abort.signal);
-        // The file changed since the part we hold (or the range was not honoured): start over.
-        if (answer.start === 0 || (job.expected !== undefined && job.expected !== answer.sha256)) {
+        // The rest of the version we hold part of; the backend sends the whole file when it changed.
+        let answer = await api.download(deviceId, shown.path, held, abort.signal, held > 0 ? job.etag : undefined);
+        if (answer.start > 0 && job.expected !== undefined && job.expected !== answer.sha256) {
+          // The rest of another version (a device without etags): ask for the whole file.
+          await answer.body.cancel();
+          answer = await api.download(deviceId, shown.path, 0, abort.signal);
+        }
+        if (answer.start === 0) {
           chunks.length = 0;
           held = 0;
         }
         job.expected = answer.sha256;
+        job.etag = answer.etag;
         if (answer.size > MAX_BROWSER_FILE_BYTES) {
           await answer.body.cancel();
           patch(id, { state: 'failed', size: answer.size, error: tooLarge() });

@@ -1,6 +1,6 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, renameSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -142,6 +142,30 @@ describe('file transfer with a real agent', () => {
     const beyond = await rawCall(backend, 'GET', contentUrl(path), { token: admin, headers: { range: `bytes=${data.length + 1}-` } });
     expect(beyond.status).toBe(416);
     expect(jsonOf(beyond)).toMatchObject({ code: 'RANGE_NOT_SATISFIABLE' });
+  });
+
+  it('names each version of a file with an ETag: a range of the same version (If-Range) is 206, of another the file whole', async () => {
+    const data = randomBytes(2 * MB + 3);
+    const path = join(root, 'versions.bin');
+    writeFileSync(path, data);
+    const first = await rawCall(backend, 'GET', contentUrl(path), { token: admin });
+    const etag = String(first.headers.etag);
+    expect(etag).toMatch(/^"[\w-]+"$/);
+    const same = await rawCall(backend, 'GET', contentUrl(path), { token: admin, headers: { range: `bytes=${MB}-`, 'if-range': etag } });
+    expect(same.status).toBe(206);
+    expect(same.headers.etag).toBe(etag);
+    expect(same.body.equals(data.subarray(MB))).toBe(true);
+    // Replaced by another version, shorter than the range's start: no 416, the new file whole.
+    const changed = randomBytes(MB - 5);
+    writeFileSync(`${path}.new`, changed);
+    renameSync(`${path}.new`, path);
+    const whole = await rawCall(backend, 'GET', contentUrl(path), { token: admin, headers: { range: `bytes=${MB}-`, 'if-range': etag } });
+    expect(whole.status).toBe(200);
+    expect(whole.headers['content-range']).toBeUndefined();
+    expect(whole.headers['content-length']).toBe(String(changed.length));
+    expect(whole.headers.etag).not.toBe(etag);
+    expect(whole.headers['x-tether-sha256']).toBe(sha(changed));
+    expect(whole.body.equals(changed)).toBe(true);
   });
 
   it('sends the hash of a file at rest as a trailer to a client that reads trailers, and first to one that does not', async () => {

@@ -109,6 +109,23 @@ describe('files store', () => {
     expect(api.list).toHaveBeenCalledTimes(2);
   });
 
+  it('hashes a file over the whole-hash bound in slices, never reading it whole, to the same SHA-256', async () => {
+    const parts = Array.from({ length: 40 }, (_, i) => new Uint8Array(64 * 1024).fill(i));
+    const file = new File(parts, 'big.bin');
+    const whole = vi.spyOn(file, 'arrayBuffer');
+    const sent: UploadRequest[] = [];
+    const api = fakeApi({ upload: vi.fn(async (r: UploadRequest) => (sent.push(r), { path: '/tmp/big.bin', size: r.file.size, sha256: r.sha256 })) });
+    const store = createFilesStore({ deviceId: DEVICE, api, wholeHashMaxBytes: 1024 * 1024 });
+    await store.getState().open('/tmp');
+    store.getState().upload([file]);
+    await until(() => store.getState().transfers[0]?.state === 'done');
+    expect(whole).not.toHaveBeenCalled();
+    // The same digest Web Crypto gives for the whole file.
+    const expected = Array.from(new Uint8Array(await crypto.subtle.digest('SHA-256', await new Blob(parts).arrayBuffer())), (b) => b.toString(16).padStart(2, '0')).join('');
+    expect(sent[0]?.sha256).toBe(expected);
+    expect(store.getState().transfers[0]).toMatchObject({ done: file.size, size: file.size });
+  });
+
   it('stops every transfer when the view closes', async () => {
     const api = fakeApi({
       upload: vi.fn(async (r: UploadRequest) => new Promise<never>((_, reject) => r.signal.addEventListener('abort', () => reject(new DOMException('Cancelled', 'AbortError'))))),

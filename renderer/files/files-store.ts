@@ -1,3 +1,5 @@
+import { sha256 as sha256Hasher } from '@noble/hashes/sha2.js';
+import { bytesToHex } from '@noble/hashes/utils.js';
 import { createStore, type StoreApi } from 'zustand/vanilla';
 import { UPLOAD_TRANSFER_ID_CHARS, uploadTransferSeed, type FileListing } from '../../protocol/index.js';
 import { ApiError } from '../api/api-client.js';
@@ -5,10 +7,17 @@ import { toUiError, type UiError } from '../api/ui-error.js';
 import type { FilesApi } from './files-api.js';
 
 /**
- * Largest file the console hashes and holds in memory (Web Crypto digests a whole buffer, and a
- * download is kept until its hash is checked). Larger files: `tether cp`.
+ * Largest file the console downloads: it holds the file in memory until its hash is checked, then
+ * hands it to the browser. Larger files: `tether cp`. Uploads have no such bound.
  */
-export const MAX_BROWSER_FILE_BYTES = 512 * 1024 * 1024;
+export const MAX_BROWSER_DOWNLOAD_BYTES = 512 * 1024 * 1024;
+
+/**
+ * Files up to this size are hashed whole by Web Crypto (native, ~10× faster). Larger ones are read
+ * in slices into an incremental SHA-256 (@noble/hashes; Web Crypto has none, and the console's CSP
+ * allows no WebAssembly), so the console's memory stays flat whatever the file's size.
+ */
+export const WHOLE_HASH_MAX_BYTES = 256 * 1024 * 1024;
 
 /** Where a listing starts when nothing else is known: a root every agent allows by default. */
 export const DEFAULT_DIRECTORY = '/tmp';
@@ -63,6 +72,8 @@ export interface FilesDeps {
   initialPath?: string;
   /** Injected for tests; Web Crypto by default. */
   sha256?(data: BufferSource): Promise<string>;
+  /** Injected for tests; {@link WHOLE_HASH_MAX_BYTES} by default. */
+  wholeHashMaxBytes?: number;
   /** Hands a verified download to the user; an object URL and `<a download>` by default. */
   save?(blob: Blob, name: string): void;
   now?(): number;
@@ -95,6 +106,26 @@ export async function uploadTransferId(deviceId: string, path: string, file: { n
   return (await hash(new TextEncoder().encode(seed))).slice(0, UPLOAD_TRANSFER_ID_CHARS);
 }
 
+/** SHA-256 of a file read in slices, reporting the bytes hashed so far. */
+async function slicedSha256(file: Blob, onProgress: (done: number) => void, signal: AbortSignal): Promise<string> {
+  const hasher = sha256Hasher.create();
+  const reader = file.stream().getReader();
+  let done = 0;
+  try {
+    for (;;) {
+      signal.throwIfAborted();
+      const chunk = await reader.read();
+      if (chunk.done) break;
+      hasher.update(chunk.value);
+      done += chunk.value.byteLength;
+      onProgress(done);
+    }
+  } finally {
+    reader.releaseLock();
+  }
+  return bytesToHex(hasher.digest());
+}
+
 /** `/a/b` + `c` → `/a/b/c`; `/` + `c` → `/c`. */
 export function childPath(directory: string, name: string): string {
   return `${directory.replace(/\/+$/, '')}/${name}`;
@@ -104,7 +135,7 @@ const isAbort = (error: unknown): boolean => error instanceof DOMException && er
 
 const tooLarge = (): UiError => ({
   code: 'BAD_REQUEST',
-  message: `Files over ${MAX_BROWSER_FILE_BYTES / 1024 / 1024} MB are not transferred by the console (it hashes them in memory); use \`tether cp\``,
+  message: `Files over ${MAX_BROWSER_DOWNLOAD_BYTES / 1024 / 1024} MB are not downloaded by the console (it holds them in memory); use \`tether cp\``,
 });
 
 /** What the view keeps of a transfer beyond what it shows: how to stop it, and what a resume needs. */
@@ -161,8 +192,9 @@ export function createFilesStore(deps: FilesDeps): FilesStore {
       job.abort = abort;
       try {
         if (job.sha256 === undefined || job.transfer === undefined) {
-          patch(id, { state: 'hashing', error: null, resumable: false });
-          const sha256 = await hash(await job.file.arrayBuffer());
+          patch(id, { state: 'hashing', done: 0, error: null, resumable: false });
+          const file = job.file;
+          const sha256 = file.size <= (deps.wholeHashMaxBytes ?? WHOLE_HASH_MAX_BYTES) ? await hash(await file.arrayBuffer()) : await slicedSha256(file, progress(id, 0), abort.signal);
           job.sha256 = sha256;
           job.transfer = await uploadTransferId(deviceId, shown.path, job.file, hash);
         }
@@ -205,7 +237,7 @@ export function createFilesStore(deps: FilesDeps): FilesStore {
         }
         job.expected = answer.sha256;
         job.etag = answer.etag;
-        if (answer.size > MAX_BROWSER_FILE_BYTES) {
+        if (answer.size > MAX_BROWSER_DOWNLOAD_BYTES) {
           await answer.body.cancel();
           patch(id, { state: 'failed', size: answer.size, error: tooLarge() });
           running.delete(id);
@@ -271,10 +303,7 @@ export function createFilesStore(deps: FilesDeps): FilesStore {
         for (const file of files) {
           const path = childPath(get().path, file.name);
           const id = start('upload', file.name, path, file.size, { abort: null, file });
-          if (file.size > MAX_BROWSER_FILE_BYTES) {
-            running.delete(id);
-            patch(id, { state: 'failed', error: tooLarge() });
-          } else void runUpload(id);
+          void runUpload(id);
         }
       },
       download: (name) => {

@@ -7,7 +7,7 @@ import { useDevice } from '../fleet/fleet-hooks.js';
 import { formatBytes } from '../metrics/metric-format.js';
 import { createFilesApi } from './files-api.js';
 import { formatMode } from './file-mode.js';
-import { MAX_BROWSER_FILE_BYTES, createFilesStore, type FilesState, type FilesStore, type Transfer } from './files-store.js';
+import { MAX_BROWSER_DOWNLOAD_BYTES, createFilesStore, type FilesState, type FilesStore, type Transfer } from './files-store.js';
 import './files.css';
 
 const lastDirectoryKey = (deviceId: string) => `tether.files.directory.${deviceId}`;
@@ -229,7 +229,7 @@ function Browser({ store }: { store: FilesStore }) {
           Refresh
         </button>
         <span className="muted">
-          Or drop files here. Up to {MAX_BROWSER_FILE_BYTES / 1024 / 1024} MB each in the console (it hashes them in memory); larger ones with <code>tether cp</code>.
+          Or drop files here. Downloads up to {MAX_BROWSER_DOWNLOAD_BYTES / 1024 / 1024} MB each in the console (it holds them in memory); larger ones with <code>tether cp</code>.
         </span>
       </div>
       {listError !== null && <ListError error={listError} onRetry={() => void reload()} />}

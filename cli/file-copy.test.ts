@@ -84,7 +84,8 @@ describe('tether cp against a stand-in backend', () => {
   });
 
   it('download: a resume asks for the rest of the same version only (If-Range), and takes the whole file when it changed', async () => {
-    const before = randomBytes(300_000);
+    // Enough that writes to the part file are still in flight when the connection drops.
+    const before = randomBytes(24 * 1024 * 1024);
     const after = randomBytes(250_000);
     const seen: IncomingHttpHeaders[] = [];
     await withServer((req, res) => {
@@ -92,7 +93,7 @@ describe('tether cp against a stand-in backend', () => {
       if (seen.length === 1) {
         // Half of the first version, then the connection drops (the device reported FILE_CHANGED).
         res.writeHead(200, { [FILE_SIZE_HEADER]: String(before.length), etag: '"v1"', trailer: FILE_SHA256_HEADER });
-        res.write(before.subarray(0, 100_000), () => res.destroy());
+        res.write(before.subarray(0, 16 * 1024 * 1024), () => res.destroy());
         return;
       }
       // If-Range names the first version, which is gone: 200 and the new one whole.
@@ -102,7 +103,7 @@ describe('tether cp against a stand-in backend', () => {
       const report = await downloadFile(io, target, 'dev_x', '/data/f.bin', join(dir, 'f.bin'), { json: true, retries: 2 });
       expect(report).toMatchObject({ sha256: sha(after), size: after.length, attempts: 2 });
       expect(readFileSync(join(dir, 'f.bin')).equals(after)).toBe(true);
-      expect(seen.map((h) => [h.range, h['if-range']])).toEqual([[undefined, undefined], ['bytes=100000-', '"v1"']]);
+      expect(seen.map((h) => [h.range, h['if-range']])).toEqual([[undefined, undefined], [`bytes=${16 * 1024 * 1024}-`, '"v1"']]);
     });
   });
 

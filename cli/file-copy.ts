@@ -324,9 +324,13 @@ export async function downloadFile(io: CopyIo, target: ApiTarget, deviceId: stri
           callback(null, chunk);
         },
       });
+      const sink = createWriteStream(part, { flags: 'a', mode: 0o600, highWaterMark: DOWNLOAD_WRITE_QUEUE_BYTES });
       try {
-        await pipeline(res, counter, createWriteStream(part, { flags: 'a', mode: 0o600, highWaterMark: DOWNLOAD_WRITE_QUEUE_BYTES }));
+        await pipeline(res, counter, sink);
       } catch (err) {
+        // pipeline() gives up before the file's writes in flight have landed: the next attempt
+        // measures and appends to the part file only once they have, or they would land in it later.
+        if (!sink.closed) await new Promise((resolveClose) => sink.once('close', resolveClose));
         throw CliError.of('BACKEND_UNREACHABLE', `The download was cut at ${done} of ${size} bytes: ${err instanceof Error ? err.message : String(err)}`);
       }
       if (done !== size) throw CliError.of('BACKEND_UNREACHABLE', `The download was cut at ${done} of ${size} bytes`);

@@ -1,4 +1,3 @@
-import { isAscii } from 'node:buffer';
 import { closeSync, fstatSync, openSync, writevSync } from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
 import type { AsciicastHeader } from '../../protocol/index.js';
@@ -24,8 +23,6 @@ export const RECORDING_FLUSH_MS = 50;
 /** …or until this many bytes are held. */
 export const RECORDING_FLUSH_BYTES = 256 * 1024;
 
-const NEWLINE = Buffer.from('\n');
-
 /**
  * Writes one session as asciicast v2 (https://docs.asciinema.org/manual/asciicast/v2/): a JSON
  * header line, then `[seconds, "o", text]` and `[seconds, "r", "COLSxROWS"]` lines. Output is
@@ -35,15 +32,11 @@ const NEWLINE = Buffer.from('\n');
  * are written in batches, every RECORDING_FLUSH_MS or RECORDING_FLUSH_BYTES, in one synchronous,
  * ordered writev: a flood costs one write per batch, and a keystroke's echo never waits on the
  * disk. Past `maxBytes` a last marker line is written and recording stops (the session goes on).
- * A chunk of plain ASCII (most terminal output) skips the UTF-8 decoding and encoding: its JSON is
- * made from and written as one-byte text, which halves the recorder's cost per MB.
  */
 export class AsciicastRecorder {
   private readonly fd: number;
   /** Node's decoder, not TextDecoder: on a stream of ASCII (most terminal output) it is ~8× faster. */
   private readonly decoder = new StringDecoder('utf8');
-  /** The decoder may hold the start of a character split across chunks: the next chunk goes through it. */
-  private decoderMayHold = false;
   private written = 0;
   private full = false;
   private closed = false;
@@ -78,13 +71,7 @@ export class AsciicastRecorder {
   }
 
   output(data: Uint8Array): void {
-    const bytes = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-    if (!this.decoderMayHold && isAscii(bytes)) {
-      if (bytes.length > 0) this.event('o', bytes.toString('latin1'), 'latin1');
-      return;
-    }
-    const text = this.decoder.write(bytes);
-    this.decoderMayHold = endsMidCharacter(bytes);
+    const text = this.decoder.write(Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength));
     if (text.length > 0) this.event('o', text);
   }
 
@@ -101,8 +88,7 @@ export class AsciicastRecorder {
     closeSync(this.fd);
   }
 
-  /** `encoding` latin1: `data` is known to be ASCII, so its JSON is too and is written byte for byte. */
-  private event(kind: 'o' | 'r', data: string, encoding: 'utf8' | 'latin1' = 'utf8'): void {
+  private event(kind: 'o' | 'r', data: string): void {
     if (this.closed || this.full) return;
     const t = Math.max(0, (this.now() - this.startedAt) / 1000);
     const line = JSON.stringify([Number(t.toFixed(6)), kind, data]);
@@ -111,19 +97,18 @@ export class AsciicastRecorder {
       this.line([Number(t.toFixed(6)), 'm', 'recording truncated: size limit reached']);
       return;
     }
-    this.raw(line, encoding);
+    this.raw(line);
   }
 
   private line(value: unknown): void {
-    this.raw(JSON.stringify(value), 'utf8');
+    this.raw(JSON.stringify(value));
   }
 
-  private raw(json: string, encoding: 'utf8' | 'latin1'): void {
-    // The newline is a buffer of its own: `${json}\n` would copy the whole line once more.
-    const bytes = Buffer.from(json, encoding);
-    this.held.push(bytes, NEWLINE);
-    this.heldBytes += bytes.length + 1;
-    this.written += bytes.length + 1;
+  private raw(json: string): void {
+    const bytes = Buffer.from(`${json}\n`, 'utf8');
+    this.held.push(bytes);
+    this.heldBytes += bytes.length;
+    this.written += bytes.length;
     if (this.heldBytes >= RECORDING_FLUSH_BYTES) this.flush();
     else if (this.flushTimer === null) {
       this.flushTimer = setTimeout(this.flush, RECORDING_FLUSH_MS);
@@ -140,18 +125,4 @@ export class AsciicastRecorder {
     this.held = [];
     this.heldBytes = 0;
   };
-}
-
-/**
- * Whether `bytes` may end inside a UTF-8 character (its last lead byte announces more bytes than
- * follow it). Errs towards yes when it cannot tell: that only keeps the next chunk on the decoder.
- */
-function endsMidCharacter(bytes: Buffer): boolean {
-  for (let back = 1; back <= Math.min(4, bytes.length); back++) {
-    const byte = bytes[bytes.length - back] as number;
-    if ((byte & 0xc0) === 0x80) continue;
-    const length = byte >= 0xf0 ? 4 : byte >= 0xe0 ? 3 : byte >= 0xc0 ? 2 : 1;
-    return length > back;
-  }
-  return true;
 }

@@ -121,7 +121,8 @@ async function slicedSha256(file: Blob, onProgress: (done: number) => void, sign
       onProgress(done);
     }
   } finally {
-    reader.releaseLock();
+    // Stops reading the file when hashing was cancelled (after the end it does nothing).
+    await reader.cancel();
   }
   return bytesToHex(hasher.digest());
 }

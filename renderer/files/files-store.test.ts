@@ -126,6 +126,19 @@ describe('files store', () => {
     expect(store.getState().transfers[0]).toMatchObject({ done: file.size, size: file.size });
   });
 
+  it('a cancel while a large file is hashed sends nothing, and the upload can be resumed', async () => {
+    const api = fakeApi();
+    const store = createFilesStore({ deviceId: DEVICE, api, wholeHashMaxBytes: 1024 });
+    await store.getState().open('/tmp');
+    store.getState().upload([new File(Array.from({ length: 200 }, () => new Uint8Array(64 * 1024)), 'big.bin')]);
+    expect(store.getState().transfers[0]?.state).toBe('hashing');
+    store.getState().cancel(store.getState().transfers[0]!.id);
+    await until(() => store.getState().transfers[0]?.state === 'cancelled');
+    expect(store.getState().transfers[0]?.resumable).toBe(true);
+    expect(api.uploadOffset).not.toHaveBeenCalled();
+    expect(api.upload).not.toHaveBeenCalled();
+  });
+
   it('stops every transfer when the view closes', async () => {
     const api = fakeApi({
       upload: vi.fn(async (r: UploadRequest) => new Promise<never>((_, reject) => r.signal.addEventListener('abort', () => reject(new DOMException('Cancelled', 'AbortError'))))),

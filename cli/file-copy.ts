@@ -330,7 +330,7 @@ export async function downloadFile(io: CopyIo, target: ApiTarget, deviceId: stri
       } catch (err) {
         // pipeline() gives up before the file's writes in flight have landed: the next attempt
         // measures and appends to the part file only once they have, or they would land in it later.
-        if (!sink.closed) await new Promise((resolveClose) => sink.once('close', resolveClose));
+        if (!sink.closed) await new Promise<void>((resolveClose) => sink.once('close', () => resolveClose()));
         throw CliError.of('BACKEND_UNREACHABLE', `The download was cut at ${done} of ${size} bytes: ${err instanceof Error ? err.message : String(err)}`);
       }
       if (done !== size) throw CliError.of('BACKEND_UNREACHABLE', `The download was cut at ${done} of ${size} bytes`);

@@ -194,10 +194,9 @@ export function createFilesStore(deps: FilesDeps): FilesStore {
       try {
         if (job.sha256 === undefined || job.transfer === undefined) {
           patch(id, { state: 'hashing', done: 0, error: null, resumable: false });
-          const file = job.file;
-          const sha256 = file.size <= (deps.wholeHashMaxBytes ?? WHOLE_HASH_MAX_BYTES) ? await hash(await file.arrayBuffer()) : await slicedSha256(file, progress(id, 0), abort.signal);
-          job.sha256 = sha256;
-          job.transfer = await uploadTransferId(deviceId, shown.path, job.file, hash);
+          const { file } = job;
+          job.sha256 = file.size <= (deps.wholeHashMaxBytes ?? WHOLE_HASH_MAX_BYTES) ? await hash(await file.arrayBuffer()) : await slicedSha256(file, progress(id, 0), abort.signal);
+          job.transfer = await uploadTransferId(deviceId, shown.path, file, hash);
         }
         abort.signal.throwIfAborted();
         patch(id, { state: 'running', error: null, resumable: false });
